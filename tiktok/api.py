@@ -1,0 +1,69 @@
+"""Calls to TikTok's envelope endpoints (Display API, Content Posting API).
+
+Success is ``error.code == "ok"``, whatever the HTTP status says: TikTok sends some refusals with HTTP 200.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Iterable
+
+import requests
+
+from .errors import ServerError, TransportError, error_from_envelope
+from .oauth import DEFAULT_TIMEOUT
+
+BASIC_USER_FIELDS = ("open_id", "union_id", "avatar_url", "display_name")
+PROFILE_USER_FIELDS = ("username", "bio_description", "is_verified", "profile_deep_link")
+STATS_USER_FIELDS = ("follower_count", "following_count", "likes_count", "video_count")
+
+
+def user_fields_for(scopes: Iterable[str]) -> tuple[str, ...]:
+    """The user-info fields these granted scopes allow us to ask for."""
+    granted = set(scopes)
+    fields = list(BASIC_USER_FIELDS)
+    if "user.info.profile" in granted:
+        fields += PROFILE_USER_FIELDS
+    if "user.info.stats" in granted:
+        fields += STATS_USER_FIELDS
+    return tuple(fields)
+
+
+class ApiClient:
+    """One app's view of the v2 API; every call names the access token it acts with."""
+
+    def __init__(self, session: requests.Session, *, api_base: str,
+                 timeout: tuple[float, float] = DEFAULT_TIMEOUT) -> None:
+        self._session = session
+        self._base = api_base.rstrip("/")
+        self._timeout = timeout
+
+    def __repr__(self) -> str:
+        return f"ApiClient(api_base={self._base!r})"
+
+    def call(self, method: str, path: str, access_token: str, *, params: dict[str, str] | None = None,
+             json: Any = None) -> dict[str, Any]:
+        """Send one request and return the envelope's ``data``; raise the typed error otherwise."""
+        headers = {"Authorization": f"Bearer {access_token}"}
+        if json is not None:
+            headers["Content-Type"] = "application/json; charset=UTF-8"
+        try:
+            response = self._session.request(method, self._base + path, params=params, json=json,
+                                             headers=headers, timeout=self._timeout)
+        except requests.RequestException as exc:
+            raise TransportError(f"{method} {path} failed: {type(exc).__name__}") from None
+        try:
+            body = response.json()
+        except ValueError:
+            raise ServerError("malformed_response", f"HTTP {response.status_code} from {path} is not JSON",
+                              http_status=response.status_code) from None
+        error = error_from_envelope(response.status_code, body, response.headers.get("Retry-After"))
+        if error is not None:
+            raise error
+        data = body.get("data")
+        return data if isinstance(data, dict) else {}
+
+    def user_info(self, access_token: str, fields: Iterable[str] = BASIC_USER_FIELDS) -> dict[str, Any]:
+        """``/v2/user/info/`` with only the named fields."""
+        data = self.call("GET", "/v2/user/info/", access_token, params={"fields": ",".join(fields)})
+        user = data.get("user")
+        return user if isinstance(user, dict) else {}

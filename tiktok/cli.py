@@ -1,0 +1,95 @@
+"""``python -m tiktok``: commands for cron and the shell.
+
+    refresh    refresh access tokens that are about to expire (run it hourly from cron)
+    accounts   list the connected accounts and when their tokens expire
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from typing import Sequence
+
+from .config import load_settings
+from .errors import AccountNotFound, ConfigError, TokenFileError
+from .exitcodes import ExitStatus
+from .logs import configure_logging
+from .refresh import describe_duration, exit_status, format_outcome, format_time, parse_duration, refresh_accounts
+from .services import build_services
+
+DEFAULT_WITHIN = "90m"  # hourly cron: anything expiring before the run after next gets refreshed now
+
+EPILOG = """exit codes: 0 all fine; 1 a refresh failed; 2 bad arguments, configuration or token file;
+3 an account must be linked again in the app (or soon will); 4 a temporary failure (network, TikTok error), the
+next run may succeed.
+
+crontab (hourly):  0 * * * *  cd /path/to/project && .venv/bin/python -m tiktok refresh >> refresh.log 2>&1"""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m tiktok", description="TikTok account tools.",
+                                     formatter_class=argparse.RawDescriptionHelpFormatter, epilog=EPILOG)
+    parser.add_argument("-v", "--verbose", action="store_true", help="log HTTP-level detail to stderr")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    refresh = commands.add_parser(
+        "refresh", help="refresh access tokens that expire soon (for cron)", epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        description="Refresh the access tokens of connected accounts that expire within --within, keep the "
+                    "rotated refresh tokens, and warn when an account must be linked again. One line per account.")
+    scope = refresh.add_mutually_exclusive_group()
+    scope.add_argument("--within", default=DEFAULT_WITHIN, metavar="DURATION",
+                       help=f"refresh tokens expiring within this long, e.g. 90m, 2h, 1d (default {DEFAULT_WITHIN})")
+    scope.add_argument("--all", action="store_true", help="refresh every account now")
+    refresh.add_argument("--account", action="append", default=[], metavar="OPEN_ID",
+                         help="only this account (repeatable)")
+
+    commands.add_parser("accounts", help="list connected accounts and their token deadlines")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    configure_logging(logging.DEBUG if args.verbose else logging.WARNING)
+    try:
+        settings = load_settings()
+        services = build_services(settings)
+        if args.command == "refresh":
+            return _refresh(args, services)
+        return _accounts(services)
+    except (ConfigError, TokenFileError, AccountNotFound) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return ExitStatus.BAD_INPUT
+
+
+def _refresh(args: argparse.Namespace, services) -> int:
+    try:
+        within = parse_duration(args.within)
+    except ValueError as exc:
+        print(f"error: --within: {exc}", file=sys.stderr)
+        return ExitStatus.BAD_INPUT
+    settings = services.settings
+    outcomes = refresh_accounts(services.store, services.oauth, within=within, refresh_all=args.all,
+                                only=args.account, emulated=settings.emulated)
+    if not outcomes:
+        print(f"no connected accounts in {settings.tokens_path}; log in with the app first")
+    prefix = "[emulator] " if settings.emulated else ""
+    for outcome in outcomes:
+        print(prefix + format_outcome(outcome))
+    return exit_status(outcomes)
+
+
+def _accounts(services) -> int:
+    now = services.store.clock()
+    accounts = services.store.load()
+    if not accounts:
+        print(f"no connected accounts in {services.settings.tokens_path}")
+    for account in sorted(accounts.values(), key=lambda a: a.label):
+        where = "emulator" if account.emulated else "TikTok"
+        print(f"{account.label} [{where}] scopes={','.join(account.scopes)} "
+              f"access={describe_duration(account.expires_at - now)} "
+              f"refresh-until={format_time(account.refresh_expires_at)}"
+              + (f" RELINK NEEDED: {account.relink_reason}" if account.relink_reason else ""))
+    return ExitStatus.OK

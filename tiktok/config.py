@@ -1,0 +1,113 @@
+"""Settings from the environment and ``.env`` (every variable is documented in ``.env.example``).
+
+With no ``TIKTOK_CLIENT_KEY`` everything talks to the local TikTok emulator instead of TikTok, and says so.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Mapping
+
+from dotenv import dotenv_values
+
+from .errors import ConfigError
+from .pkce import ENCODINGS, Encoding
+
+TIKTOK_API_BASE = "https://open.tiktokapis.com"
+TIKTOK_AUTH_URL = "https://www.tiktok.com/v2/auth/authorize/"
+DEFAULT_SCOPES = ("user.info.basic", "user.info.profile", "user.info.stats", "video.list", "video.publish",
+                  "video.upload")
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_PORT = 8000
+DEFAULT_EMULATOR_PORT = 8001
+DEFAULT_TOKENS_FILE = "user_tokens.json"
+# The emulator's built-in app registration (see tiktok/emulator/config.py); not secrets of any real app.
+EMULATOR_CLIENT_KEY = "emulator-client-key"
+EMULATOR_CLIENT_SECRET = "emulator-client-secret"
+
+
+@dataclass(frozen=True)
+class Settings:
+    client_key: str
+    client_secret: str = field(repr=False)
+    api_base: str
+    auth_url: str
+    redirect_uri: str
+    scopes: tuple[str, ...]
+    pkce_encoding: Encoding
+    tokens_path: Path
+    host: str
+    port: int
+    emulator_port: int
+    secret_key: str | None = field(default=None, repr=False)
+    #: True unless we talk to TikTok's own API host: pages, logs and stored accounts then say "emulated".
+    emulated: bool = True
+    #: True when the app should start the emulator itself (emulated and no TIKTOK_API_BASE given).
+    embedded_emulator: bool = True
+
+    @property
+    def environment(self) -> str:
+        return "emulator" if self.emulated else "TikTok"
+
+
+def read_environment(dotenv_path: str | os.PathLike[str] | None = ".env") -> dict[str, str]:
+    """``.env`` values overlaid by the real environment (the environment wins)."""
+    values: dict[str, str] = {}
+    if dotenv_path is not None and Path(dotenv_path).is_file():
+        values.update({k: v for k, v in dotenv_values(dotenv_path).items() if v is not None})
+    values.update(os.environ)
+    return values
+
+
+def load_settings(env: Mapping[str, str] | None = None) -> Settings:
+    """Build settings from ``env`` (default: ``.env`` plus the process environment)."""
+    env = read_environment() if env is None else env
+    get = lambda name, default="": (env.get(name) or default).strip()  # noqa: E731
+    host = get("HOST", DEFAULT_HOST)
+    port = _int(env, "PORT", DEFAULT_PORT)
+    emulator_port = _int(env, "TIKTOK_EMULATOR_PORT", DEFAULT_EMULATOR_PORT)
+    client_key = get("TIKTOK_CLIENT_KEY")
+    explicit_base = get("TIKTOK_API_BASE")
+    if client_key:
+        client_secret = get("TIKTOK_CLIENT_SECRET")
+        if not client_secret:
+            raise ConfigError("TIKTOK_CLIENT_KEY is set but TIKTOK_CLIENT_SECRET is empty: copy both from your "
+                              "app's page in the TikTok developer portal into .env")
+        api_base = explicit_base or TIKTOK_API_BASE
+        auth_url = get("TIKTOK_AUTH_URL", TIKTOK_AUTH_URL if api_base == TIKTOK_API_BASE
+                       else api_base.rstrip("/") + "/v2/auth/authorize/")
+    else:
+        client_key, client_secret = EMULATOR_CLIENT_KEY, EMULATOR_CLIENT_SECRET
+        api_base = explicit_base or f"http://127.0.0.1:{emulator_port}"
+        auth_url = get("TIKTOK_AUTH_URL", api_base.rstrip("/") + "/v2/auth/authorize/")
+    encoding = get("TIKTOK_PKCE_ENCODING", "hex")
+    if encoding not in ENCODINGS:
+        raise ConfigError(f"TIKTOK_PKCE_ENCODING={encoding!r}: expected one of {', '.join(ENCODINGS)}")
+    scopes = tuple(s.strip() for s in get("TIKTOK_SCOPES", ",".join(DEFAULT_SCOPES)).split(",") if s.strip())
+    if "user.info.basic" not in scopes:
+        raise ConfigError("TIKTOK_SCOPES must include user.info.basic (the app reads the account's name with it)")
+    callback_host = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host
+    return Settings(
+        client_key=client_key, client_secret=client_secret, api_base=api_base.rstrip("/"), auth_url=auth_url,
+        redirect_uri=get("TIKTOK_REDIRECT_URI", f"http://{callback_host}:{port}/callback/"),
+        scopes=scopes, pkce_encoding=encoding,  # type: ignore[arg-type]
+        tokens_path=Path(get("TOKENS_FILE", DEFAULT_TOKENS_FILE)), host=host, port=port,
+        emulator_port=emulator_port, secret_key=get("FLASK_SECRET_KEY") or None,
+        emulated=api_base.rstrip("/") != TIKTOK_API_BASE,
+        embedded_emulator=not get("TIKTOK_CLIENT_KEY") and not explicit_base,
+    )
+
+
+def _int(env: Mapping[str, str], name: str, default: int) -> int:
+    raw = (env.get(name) or "").strip()
+    if not raw:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ConfigError(f"{name}={raw!r} is not a whole number") from None
+    if not 0 <= value <= 65535:
+        raise ConfigError(f"{name}={value} is not a TCP port (0-65535)")
+    return value

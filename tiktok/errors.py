@@ -1,0 +1,193 @@
+"""Typed errors for everything that can go wrong talking to TikTok or keeping its tokens.
+
+    TikTokError
+    ├── ConfigError                 bad or missing configuration (names the variable or file)
+    ├── TokenFileError              user_tokens.json unreadable, corrupt or the wrong shape (names the file)
+    ├── AccountNotFound             no stored account with that open_id
+    ├── RelinkNeeded                the account's grant is gone; a person must log in again
+    ├── TransportError              the request never got an answer (connection refused or dropped, timeout)
+    ├── OAuthError                  the token/revoke endpoints' own flat shape {error, error_description, log_id}
+    └── APIError                    the {data, error} envelope of the Display and Content Posting APIs
+        ├── AuthError               access_token_invalid
+        ├── ScopeError              scope_not_authorized, scope_permission_missed
+        ├── RateLimited             rate_limit_exceeded (carries retry_after when known)
+        ├── InvalidRequest          invalid_param / invalid_params and other 4xx request faults
+        ├── PostingRefused          caps, bans, audit state, privacy and URL ownership refusals (403, or 200)
+        └── ServerError             5xx or internal_error
+
+Messages never contain a token or a secret; they end with TikTok's ``log_id`` when there is one.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class TikTokError(Exception):
+    """Base of every error this package raises on purpose."""
+
+    #: True when trying again later may succeed without a person doing anything.
+    transient: bool = False
+
+
+class ConfigError(TikTokError):
+    """Configuration is missing or invalid."""
+
+
+class TokenFileError(TikTokError):
+    """The token file cannot be used; it is left exactly as it was."""
+
+    def __init__(self, path: object, reason: str) -> None:
+        self.path = str(path)
+        self.reason = reason
+        super().__init__(f"{self.path}: {reason}")
+
+
+class AccountNotFound(TikTokError):
+    def __init__(self, open_id: str, path: object) -> None:
+        self.open_id = open_id
+        super().__init__(f"no account with open_id {open_id!r} in {path}")
+
+
+class RelinkNeeded(TikTokError):
+    """The refresh token is dead, expired or revoked: the account must be authorised again in the app."""
+
+    def __init__(self, open_id: str, reason: str) -> None:
+        self.open_id = open_id
+        self.reason = reason
+        super().__init__(f"account {open_id} needs to be linked again: {reason}")
+
+
+class TransportError(TikTokError):
+    """No usable HTTP answer arrived."""
+
+    transient = True
+
+
+def _with_log_id(message: str, log_id: str | None) -> str:
+    return f"{message} (log_id {log_id})" if log_id else message
+
+
+class OAuthError(TikTokError):
+    """An error from /v2/oauth/token/ or /v2/oauth/revoke/."""
+
+    def __init__(self, error: str, description: str = "", *, log_id: str | None = None,
+                 http_status: int | None = None) -> None:
+        self.error = error
+        self.description = description
+        self.log_id = log_id
+        self.http_status = http_status
+        text = f"{error}: {description}" if description else error
+        super().__init__(_with_log_id(text, log_id))
+
+    @property
+    def transient(self) -> bool:  # type: ignore[override]
+        return self.error in {"server_error", "temporarily_unavailable"} or (self.http_status or 0) >= 500
+
+
+class APIError(TikTokError):
+    """A non-``ok`` ``error.code`` from an envelope endpoint (whatever the HTTP status was)."""
+
+    def __init__(self, code: str, message: str = "", *, log_id: str | None = None,
+                 http_status: int | None = None) -> None:
+        self.code = code
+        self.message = message
+        self.log_id = log_id
+        self.http_status = http_status
+        text = f"{code}: {message}" if message else code
+        super().__init__(_with_log_id(text, log_id))
+
+
+class AuthError(APIError):
+    """The access token is unknown, expired or revoked."""
+
+
+class ScopeError(APIError):
+    """The user did not grant a scope this call needs; refreshing will not help, re-consent will."""
+
+
+class RateLimited(APIError):
+    transient = True
+
+    def __init__(self, code: str, message: str = "", *, log_id: str | None = None,
+                 http_status: int | None = None, retry_after: float | None = None) -> None:
+        super().__init__(code, message, log_id=log_id, http_status=http_status)
+        self.retry_after = retry_after
+
+
+class InvalidRequest(APIError):
+    """TikTok rejected the request itself (a bug here or bad input)."""
+
+
+class PostingRefused(APIError):
+    """TikTok refuses to post for this creator or app right now (caps, bans, audit, privacy, URL ownership)."""
+
+
+class ServerError(APIError):
+    transient = True
+
+
+_CODE_CLASSES: dict[str, type[APIError]] = {
+    "access_token_invalid": AuthError,
+    "scope_not_authorized": ScopeError,
+    "scope_permission_missed": ScopeError,
+    "rate_limit_exceeded": RateLimited,
+    "invalid_param": InvalidRequest,
+    "invalid_params": InvalidRequest,
+    "invalid_file_upload": InvalidRequest,
+    "invalid_publish_id": InvalidRequest,
+    "token_not_authorized_for_specified_publish_id": InvalidRequest,
+    "publish_not_cancellable": InvalidRequest,
+    "app_version_check_failed": InvalidRequest,
+    "spam_risk_too_many_posts": PostingRefused,
+    "spam_risk_user_banned_from_posting": PostingRefused,
+    "spam_risk_too_many_pending_share": PostingRefused,
+    "reached_active_user_cap": PostingRefused,
+    "unaudited_client_can_only_post_to_private_accounts": PostingRefused,
+    "url_ownership_unverified": PostingRefused,
+    "privacy_level_option_mismatch": PostingRefused,
+    "internal_error": ServerError,
+}
+
+
+def parse_retry_after(value: str | None) -> float | None:
+    """Seconds from a ``Retry-After`` header given in seconds; None when absent or not a number."""
+    if not value:
+        return None
+    try:
+        seconds = float(value)
+    except ValueError:
+        return None
+    return max(seconds, 0.0)
+
+
+def error_from_envelope(http_status: int, body: Any, retry_after: str | None = None) -> APIError | None:
+    """Map an envelope response to an error, or None when ``error.code`` is ``ok``.
+
+    HTTP status alone never means success: TikTok sends some refusals with HTTP 200.
+    """
+    error = body.get("error") if isinstance(body, dict) else None
+    if not isinstance(error, dict) or not isinstance(error.get("code"), str):
+        return ServerError("malformed_response", f"HTTP {http_status} without an error envelope",
+                           http_status=http_status)
+    code = error["code"]
+    if code == "ok":
+        return None
+    message = str(error.get("message") or "")
+    log_id = error.get("log_id") or error.get("logid")
+    if code in _CODE_CLASSES:
+        cls = _CODE_CLASSES[code]
+    elif http_status == 429:
+        cls = RateLimited
+    elif http_status >= 500:
+        cls = ServerError
+    elif http_status in (401,):
+        cls = AuthError
+    elif http_status == 403:
+        cls = PostingRefused
+    else:
+        cls = InvalidRequest
+    if cls is RateLimited:
+        return RateLimited(code, message, log_id=log_id, http_status=http_status,
+                           retry_after=parse_retry_after(retry_after))
+    return cls(code, message, log_id=log_id, http_status=http_status)

@@ -1,0 +1,123 @@
+"""Refresh what is about to expire, for cron and for the app's /refresh_tokens/ page.
+
+Each account gets one :class:`Outcome`; :func:`exit_status` folds them into the command's exit code.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Iterable, Literal
+
+from .access import RELINK_WARNING_S, refresh_account
+from .errors import AccountNotFound, RelinkNeeded, TikTokError
+from .exitcodes import ExitStatus
+from .oauth import OAuthClient
+from .tokens import Account, TokenStore
+
+Status = Literal["refreshed", "fresh", "skipped", "relink", "relink-soon", "failed", "retry"]
+
+
+@dataclass(frozen=True)
+class Outcome:
+    open_id: str
+    label: str
+    status: Status
+    detail: str
+
+
+def refresh_accounts(store: TokenStore, oauth: OAuthClient, *, within: float, refresh_all: bool = False,
+                     only: Iterable[str] = (), emulated: bool) -> list[Outcome]:
+    """Refresh the accounts whose access token expires within ``within`` seconds (or all of them)."""
+    wanted = list(only)
+    accounts = store.load()
+    for open_id in wanted:
+        if open_id not in accounts:
+            raise AccountNotFound(open_id, store.path)
+    chosen = [accounts[oid] for oid in (wanted or sorted(accounts))]
+    return [_refresh_one(store, oauth, account, within=within, force=refresh_all, emulated=emulated)
+            for account in chosen]
+
+
+def _refresh_one(store: TokenStore, oauth: OAuthClient, account: Account, *, within: float, force: bool,
+                 emulated: bool) -> Outcome:
+    def outcome(status: Status, detail: str, acct: Account = account) -> Outcome:
+        return Outcome(acct.open_id, acct.label, status, detail)
+
+    if account.emulated != emulated:
+        where = "the emulator" if account.emulated else "TikTok"
+        return outcome("skipped", f"linked through {where}; not refreshed while talking to "
+                                  f"{'the emulator' if emulated else 'TikTok'}")
+    if account.relink_reason:
+        return outcome("relink", f"log in again in the app: {account.relink_reason}")
+    now = store.clock()
+    if not force and not account.access_expires_within(within, now):
+        return _after(outcome, account, "fresh", f"access token valid for {describe_duration(account.expires_at - now)}",
+                      now)
+    try:
+        refreshed = refresh_account(store, oauth, account.open_id, leeway=within, force=force)
+    except RelinkNeeded as exc:
+        return outcome("relink", f"log in again in the app: {exc.reason}")
+    except TikTokError as exc:
+        return outcome("retry" if exc.transient else "failed", f"refresh failed: {exc}")
+    now = store.clock()
+    return _after(outcome, refreshed, "refreshed",
+                  f"access token valid until {format_time(refreshed.expires_at)}", now)
+
+
+def _after(outcome, account: Account, status: Status, detail: str, now: float) -> Outcome:
+    """Downgrade to ``relink-soon`` when the refresh token itself is running out."""
+    if account.refresh_expires_within(RELINK_WARNING_S, now):
+        left = describe_duration(account.refresh_expires_at - now)
+        return outcome("relink-soon", f"{detail}; the refresh token expires in {left} "
+                                      f"({format_time(account.refresh_expires_at)}): log in again in the app "
+                                      "before then", account)
+    return outcome(status, f"{detail}; refresh token until {format_time(account.refresh_expires_at)}", account)
+
+
+def exit_status(outcomes: Iterable[Outcome]) -> ExitStatus:
+    statuses = {o.status for o in outcomes}
+    if statuses & {"relink", "relink-soon"}:
+        return ExitStatus.RELINK_NEEDED
+    if "retry" in statuses:
+        return ExitStatus.TRY_LATER
+    if "failed" in statuses:
+        return ExitStatus.FAILED
+    return ExitStatus.OK
+
+
+def format_outcome(outcome: Outcome) -> str:
+    return f"{outcome.status.upper():<11} {outcome.label}: {outcome.detail}"
+
+
+def format_time(epoch: float) -> str:
+    return time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(epoch))
+
+
+def describe_duration(seconds: float) -> str:
+    """``3d 4h``, ``1h 5m``, ``42s``; ``expired`` for zero or less."""
+    seconds = int(seconds)
+    if seconds <= 0:
+        return "expired"
+    days, rest = divmod(seconds, 86400)
+    hours, rest = divmod(rest, 3600)
+    minutes, secs = divmod(rest, 60)
+    if days:
+        return f"{days}d {hours}h"
+    if hours:
+        return f"{hours}h {minutes}m"
+    return f"{minutes}m" if minutes else f"{secs}s"
+
+
+def parse_duration(text: str) -> float:
+    """``90m``, ``2h``, ``1d``, ``3600s`` or plain seconds -> seconds."""
+    text = text.strip().lower()
+    units = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+    number, unit = (text[:-1], text[-1]) if text and text[-1] in units else (text, "s")
+    try:
+        value = float(number)
+    except ValueError:
+        raise ValueError(f"{text!r} is not a duration like 90m, 2h, 1d or 3600") from None
+    if value < 0:
+        raise ValueError(f"{text!r} is negative")
+    return value * units[unit]

@@ -1,0 +1,39 @@
+"""Wire settings to the objects that do the work: one HTTP session, the OAuth and API clients, the token store."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import requests
+
+from . import __version__
+from .api import ApiClient
+from .config import Settings
+from .oauth import OAuthClient
+from .tokens import TokenStore
+
+
+def http_session() -> requests.Session:
+    session = requests.Session()
+    session.headers["User-Agent"] = f"tiktok-local-tool/{__version__}"
+    return session
+
+
+@dataclass
+class Services:
+    settings: Settings
+    store: TokenStore
+    oauth: OAuthClient
+    api: ApiClient
+
+
+def build_services(settings: Settings, *, store: TokenStore | None = None,
+                   session: requests.Session | None = None) -> Services:
+    session = session or http_session()
+    return Services(
+        settings=settings,
+        store=store or TokenStore(settings.tokens_path),
+        oauth=OAuthClient(session, api_base=settings.api_base, client_key=settings.client_key,
+                          client_secret=settings.client_secret),
+        api=ApiClient(session, api_base=settings.api_base),
+    )

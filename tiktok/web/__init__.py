@@ -1,0 +1,41 @@
+"""The local web app, built by :func:`create_app` (``app.py`` only calls it and runs the server)."""
+
+from __future__ import annotations
+
+import secrets
+import time
+from pathlib import Path
+from typing import Any, Mapping
+
+from flask import Flask
+
+from ..config import Settings, load_settings
+from ..services import build_services
+from ..tokens import TokenStore
+from .flows import LoginFlows
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def create_app(test_config: Mapping[str, Any] | None = None, *, settings: Settings | None = None) -> Flask:
+    """Build the app. ``test_config`` uses the environment variables' names (``TOKENS_FILE``,
+    ``TIKTOK_API_BASE``, ...) and replaces the environment entirely; ``CLOCK`` injects time."""
+    test_config = dict(test_config or {})
+    clock = test_config.pop("CLOCK", time.time)
+    if settings is None:
+        settings = load_settings({k: str(v) for k, v in test_config.items()} if test_config else None)
+    app = Flask(__name__, template_folder=str(ROOT / "templates"), static_folder=str(ROOT / "assets"),
+                static_url_path="/assets")
+    app.config.update(
+        SECRET_KEY=settings.secret_key or secrets.token_hex(32),
+        SESSION_COOKIE_NAME="tiktok_tool_session",
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        CLOCK=clock,
+    )
+    app.extensions["tiktok_services"] = build_services(settings, store=TokenStore(settings.tokens_path,
+                                                                                   clock=clock))
+    app.extensions["tiktok_login_flows"] = LoginFlows(clock=clock)
+    from .views import bp
+    app.register_blueprint(bp)
+    return app

@@ -1,0 +1,200 @@
+"""The app's pages: accounts, Login with TikTok, the callback, refresh, relink and remove."""
+
+from __future__ import annotations
+
+import hmac
+import logging
+import secrets
+
+from flask import (Blueprint, abort, current_app, flash, redirect, render_template, request, session,
+                   url_for)
+
+from ..access import RELINK_WARNING_S, fresh_account
+from ..api import user_fields_for
+from ..errors import APIError, OAuthError, RelinkNeeded, TikTokError, TokenFileError
+from ..oauth import build_authorize_url
+from ..pkce import code_challenge
+from ..refresh import describe_duration, exit_status, format_time, refresh_accounts
+from ..services import Services
+from ..tokens import Account
+from .flows import LoginFlows, StateError
+
+log = logging.getLogger(__name__)
+bp = Blueprint("accounts", __name__)
+
+
+def services() -> Services:
+    return current_app.extensions["tiktok_services"]
+
+
+def flows() -> LoginFlows:
+    return current_app.extensions["tiktok_login_flows"]
+
+
+@bp.app_context_processor
+def inject_globals() -> dict:
+    settings = services().settings
+    return {"emulated": settings.emulated, "environment": settings.environment, "csrf_token": csrf_token,
+            "format_time": format_time, "describe_duration": describe_duration}
+
+
+def csrf_token() -> str:
+    if "csrf" not in session:
+        session["csrf"] = secrets.token_urlsafe(24)
+    return session["csrf"]
+
+
+def check_csrf() -> None:
+    sent = request.form.get("csrf", "")
+    if not hmac.compare_digest(sent.encode(), session.get("csrf", "").encode()) or not sent:
+        abort(400, description="The form expired or came from another site; reload the page and try again.")
+
+
+def page_error(title: str, message: str, status: int):
+    return render_template("message.html", title=title, message=message, ok=False), status
+
+
+@bp.get("/")
+def index():
+    now = current_app.config["CLOCK"]()
+    try:
+        accounts = sorted(services().store.load().values(), key=lambda a: a.label)
+    except TokenFileError as exc:
+        return page_error("The token file cannot be used", f"{exc}. Nothing was changed.", 500)
+    rows = [account_row(a, now) for a in accounts]
+    return render_template("index.html", rows=rows, now=now)
+
+
+def account_row(account: Account, now: float) -> dict:
+    """What the accounts table shows for one account, including the relink warning."""
+    warning = ""
+    if account.relink_reason:
+        warning = f"Relink needed: {account.relink_reason}."
+    elif account.refresh_expires_at <= now:
+        warning = "Relink needed: the refresh token has expired."
+    elif account.refresh_expires_within(RELINK_WARNING_S, now):
+        warning = (f"Relink needed soon: the refresh token expires in "
+                   f"{describe_duration(account.refresh_expires_at - now)}.")
+    return {"account": account, "warning": warning,
+            "access_left": describe_duration(account.expires_at - now),
+            "refresh_left": describe_duration(account.refresh_expires_at - now)}
+
+
+@bp.get("/login/")
+def login():
+    return start_login(None)
+
+
+@bp.post("/accounts/<open_id>/relink")
+def relink(open_id: str):
+    check_csrf()
+    return start_login(open_id)
+
+
+def start_login(relink_open_id: str | None):
+    settings = services().settings
+    flow_id, pending = flows().start(relink_open_id)
+    session["login_flow"] = flow_id
+    url = build_authorize_url(settings.auth_url, client_key=settings.client_key, scopes=settings.scopes,
+                              redirect_uri=settings.redirect_uri, state=pending.state,
+                              code_challenge=code_challenge(pending.verifier, settings.pkce_encoding))
+    return redirect(url)
+
+
+@bp.get("/callback/")
+def callback():
+    try:
+        pending = flows().finish(session.get("login_flow"), request.args.get("state"))
+    except StateError as exc:
+        log.warning("login callback refused: state %s", exc.kind)
+        return page_error("Login not accepted", f"{exc} Nothing was saved. Start again from the accounts page.", 400)
+    if request.args.get("error"):
+        return callback_refused(request.args["error"], request.args.get("error_description", ""))
+    code = request.args.get("code")
+    if not code:
+        return page_error("Login not accepted", "TikTok's answer carried no authorization code. Nothing was saved.",
+                          400)
+    svc = services()
+    try:
+        grant = svc.oauth.exchange_code(code, redirect_uri=svc.settings.redirect_uri, code_verifier=pending.verifier)
+    except TikTokError as exc:
+        log.warning("token exchange failed: %s", exc)
+        return page_error("Login failed", f"TikTok did not issue tokens: {exc}. Nothing was saved; try again.", 400)
+    now = current_app.config["CLOCK"]()
+    account = Account.from_grant(grant, now, emulated=svc.settings.emulated, **profile_for(grant))
+    svc.store.put(account)
+    log.info("linked %s", account.label)
+    flash(f"Connected {account.label}.", "ok")
+    if pending.relink_open_id and pending.relink_open_id != grant.open_id:
+        flash(f"You signed in as a different account than the one you chose to relink ({pending.relink_open_id}); "
+              "both are now listed.", "warning")
+    return redirect(url_for("accounts.index"))
+
+
+def callback_refused(error: str, description: str):
+    if error == "access_denied":
+        return page_error("Login cancelled", "You (or TikTok) declined the authorization. Nothing was saved.", 403)
+    detail = f"{error}: {description}" if description else error
+    return page_error("Login failed", f"TikTok refused the authorization ({detail}). Nothing was saved.", 400)
+
+
+def profile_for(grant) -> dict[str, str]:
+    """Display name, username and avatar; a failure here must not lose the tokens just issued."""
+    try:
+        user = services().api.user_info(grant.access_token, user_fields_for(grant.scopes))
+    except APIError as exc:
+        log.warning("could not read the profile of %s: %s", grant.open_id, exc)
+        return {}
+    except TikTokError as exc:
+        log.warning("could not read the profile of %s: %s", grant.open_id, exc)
+        return {}
+    return {"display_name": str(user.get("display_name") or ""), "username": str(user.get("username") or ""),
+            "avatar_url": str(user.get("avatar_url") or "")}
+
+
+@bp.route("/refresh_tokens/", methods=["GET", "POST"])
+def refresh_tokens():
+    if request.method == "POST":
+        check_csrf()
+    svc = services()
+    try:
+        outcomes = refresh_accounts(svc.store, svc.oauth, within=0, refresh_all=True,
+                                    emulated=svc.settings.emulated)
+    except TokenFileError as exc:
+        return page_error("The token file cannot be used", f"{exc}. Nothing was changed.", 500)
+    status = exit_status(outcomes)
+    return render_template("refresh.html", outcomes=outcomes, all_ok=status == 0)
+
+
+@bp.post("/accounts/<open_id>/remove")
+def remove(open_id: str):
+    check_csrf()
+    svc = services()
+    if svc.store.get(open_id) is None:
+        return page_error("No such account", f"No connected account has open_id {open_id}.", 404)
+    note = revoke_at_tiktok(open_id)
+    if note is None:
+        return page_error("Not removed", "TikTok could not be reached to revoke the access; the account was kept. "
+                                         "Try again later.", 502)
+    svc.store.remove(open_id)
+    flash(f"Removed {open_id}: {note}", "ok")
+    return redirect(url_for("accounts.index"))
+
+
+def revoke_at_tiktok(open_id: str) -> str | None:
+    """Revoke the grant; a note on what happened, or None when it must be tried again later."""
+    svc = services()
+    try:
+        account = fresh_account(svc.store, svc.oauth, open_id)
+        svc.oauth.revoke(account.access_token)
+    except RelinkNeeded:
+        return "its access was already gone at TikTok, so it was removed here only."
+    except OAuthError as exc:
+        if exc.transient:
+            log.warning("revoke of %s failed: %s", open_id, exc)
+            return None
+        return f"TikTok refused the revoke ({exc}); it was removed here anyway."
+    except TikTokError as exc:
+        log.warning("revoke of %s failed: %s", open_id, exc)
+        return None
+    return "access revoked at TikTok and the tokens deleted here."
