@@ -46,6 +46,7 @@ class RunningServer:
 def serve_in_thread(app, host: str = "127.0.0.1", port: int = 0) -> RunningServer:
     """Start ``app`` on ``host:port`` (port 0 picks a free one) and return once it accepts connections."""
     server = make_server(host, port, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, name=f"wsgi-{server.port}", daemon=True)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05},  # quick shutdown
+                              name=f"wsgi-{server.port}", daemon=True)
     thread.start()
     return RunningServer(server=server, thread=thread)

@@ -1,0 +1,398 @@
+"""Validate videos_to_upload.json: the list of posts the upload script should make.
+
+The file holds a JSON list of entry objects, or an object ``{"videos": [...]}`` wrapping that list. Each entry
+names the account (``user_id``, its open_id) and exactly one media source:
+
+- ``video_path``: a local video sent with FILE_UPLOAD (relative paths are resolved against the manifest's folder);
+- ``video_url``: an https video TikTok pulls itself (PULL_FROM_URL, domain must be verified for the app);
+- ``photo_urls``: 1..35 https images for a photo post, with ``photo_cover_index`` (default 0).
+
+``draft: true`` sends the post to the creator's TikTok inbox (video inbox init, or photo MEDIA_UPLOAD) instead
+of publishing it. A JSON ``null`` for an optional field means "not set". Every bad entry is reported and the
+good ones are kept. Messages number entries from 1, as a person counts them in the file;
+``ManifestProblem.index`` and ``PostRequest.index`` are the 0-based list positions.
+"""
+
+from __future__ import annotations
+
+import difflib
+import ipaddress
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from tiktok.caption import (
+    PHOTO_DESCRIPTION_LIMIT,
+    PHOTO_TITLE_LIMIT,
+    VIDEO_CAPTION_LIMIT,
+    CaptionTooLong,
+    build_caption,
+    normalise_tag,
+    utf16_len,
+)
+from tiktok.errors import TikTokError
+
+PRIVACY_LEVELS = ("PUBLIC_TO_EVERYONE", "MUTUAL_FOLLOW_FRIENDS", "FOLLOWER_OF_CREATOR", "SELF_ONLY")  # ref 3.2
+MAX_PHOTOS = 35  # photo post source_info.photo_images, reference 3.4
+SOURCE_FIELDS = ("video_path", "video_url", "photo_urls")
+TOGGLE_FIELDS = ("disable_comment", "disable_duet", "disable_stitch", "is_aigc",
+                 "brand_content_toggle", "brand_organic_toggle")
+# Fields TikTok has no place for, by kind of post; they are ignored with a warning rather than refused.
+_IGNORED_BY_VIDEO_DRAFT = ("description", "tags", "privacy", *TOGGLE_FIELDS, "video_cover_timestamp_ms")
+_IGNORED_BY_PHOTO = ("disable_duet", "disable_stitch", "video_cover_timestamp_ms")
+_IGNORED_BY_PHOTO_DRAFT = ("privacy", "disable_comment", "brand_content_toggle", "brand_organic_toggle")
+
+
+class ManifestError(TikTokError):
+    """The manifest file cannot be read or is not JSON at all (names the file)."""
+
+    def __init__(self, path: object, reason: str) -> None:
+        self.path = str(path)
+        self.reason = reason
+        super().__init__(f"{self.path}: {reason}")
+
+
+@dataclass(frozen=True)
+class ManifestProblem:
+    """One error or warning; ``index`` and ``field`` are None when they do not apply."""
+
+    index: int | None
+    field: str | None
+    message: str
+
+    def __str__(self) -> str:
+        return self.message
+
+
+@dataclass(frozen=True)
+class PostRequest:
+    """One valid manifest entry."""
+
+    index: int
+    user_id: str
+    video_path: Path | None = None
+    video_url: str | None = None
+    photo_urls: tuple[str, ...] = ()
+    photo_cover_index: int = 0
+    description: str = ""
+    tags: tuple[str, ...] = ()  # without the leading '#'
+    privacy: str | None = None
+    draft: bool = False
+    disable_comment: bool | None = None
+    disable_duet: bool | None = None
+    disable_stitch: bool | None = None
+    is_aigc: bool | None = None
+    brand_content_toggle: bool | None = None
+    brand_organic_toggle: bool | None = None
+    video_cover_timestamp_ms: int | None = None
+    title: str | None = None
+
+    @property
+    def media_type(self) -> str:
+        """``PHOTO`` or ``VIDEO``."""
+        return "PHOTO" if self.photo_urls else "VIDEO"
+
+    @property
+    def source(self) -> str:
+        """``source_info.source``: FILE_UPLOAD for a local video, PULL_FROM_URL otherwise."""
+        return "FILE_UPLOAD" if self.video_path is not None else "PULL_FROM_URL"
+
+    @property
+    def post_mode(self) -> str:
+        """``DIRECT_POST`` or ``MEDIA_UPLOAD`` (inbox draft)."""
+        return "MEDIA_UPLOAD" if self.draft else "DIRECT_POST"
+
+    @property
+    def caption_limit(self) -> int:
+        """UTF-16 limit for description plus tags: video title, or photo description."""
+        return PHOTO_DESCRIPTION_LIMIT if self.photo_urls else VIDEO_CAPTION_LIMIT
+
+    def to_entry(self) -> dict[str, Any]:
+        """This request as a manifest entry (defaults and unset fields left out)."""
+        entry: dict[str, Any] = {"user_id": self.user_id}
+        if self.video_path is not None:
+            entry["video_path"] = str(self.video_path)
+        if self.video_url is not None:
+            entry["video_url"] = self.video_url
+        if self.photo_urls:
+            entry["photo_urls"] = list(self.photo_urls)
+            entry["photo_cover_index"] = self.photo_cover_index
+        if self.description:
+            entry["description"] = self.description
+        if self.tags:
+            entry["tags"] = list(self.tags)
+        if self.draft:
+            entry["draft"] = True
+        for name in ("privacy", *TOGGLE_FIELDS, "video_cover_timestamp_ms", "title"):
+            if getattr(self, name) is not None:
+                entry[name] = getattr(self, name)
+        return entry
+
+
+@dataclass
+class ManifestResult:
+    """Valid entries, errors (entries left out) and warnings (entries kept, something ignored)."""
+
+    entries: list[PostRequest] = field(default_factory=list)
+    problems: list[ManifestProblem] = field(default_factory=list)
+    warnings: list[ManifestProblem] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        """True when no entry had an error."""
+        return not self.problems
+
+
+class _Bad(ValueError):
+    """A field's value is wrong; the text says how."""
+
+
+def _type_name(value: Any) -> str:
+    names = {type(None): "null", bool: "bool", int: "int", float: "float", str: "string", list: "list",
+             dict: "object"}
+    return names.get(type(value), type(value).__name__)
+
+
+def _string(value: Any) -> str:
+    if not isinstance(value, str):
+        raise _Bad(f"expected a string, got {_type_name(value)}")
+    return value
+
+
+def _nonempty_string(value: Any) -> str:
+    if not _string(value).strip():
+        raise _Bad("must not be empty")
+    return value
+
+
+def _boolean(value: Any) -> bool:
+    if not isinstance(value, bool):
+        raise _Bad(f"expected true or false, got {_type_name(value)}")
+    return value
+
+
+def _count(value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise _Bad(f"expected a whole number, got {_type_name(value)}")
+    if value < 0:
+        raise _Bad(f"must be 0 or more, got {value}")
+    return value
+
+
+def _https_url(value: Any) -> str:
+    url = _string(value)
+    parts = urlsplit(url)
+    if parts.scheme != "https":
+        raise _Bad(f"must be an https:// URL (TikTok refuses other schemes), got {url!r}")
+    if not parts.hostname or any(ch.isspace() for ch in url):
+        raise _Bad(f"is not a valid URL: {url!r}")
+    try:
+        ipaddress.ip_address(parts.hostname)
+    except ValueError:
+        return url
+    raise _Bad(f"must name a verified domain, not an IP address: {url!r}")
+
+
+def _photo_urls(value: Any) -> tuple[str, ...]:
+    if not isinstance(value, list):
+        raise _Bad(f"expected a list of https URLs, got {_type_name(value)}")
+    if not 1 <= len(value) <= MAX_PHOTOS:
+        raise _Bad(f"needs 1 to {MAX_PHOTOS} photos, got {len(value)}")
+    urls = []
+    for position, item in enumerate(value):
+        try:
+            urls.append(_https_url(item))
+        except _Bad as bad:
+            raise _Bad(f"item {position}: {bad}") from None
+    return tuple(urls)
+
+
+def _tags(value: Any) -> tuple[str, ...]:
+    if not isinstance(value, list):
+        raise _Bad(f"expected a list of strings, got {_type_name(value)}")
+    tags = []
+    for position, item in enumerate(value):
+        if not isinstance(item, str):
+            raise _Bad(f"expected a list of strings, item {position} is {_type_name(item)}")
+        try:
+            tags.append(normalise_tag(item))
+        except ValueError as bad:
+            raise _Bad(f"item {position}: {bad}") from None
+    return tuple(tags)
+
+
+def _privacy(value: Any) -> str:
+    if _string(value) not in PRIVACY_LEVELS:
+        raise _Bad(f"expected one of {', '.join(PRIVACY_LEVELS)}, got {value!r}")
+    return value
+
+
+def _title(value: Any) -> str:
+    units = utf16_len(_string(value))
+    if units > PHOTO_TITLE_LIMIT:
+        raise _Bad(f"is {units} UTF-16 units, over the photo title limit of {PHOTO_TITLE_LIMIT}")
+    return value
+
+
+_FIELDS: dict[str, Callable[[Any], Any]] = {
+    "user_id": _nonempty_string,
+    "video_path": _nonempty_string,
+    "video_url": _https_url,
+    "photo_urls": _photo_urls,
+    "photo_cover_index": _count,
+    "description": _string,
+    "tags": _tags,
+    "privacy": _privacy,
+    "draft": _boolean,
+    **{name: _boolean for name in TOGGLE_FIELDS},
+    "video_cover_timestamp_ms": _count,
+    "title": _title,
+}
+
+
+class _EntryReport:
+    """Collects the errors and warnings for one entry, each prefixed with where it is."""
+
+    def __init__(self, source: str, index: int, raw: dict[str, Any]) -> None:
+        user = raw.get("user_id")
+        who = f"user_id {user!r}" if isinstance(user, str) and user.strip() else "no user_id"
+        self.index = index
+        self.prefix = f"{source}: entry {index + 1} ({who})"
+        self.problems: list[ManifestProblem] = []
+        self.warnings: list[ManifestProblem] = []
+
+    def _make(self, name: str | None, text: str) -> ManifestProblem:
+        where = f'{self.prefix}: field "{name}"' if name else self.prefix
+        return ManifestProblem(self.index, name, f"{where}: {text}")
+
+    def error(self, name: str | None, text: str) -> None:
+        self.problems.append(self._make(name, text))
+
+    def warn(self, name: str | None, text: str) -> None:
+        self.warnings.append(self._make(name, text))
+
+
+def _check_fields(raw: dict[str, Any], report: _EntryReport) -> dict[str, Any]:
+    values = {}
+    for name, value in raw.items():
+        if name not in _FIELDS:
+            close = difflib.get_close_matches(name, _FIELDS, n=1)
+            hint = f' (did you mean "{close[0]}"?)' if close else ""
+            report.error(name, f"unknown field{hint}")
+        elif value is None and name != "user_id":
+            continue
+        else:
+            try:
+                values[name] = _FIELDS[name](value)
+            except _Bad as bad:
+                report.error(name, str(bad))
+    if "user_id" not in raw:
+        report.error("user_id", "required (the account's open_id)")
+    return values
+
+
+def _check_source(raw: dict[str, Any], values: dict[str, Any], report: _EntryReport) -> None:
+    given = [name for name in SOURCE_FIELDS if raw.get(name) is not None]
+    if len(given) != 1:
+        got = " and ".join(f'"{name}"' for name in given) or "none"
+        report.error(None, f'needs exactly one media source: "video_path", "video_url" or "photo_urls"; got {got}')
+    photos = values.get("photo_urls")
+    if "photo_cover_index" in values:
+        if raw.get("photo_urls") is None:
+            report.error("photo_cover_index", 'only applies with "photo_urls"')
+        elif photos and values["photo_cover_index"] >= len(photos):
+            report.error("photo_cover_index", f"is {values['photo_cover_index']} but there are only "
+                                              f"{len(photos)} photos (counting from 0)")
+    if "title" in values and raw.get("photo_urls") is None:
+        report.error("title", 'only applies to photo posts; put a video caption in "description"')
+
+
+def _check_text(values: dict[str, Any], report: _EntryReport) -> None:
+    limit = PHOTO_DESCRIPTION_LIMIT if "photo_urls" in values else VIDEO_CAPTION_LIMIT
+    try:
+        caption = build_caption(values.get("description", ""), values.get("tags", ()), limit=limit)
+    except CaptionTooLong as too_long:
+        report.error("description", str(too_long))
+        return
+    if caption.dropped_tags:
+        dropped = " ".join(f"#{tag}" for tag in caption.dropped_tags)
+        report.warn("tags", f"caption would pass the {limit}-unit limit; these tags will be left out: {dropped}")
+
+
+def _check_ignored(values: dict[str, Any], report: _EntryReport) -> None:
+    draft = values.get("draft", False)
+    if "photo_urls" in values:
+        ignored = {name: "photo posts have no such setting" for name in _IGNORED_BY_PHOTO}
+        if draft:
+            ignored.update({name: "only applies when publishing directly, not to an inbox draft"
+                            for name in _IGNORED_BY_PHOTO_DRAFT})
+    elif draft:
+        ignored = {name: "a video draft goes to the creator's TikTok inbox, where they set it in the app"
+                   for name in _IGNORED_BY_VIDEO_DRAFT}
+    else:
+        return
+    for name, why in ignored.items():
+        if name in values:
+            report.warn(name, f"ignored: {why}")
+
+
+def _validate_entry(raw: Any, index: int, source: str, base_dir: Path | None,
+                    result: ManifestResult) -> None:
+    if not isinstance(raw, dict):
+        result.problems.append(ManifestProblem(
+            index, None, f"{source}: entry {index + 1}: expected an object, got {_type_name(raw)}"))
+        return
+    report = _EntryReport(source, index, raw)
+    values = _check_fields(raw, report)
+    _check_source(raw, values, report)
+    _check_text(values, report)
+    _check_ignored(values, report)
+    result.problems.extend(report.problems)
+    result.warnings.extend(report.warnings)
+    if report.problems:
+        return
+    if "video_path" in values:
+        path = Path(values["video_path"])
+        values["video_path"] = base_dir / path if base_dir is not None and not path.is_absolute() else path
+    result.entries.append(PostRequest(index=index, **values))
+
+
+def validate_manifest(data: Any, *, source: str, base_dir: str | Path | None = None) -> ManifestResult:
+    """Check parsed manifest JSON; ``source`` names the file in messages, ``base_dir`` anchors relative paths."""
+    result = ManifestResult()
+    items = data
+    if isinstance(data, dict) and "videos" in data:
+        for extra in sorted(set(data) - {"videos"}):
+            result.problems.append(ManifestProblem(None, extra, f'{source}: unknown top-level field "{extra}"'))
+        items = data["videos"]
+    if not isinstance(items, list):
+        result.problems.append(ManifestProblem(
+            None, None, f'{source}: expected a list of entries or {{"videos": [...]}}, got {_type_name(items)}'))
+        return result
+    base = Path(base_dir) if base_dir is not None else None
+    for index, raw in enumerate(items):
+        _validate_entry(raw, index, source, base, result)
+    return result
+
+
+def load_manifest(path: str | Path) -> ManifestResult:
+    """Read and validate a manifest file; ManifestError if it cannot be read or parsed as JSON."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8-sig")  # -sig: tolerate the BOM some Windows editors add
+    except FileNotFoundError:
+        raise ManifestError(path, "file not found") from None
+    except IsADirectoryError:
+        raise ManifestError(path, "is a folder, not a file") from None
+    except UnicodeDecodeError as bad:
+        raise ManifestError(path, f"not UTF-8 text (bad byte at offset {bad.start})") from None
+    except OSError as bad:
+        raise ManifestError(path, f"cannot read: {bad.strerror}") from None
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as bad:
+        raise ManifestError(path, f"malformed JSON at line {bad.lineno}, column {bad.colno}: {bad.msg}") from None
+    return validate_manifest(data, source=str(path), base_dir=path.absolute().parent)
