@@ -1,0 +1,78 @@
+"""Run the TikTok emulator until Ctrl-C.
+
+    python -m tiktok.emulator --port 5123
+
+Prints the URL, the client key and the registered redirect URIs (never the client secret).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import threading
+
+from .config import LEGACY_LIFETIMES, EmulatorConfig
+from .server import start_emulator
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m tiktok.emulator",
+        description="Run a strict local emulator of TikTok's Login Kit, OAuth and user-info endpoints. "
+                    "Nothing it does reaches TikTok.")
+    parser.add_argument("--host", default="127.0.0.1", help="interface to listen on (default: 127.0.0.1)")
+    parser.add_argument("--port", type=int, default=0, help="port to listen on (default: 0, a free port)")
+    parser.add_argument("--client-key", help="the emulated app's client key")
+    parser.add_argument("--client-secret", help="the emulated app's client secret")
+    parser.add_argument("--redirect-uri", action="append", metavar="URI",
+                        help="a registered redirect URI (repeatable; loopback URIs may use port *)")
+    parser.add_argument("--sandbox-user", action="append", metavar="OPEN_ID",
+                        help="make the app a sandbox that only this user may authorise (repeatable)")
+    parser.add_argument("--legacy-lifetimes", action="store_true",
+                        help=f"use the older token lifetimes ({LEGACY_LIFETIMES[0]} s / {LEGACY_LIFETIMES[1]} s)")
+    parser.add_argument("--access-ttl", type=int, metavar="S", help="access token lifetime in seconds")
+    parser.add_argument("--refresh-ttl", type=int, metavar="S", help="refresh token lifetime in seconds")
+    parser.add_argument("--pkce-encoding", choices=("hex", "base64url"),
+                        help="how the token endpoint checks PKCE (default: hex, as TikTok desktop apps)")
+    return parser
+
+
+def config_from_args(args: argparse.Namespace) -> EmulatorConfig:
+    """An EmulatorConfig from parsed arguments; ValueError when they describe an invalid app."""
+    changes: dict[str, object] = {}
+    if args.legacy_lifetimes:
+        changes["access_ttl"], changes["refresh_ttl"] = LEGACY_LIFETIMES
+    for name in ("client_key", "client_secret", "access_ttl", "refresh_ttl", "pkce_encoding"):
+        if getattr(args, name) is not None:
+            changes[name] = getattr(args, name)
+    if args.redirect_uri:
+        changes["redirect_uris"] = args.redirect_uri
+    if args.sandbox_user:
+        changes["sandbox_targets"] = args.sandbox_user
+    return EmulatorConfig(**changes)  # type: ignore[arg-type]
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        config = config_from_args(args)
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    server = start_emulator(config, host=args.host, port=args.port)
+    print(f"TikTok emulator running at {server.url}", flush=True)
+    print(f"client key: {config.client_key}", flush=True)
+    for uri in config.redirect_uris:
+        print(f"redirect URI: {uri}", flush=True)
+    print("Press Ctrl-C to stop.", flush=True)
+    try:
+        threading.Event().wait()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.shutdown()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

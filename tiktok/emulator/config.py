@@ -1,0 +1,131 @@
+"""What the emulated TikTok app registration and its users look like.
+
+Defaults follow the Nov-2026 docs (reference §2.3): access tokens live 2 h, refresh tokens 180 days, refresh tokens
+rotate strictly. ``EmulatorConfig.legacy()`` gives the older 24 h / 365 d profile.
+
+UNCONFIRMED upstream, chosen here:
+- authorization codes live 10 minutes (``code_ttl``);
+- a refresh keeps the refresh-token deadline fixed from first issuance ("after the initial issuance"), unless
+  ``refresh_extends_deadline`` is set;
+- the token endpoint verifies PKCE with lowercase hex (TikTok desktop docs); ``pkce_encoding="base64url"`` switches
+  to RFC 7636.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+
+from .redirects import validate_registered_uri
+
+ACCESS_TTL_S = 7200            # Nov-2026 token docs: "2 hours"
+REFRESH_TTL_S = 15_552_000     # Nov-2026 token docs: 180 days
+CODE_TTL_S = 600               # UNCONFIRMED upstream ("minutes"); we choose 10 min
+LEGACY_LIFETIMES = (86400, 31_536_000)  # older docs: access 24 h, refresh 365 days (seconds)
+
+MAX_REDIRECT_URIS = 10         # Login Kit docs: at most 10 registered redirect URIs
+
+#: Scopes the emulator knows about (reference §8.1); anything else is "unknown" at the authorize page.
+KNOWN_SCOPES = (
+    "user.info.basic", "user.info.profile", "user.info.stats",
+    "video.list", "video.publish", "video.upload",
+)
+PKCE_ENCODINGS = ("hex", "base64url")
+
+
+@dataclass(frozen=True)
+class EmulatedUser:
+    """A TikTok account that can log in to the emulator; every field is public profile data."""
+
+    open_id: str
+    union_id: str
+    display_name: str
+    username: str
+    bio_description: str = ""
+    is_verified: bool = False
+    private_account: bool = False
+    follower_count: int = 0
+    following_count: int = 0
+    likes_count: int = 0
+    video_count: int = 0
+
+
+def default_users() -> list[EmulatedUser]:
+    """Three seeded accounts with fixed UUID-like open_ids; the last one is private."""
+    return [
+        EmulatedUser(
+            open_id="723f24d7-e717-40f8-a2b6-cb8464cd23b4", union_id="c9a1e0f2-5b1d-4c53-9a4e-0d2f6b7e8a11",
+            display_name="Ada Creator", username="ada.creates", bio_description="Cooking in 60 seconds.",
+            is_verified=True, follower_count=15230, following_count=180, likes_count=402117, video_count=87),
+        EmulatedUser(
+            open_id="0b6f3c52-9d84-4e2a-b1c7-5f0e3a9d2c68", union_id="4e8d2b17-a3c6-4f90-8e15-7b2c9d0a6f34",
+            display_name="Bo Sandbox", username="bo_tests", bio_description="Test account.",
+            follower_count=12, following_count=40, likes_count=35, video_count=3),
+        EmulatedUser(
+            open_id="e51a7d90-2c4b-4b6f-9e03-8a1d5c7f2b49", union_id="a07c5e3d-1f28-4d6b-b9a4-3e6f8c2d1b75",
+            display_name="Cy Private", username="cy.private", private_account=True,
+            follower_count=3, following_count=9, likes_count=0, video_count=0),
+    ]
+
+
+def _default_redirect_uris() -> list[str]:
+    return ["http://127.0.0.1:*/callback/", "http://localhost:*/callback/"]
+
+
+def _default_scopes() -> list[str]:
+    return list(KNOWN_SCOPES)
+
+
+@dataclass
+class EmulatorConfig:
+    """One app registration (client key, secret, redirect URIs, approved scopes) plus emulator knobs."""
+
+    client_key: str = "emulator-client-key"
+    client_secret: str = "emulator-client-secret"
+    app_name: str = "TikTok Tool (emulated)"
+    redirect_uris: list[str] = field(default_factory=_default_redirect_uris)
+    approved_scopes: list[str] = field(default_factory=_default_scopes)
+    users: list[EmulatedUser] = field(default_factory=default_users)
+    sandbox_targets: list[str] | None = None  # open_ids allowed to authorise; None = production client
+    access_ttl: int = ACCESS_TTL_S
+    refresh_ttl: int = REFRESH_TTL_S
+    code_ttl: int = CODE_TTL_S
+    pkce_encoding: str = "hex"
+    refresh_extends_deadline: bool = False
+
+    def __post_init__(self) -> None:
+        problems = config_problems(self)
+        if problems:
+            raise ValueError("invalid emulator config: " + "; ".join(problems))
+
+    @classmethod
+    def legacy(cls, **overrides: object) -> "EmulatorConfig":
+        """The pre-Nov-2026 profile: 24 h access tokens, 365-day refresh tokens."""
+        access, refresh = LEGACY_LIFETIMES
+        return cls(**{"access_ttl": access, "refresh_ttl": refresh, **overrides})  # type: ignore[arg-type]
+
+    def replace(self, **changes: object) -> "EmulatorConfig":
+        """A copy with some fields changed (validated again)."""
+        return dataclasses.replace(self, **changes)  # type: ignore[arg-type]
+
+    def user(self, open_id: str) -> EmulatedUser | None:
+        """The emulated user with this open_id, if any."""
+        return next((u for u in self.users if u.open_id == open_id), None)
+
+
+def config_problems(config: EmulatorConfig) -> list[str]:
+    """Every reason the config cannot describe a TikTok app registration (empty when fine)."""
+    problems = []
+    if not config.client_key or not config.client_secret:
+        problems.append("client_key and client_secret must be non-empty")
+    if not config.redirect_uris or len(config.redirect_uris) > MAX_REDIRECT_URIS:
+        problems.append(f"between 1 and {MAX_REDIRECT_URIS} redirect URIs are required")
+    problems += [p for uri in config.redirect_uris if (p := validate_registered_uri(uri))]
+    problems += [f"unknown scope {s!r}" for s in config.approved_scopes if s not in KNOWN_SCOPES]
+    if config.pkce_encoding not in PKCE_ENCODINGS:
+        problems.append(f"pkce_encoding must be one of {PKCE_ENCODINGS}")
+    if min(config.access_ttl, config.refresh_ttl, config.code_ttl) <= 0:
+        problems.append("lifetimes must be positive")
+    if not config.users or len({u.open_id for u in config.users}) != len(config.users):
+        problems.append("users must be non-empty with distinct open_ids")
+    return problems

@@ -1,0 +1,45 @@
+"""A small client for the emulator's control API, for tests in this or another process."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import requests
+
+TIMEOUT_S = 10.0  # loopback only; generous so a busy CI machine does not flake
+
+
+class EmulatorRemote:
+    """Drive a running emulator at ``base_url`` (e.g. ``http://127.0.0.1:5123``)."""
+
+    def __init__(self, base_url: str, session: requests.Session | None = None) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.session = session or requests.Session()
+
+    def _call(self, method: str, path: str, json: Any = None) -> Any:
+        response = self.session.request(method, self.base_url + "/_emulator" + path, json=json, timeout=TIMEOUT_S)
+        response.raise_for_status()
+        return response.json()
+
+    def state(self) -> dict[str, Any]:
+        """The emulator's public state (fingerprints only, never raw tokens)."""
+        return self._call("GET", "/state")
+
+    def inject_fault(self, path: str, *, status: int | None = None, error: str | None = None,
+                     message: str | None = None, times: int = 1, retry_after: float | None = None,
+                     drop: bool = False, delay: float = 0.0) -> list[dict[str, Any]]:
+        """Queue a fault for the next ``times`` requests to ``path``; returns the queued faults."""
+        body = {"path": path, "status": status, "error": error, "message": message, "times": times,
+                "retry_after": retry_after, "drop": drop, "delay": delay}
+        return self._call("POST", "/faults", body)["faults"]
+
+    def clear_faults(self) -> None:
+        self._call("DELETE", "/faults")
+
+    def advance_clock(self, seconds: float) -> float:
+        """Move the emulator clock forward; returns its new epoch time."""
+        return self._call("POST", "/clock", {"advance": seconds})["now"]
+
+    def revoke_user(self, open_id: str) -> int:
+        """Revoke every grant of ``open_id`` (the user removed the app); returns how many were active."""
+        return self._call("POST", f"/users/{open_id}/revoke")["revoked_grants"]

@@ -1,0 +1,90 @@
+"""Everything one emulator instance remembers, behind one lock.
+
+The server is threaded and many client processes hit it at once, so every read-modify-write of codes, tokens,
+faults, rate-limit windows and posts happens under ``state.lock`` (an RLock, so helpers may nest).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import asdict
+from typing import Any, Callable
+
+from . import ids
+from .clock import EmulatorClock
+from .config import EmulatedUser, EmulatorConfig
+from .faults import Fault, FaultQueue
+from .grants import TokenStore
+from .ratelimit import SlidingWindowLimiter
+
+
+class EmulatorState:
+    """Config, clock, OAuth bookkeeping, faults, rate limits and (later) posts of one emulator."""
+
+    def __init__(self, config: EmulatorConfig, *, time_fn: Callable[[], float] = time.time,
+                 sleep: Callable[[float], None] = time.sleep) -> None:
+        self.config = config
+        self.clock = EmulatorClock(time_fn)
+        self.sleep = sleep  # used only by injected "delay" faults
+        self.lock = threading.RLock()
+        self.tokens = TokenStore(config)
+        self.faults = FaultQueue()
+        self.limiter = SlidingWindowLimiter()
+        self.posts: list[dict[str, Any]] = []  # filled by the posting endpoints; public data only
+
+    def now(self) -> float:
+        return self.clock.now()
+
+    def advance(self, seconds: float) -> float:
+        """Move the emulator clock forward; returns the new now."""
+        return self.clock.advance(seconds)
+
+    def log_id(self) -> str:
+        return ids.new_log_id(self.now())
+
+    def user(self, open_id: str) -> EmulatedUser | None:
+        return self.config.user(open_id)
+
+    def add_fault(self, fault: Fault) -> None:
+        with self.lock:
+            self.faults.add(fault)
+
+    def take_fault(self, path: str) -> Fault | None:
+        with self.lock:
+            return self.faults.take(path)
+
+    def clear_faults(self) -> None:
+        with self.lock:
+            self.faults.clear()
+
+    def allow_request(self, key: tuple, limit: int) -> bool:
+        """Count one request against ``key``'s sliding window; False when over ``limit`` per window."""
+        with self.lock:
+            return self.limiter.allow(key, limit, self.now())
+
+    def revoke_user(self, open_id: str) -> int:
+        with self.lock:
+            return self.tokens.revoke_user(open_id)
+
+    def snapshot(self) -> dict[str, Any]:
+        """The control API's view: public config, lifetimes, clock, users, token facts, faults, posts.
+
+        Never contains a raw token, code or the client secret (only sha256 fingerprints).
+        """
+        config = self.config
+        with self.lock:
+            return {
+                "client": {
+                    "client_key": config.client_key, "app_name": config.app_name,
+                    "redirect_uris": list(config.redirect_uris), "approved_scopes": list(config.approved_scopes),
+                    "pkce_encoding": config.pkce_encoding, "sandbox_targets": config.sandbox_targets,
+                },
+                "lifetimes": {"access": config.access_ttl, "refresh": config.refresh_ttl, "code": config.code_ttl,
+                              "refresh_extends_deadline": config.refresh_extends_deadline},
+                "now": self.now(),
+                "users": [asdict(u) for u in config.users],
+                "tokens": self.tokens.summary(self.now()),
+                "faults": self.faults.public(),
+                "posts": [dict(p) for p in self.posts],
+            }
