@@ -126,3 +126,10 @@ def test_lock_timeout_is_a_clear_error(token_store):
             impatient.put(Account.from_grant(grant(), NOW))
     finally:
         holder.release()
+
+
+def test_the_example_file_is_a_valid_token_file():
+    from pathlib import Path
+    example = Path(__file__).resolve().parents[1] / "user_tokens.json.example"
+    accounts = TokenStore(example).load()
+    assert list(accounts) == ["723f24d7-e717-40f8-a2b6-cb8464cd23b4"]

@@ -30,11 +30,12 @@ crontab (hourly):  0 * * * *  cd /path/to/project && .venv/bin/python -m tiktok 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m tiktok", description="TikTok account tools.",
                                      formatter_class=argparse.RawDescriptionHelpFormatter, epilog=EPILOG)
-    parser.add_argument("-v", "--verbose", action="store_true", help="log HTTP-level detail to stderr")
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("-v", "--verbose", action="store_true", help="log HTTP-level detail to stderr")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     refresh = commands.add_parser(
-        "refresh", help="refresh access tokens that expire soon (for cron)", epilog=EPILOG,
+        "refresh", parents=[common], help="refresh access tokens that expire soon (for cron)", epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
         description="Refresh the access tokens of connected accounts that expire within --within, keep the "
                     "rotated refresh tokens, and warn when an account must be linked again. One line per account.")
@@ -45,7 +46,7 @@ def build_parser() -> argparse.ArgumentParser:
     refresh.add_argument("--account", action="append", default=[], metavar="OPEN_ID",
                          help="only this account (repeatable)")
 
-    commands.add_parser("accounts", help="list connected accounts and their token deadlines")
+    commands.add_parser("accounts", parents=[common], help="list connected accounts and their token deadlines")
     return parser
 
 

@@ -7,10 +7,12 @@ import time
 from pathlib import Path
 from typing import Any, Mapping
 
-from flask import Flask
+from flask import Flask, render_template
 
 from ..config import Settings, load_settings
+from ..emulator.logs import install_redaction
 from ..services import build_services
+from ..errors import TokenFileError
 from ..tokens import TokenStore
 from .flows import LoginFlows
 
@@ -36,6 +38,12 @@ def create_app(test_config: Mapping[str, Any] | None = None, *, settings: Settin
     app.extensions["tiktok_services"] = build_services(settings, store=TokenStore(settings.tokens_path,
                                                                                    clock=clock))
     app.extensions["tiktok_login_flows"] = LoginFlows(clock=clock)
+    install_redaction("werkzeug")  # the callback's code and state appear in request lines
     from .views import bp
     app.register_blueprint(bp)
+
+    @app.errorhandler(TokenFileError)
+    def token_file_unusable(exc: TokenFileError):
+        return render_template("message.html", title="The token file cannot be used", ok=False,
+                               message=f"{exc}. Nothing was changed; fix or restore the file, then reload."), 500
     return app

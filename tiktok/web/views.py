@@ -11,7 +11,7 @@ from flask import (Blueprint, abort, current_app, flash, redirect, render_templa
 
 from ..access import RELINK_WARNING_S, fresh_account
 from ..api import user_fields_for
-from ..errors import APIError, OAuthError, RelinkNeeded, TikTokError, TokenFileError
+from ..errors import OAuthError, RelinkNeeded, TikTokError
 from ..oauth import build_authorize_url
 from ..pkce import code_challenge
 from ..refresh import describe_duration, exit_status, format_time, refresh_accounts
@@ -57,10 +57,7 @@ def page_error(title: str, message: str, status: int):
 @bp.get("/")
 def index():
     now = current_app.config["CLOCK"]()
-    try:
-        accounts = sorted(services().store.load().values(), key=lambda a: a.label)
-    except TokenFileError as exc:
-        return page_error("The token file cannot be used", f"{exc}. Nothing was changed.", 500)
+    accounts = sorted(services().store.load().values(), key=lambda a: a.label)
     rows = [account_row(a, now) for a in accounts]
     return render_template("index.html", rows=rows, now=now)
 
@@ -142,9 +139,6 @@ def profile_for(grant) -> dict[str, str]:
     """Display name, username and avatar; a failure here must not lose the tokens just issued."""
     try:
         user = services().api.user_info(grant.access_token, user_fields_for(grant.scopes))
-    except APIError as exc:
-        log.warning("could not read the profile of %s: %s", grant.open_id, exc)
-        return {}
     except TikTokError as exc:
         log.warning("could not read the profile of %s: %s", grant.open_id, exc)
         return {}
@@ -157,11 +151,7 @@ def refresh_tokens():
     if request.method == "POST":
         check_csrf()
     svc = services()
-    try:
-        outcomes = refresh_accounts(svc.store, svc.oauth, within=0, refresh_all=True,
-                                    emulated=svc.settings.emulated)
-    except TokenFileError as exc:
-        return page_error("The token file cannot be used", f"{exc}. Nothing was changed.", 500)
+    outcomes = refresh_accounts(svc.store, svc.oauth, within=0, refresh_all=True, emulated=svc.settings.emulated)
     status = exit_status(outcomes)
     return render_template("refresh.html", outcomes=outcomes, all_ok=status == 0)
 

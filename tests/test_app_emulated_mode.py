@@ -1,0 +1,89 @@
+"""The README's first command: ``python app.py`` with no TikTok credentials runs the whole flow on the emulator."""
+
+from __future__ import annotations
+
+import os
+import socket
+import stat
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import requests
+
+from tiktok.emulator.config import default_users
+from tiktok.tokens import TokenStore
+from tests.support.flows import WebClient, consent
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_until_up(url: str, proc: subprocess.Popen, timeout: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        assert proc.poll() is None, proc.stderr.read()
+        try:
+            requests.get(url, timeout=1)
+            return
+        except requests.ConnectionError:
+            time.sleep(0.05)
+    raise AssertionError(f"{url} did not come up within {timeout} s")
+
+
+@pytest.fixture
+def running_app(tmp_path):
+    port, emulator_port = free_port(), free_port()
+    env = {"PATH": os.environ["PATH"], "HOME": str(tmp_path), "PORT": str(port),
+           "TIKTOK_EMULATOR_PORT": str(emulator_port)}
+    proc = subprocess.Popen([sys.executable, str(ROOT / "app.py")], cwd=tmp_path, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        wait_until_up(f"http://127.0.0.1:{port}/", proc)
+        yield f"http://127.0.0.1:{port}", emulator_port, tmp_path, proc
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+def test_newcomer_logs_in_on_the_emulator_with_no_configuration(running_app):
+    url, emulator_port, workdir, proc = running_app
+    web = WebClient(url)
+    home = web.get("/")
+    assert "EMULATED" in home.text and "No accounts connected yet" in home.text
+    authorize_url = web.start_login()
+    assert authorize_url.startswith(f"http://127.0.0.1:{emulator_port}/v2/auth/authorize/?")
+    ada = default_users()[0]
+    callback = consent(authorize_url, open_id=ada.open_id).headers["Location"]
+    assert callback.startswith(url + "/callback/?")
+    assert web.get(callback).status_code == 200  # follows back to the accounts page
+    assert ada.display_name in web.get("/").text
+    tokens_file = workdir / "user_tokens.json"
+    assert stat.S_IMODE(os.stat(tokens_file).st_mode) == 0o600
+    account = TokenStore(tokens_file).load()[ada.open_id]
+    assert account.emulated
+    proc.terminate()
+    _, stderr = proc.communicate(timeout=10)
+    assert "EMULATED MODE" in stderr
+    assert account.access_token not in stderr and account.refresh_token not in stderr
+    assert "code=***" in stderr  # the callback's authorization code is masked in the access log
+
+
+def test_cron_command_reaches_the_apps_emulator(running_app):
+    url, emulator_port, workdir, proc = running_app
+    web = WebClient(url)
+    callback = consent(web.start_login(), open_id=default_users()[1].open_id).headers["Location"]
+    web.get(callback)
+    env = {"PATH": os.environ["PATH"], "HOME": str(workdir), "PYTHONPATH": str(ROOT),
+           "TIKTOK_EMULATOR_PORT": str(emulator_port)}
+    result = subprocess.run([sys.executable, "-m", "tiktok", "refresh", "--all"], cwd=workdir, env=env,
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert result.stdout.startswith("[emulator] REFRESHED")
