@@ -1,0 +1,308 @@
+"""The transcripts folder: one sub-folder per account, four files per video, written atomically.
+
+    <root>/<account>/<video_id>.txt    the transcript text
+    <root>/<account>/<video_id>.srt    subtitles (SubRip)
+    <root>/<account>/<video_id>.vtt    subtitles (WebVTT)
+    <root>/<account>/<video_id>.json   the record, written last: status "completed" there means the video is done
+
+Every file goes through temp file + fsync + ``os.replace``, so a crash leaves the old file or the new one. A failure
+never replaces a completed transcript: a forced re-run that fails keeps the good copy.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import re
+import tempfile
+import time
+from dataclasses import asdict, dataclass, replace
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Callable, Iterable
+
+from .errors import TikTokError
+
+log = logging.getLogger(__name__)
+
+STATUS_COMPLETED = "completed"
+STATUS_FAILED = "failed"
+TEXT_KINDS = ("txt", "srt", "vtt")
+SNIPPET_RADIUS_CHARS = 60  # context shown either side of a match
+MAX_SNIPPETS = 3  # per transcript in search results
+FILE_MODE = 0o644  # transcripts are not secret; mkstemp's 0600 would hide them from other local tools
+_UNSAFE_NAME_CHARS = re.compile(r"[^A-Za-z0-9._-]")
+
+
+class TranscriptsFolderError(TikTokError):
+    """The transcripts folder cannot be read or written; names the folder."""
+
+    def __init__(self, path: object, reason: str) -> None:
+        self.path = str(path)
+        self.reason = reason
+        super().__init__(f"transcripts folder {self.path}: {reason}")
+
+
+@dataclass(frozen=True)
+class TranscriptRecord:
+    """What the .json file holds about one video's transcript."""
+
+    video_id: str
+    open_id: str
+    username: str = ""
+    title: str = ""
+    created_time: int | None = None  # Unix seconds, as the Display API's create_time
+    source_url: str = ""
+    language: str | None = None
+    duration_s: float | None = None
+    transcript_id: str | None = None
+    status: str = STATUS_COMPLETED
+    error: str | None = None
+    saved_at: str | None = None  # ISO 8601 UTC, set by the store
+
+    @property
+    def ok(self) -> bool:
+        return self.status == STATUS_COMPLETED
+
+    def to_json(self) -> dict[str, Any]:
+        data = asdict(self)
+        account = {"open_id": data.pop("open_id"), "username": data.pop("username")}
+        return {"video_id": data.pop("video_id"), "account": account, **data}
+
+    @classmethod
+    def from_json(cls, data: Any) -> "TranscriptRecord":
+        """Build from a parsed .json record; ValueError when the shape is wrong."""
+        if not isinstance(data, dict) or not isinstance(data.get("account"), dict):
+            raise ValueError("not a transcript record")
+        fields = {k: v for k, v in data.items() if k in cls.__dataclass_fields__}
+        fields.update(open_id=data["account"].get("open_id"), username=data["account"].get("username") or "")
+        if not isinstance(fields.get("video_id"), str) or not isinstance(fields.get("open_id"), str):
+            raise ValueError("video_id and account.open_id must be strings")
+        return cls(**fields)
+
+
+@dataclass(frozen=True)
+class Snippet:
+    """A piece of transcript text around matches; ``matches`` are (start, end) offsets into ``text``."""
+
+    text: str
+    matches: tuple[tuple[int, int], ...]
+    offset: int  # where ``text`` starts in the full transcript
+    cut_before: bool
+    cut_after: bool
+
+
+@dataclass(frozen=True)
+class SearchHit:
+    record: TranscriptRecord
+    snippets: tuple[Snippet, ...]
+
+
+def safe_name(value: str) -> str:
+    """A file-name-safe form of an open_id or video id (no separators, never '.' or '..')."""
+    cleaned = _UNSAFE_NAME_CHARS.sub("_", value)
+    return cleaned if cleaned.strip(".") else f"_{cleaned}"
+
+
+class TranscriptStore:
+    """Reads and writes ``<root>/<account>/<video_id>.*``."""
+
+    def __init__(self, root: str | os.PathLike[str], *, clock: Callable[[], float] = time.time) -> None:
+        self.root = Path(root)
+        self._clock = clock
+
+    def __repr__(self) -> str:
+        return f"TranscriptStore({str(self.root)!r})"
+
+    def ensure_writable(self) -> None:
+        """Create the folder if needed and prove a file can be written there; TranscriptsFolderError if not."""
+        with self._folder_errors():
+            self.root.mkdir(parents=True, exist_ok=True)
+            with tempfile.TemporaryFile(dir=self.root):
+                pass
+
+    def path(self, open_id: str, video_id: str, kind: str) -> Path:
+        return self.root / safe_name(open_id) / f"{safe_name(video_id)}.{kind}"
+
+    def save(self, record: TranscriptRecord, text: str, srt: str, vtt: str) -> TranscriptRecord:
+        """Write the three text files, then the record (status completed); returns the record as saved."""
+        saved = replace(record, status=STATUS_COMPLETED, error=None, saved_at=self._now())
+        with self._folder_errors():
+            self.path(record.open_id, record.video_id, "txt").parent.mkdir(parents=True, exist_ok=True)
+            for kind, content in zip(TEXT_KINDS, (text, srt, vtt)):
+                _atomic_write(self.path(record.open_id, record.video_id, kind), content)
+            self._write_record(saved)
+        return saved
+
+    def record_failure(self, record: TranscriptRecord, reason: str) -> TranscriptRecord:
+        """Record why a video failed, unless a completed transcript is already there (that one is returned)."""
+        existing = self.get(record.open_id, record.video_id)
+        if existing is not None and self.is_done(record.open_id, record.video_id):
+            return existing
+        failed = replace(record, status=STATUS_FAILED, error=reason, saved_at=self._now())
+        with self._folder_errors():
+            self.path(record.open_id, record.video_id, "json").parent.mkdir(parents=True, exist_ok=True)
+            self._write_record(failed)
+        return failed
+
+    def get(self, open_id: str, video_id: str) -> TranscriptRecord | None:
+        """The stored record, or None when there is none or it cannot be parsed."""
+        return self._load(self.path(open_id, video_id, "json"))
+
+    def is_done(self, open_id: str, video_id: str) -> bool:
+        """True when a completed record and its text file are both on disk."""
+        record = self.get(open_id, video_id)
+        return bool(record and record.ok and self.path(open_id, video_id, "txt").is_file())
+
+    def read(self, open_id: str, video_id: str, kind: str = "txt") -> str:
+        """The stored .txt, .srt or .vtt text; FileNotFoundError when absent."""
+        if kind not in TEXT_KINDS:
+            raise ValueError(f"kind must be one of {TEXT_KINDS}, not {kind!r}")
+        with self._folder_errors(allow_missing=True):
+            return self.path(open_id, video_id, kind).read_text(encoding="utf-8")
+
+    def list_records(self) -> list[TranscriptRecord]:
+        """Every readable record, most recently saved first."""
+        records = [r for r in map(self._load, self._record_files()) if r is not None]
+        return sorted(records, key=lambda r: (r.saved_at or "", r.created_time or 0, r.video_id), reverse=True)
+
+    def search(self, query: str) -> list[SearchHit]:
+        """Completed transcripts whose text contains every word of ``query`` (case-insensitive), newest first."""
+        words = query_words(query)
+        if not words:
+            return []
+        hits = []
+        for record in self.list_records():
+            text = self._text_or_none(record) if record.ok else None
+            spans = find_matches(text, words) if text is not None else None
+            if spans is not None:
+                hits.append(SearchHit(record, make_snippets(text, spans)))
+        return hits
+
+    def _text_or_none(self, record: TranscriptRecord) -> str | None:
+        try:
+            return self.read(record.open_id, record.video_id)
+        except FileNotFoundError:
+            return None
+
+    def _record_files(self) -> list[Path]:
+        with self._folder_errors():
+            if not self.root.exists():
+                return []
+            if not self.root.is_dir():
+                raise NotADirectoryError(20, "is not a folder")
+            return [f for account in self.root.iterdir() if account.is_dir() for f in account.glob("*.json")]
+
+    def _load(self, path: Path) -> TranscriptRecord | None:
+        try:
+            return TranscriptRecord.from_json(json.loads(path.read_text(encoding="utf-8")))
+        except FileNotFoundError:
+            return None
+        except NotADirectoryError as exc:
+            raise TranscriptsFolderError(self.root, "is not a folder") from exc
+        except PermissionError as exc:
+            raise TranscriptsFolderError(self.root, f"cannot read {path.name}: {exc.strerror}") from exc
+        except (OSError, ValueError, TypeError) as exc:  # a corrupt record must not hide the others
+            log.warning("skipping unreadable transcript record %s: %s", path, exc)
+            return None
+
+    def _write_record(self, record: TranscriptRecord) -> None:
+        text = json.dumps(record.to_json(), ensure_ascii=False, indent=2) + "\n"
+        _atomic_write(self.path(record.open_id, record.video_id, "json"), text)
+
+    def _now(self) -> str:
+        return datetime.fromtimestamp(self._clock(), timezone.utc).isoformat(timespec="seconds")
+
+    def _folder_errors(self, allow_missing: bool = False) -> "_FolderErrors":
+        return _FolderErrors(self.root, allow_missing)
+
+
+class _FolderErrors:
+    """Turn OS errors about the folder into TranscriptsFolderError naming it."""
+
+    def __init__(self, root: Path, allow_missing: bool) -> None:
+        self.root, self.allow_missing = root, allow_missing
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, _tb: object) -> bool:
+        if exc is None or not isinstance(exc, OSError) or isinstance(exc, TranscriptsFolderError):
+            return False
+        if self.allow_missing and isinstance(exc, FileNotFoundError):
+            return False
+        if isinstance(exc, NotADirectoryError) or (isinstance(exc, FileExistsError) and not self.root.is_dir()):
+            reason = "is not a folder (a file with that name is in the way)"
+        else:
+            reason = exc.strerror or str(exc)
+        raise TranscriptsFolderError(self.root, reason) from exc
+
+
+def query_words(query: str) -> list[str]:
+    """The distinct words of a search query, in order."""
+    return list(dict.fromkeys(query.split()))
+
+
+def find_matches(text: str, words: Iterable[str]) -> list[tuple[int, int]] | None:
+    """Sorted (start, end) spans of every word in ``text`` (case-insensitive); None unless every word occurs."""
+    spans: list[tuple[int, int]] = []
+    for word in words:
+        found = [m.span() for m in re.finditer(re.escape(word), text, re.IGNORECASE)]
+        if not found:
+            return None
+        spans.extend(found)
+    return sorted(set(spans))
+
+
+def make_snippets(text: str, spans: list[tuple[int, int]], radius: int = SNIPPET_RADIUS_CHARS,
+                  limit: int = MAX_SNIPPETS) -> tuple[Snippet, ...]:
+    """Up to ``limit`` windows of text around the matches, with match offsets relative to each window."""
+    windows: list[list[int]] = []
+    for start, end in spans:
+        lo, hi = _snap_left(text, max(0, start - radius), start), _snap_right(text, min(len(text), end + radius), end)
+        if windows and lo <= windows[-1][1]:
+            windows[-1][1] = max(windows[-1][1], hi)
+        elif len(windows) < limit:
+            windows.append([lo, hi])
+    return tuple(Snippet(text=text[lo:hi], offset=lo, cut_before=lo > 0, cut_after=hi < len(text),
+                         matches=tuple((max(s, lo) - lo, min(e, hi) - lo) for s, e in spans if s < hi and e > lo))
+                 for lo, hi in windows)
+
+
+def _snap_left(text: str, lo: int, limit: int) -> int:
+    # start the window at a word boundary rather than mid-word, without passing the match
+    if lo == 0:
+        return 0
+    space = text.find(" ", lo, limit)
+    return space + 1 if space != -1 else lo
+
+
+def _snap_right(text: str, hi: int, limit: int) -> int:
+    if hi >= len(text):
+        return len(text)
+    space = text.rfind(" ", limit, hi)
+    return space if space != -1 else hi
+
+
+def _atomic_write(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` via a temp file in the same folder, fsync and ``os.replace``."""
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.chmod(tmp, FILE_MODE)
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except FileNotFoundError:
+            pass
+        raise
+    dir_fd = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(dir_fd)
+    finally:
+        os.close(dir_fd)
