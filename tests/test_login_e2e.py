@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import stat
 import time
@@ -14,7 +13,7 @@ from tiktok.emulator.config import EmulatorConfig, default_users
 from tiktok.oauth import OAuthClient
 from tiktok.errors import OAuthError
 from tiktok.tokens import TokenStore
-from tests.support.flows import consent, query_of
+from tests.support.flows import consent
 
 ADA, BO, CY = (u.open_id for u in default_users())
 

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 import time
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, fields, replace
@@ -23,6 +22,7 @@ from typing import Any, Callable, Iterator
 
 from filelock import FileLock, Timeout
 
+from .atomic import atomic_write, remove_stale_temps
 from .errors import TokenFileError
 from .oauth import TokenGrant
 
@@ -161,7 +161,8 @@ class TokenStore:
         payload = {"version": FORMAT_VERSION,
                    "accounts": {oid: acct.to_json() for oid, acct in sorted(accounts.items())}}
         text = json.dumps(payload, indent=2, sort_keys=True) + "\n"
-        _atomic_write(self.path, text)
+        remove_stale_temps(self.path)  # only the lock holder writes temps, so any left are a killed writer's
+        atomic_write(self.path, text, mode=0o600)
 
 
 def _read_text(path: Path) -> str | None:
@@ -188,36 +189,3 @@ def _parse(path: Path, text: str | None) -> dict[str, Account]:
     if data.get("version") != FORMAT_VERSION:
         raise TokenFileError(path, f"has format version {data.get('version')!r}; this tool reads {FORMAT_VERSION}")
     return {oid: Account.from_json(oid, acct, path) for oid, acct in data["accounts"].items()}
-
-
-def _atomic_write(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` so that a crash at any moment leaves the old file or the new one, mode 0600."""
-    folder = path.parent if str(path.parent) else Path(".")
-    _remove_stale_temps(path)
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{path.name}.", suffix=".tmp")  # mkstemp creates it 0600
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
-    dir_fd = os.open(folder, os.O_RDONLY)
-    try:
-        os.fsync(dir_fd)
-    finally:
-        os.close(dir_fd)
-
-
-def _remove_stale_temps(path: Path) -> None:
-    """Temp files left by a writer that was killed; safe to delete because only the lock holder writes temps."""
-    for stale in path.parent.glob(f".{path.name}.*.tmp"):
-        try:
-            stale.unlink()
-        except OSError:
-            pass

@@ -20,12 +20,12 @@ import csv
 import io
 import os
 import re
-import tempfile
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
+from tiktok.atomic import atomic_write
 from tiktok.errors import TikTokError
 from tiktok.report.snapshot import (
     SUMMARY_COLUMNS,
@@ -166,23 +166,7 @@ def _write_csv(path: Path, columns: Sequence[str], rows: Iterable[Row]) -> Path:
 
 
 def _atomic_write(path: Path, data: bytes) -> None:
-    """Temp file in the same folder, fsync, ``os.replace``, fsync the folder: old file or new, never a mix."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(tmp, FILE_MODE)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    dir_fd = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(dir_fd)  # makes the rename itself durable
-    finally:
-        os.close(dir_fd)
+    atomic_write(path, data, mode=FILE_MODE)
 
 
 def read_table(path: Path, required: Sequence[str]) -> list[tuple[int, dict[str, str]]]:
