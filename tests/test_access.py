@@ -102,3 +102,14 @@ def test_transient_failure_keeps_the_stored_tokens(emulator, remote, store, oaut
 def test_unknown_account(store, oauth):
     with pytest.raises(AccountNotFound, match="nobody"):
         fresh_account(store, oauth, "nobody")
+
+
+def test_call_with_token_refreshes_once_when_tiktok_says_expired(emulator, remote, store, oauth):
+    from tiktok.access import call_with_token
+    from tiktok.api import ApiClient
+    link_account(emulator.url, store, oauth, ADA)
+    remote.advance_clock(3 * 3600)  # TikTok's clock says the token is dead; ours says it is fresh
+    api = ApiClient(requests.Session(), api_base=emulator.url)
+    user = call_with_token(store, oauth, ADA, lambda token: api.user_info(token, ["open_id"]))
+    assert user["open_id"] == ADA
+    assert remote.state()["tokens"]["rotated"] == 1

@@ -7,8 +7,9 @@ processes refreshing the same account at once would leave one of them holding a 
 from __future__ import annotations
 
 from dataclasses import replace
+from typing import Callable, TypeVar
 
-from .errors import AccountNotFound, OAuthError, RelinkNeeded
+from .errors import AccountNotFound, AuthError, OAuthError, RelinkNeeded
 from .oauth import OAuthClient
 from .tokens import Account, TokenStore
 
@@ -56,3 +57,17 @@ def refresh_account(store: TokenStore, oauth: OAuthClient, open_id: str, *,
             return accounts[open_id]
     raise relink
 
+
+
+T = TypeVar("T")
+
+
+def call_with_token(store: TokenStore, oauth: OAuthClient, open_id: str, call: Callable[[str], T]) -> T:
+    """``call(access_token)`` with a fresh token; when TikTok still calls it invalid (revoked, or expired early by
+    TikTok's clock), refresh once under the lock and try again. RelinkNeeded propagates."""
+    account = fresh_account(store, oauth, open_id)
+    try:
+        return call(account.access_token)
+    except AuthError:
+        account = refresh_account(store, oauth, open_id, force=True)
+        return call(account.access_token)
