@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Callable, Iterator
 
 import pytest
-from emulator_helpers import OAuthWalker
+from tests.emulator.emulator_helpers import OAuthWalker
 
 from tiktok.emulator import EmulatorConfig, EmulatorRemote, EmulatorServer, start_emulator
 

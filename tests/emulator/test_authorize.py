@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from emulator_helpers import REDIRECT_URI, OAuthWalker, browser_submit, parse_form
+from tests.emulator.emulator_helpers import REDIRECT_URI, OAuthWalker, browser_submit, parse_form
 
 BANNER = "TikTok emulator - nothing here reaches TikTok"
 OPEN_IDS = ("723f24d7-e717-40f8-a2b6-cb8464cd23b4", "0b6f3c52-9d84-4e2a-b1c7-5f0e3a9d2c68",

@@ -6,7 +6,7 @@ import hashlib
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-from emulator_helpers import REDIRECT_URI, OAuthWalker
+from tests.emulator.emulator_helpers import REDIRECT_URI, OAuthWalker
 
 from tiktok.emulator import EmulatorConfig
 

@@ -10,7 +10,18 @@ from pathlib import Path
 
 from flask import Flask
 
-from . import authorize, control, token, user_info
+from . import (
+    authorize,
+    control,
+    creator_info,
+    media_server,
+    publish,
+    publish_status,
+    token,
+    upload_host,
+    user_info,
+    videos,
+)
 from .config import EmulatorConfig
 from .envelope import EXTENSION_KEY
 from .logs import install_redaction
@@ -27,6 +38,10 @@ def create_emulator(config: EmulatorConfig | None = None, state: EmulatorState |
     app.extensions[EXTENSION_KEY] = state or EmulatorState(config)
     app.before_request(control.apply_fault)
     for blueprint in (authorize.bp, token.bp, user_info.bp, control.bp):
+        app.register_blueprint(blueprint)
+    for blueprint in (videos.bp, media_server.bp):
+        app.register_blueprint(blueprint)
+    for blueprint in (creator_info.bp, publish.bp, publish_status.bp, upload_host.bp):
         app.register_blueprint(blueprint)
     install_redaction("werkzeug")
     return app

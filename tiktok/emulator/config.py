@@ -16,6 +16,7 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass, field
 
+from .posts import PostingSettings
 from .redirects import validate_registered_uri
 
 ACCESS_TTL_S = 7200            # Nov-2026 token docs: "2 hours"
@@ -24,6 +25,11 @@ CODE_TTL_S = 600               # UNCONFIRMED upstream ("minutes"); we choose 10 
 LEGACY_LIFETIMES = (86400, 31_536_000)  # older docs: access 24 h, refresh 365 days (seconds)
 
 MAX_REDIRECT_URIS = 10         # Login Kit docs: at most 10 registered redirect URIs
+DAILY_POST_CAP = 15            # reference section 7: ~15 direct posts per creator per 24 h
+PENDING_SHARE_CAP = 5          # reference section 3.3: 5 pending inbox shares per 24 h
+UNAUDITED_USER_CAP = 5         # reference section 8.3: 5 posting users per 24 h for an unaudited app
+UPLOAD_URL_TTL_S = 3600        # reference section 3.2: the upload_url is valid for one hour
+PROCESSING_POLLS = 2           # EMU: status fetches still "processing" after the media arrived
 
 #: Scopes the emulator knows about (reference §8.1); anything else is "unknown" at the authorize page.
 KNOWN_SCOPES = (
@@ -47,7 +53,8 @@ class EmulatedUser:
     follower_count: int = 0
     following_count: int = 0
     likes_count: int = 0
-    video_count: int = 0
+    video_count: int = 0  # unused: user info counts the public videos in the catalogue (catalogue.py)
+    seeded_videos: int | None = None  # videos seeded in the catalogue; None = 3, or 0 for a private account
 
 
 def default_users() -> list[EmulatedUser]:
@@ -56,7 +63,8 @@ def default_users() -> list[EmulatedUser]:
         EmulatedUser(
             open_id="723f24d7-e717-40f8-a2b6-cb8464cd23b4", union_id="c9a1e0f2-5b1d-4c53-9a4e-0d2f6b7e8a11",
             display_name="Ada Creator", username="ada.creates", bio_description="Cooking in 60 seconds.",
-            is_verified=True, follower_count=15230, following_count=180, likes_count=402117, video_count=87),
+            is_verified=True, follower_count=15230, following_count=180, likes_count=402117, video_count=87,
+            seeded_videos=25),  # more than one 20-video page
         EmulatedUser(
             open_id="0b6f3c52-9d84-4e2a-b1c7-5f0e3a9d2c68", union_id="4e8d2b17-a3c6-4f90-8e15-7b2c9d0a6f34",
             display_name="Bo Sandbox", username="bo_tests", bio_description="Test account.",
@@ -66,6 +74,12 @@ def default_users() -> list[EmulatedUser]:
             display_name="Cy Private", username="cy.private", private_account=True,
             follower_count=3, following_count=9, likes_count=0, video_count=0),
     ]
+
+
+def default_posting() -> dict[str, PostingSettings]:
+    """Per-user posting settings: Bo may post at most 60 s and has stitches off; others use the defaults."""
+    return {"0b6f3c52-9d84-4e2a-b1c7-5f0e3a9d2c68": PostingSettings(max_video_post_duration_sec=60,
+                                                                    stitch_disabled=True)}
 
 
 def _default_redirect_uris() -> list[str]:
@@ -92,6 +106,17 @@ class EmulatorConfig:
     code_ttl: int = CODE_TTL_S
     pkce_encoding: str = "hex"
     refresh_extends_deadline: bool = False
+    # posting side (see tiktok/emulator/publish.py for the rules these feed)
+    posting: dict[str, PostingSettings] = field(default_factory=default_posting)  # open_id -> settings
+    audited: bool = True
+    daily_post_cap: int = DAILY_POST_CAP
+    pending_share_cap: int = PENDING_SHARE_CAP
+    unaudited_user_cap: int = UNAUDITED_USER_CAP
+    verified_url_prefixes: list[str] = field(default_factory=list)  # domains ("cdn.example.com") or URL prefixes
+    processing_polls: int = PROCESSING_POLLS
+    upload_url_ttl: int = UPLOAD_URL_TTL_S
+    media_dir: str | None = None  # where received media goes; None: a fresh temporary directory per state
+    reject_branded_self_only: bool = False  # reference 8.4: UNCONFIRMED; strict mode answers 400 invalid_param
 
     def __post_init__(self) -> None:
         problems = config_problems(self)
@@ -112,6 +137,10 @@ class EmulatorConfig:
         """The emulated user with this open_id, if any."""
         return next((u for u in self.users if u.open_id == open_id), None)
 
+    def posting_settings(self, open_id: str) -> PostingSettings:
+        """The posting settings of ``open_id`` (defaults when none are configured)."""
+        return self.posting.get(open_id) or PostingSettings()
+
 
 def config_problems(config: EmulatorConfig) -> list[str]:
     """Every reason the config cannot describe a TikTok app registration (empty when fine)."""
@@ -128,4 +157,17 @@ def config_problems(config: EmulatorConfig) -> list[str]:
         problems.append("lifetimes must be positive")
     if not config.users or len({u.open_id for u in config.users}) != len(config.users):
         problems.append("users must be non-empty with distinct open_ids")
+    problems += [f"seeded_videos of {u.open_id} must be >= 0" for u in config.users if (u.seeded_videos or 0) < 0]
+    return problems + posting_problems(config)
+
+
+def posting_problems(config: EmulatorConfig) -> list[str]:
+    """Every reason the posting knobs are unusable (empty when fine)."""
+    problems = []
+    if min(config.daily_post_cap, config.pending_share_cap, config.unaudited_user_cap, config.processing_polls) < 0:
+        problems.append("posting caps and processing_polls must be >= 0")
+    if config.upload_url_ttl <= 0:
+        problems.append("upload_url_ttl must be positive")
+    problems += [f"verified URL prefix {p!r} must be a domain or end with '/'" for p in config.verified_url_prefixes
+                 if "://" in p and not p.endswith("/")]
     return problems

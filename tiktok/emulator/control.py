@@ -8,9 +8,12 @@ from __future__ import annotations
 import socket
 
 from flask import Blueprint, Response, jsonify, request
+from werkzeug.exceptions import ClientDisconnected
 
 from .envelope import api_error, current_state, oauth_error
 from .faults import Fault, fault_from_json
+from .posts import SEND_TO_USER_INBOX
+from .processing import user_posted
 
 bp = Blueprint("control", __name__, url_prefix="/_emulator")
 
@@ -60,6 +63,62 @@ def revoke_user(open_id: str):
     return jsonify({"open_id": open_id, "revoked_grants": state.revoke_user(open_id)})
 
 
+FAIL_REASONS = ("file_format_check_failed", "duration_check_failed", "frame_rate_check_failed",
+                "picture_size_check_failed", "internal", "video_pull_failed", "photo_pull_failed",
+                "auth_removed", "spam_risk_too_many_posts", "spam_risk_user_banned_from_posting",
+                "spam_risk_text", "spam_risk")  # reference 3.5 (publish_cancelled comes from cancel)
+BODY_BLOCK_BYTES = 1 << 20  # unit for reading a request body we do not keep
+
+
+@bp.post("/posts/fail_next")
+def fail_next_posts():
+    """Queue a fail_reason for the next ``times`` posts created (they end FAILED once their media arrives)."""
+    body = request.get_json(silent=True)
+    body = body if isinstance(body, dict) else {}
+    reason, times = body.get("fail_reason"), body.get("times", 1)
+    if reason not in FAIL_REASONS:
+        return _bad(f"fail_reason must be one of {list(FAIL_REASONS)}")
+    if not isinstance(times, int) or isinstance(times, bool) or times < 1:
+        return _bad("times must be an integer >= 1")
+    state = current_state()
+    with state.lock:
+        state.posting.forced_fail_reasons.extend([reason] * times)
+        queued = list(state.posting.forced_fail_reasons)
+    return jsonify({"forced_fail_reasons": queued}), 201
+
+
+@bp.post("/posts/<publish_id>/user_posted")
+def post_from_inbox(publish_id: str):
+    """The user finished an inbox draft in the app; body may set post_info (e.g. privacy_level, title)."""
+    body = request.get_json(silent=True)
+    post_info = body.get("post_info", {}) if isinstance(body, dict) else {}
+    if not isinstance(post_info, dict):
+        return _bad("post_info must be an object")
+    state = current_state()
+    with state.lock:
+        post = state.posts.get(publish_id)
+        if post is None:
+            return _bad(f"no post {publish_id}", 404)
+        if post.status != SEND_TO_USER_INBOX:
+            return _bad(f"post is {post.status}, not {SEND_TO_USER_INBOX}", 409)
+        user_posted(state, post, post_info)
+        return jsonify(post.public())
+
+
+def consume_body(limit: int | None = None) -> None:
+    """Read (and forget) up to ``limit`` bytes of the request body, all of it when None."""
+    buffer = memoryview(bytearray(BODY_BLOCK_BYTES))
+    left = limit
+    try:
+        while left is None or left > 0:
+            count = request.stream.readinto(buffer if left is None else buffer[:min(left, BODY_BLOCK_BYTES)])
+            if not count:
+                return
+            left = None if left is None else left - count
+    except (ClientDisconnected, OSError):
+        return
+
+
 def _drop_connection() -> Response:
     """Shut the socket so the client sees the connection close with no response at all."""
     sock = request.environ.get("werkzeug.socket")
@@ -92,6 +151,12 @@ def apply_fault() -> Response | None:
         return None
     if fault.delay:
         state.sleep(fault.delay)
+    if fault.drop_after_bytes is not None:
+        consume_body(fault.drop_after_bytes)
+        return _drop_connection()
     if fault.drop:
         return _drop_connection()
-    return fault_response(fault, request.path) if fault.answers else None
+    if not fault.answers:
+        return None
+    consume_body()  # so a client mid-upload reads the answer instead of a reset
+    return fault_response(fault, request.path)

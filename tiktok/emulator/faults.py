@@ -4,7 +4,8 @@ A fault may delay (real seconds, before anything else), drop the TCP connection 
 status and error. Defaults: an ``error`` without ``status`` answers HTTP 500; a ``status`` without ``error`` uses the
 usual code for that status. ``status=200`` with an error emulates TikTok's HTTP-200-with-error answers.
 ``retry_after`` adds a Retry-After header to an answering fault; a fault with neither status nor error only delays
-(or drops).
+(or drops). ``drop_after_bytes`` reads that many request-body bytes and then drops the connection (a chunk PUT
+cut off mid-body).
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ class Fault:
     retry_after: float | None = None
     drop: bool = False
     delay: float = 0.0
+    drop_after_bytes: int | None = None
 
     @property
     def answers(self) -> bool:
@@ -72,6 +74,10 @@ def fault_from_json(body: Any) -> Fault:
         raise ValueError("delay must be a number of seconds >= 0")
     if fault.retry_after is not None and (not isinstance(fault.retry_after, (int, float)) or fault.retry_after < 0):
         raise ValueError("retry_after must be a number of seconds >= 0")
+    if fault.drop_after_bytes is not None and (not isinstance(fault.drop_after_bytes, int)
+                                               or isinstance(fault.drop_after_bytes, bool)
+                                               or fault.drop_after_bytes < 0):
+        raise ValueError("drop_after_bytes must be an integer >= 0")
     return fault
 
 

@@ -27,10 +27,14 @@ class EmulatorRemote:
 
     def inject_fault(self, path: str, *, status: int | None = None, error: str | None = None,
                      message: str | None = None, times: int = 1, retry_after: float | None = None,
-                     drop: bool = False, delay: float = 0.0) -> list[dict[str, Any]]:
-        """Queue a fault for the next ``times`` requests to ``path``; returns the queued faults."""
+                     drop: bool = False, delay: float = 0.0,
+                     drop_after_bytes: int | None = None) -> list[dict[str, Any]]:
+        """Queue a fault for the next ``times`` requests to ``path``; returns the queued faults.
+        ``drop_after_bytes`` reads that much of the request body, then drops the connection."""
         body = {"path": path, "status": status, "error": error, "message": message, "times": times,
                 "retry_after": retry_after, "drop": drop, "delay": delay}
+        if drop_after_bytes is not None:
+            body["drop_after_bytes"] = drop_after_bytes
         return self._call("POST", "/faults", body)["faults"]
 
     def clear_faults(self) -> None:

@@ -6,16 +6,19 @@ faults, rate-limit windows and posts happens under ``state.lock`` (an RLock, so 
 
 from __future__ import annotations
 
+import tempfile
 import threading
 import time
 from dataclasses import asdict
 from typing import Any, Callable
 
 from . import ids
+from .catalogue import Catalogue
 from .clock import EmulatorClock
 from .config import EmulatedUser, EmulatorConfig
 from .faults import Fault, FaultQueue
 from .grants import TokenStore
+from .posts import Post, PostingBook
 from .ratelimit import SlidingWindowLimiter
 
 
@@ -31,7 +34,18 @@ class EmulatorState:
         self.tokens = TokenStore(config)
         self.faults = FaultQueue()
         self.limiter = SlidingWindowLimiter()
-        self.posts: list[dict[str, Any]] = []  # filled by the posting endpoints; public data only
+        self.posts: dict[str, Post] = {}  # publish_id -> Post (tiktok/emulator/posts.py)
+        self.posting = PostingBook()  # caps, upload sessions, forced fail reasons
+        self.catalogue = Catalogue(config.users, self.clock.now())  # seeded videos; counts grow per emulated day
+        self._media_dir = config.media_dir  # created on first use when None
+
+    @property
+    def media_dir(self) -> str:
+        """Where received media files go (a fresh temporary directory unless the config names one)."""
+        with self.lock:
+            if self._media_dir is None:
+                self._media_dir = tempfile.mkdtemp(prefix="tiktok-emulator-media-")
+            return self._media_dir
 
     def now(self) -> float:
         return self.clock.now()
@@ -86,5 +100,13 @@ class EmulatorState:
                 "users": [asdict(u) for u in config.users],
                 "tokens": self.tokens.summary(self.now()),
                 "faults": self.faults.public(),
-                "posts": [dict(p) for p in self.posts],
+                "posts": [p.public() for p in self.posts.values()],
+                "posting": {
+                    "audited": config.audited, "daily_post_cap": config.daily_post_cap,
+                    "pending_share_cap": config.pending_share_cap, "unaudited_user_cap": config.unaudited_user_cap,
+                    "verified_url_prefixes": list(config.verified_url_prefixes),
+                    "processing_polls": config.processing_polls, "upload_url_ttl": config.upload_url_ttl,
+                    "settings": {open_id: asdict(s) for open_id, s in config.posting.items()},
+                    "forced_fail_reasons": list(self.posting.forced_fail_reasons),
+                },
             }

@@ -14,6 +14,7 @@ from urllib.parse import quote
 from flask import Blueprint, Response, abort, g, request
 
 from .bearer import require_token
+from .catalogue import account_stats
 from .config import EmulatedUser
 from .envelope import api_error, current_state, ok
 
@@ -71,6 +72,7 @@ def user_info():
     if problem:
         return api_error(*problem, 400)
     everything = user_fields(g.user, request.host_url.rstrip("/"))
+    everything.update(account_stats(current_state(), g.user))  # counts that grow per emulated day
     return ok({"user": {name: everything[name] for name in fields}})
 
 
