@@ -283,3 +283,13 @@ def test_valid_entries_round_trip(raw: dict[str, Any]) -> None:
         assert (list(got) if isinstance(got, tuple) else got) == expected, name
     again = validate_manifest([request.to_entry()], source=SOURCE)
     assert again.entries == [request]
+
+
+@pytest.mark.parametrize("url", ["http://127.0.0.1:8123/v.mp4", "http://localhost:9/v.mp4"])
+def test_loopback_media_urls_only_when_talking_to_the_emulator(url):
+    entry = [{"user_id": "u", "video_url": url}]
+    assert not validate_manifest(entry, source="m.json").ok
+    allowed = validate_manifest(entry, source="m.json", allow_loopback=True)
+    assert allowed.ok and allowed.entries[0].video_url == url
+    assert not validate_manifest([{"user_id": "u", "video_url": "http://example.com/v.mp4"}], source="m.json",
+                                 allow_loopback=True).ok

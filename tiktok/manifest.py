@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import difflib
 import ipaddress
+from contextvars import ContextVar
 import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -182,9 +183,16 @@ def _count(value: Any) -> int:
     return value
 
 
+# Emulated runs only: the emulator pulls media from test servers on this machine, which speak plain http.
+_ALLOW_LOOPBACK: ContextVar[bool] = ContextVar("allow_loopback", default=False)
+_LOOPBACK_HOSTS = {"127.0.0.1", "localhost"}
+
+
 def _https_url(value: Any) -> str:
     url = _string(value)
     parts = urlsplit(url)
+    if _ALLOW_LOOPBACK.get() and parts.scheme in ("http", "https") and parts.hostname in _LOOPBACK_HOSTS:
+        return url
     if parts.scheme != "https":
         raise _Bad(f"must be an https:// URL (TikTok refuses other schemes), got {url!r}")
     if not parts.hostname or any(ch.isspace() for ch in url):
@@ -360,8 +368,18 @@ def _validate_entry(raw: Any, index: int, source: str, base_dir: Path | None,
     result.entries.append(PostRequest(index=index, **values))
 
 
-def validate_manifest(data: Any, *, source: str, base_dir: str | Path | None = None) -> ManifestResult:
-    """Check parsed manifest JSON; ``source`` names the file in messages, ``base_dir`` anchors relative paths."""
+def validate_manifest(data: Any, *, source: str, base_dir: str | Path | None = None,
+                      allow_loopback: bool = False) -> ManifestResult:
+    """Check parsed manifest JSON; ``source`` names the file in messages, ``base_dir`` anchors relative paths.
+    ``allow_loopback`` accepts http(s)://127.0.0.1 and localhost media URLs (for the emulator only)."""
+    token = _ALLOW_LOOPBACK.set(allow_loopback)
+    try:
+        return _validate(data, source, base_dir)
+    finally:
+        _ALLOW_LOOPBACK.reset(token)
+
+
+def _validate(data: Any, source: str, base_dir: str | Path | None) -> ManifestResult:
     result = ManifestResult()
     items = data
     if isinstance(data, dict) and "videos" in data:
@@ -378,7 +396,7 @@ def validate_manifest(data: Any, *, source: str, base_dir: str | Path | None = N
     return result
 
 
-def load_manifest(path: str | Path) -> ManifestResult:
+def load_manifest(path: str | Path, *, allow_loopback: bool = False) -> ManifestResult:
     """Read and validate a manifest file; ManifestError if it cannot be read or parsed as JSON."""
     path = Path(path)
     try:
@@ -395,4 +413,4 @@ def load_manifest(path: str | Path) -> ManifestResult:
         data = json.loads(text)
     except json.JSONDecodeError as bad:
         raise ManifestError(path, f"malformed JSON at line {bad.lineno}, column {bad.colno}: {bad.msg}") from None
-    return validate_manifest(data, source=str(path), base_dir=path.absolute().parent)
+    return validate_manifest(data, source=str(path), base_dir=path.absolute().parent, allow_loopback=allow_loopback)

@@ -1,0 +1,160 @@
+"""Upload benchmark: our chunked FILE_UPLOAD client against curl sending the same chunk plan.
+
+    .venv/bin/python bench/upload.py [--repeat 3] [--sizes 30000000,300000001]
+
+In one run, for each size: a sparse, valid MP4 of exactly that many bytes is uploaded to the TikTok emulator
+(started in its own process) by our client (``tiktok.transfer.send_chunks``, in a fresh child process so its peak
+RSS is its own) and by curl (one process, one connection, ``--next`` per chunk, Expect disabled). Each side gets its
+own publish from a real init call; only the chunk PUTs are timed. Prints median wall times, the ratio ours/curl and
+our peak RSS per size, and the RSS difference between the largest and smallest size.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+import requests  # noqa: E402
+
+from tiktok.api import ApiClient  # noqa: E402
+from tiktok.chunks import plan_chunks  # noqa: E402
+from tiktok.oauth import OAuthClient  # noqa: E402
+from tiktok.posting import PostingClient, file_source_info  # noqa: E402
+from tiktok.tokens import TokenStore  # noqa: E402
+
+ADA = "723f24d7-e717-40f8-a2b6-cb8464cd23b4"  # the emulator's first seeded user
+KEY, SECRET = "emulator-client-key", "emulator-client-secret"
+
+
+def start_emulator(workdir: Path) -> tuple[subprocess.Popen, str]:
+    env = {**os.environ, "TMPDIR": str(workdir), "PYTHONPATH": str(ROOT)}
+    proc = subprocess.Popen([sys.executable, "-m", "tiktok.emulator", "--port", "0"], env=env, cwd=workdir,
+                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    first = proc.stdout.readline()
+    url = first.rsplit(" ", 1)[-1].strip()
+    assert url.startswith("http://"), first
+    return proc, url
+
+
+def link(url: str, tokens: Path) -> None:
+    from tests.support.flows import link_account
+    oauth = OAuthClient(requests.Session(), api_base=url, client_key=KEY, client_secret=SECRET)
+    link_account(url, TokenStore(tokens), oauth, ADA, scopes=("user.info.basic", "video.publish"))
+
+
+def init_upload(url: str, tokens: Path, size: int) -> tuple[str, object]:
+    token = TokenStore(tokens).get(ADA).access_token
+    plan = plan_chunks(size)
+    posting = PostingClient(ApiClient(requests.Session(), api_base=url))
+    post_info = {"privacy_level": "SELF_ONLY", "disable_comment": True, "disable_duet": True,
+                 "disable_stitch": True, "brand_content_toggle": False, "brand_organic_toggle": False}
+    return posting.init_video(token, file_source_info(plan), post_info).upload_url, plan
+
+
+def make_video(path: Path, size: int) -> Path:
+    from tests.support.posting import padded_video
+    return padded_video(path, size)
+
+
+def ours(url: str, tokens: Path, video: Path) -> dict:
+    """Runs in a child process: init, then time our chunk PUTs; report wall time and peak RSS."""
+    from tiktok.transfer import send_chunks, upload_session
+    upload_url, plan = init_upload(url, tokens, video.stat().st_size)
+    start = time.perf_counter()
+    send_chunks(upload_session(), upload_url, video, plan, "video/mp4")
+    seconds = time.perf_counter() - start
+    return {"seconds": seconds, "peak_rss_kb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}
+
+
+def curl(url: str, tokens: Path, video: Path, scratch: Path) -> float:
+    upload_url, plan = init_upload(url, tokens, video.stat().st_size)
+    per_transfer = ["-sS", "-o", "/dev/null", "-w", "%{http_code}\\n"]  # --next resets these
+    args = ["curl"]
+    with open(video, "rb") as source:
+        for chunk in plan.chunks():  # chunk files are made before the clock starts
+            part = scratch / f"part{chunk.index}"
+            source.seek(chunk.first_byte)
+            with open(part, "wb") as out:
+                remaining = chunk.length
+                while remaining:
+                    block = source.read(min(remaining, 8 << 20))
+                    out.write(block)
+                    remaining -= len(block)
+            if chunk.index:
+                args.append("--next")
+            args += per_transfer
+            # -T would append the file name to a URL ending in "/", so send the chunk as a PUT body instead
+            args += ["-X", "PUT", "--data-binary", f"@{part}", "-H", "Content-Type: video/mp4", "-H", "Expect:",
+                     "-H", f"Content-Range: {chunk.content_range(plan.video_size)}", upload_url]
+    start = time.perf_counter()
+    done = subprocess.run(args, capture_output=True, text=True)
+    seconds = time.perf_counter() - start
+    codes = done.stdout.split()
+    expected = ["206"] * (plan.total_chunk_count - 1) + ["201"]
+    if done.returncode or codes != expected:  # never print args: the URL holds the upload token
+        raise SystemExit(f"curl baseline failed: exit {done.returncode}, HTTP {codes}")
+    for part in scratch.glob("part*"):
+        part.unlink()
+    return seconds
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--sizes", default="30000000,300000001", help="comma-separated file sizes in bytes")
+    parser.add_argument("--repeat", type=int, default=3, help="runs per side and size; medians are printed")
+    parser.add_argument("--child", nargs=3, metavar=("URL", "TOKENS", "VIDEO"), help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        print(json.dumps(ours(args.child[0], Path(args.child[1]), Path(args.child[2]))))
+        return 0
+    if shutil.which("curl") is None:
+        print("curl is needed for the baseline (apt-get install curl)", file=sys.stderr)
+        return 2
+    sizes = [int(s) for s in args.sizes.split(",")]
+    work = Path(tempfile.mkdtemp(prefix="tiktok-bench-"))
+    emulator, url = start_emulator(work)
+    try:
+        tokens = work / "user_tokens.json"
+        link(url, tokens)
+        rows = []
+        for size in sizes:
+            video = make_video(work / f"video-{size}.mp4", size)
+            mine, theirs, rss = [], [], []
+            for _ in range(args.repeat):
+                child = subprocess.run([sys.executable, __file__, "--child", url, str(tokens), str(video)],
+                                       check=True, capture_output=True, text=True)
+                result = json.loads(child.stdout)
+                mine.append(result["seconds"])
+                rss.append(result["peak_rss_kb"])
+                theirs.append(curl(url, tokens, video, work))
+            rows.append((size, statistics.median(mine), statistics.median(theirs), max(rss)))
+            video.unlink()
+        print(f"{'bytes':>12} {'chunks':>6} {'ours s':>8} {'curl s':>8} {'ours/curl':>9} {'our peak RSS':>13}")
+        for size, mine, theirs, rss in rows:
+            print(f"{size:>12,} {plan_chunks(size).total_chunk_count:>6} {mine:>8.2f} {theirs:>8.2f} "
+                  f"{mine / theirs:>9.2f} {rss / 1024:>10.1f} MiB")
+        (small, *_, large) = rows if len(rows) > 1 else rows * 2
+        print(f"peak RSS difference, {large[0]:,} vs {small[0]:,} bytes: {(large[3] - small[3]) / 1024:+.1f} MiB")
+        print(f"wall-time ratio ours/curl: {', '.join(f'{r[1] / r[2]:.2f}' for r in rows)} "
+              "(medians of --repeat runs; same emulator, same chunk plan)")
+    finally:
+        emulator.terminate()
+        emulator.wait(timeout=10)
+        shutil.rmtree(work, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

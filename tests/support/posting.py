@@ -1,0 +1,63 @@
+"""Helpers for posting tests: real videos of exact (sparse) sizes, and time that advances the emulator's clock."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import random
+import struct
+from pathlib import Path
+
+from tiktok.retry import RetryPolicy, Runtime
+from tests.media_fixtures import make_video
+
+
+def padded_video(path: Path, size: int, *, seconds: float = 3.0) -> Path:
+    """A real MP4 of exactly ``size`` bytes: a tiny clip followed by a ``free`` box whose body is a sparse hole."""
+    clip = make_video(path.with_suffix(".clip.mp4"), seconds=seconds)
+    data = clip.read_bytes()
+    clip.unlink()
+    pad = size - len(data)
+    if pad == 0:
+        path.write_bytes(data)
+        return path
+    assert 8 <= pad < 2**32, f"cannot pad a {len(data)}-byte clip to {size} bytes"
+    with open(path, "wb") as handle:
+        handle.write(data)
+        handle.write(struct.pack(">I4s", pad, b"free"))
+        handle.truncate(size)  # the rest stays a hole: no disk used, reads as zeros
+    return path
+
+
+def sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(4 * 1024 * 1024), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+class EmulatedTime:
+    """The client's sleep and monotonic clock, where sleeping moves the emulator's clock instead of waiting."""
+
+    def __init__(self, remote) -> None:
+        self.remote = remote
+        self.now = 1000.0
+        self.slept: list[float] = []
+
+    def sleep(self, seconds: float) -> None:
+        self.slept.append(seconds)
+        self.now += seconds
+        if seconds > 0:
+            self.remote.advance_clock(seconds)
+
+    def monotonic(self) -> float:
+        return self.now
+
+    def runtime(self, **policy) -> Runtime:
+        return Runtime(sleep=self.sleep, monotonic=self.monotonic, rng=random.Random(7),
+                       policy=RetryPolicy(**policy))
+
+
+def file_size(path: Path) -> int:
+    return os.stat(path).st_size

@@ -1,0 +1,322 @@
+"""Post one manifest entry: pre-flight, init, upload, status to the end, every step recorded.
+
+Never post twice: the results file records each step before the next one starts. An entry whose publish is in
+flight is resumed (upload from the chunk TikTok holds, or status polling), never initialised again. A retried
+init is safe only for FILE_UPLOAD (a publish without bytes never posts); for URL pulls and photos, an init whose
+answer was lost stops that entry with an explanation instead of risking a second post.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import asdict, dataclass, field
+from typing import Any, Callable
+
+import requests
+
+from .access import fresh_account, refresh_account
+from .caption import CaptionTooLong, build_caption
+from .chunks import DEFAULT_CHUNK_BYTES, ChunkPlan, ChunkPlanError, plan_chunks
+from .errors import (AuthError, PostingRefused, RateLimited, RelinkNeeded, ScopeError,
+                     TikTokError)
+from .manifest import PostRequest
+from .media import MediaError, check_video, mime_type, probe
+from .oauth import OAuthClient
+from .posting import (RETRYABLE_FAIL_REASONS, PostingClient, PrivacyNotOffered, PublishStatus, choose_privacy,
+                      file_source_info,
+                      photo_body, pull_source_info, video_post_info)
+from .results import (DONE, FAILED, IN_INBOX, PENDING_INIT, POSTED, PROCESSING, UPLOADING, PostRecord,
+                      ResultsStore, entry_key)
+from .retry import Runtime
+from .tokens import TokenStore
+from .transfer import send_chunks
+
+log = logging.getLogger(__name__)
+UPLOAD_URL_TTL_S = 3600  # media transfer guide: the upload URL is valid for one hour
+# Refusals that end when the 24-hour window moves on; everything else in PostingRefused needs a person.
+WAIT_CODES = {"spam_risk_too_many_posts", "reached_active_user_cap", "spam_risk_too_many_pending_share"}
+
+
+@dataclass(frozen=True)
+class Outcome:
+    index: int
+    user_id: str
+    media: str
+    status: str  # posted | inbox | failed | bad_input | relink | try_later | unknown
+    detail: str
+    publish_id: str | None = None
+    post_ids: tuple[int, ...] = ()
+    error_code: str | None = None
+    log_id: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["post_ids"] = list(self.post_ids)
+        return data
+
+
+class _Stop(Exception):
+    """Ends one entry with an outcome."""
+
+    def __init__(self, status: str, detail: str, error: TikTokError | None = None) -> None:
+        super().__init__(detail)
+        self.status, self.detail, self.error = status, detail, error
+
+
+@dataclass
+class Publisher:
+    store: TokenStore
+    oauth: OAuthClient
+    posting: PostingClient
+    upload_session: requests.Session
+    results: ResultsStore
+    emulated: bool
+    runtime: Runtime = field(default_factory=Runtime)
+    default_privacy: str | None = None
+    poll_timeout_s: float = 600.0
+    poll_interval_s: float = 3.0  # first wait between status fetches (TikTok allows 30 a minute per token)
+    chunk_size: int = DEFAULT_CHUNK_BYTES
+    force: bool = False
+    say: Callable[[str], None] = print
+    progress: Callable[[str, int], Any] | None = None  # (label, total bytes) -> callable(n) with .close()
+
+    def publish(self, entry: PostRequest) -> Outcome:
+        key = entry_key(entry)
+        record = self.results.get(key) or PostRecord(key=key, index=entry.index, user_id=entry.user_id,
+                                                     state="new", emulated=self.emulated)
+        try:
+            if record.state in DONE:
+                return self._outcome(entry, record, "posted" if record.state == POSTED else "inbox",
+                                     "already done in an earlier run; skipped")
+            self._check_account(entry.user_id)
+            if record.state == PENDING_INIT and entry.source == "PULL_FROM_URL" and not self.force:
+                raise _Stop("unknown", "an earlier run sent this post's init and never learned the answer, so it "
+                                       "may already be on TikTok; check the profile, then re-run with --force to "
+                                       "post it again")
+            if record.in_flight:
+                return self._resume(entry, record)
+            return self._post_new(entry, record)
+        except _Stop as stop:
+            return self._stopped(entry, key, stop)
+
+    # -- steps -------------------------------------------------------------------------------------------------
+
+    def _post_new(self, entry: PostRequest, record: PostRecord) -> Outcome:
+        uid = entry.user_id
+        creator = self._call(uid, self.posting.creator_info)
+        plan = mime = None
+        if entry.source == "FILE_UPLOAD":
+            plan, mime = self._media_plan(entry, creator.max_duration_s)
+        try:
+            caption = build_caption(entry.description or "", entry.tags, limit=entry.caption_limit)
+        except CaptionTooLong as exc:
+            raise _Stop("bad_input", f'field "description": {exc}', exc) from None
+        if caption.dropped_tags:
+            self.say(f"  entry {entry.index + 1}: tags dropped to fit the caption limit: "
+                     f"{' '.join('#' + t for t in caption.dropped_tags)}")
+        privacy = None
+        if not entry.draft:
+            privacy = self._privacy(entry, creator)
+        record = self.results.save(record, state=PENDING_INIT, publish_id=None, upload_url=None, error=None,
+                                   log_id=None, status=None, fail_reason=None, next_chunk=0,
+                                   plan=None if plan is None else _plan_fields(plan))
+        init = self._init(entry, creator, privacy, caption, plan)
+        record = self.results.save(
+            record, state=UPLOADING if plan else PROCESSING, publish_id=init.publish_id, upload_url=init.upload_url,
+            upload_url_expires_at=self.runtime_now() + UPLOAD_URL_TTL_S if init.upload_url else None)
+        if plan is not None:
+            record = self._upload(entry, record, plan, mime)
+        return self._finish(entry, record)
+
+    def _resume(self, entry: PostRequest, record: PostRecord) -> Outcome:
+        self.say(f"  entry {entry.index + 1}: resuming {record.publish_id} from an earlier run")
+        status = self._call(entry.user_id, lambda t: self.posting.status(t, record.publish_id))
+        if status.terminal:
+            return self._terminal(entry, record, status)
+        if record.state == UPLOADING:
+            expired = (record.upload_url_expires_at or 0) <= self.runtime_now()
+            if expired or not record.upload_url or not record.plan:
+                self.say(f"  entry {entry.index + 1}: its upload URL has expired; starting the post again")
+                return self._post_new(entry, self.results.save(record, state=FAILED, error="upload URL expired"))
+            plan = ChunkPlan(**record.plan)
+            info = probe(entry.video_path)
+            held = status.uploaded_bytes or 0
+            start = next((c.index for c in plan.chunks() if c.first_byte == held), record.next_chunk)
+            record = self._upload(entry, self.results.save(record, next_chunk=start), plan, mime_type(info))
+        return self._finish(entry, record)
+
+    def _media_plan(self, entry: PostRequest, max_duration_s: int) -> tuple[ChunkPlan, str]:
+        try:
+            info = probe(entry.video_path)
+            problems = check_video(info, max_duration_s=max_duration_s or None)
+            if problems:
+                raise _Stop("bad_input", f'field "video_path": {"; ".join(problems)}')
+            return plan_chunks(info.size_bytes, self.chunk_size), mime_type(info)
+        except (MediaError, ChunkPlanError) as exc:
+            raise _Stop("bad_input", f'field "video_path": {exc}', exc) from None
+
+    def _privacy(self, entry: PostRequest, creator) -> str:
+        try:
+            privacy = choose_privacy(entry.privacy, self.default_privacy, creator)
+        except PrivacyNotOffered as exc:
+            raise _Stop("bad_input", str(exc), exc) from None
+        if not entry.privacy:
+            source = "--privacy" if self.default_privacy else "the safe default (no privacy given)"
+            self.say(f"  entry {entry.index + 1}: privacy {privacy} from {source}")
+        return privacy
+
+    def _init(self, entry, creator, privacy, caption, plan):
+        uid = entry.user_id
+        if entry.media_type == "PHOTO":
+            body = photo_body(entry, None if entry.draft else creator, privacy, caption)
+            return self._call(uid, lambda t: self.posting.init_photo(t, body), idempotent=False)
+        source_info = file_source_info(plan) if plan else pull_source_info(entry.video_url)
+        post_info = None if entry.draft else video_post_info(entry, creator, privacy, caption)
+        return self._call(uid, lambda t: self.posting.init_video(t, source_info, post_info),
+                          idempotent=plan is not None)
+
+    def _upload(self, entry: PostRequest, record: PostRecord, plan: ChunkPlan, mime: str) -> PostRecord:
+        from .transfer import UploadError
+        bar = self.progress(str(entry.video_path.name), plan.video_size) if self.progress else None
+        if bar is not None and record.next_chunk:
+            bar(plan.chunk(record.next_chunk).first_byte)
+        state = {"record": record}
+
+        def chunk_done(next_index: int) -> None:
+            state["record"] = self.results.save(state["record"], next_chunk=next_index)
+
+        try:
+            send_chunks(self.upload_session, record.upload_url, entry.video_path, plan, mime,
+                        start_chunk=record.next_chunk, runtime=self.runtime, on_progress=bar, on_chunk=chunk_done)
+        except UploadError as exc:
+            if exc.transient:
+                raise _Stop("try_later", f"upload interrupted at chunk {exc.next_chunk + 1}/"
+                                         f"{plan.total_chunk_count} ({exc}); re-run to resume", exc) from None
+            self.results.save(state["record"], state=FAILED, error=str(exc))
+            raise _Stop("failed", str(exc), exc) from None
+        finally:
+            if bar is not None and hasattr(bar, "close"):
+                bar.close()
+        return self.results.save(state["record"], state=PROCESSING, upload_url=None)
+
+    def _finish(self, entry: PostRequest, record: PostRecord) -> Outcome:
+        """Poll status until it is terminal, within ``poll_timeout_s``."""
+        deadline = self.runtime.monotonic() + self.poll_timeout_s
+        delay = self.poll_interval_s
+        while True:
+            status = self._call(entry.user_id, lambda t: self.posting.status(t, record.publish_id))
+            if status.terminal:
+                return self._terminal(entry, record, status)
+            if self.runtime.monotonic() + delay > deadline:
+                self.results.save(record, status=status.status)
+                raise _Stop("try_later", f"{record.publish_id} still {status.status} after "
+                                         f"{self.poll_timeout_s:.0f} s; re-run later to follow it to the end")
+            self.runtime.sleep(delay)
+            delay = min(delay * 1.5, 30.0)
+
+    def _terminal(self, entry: PostRequest, record: PostRecord, status: PublishStatus) -> Outcome:
+        if status.status == "FAILED":
+            record = self.results.save(record, state=FAILED, status=status.status, fail_reason=status.fail_reason,
+                                       error=f"TikTok failed the post: {status.fail_reason}")
+            retryable = status.fail_reason in RETRYABLE_FAIL_REASONS
+            return self._outcome(entry, record, "try_later" if retryable else "failed",
+                                 f"TikTok failed the post ({status.fail_reason})"
+                                 + ("; re-run to try again" if retryable else ""))
+        done = POSTED if status.status == "PUBLISH_COMPLETE" else IN_INBOX
+        record = self.results.save(record, state=done, status=status.status, post_ids=status.post_ids,
+                                   upload_url=None)
+        if done == IN_INBOX:
+            return self._outcome(entry, record, "inbox", "sent to the creator's TikTok inbox as a draft")
+        ids = f"; public post id {status.post_ids[0]}" if status.post_ids else " (no public post id: not public, "
+        ids += "" if status.post_ids else "or still in moderation)"
+        return self._outcome(entry, record, "posted", f"posted{ids}")
+
+    # -- plumbing ----------------------------------------------------------------------------------------------
+
+    def runtime_now(self) -> float:
+        return self.store.clock()
+
+    def _check_account(self, open_id: str) -> None:
+        account = self.store.get(open_id)
+        if account is None:
+            raise _Stop("bad_input", f'field "user_id": no connected account {open_id} in {self.store.path}; '
+                                     "log in with the app first")
+        if account.emulated != self.emulated:
+            where = "the emulator" if account.emulated else "TikTok"
+            raise _Stop("bad_input", f'field "user_id": account {open_id} was linked through {where}; '
+                                     f"this run talks to {'the emulator' if self.emulated else 'TikTok'}")
+
+    def _call(self, open_id: str, fn: Callable[[str], Any], *, idempotent: bool = True) -> Any:
+        """Run one API call with a fresh token: refresh once on 401, wait out 429s, retry 5xx when safe."""
+        policy = self.runtime.policy
+        refreshed = False
+        for attempt in range(1, policy.max_attempts + 1):
+            try:
+                return fn(fresh_account(self.store, self.oauth, open_id).access_token)
+            except RelinkNeeded as exc:
+                raise _Stop("relink", f"log in again in the app: {exc.reason}", exc) from None
+            except AuthError as exc:
+                if refreshed:
+                    raise _Stop("relink", f"TikTok refuses the account's tokens ({exc})", exc) from None
+                refreshed = True
+                try:
+                    refresh_account(self.store, self.oauth, open_id, force=True)
+                except RelinkNeeded as relink:
+                    raise _Stop("relink", f"log in again in the app: {relink.reason}", relink) from None
+            except ScopeError as exc:
+                raise _Stop("relink", f"the account did not grant a scope this needs ({exc}); relink it and tick "
+                                      "the permission", exc) from None
+            except RateLimited as exc:
+                # TikTok's windows slide over 60 s and it sends no Retry-After: back off at least 10 s.
+                wait = exc.retry_after if exc.retry_after is not None else max(
+                    policy.delay(attempt, None, self.runtime.rng), 10.0)
+                if wait > policy.max_retry_after_s or attempt == policy.max_attempts:
+                    raise _Stop("try_later", f"rate limited by TikTok ({exc})", exc) from None
+                self.runtime.sleep(wait)
+            except PostingRefused as exc:
+                raise _Stop("try_later" if exc.code in WAIT_CODES else "failed", f"TikTok refused: {exc}",
+                            exc) from None
+            except TikTokError as exc:
+                if not exc.transient:
+                    raise _Stop("failed", str(exc), exc) from None
+                if not idempotent:
+                    raise _Stop("unknown", f"TikTok did not answer the post request clearly ({exc}); it may "
+                                           "or may not have been created: check the profile, then re-run with "
+                                           "--force to post it again", exc) from None
+                if attempt == policy.max_attempts:
+                    raise _Stop("try_later", f"TikTok is not answering ({exc})", exc) from None
+                self.runtime.sleep(policy.delay(attempt, None, self.runtime.rng))
+        raise _Stop("try_later", "gave up after repeated failures")
+
+    def _outcome(self, entry: PostRequest, record: PostRecord, status: str, detail: str) -> Outcome:
+        return Outcome(index=entry.index, user_id=entry.user_id, media=_media_label(entry), status=status,
+                       detail=detail, publish_id=record.publish_id, post_ids=record.post_ids,
+                       error_code=None, log_id=record.log_id)
+
+    def _stopped(self, entry: PostRequest, key: str, stop: _Stop) -> Outcome:
+        """Record why the entry stopped. In-flight publishes stay resumable; an init whose answer is unknown stays
+        pending (the next run will not repeat it without --force); anything else is failed and can start again."""
+        error = stop.error
+        code = getattr(error, "code", None) or getattr(error, "error", None)
+        log_id = getattr(error, "log_id", None)
+        record = self.results.get(key) or PostRecord(key=key, index=entry.index, user_id=entry.user_id,
+                                                     state=FAILED, emulated=self.emulated)
+        if stop.status == "unknown" or record.in_flight:
+            state = record.state
+        else:
+            state = FAILED
+        record = self.results.save(record, state=state, error=stop.detail, log_id=log_id)
+        return Outcome(index=entry.index, user_id=entry.user_id, media=_media_label(entry), status=stop.status,
+                       detail=stop.detail, publish_id=record.publish_id, error_code=code, log_id=log_id)
+
+def _plan_fields(plan: ChunkPlan) -> dict[str, int]:
+    return {"video_size": plan.video_size, "chunk_size": plan.chunk_size,
+            "total_chunk_count": plan.total_chunk_count}
+
+
+def _media_label(entry: PostRequest) -> str:
+    if entry.video_path is not None:
+        return entry.video_path.name
+    if entry.video_url:
+        return entry.video_url
+    return f"{len(entry.photo_urls)} photo(s)"
