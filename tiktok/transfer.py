@@ -40,11 +40,13 @@ class UploadError(TikTokError):
 class ChunkReader(io.RawIOBase):
     """Bytes ``[offset, offset + length)`` of an open file, seekable within the window, reporting progress."""
 
-    def __init__(self, fd: int, offset: int, length: int, on_progress: Progress | None = None) -> None:
+    def __init__(self, fd: int, offset: int, length: int, on_progress: Progress | None = None,
+                 buffer: bytearray | None = None) -> None:
         super().__init__()
         self._fd, self._offset, self._length = fd, offset, length
         self._pos = 0
         self._on_progress = on_progress
+        self._buffer = buffer if buffer is not None else bytearray(BLOCK_BYTES)
 
     def __len__(self) -> int:
         return self._length  # requests sends len() - tell() as Content-Length
@@ -64,6 +66,20 @@ class ChunkReader(io.RawIOBase):
         self._report(new - self._pos)  # a rewind takes the bytes back off the progress bar
         self._pos = new
         return new
+
+    def read(self, size: int = -1) -> memoryview:
+        """Up to ``size`` bytes as a view of one reused buffer: one copy from the kernel and no allocation per
+        block, so memory stays flat however large the file. The view is valid until the next read (the socket
+        has sent it by then)."""
+        limit = len(self._buffer) if size is None or size < 0 else min(size, len(self._buffer))
+        want = min(limit, self._length - self._pos)
+        if want <= 0:
+            return memoryview(b"")
+        view = memoryview(self._buffer)[:want]
+        got = os.preadv(self._fd, [view], self._offset + self._pos)
+        self._pos += got
+        self._report(got)
+        return view[:got]
 
     def readinto(self, buffer) -> int:  # type: ignore[override]
         want = min(len(buffer), self._length - self._pos)
@@ -116,11 +132,13 @@ def send_chunks(session: requests.Session, upload_url: str, path: str | os.PathL
                 on_progress: Progress | None = None, on_chunk: Callable[[int], None] | None = None) -> None:
     """PUT chunks ``start_chunk..`` of ``plan``; ``on_chunk(next_index)`` after each one TikTok accepted."""
     runtime = runtime or Runtime()
+    buffer = bytearray(BLOCK_BYTES)  # every block of every chunk passes through this one buffer
     fd = os.open(path, os.O_RDONLY)
     try:
         index = start_chunk
         while index < plan.total_chunk_count:
-            held = _send_one(session, upload_url, fd, plan, plan.chunk(index), mime_type, runtime, on_progress)
+            held = _send_one(session, upload_url, fd, plan, plan.chunk(index), mime_type, runtime, on_progress,
+                             buffer)
             index = _next_index(plan, held, index)
             if on_chunk is not None:
                 on_chunk(index)
@@ -140,12 +158,12 @@ def _next_index(plan: ChunkPlan, held: int, index: int) -> int:
 
 
 def _send_one(session: requests.Session, url: str, fd: int, plan: ChunkPlan, chunk: Chunk, mime_type: str,
-              runtime: Runtime, on_progress: Progress | None) -> int:
+              runtime: Runtime, on_progress: Progress | None, buffer: bytearray) -> int:
     """Send one chunk until TikTok accepts it; returns how many bytes TikTok then holds."""
     headers = {"Content-Type": mime_type, "Content-Range": chunk.content_range(plan.video_size)}
     last_problem = ""
     for attempt in range(1, runtime.policy.max_attempts + 1):
-        body = ChunkReader(fd, chunk.first_byte, chunk.length, on_progress)
+        body = ChunkReader(fd, chunk.first_byte, chunk.length, on_progress, buffer)
         try:
             response = session.put(url, data=body, headers=headers, timeout=PUT_TIMEOUT)
         except requests.RequestException as exc:
