@@ -5,7 +5,6 @@ With no TIKTOK_CLIENT_KEY configured it starts the local TikTok emulator too and
 
 from __future__ import annotations
 
-import logging
 import sys
 
 from tiktok.web.run import main

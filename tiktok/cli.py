@@ -2,6 +2,7 @@
 
     refresh    refresh access tokens that are about to expire (run it hourly from cron)
     accounts   list the connected accounts and when their tokens expire
+    report     write today's stats CSVs per account, optionally upload them to S3 (run it daily from cron)
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from .errors import AccountNotFound, ConfigError, TokenFileError
 from .exitcodes import ExitStatus
 from .logs import configure_logging
 from .refresh import describe_duration, exit_status, format_outcome, format_time, parse_duration, refresh_accounts
+from .report import run as report_run
 from .services import build_services
 
 DEFAULT_WITHIN = "90m"  # hourly cron: anything expiring before the run after next gets refreshed now
@@ -47,6 +49,7 @@ def build_parser() -> argparse.ArgumentParser:
                          help="only this account (repeatable)")
 
     commands.add_parser("accounts", parents=[common], help="list connected accounts and their token deadlines")
+    report_run.add_parser(commands, [common])
     return parser
 
 
@@ -59,6 +62,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         services = build_services(settings)
         if args.command == "refresh":
             return _refresh(args, services)
+        if args.command == "report":
+            return report_run.command(args, services)
         return _accounts(services)
     except (ConfigError, TokenFileError, AccountNotFound) as exc:
         print(f"error: {exc}", file=sys.stderr)

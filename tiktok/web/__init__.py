@@ -41,6 +41,10 @@ def create_app(test_config: Mapping[str, Any] | None = None, *, settings: Settin
     install_redaction("werkzeug")  # the callback's code and state appear in request lines
     from .views import bp
     app.register_blueprint(bp)
+    from .stats import register as register_stats
+    register_stats(app, test_config)
+    from .transcripts import register as register_transcripts
+    register_transcripts(app, test_config)
 
     @app.errorhandler(TokenFileError)
     def token_file_unusable(exc: TokenFileError):

@@ -1,0 +1,129 @@
+"""Read one account's current counts from the Display API: user info (stats when granted) and every public video.
+
+Every call goes through :func:`tiktok.access.call_with_token` (fresh token, one refresh on 401) and is retried on a
+transient failure (429 ``rate_limit_exceeded``, 5xx, no answer) with bounded backoff from :class:`RetryPolicy`;
+sleep and jitter come from an injected :class:`Runtime`, so tests never wait. A failure that persists propagates as
+the typed error (``exc.transient`` tells "try later" from the rest).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from tiktok.access import call_with_token
+from tiktok.api import STATS_USER_FIELDS
+from tiktok.errors import ServerError, TikTokError
+from tiktok.report.snapshot import AccountStats, VideoStats
+from tiktok.retry import RetryPolicy, Runtime
+from tiktok.services import Services
+from tiktok.tokens import Account
+
+LIST_PATH = "/v2/video/list/"
+USER_INFO_PATH = "/v2/user/info/"
+PAGE_SIZE = 20  # video list docs: max_count "max 20"
+MAX_PAGES = 5_000  # 100,000 videos: a guard against a cursor that never ends, far above any real account
+VIDEO_FIELDS = ("id", "title", "video_description", "create_time", "duration",
+                "view_count", "like_count", "comment_count", "share_count")  # video object, reference 6.4
+# Display API limit is 600 requests/min (reference 7): a short backoff clears a burst; a longer ban is "try later".
+REPORT_RETRY = RetryPolicy(max_attempts=4, base_delay_s=2.0, max_delay_s=30.0, max_retry_after_s=120.0)
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class AccountReading:
+    """What the API said about one account now; ``stats`` is None when ``user.info.stats`` was not granted."""
+
+    open_id: str
+    username: str | None
+    stats: AccountStats | None
+    videos: tuple[VideoStats, ...]
+
+
+def with_retry(action: Callable[[], T], runtime: Runtime) -> T:
+    """``action()``, retried after a transient TikTokError until the policy's attempts run out."""
+    policy = runtime.policy
+    attempt = 1
+    while True:
+        try:
+            return action()
+        except TikTokError as exc:
+            retry_after = getattr(exc, "retry_after", None)
+            too_long = retry_after is not None and retry_after > policy.max_retry_after_s
+            if not exc.transient or attempt >= policy.max_attempts or too_long:
+                raise
+            runtime.sleep(policy.delay(attempt, retry_after, runtime.rng))
+            attempt += 1
+
+
+class DisplayReader:
+    """Reads accounts through one app's services; ``runtime`` supplies sleep, jitter and the retry policy."""
+
+    def __init__(self, services: Services, runtime: Runtime) -> None:
+        self._services = services
+        self._runtime = runtime
+
+    def _call(self, open_id: str, method: str, path: str, *, params: dict[str, str],
+              json: Any = None) -> dict[str, Any]:
+        svc = self._services
+        def once() -> dict[str, Any]:
+            return call_with_token(svc.store, svc.oauth, open_id,
+                                   lambda token: svc.api.call(method, path, token, params=params, json=json))
+        return with_retry(once, self._runtime)
+
+    def read(self, account: Account) -> AccountReading:
+        """User info and every public video of ``account``, newest first."""
+        username, stats = self.user(account)
+        return AccountReading(open_id=account.open_id, username=username, stats=stats,
+                              videos=tuple(self.videos(account.open_id)))
+
+    def user(self, account: Account) -> tuple[str | None, AccountStats | None]:
+        """The username (profile scope) and the stats (stats scope) the grant allows."""
+        profile, with_stats = "user.info.profile" in account.scopes, "user.info.stats" in account.scopes
+        fields = ["open_id", *(["username"] if profile else []), *(STATS_USER_FIELDS if with_stats else [])]
+        data = self._call(account.open_id, "GET", USER_INFO_PATH, params={"fields": ",".join(fields)})
+        user = data.get("user") if isinstance(data.get("user"), dict) else {}
+        username = str(user.get("username") or "") or account.username or None
+        if not with_stats:
+            return username, None
+        counts = {name: _count(user, name) for name in STATS_USER_FIELDS}
+        return username, AccountStats(open_id=account.open_id, username=username, **counts)
+
+    def videos(self, open_id: str) -> list[VideoStats]:
+        """Every page of ``/v2/video/list/`` (cursor and has_more), each video once."""
+        params = {"fields": ",".join(VIDEO_FIELDS)}
+        seen: dict[str, VideoStats] = {}
+        cursor: int | None = None
+        for _ in range(MAX_PAGES):
+            body = {"max_count": PAGE_SIZE, **({"cursor": cursor} if cursor is not None else {})}
+            data = self._call(open_id, "POST", LIST_PATH, params=params, json=body)
+            for item in data.get("videos") or []:
+                video = video_from_api(item)
+                seen.setdefault(video.video_id, video)
+            next_cursor = data.get("cursor")
+            if not data.get("has_more"):
+                return list(seen.values())
+            if not isinstance(next_cursor, int) or (cursor is not None and next_cursor >= cursor):
+                raise ServerError("malformed_response", f"video list says has_more but its cursor {next_cursor!r} "
+                                                        "does not move back in time")
+            cursor = next_cursor
+        raise ServerError("malformed_response", f"video list still has_more after {MAX_PAGES} pages")
+
+
+def video_from_api(item: Any) -> VideoStats:
+    """A video object (reference 6.4) as counts; the title falls back to the description when empty."""
+    if not isinstance(item, dict) or not item.get("id"):
+        raise ServerError("malformed_response", "video list returned a video without an id")
+    return VideoStats(video_id=str(item["id"]), title=str(item.get("title") or item.get("video_description") or ""),
+                      create_time=_count(item, "create_time"), duration=_count(item, "duration"),
+                      view_count=_count(item, "view_count"), like_count=_count(item, "like_count"),
+                      comment_count=_count(item, "comment_count"), share_count=_count(item, "share_count"))
+
+
+def _count(data: dict[str, Any], name: str) -> int:
+    value = data.get(name)
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ServerError("malformed_response", f"{name} is {type(value).__name__}, not a whole number")
+    return value

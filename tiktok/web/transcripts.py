@@ -1,0 +1,126 @@
+"""The Transcripts pages: every transcript with a full-text search, one page per transcript, .txt/.srt downloads.
+
+The folder comes from ``TRANSCRIPTS_DIR`` (test config or environment; default ``transcripts/``), the same place
+``python transcribe.py`` writes to.
+"""
+
+from __future__ import annotations
+
+import shlex
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from flask import Blueprint, Flask, Response, abort, current_app, render_template, request
+from markupsafe import Markup, escape
+
+from ..config import read_environment
+from ..refresh import format_time
+from ..transcripts import Snippet, TranscriptRecord, TranscriptsFolderError, TranscriptStore
+
+bp = Blueprint("transcripts", __name__, url_prefix="/transcripts")
+
+DEFAULT_DIR = "transcripts"
+STORE_KEY = "tiktok_transcripts"
+NON_ACCOUNT_FOLDERS = ("local", "links")  # transcribe_cli's folders for inputs that are not an account's videos
+DOWNLOAD_TYPES = {"txt": "text/plain; charset=utf-8", "srt": "application/x-subrip; charset=utf-8"}
+
+
+def register(app: Flask, test_config: Mapping[str, Any] | None) -> None:
+    """Attach the blueprint and the store; ``test_config`` (when given) replaces the environment, as in create_app."""
+    source = test_config if test_config else read_environment()
+    folder = str(source.get("TRANSCRIPTS_DIR") or DEFAULT_DIR)
+    app.config["TRANSCRIPTS_DIR"] = folder
+    app.extensions[STORE_KEY] = TranscriptStore(folder)
+    app.register_blueprint(bp)
+
+
+def store() -> TranscriptStore:
+    return current_app.extensions[STORE_KEY]
+
+
+def highlight(snippet: Snippet) -> Markup:
+    """The snippet's text HTML-escaped, with each match wrapped in <mark> (offsets index the raw text)."""
+    parts, last = [], 0
+    for start, end in snippet.matches:
+        parts += [escape(snippet.text[last:start]), Markup("<mark>"), escape(snippet.text[start:end]),
+                  Markup("</mark>")]
+        last = end
+    parts.append(escape(snippet.text[last:]))
+    return Markup("").join(parts)
+
+
+def retry_command(record: TranscriptRecord) -> str:
+    """What to run to try a failed video again (failed and unfinished videos are retried without --force)."""
+    if record.open_id in NON_ACCOUNT_FOLDERS or record.open_id.startswith("@"):
+        return f"python transcribe.py {shlex.quote(record.source_url)}"
+    return f"python transcribe.py --account {shlex.quote(record.open_id)}"
+
+
+def safe_link(url: str) -> str | None:
+    """``url`` when it is an http(s) link (never a ``javascript:`` one), else None."""
+    return url if urlsplit(url).scheme in ("http", "https") else None
+
+
+def describe_date(record: TranscriptRecord) -> str:
+    return format_time(record.created_time) if record.created_time else ""
+
+
+@bp.app_context_processor
+def inject_helpers() -> dict:
+    return {"retry_command": retry_command, "safe_link": safe_link, "describe_date": describe_date,
+            "highlight": highlight}
+
+
+def _page_error(message: str, status: int):
+    return render_template("message.html", title="The transcripts folder cannot be read", message=message,
+                           ok=False), status
+
+
+@bp.get("/")
+def index():
+    query = request.args.get("q", "").strip()
+    try:
+        records = store().list_records()
+        hits = store().search(query) if query else None
+    except TranscriptsFolderError as exc:
+        return _page_error(f"{exc}. Set TRANSCRIPTS_DIR to the folder transcribe.py writes to.", 500)
+    return render_template("transcripts.html", records=records, hits=hits, query=query,
+                           folder=current_app.config["TRANSCRIPTS_DIR"])
+
+
+def _record_or_404(open_id: str, video_id: str) -> TranscriptRecord:
+    try:
+        record = store().get(open_id, video_id)
+    except TranscriptsFolderError:
+        record = None
+    if record is None:
+        abort(404)
+    return record
+
+
+@bp.get("/<open_id>/<video_id>/")
+def transcript(open_id: str, video_id: str):
+    record = _record_or_404(open_id, video_id)
+    text = None
+    if record.ok:
+        try:
+            text = store().read(open_id, video_id)
+        except (FileNotFoundError, TranscriptsFolderError):
+            text = None
+    return render_template("transcript.html", record=record, text=text)
+
+
+@bp.get("/<open_id>/<video_id>.<kind>")
+def download(open_id: str, video_id: str, kind: str):
+    if kind not in DOWNLOAD_TYPES:
+        abort(404)
+    record = _record_or_404(open_id, video_id)
+    try:
+        body = store().read(open_id, video_id, kind)
+    except (FileNotFoundError, TranscriptsFolderError):
+        abort(404)
+    name = Path(store().path(record.open_id, record.video_id, kind)).name
+    return Response(body, mimetype=DOWNLOAD_TYPES[kind],
+                    headers={"Content-Disposition": f'attachment; filename="{name}"'})

@@ -1,0 +1,8 @@
+"""Transcribe TikTok videos with AssemblyAI: ``python transcribe.py --help``."""
+
+import sys
+
+from tiktok.transcribe_cli import main
+
+if __name__ == "__main__":
+    sys.exit(main())
