@@ -9,10 +9,14 @@ from typing import Any, Callable
 
 import pytest
 
+import requests
+
 from tiktok.emulator.config import EmulatorConfig
 from tiktok.emulator.remote import EmulatorRemote
 from tiktok.emulator.server import EmulatorServer, start_emulator
+from tiktok.oauth import OAuthClient
 from tiktok.serving import RunningServer, serve_in_thread
+from tiktok.tokens import TokenStore
 from tiktok.web import create_app
 from tests.support.flows import WebClient
 
@@ -73,6 +77,18 @@ def remote(emulator) -> EmulatorRemote:
 @pytest.fixture
 def tokens_path(tmp_path) -> Path:
     return tmp_path / "user_tokens.json"
+
+
+@pytest.fixture
+def oauth(emulator) -> OAuthClient:
+    """The OAuth client of the emulator's registered app, over loopback."""
+    return OAuthClient(requests.Session(), api_base=emulator.url, client_key=emulator.config.client_key,
+                       client_secret=emulator.config.client_secret)
+
+
+@pytest.fixture
+def store(tokens_path) -> TokenStore:
+    return TokenStore(tokens_path)
 
 
 @pytest.fixture

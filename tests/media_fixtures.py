@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import struct
+
 from pathlib import Path
 
 import av
@@ -61,3 +63,15 @@ def make_sparse_file(path: str | Path, size: int) -> Path:
     with path.open("wb") as handle:
         handle.truncate(size)
     return path
+
+
+def padded_mp4(source: Path, target: Path, size: int) -> Path:
+    """``source`` plus a trailing MP4 ``free`` box whose body is a sparse hole: a valid MP4 of exactly ``size``
+    bytes that uses almost no disk."""
+    data = source.read_bytes()
+    pad = size - len(data)
+    assert 8 <= pad < 2**32, "size must leave room for the free box header and fit its 32-bit size"
+    with target.open("wb") as handle:
+        handle.write(data + struct.pack(">I", pad) + b"free")
+        handle.truncate(size)  # the rest stays a hole and reads as zeros
+    return target

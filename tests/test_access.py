@@ -11,22 +11,9 @@ import requests
 from tiktok.access import fresh_account, refresh_account
 from tiktok.emulator.config import default_users
 from tiktok.errors import AccountNotFound, OAuthError, RelinkNeeded
-from tiktok.oauth import OAuthClient
-from tiktok.tokens import TokenStore
 from tests.support.flows import link_account
 
 ADA = default_users()[0].open_id
-
-
-@pytest.fixture
-def oauth(emulator):
-    return OAuthClient(requests.Session(), api_base=emulator.url, client_key=emulator.config.client_key,
-                       client_secret=emulator.config.client_secret)
-
-
-@pytest.fixture
-def store(tokens_path):
-    return TokenStore(tokens_path)
 
 
 def set_expiry(store, open_id, **deadlines):

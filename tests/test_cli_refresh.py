@@ -10,10 +10,8 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
-import requests
 
 from tiktok.emulator.config import EmulatorConfig, default_users
-from tiktok.oauth import OAuthClient
 from tiktok.tokens import TokenStore
 from tests.support.flows import link_account
 
@@ -25,17 +23,6 @@ SECRET = "cs-" + os.urandom(12).hex()
 @pytest.fixture
 def emulator_config():
     return EmulatorConfig(client_secret=SECRET)
-
-
-@pytest.fixture
-def oauth(emulator):
-    return OAuthClient(requests.Session(), api_base=emulator.url, client_key=emulator.config.client_key,
-                       client_secret=emulator.config.client_secret)
-
-
-@pytest.fixture
-def store(tokens_path):
-    return TokenStore(tokens_path)
 
 
 @pytest.fixture

@@ -2,7 +2,9 @@
 
     TikTokError
     ├── ConfigError                 bad or missing configuration (names the variable or file)
-    ├── TokenFileError              user_tokens.json unreadable, corrupt or the wrong shape (names the file)
+    ├── FileProblem                 a file or folder this tool reads or writes is unusable (names it)
+    │   └── TokenFileError          user_tokens.json unreadable, corrupt or the wrong shape
+    │       (also ManifestError, MediaError, ResultsFileError, TranscriptsFolderError, ReportFileError)
     ├── AccountNotFound             no stored account with that open_id
     ├── RelinkNeeded                the account's grant is gone; a person must log in again
     ├── TransportError              the request never got an answer (connection refused or dropped, timeout)
@@ -34,13 +36,17 @@ class ConfigError(TikTokError):
     """Configuration is missing or invalid."""
 
 
-class TokenFileError(TikTokError):
-    """The token file cannot be used; it is left exactly as it was."""
+class FileProblem(TikTokError):
+    """A file or folder cannot be used; the message starts with its path (or ``where``, if given)."""
 
-    def __init__(self, path: object, reason: str) -> None:
+    def __init__(self, path: object, reason: str, *, where: str | None = None) -> None:
         self.path = str(path)
         self.reason = reason
-        super().__init__(f"{self.path}: {reason}")
+        super().__init__(f"{where or self.path}: {reason}")
+
+
+class TokenFileError(FileProblem):
+    """The token file cannot be used; it is left exactly as it was."""
 
 
 class AccountNotFound(TikTokError):

@@ -34,7 +34,7 @@ from tiktok.caption import (
     normalise_tag,
     utf16_len,
 )
-from tiktok.errors import TikTokError
+from tiktok.errors import FileProblem
 
 PRIVACY_LEVELS = ("PUBLIC_TO_EVERYONE", "MUTUAL_FOLLOW_FRIENDS", "FOLLOWER_OF_CREATOR", "SELF_ONLY")  # ref 3.2
 MAX_PHOTOS = 35  # photo post source_info.photo_images, reference 3.4
@@ -47,13 +47,8 @@ _IGNORED_BY_PHOTO = ("disable_duet", "disable_stitch", "video_cover_timestamp_ms
 _IGNORED_BY_PHOTO_DRAFT = ("privacy", "disable_comment", "brand_content_toggle", "brand_organic_toggle")
 
 
-class ManifestError(TikTokError):
+class ManifestError(FileProblem):
     """The manifest file cannot be read or is not JSON at all (names the file)."""
-
-    def __init__(self, path: object, reason: str) -> None:
-        self.path = str(path)
-        self.reason = reason
-        super().__init__(f"{self.path}: {reason}")
 
 
 @dataclass(frozen=True)

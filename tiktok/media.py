@@ -14,7 +14,7 @@ from pathlib import Path
 import av
 
 from tiktok.chunks import MAX_VIDEO_BYTES
-from tiktok.errors import TikTokError
+from tiktok.errors import FileProblem
 
 SUPPORTED_CONTAINERS = {"mp4": "video/mp4", "mov": "video/quicktime", "webm": "video/webm"}  # ref 4.2 and 5
 SUPPORTED_CODECS = {"h264": "H.264", "hevc": "H.265", "vp8": "VP8", "vp9": "VP9"}  # FFmpeg names; ref 5
@@ -27,13 +27,8 @@ MAX_DURATION_S = 600.0  # seconds; the API maximum (10 min), reference 5
 _HEADER_BYTES = 64  # enough to hold an EBML header's DocType
 
 
-class MediaError(TikTokError):
+class MediaError(FileProblem):
     """The file cannot be inspected as a video at all (names the file)."""
-
-    def __init__(self, path: object, reason: str) -> None:
-        self.path = str(path)
-        self.reason = reason
-        super().__init__(f"{self.path}: {reason}")
 
 
 @dataclass(frozen=True)

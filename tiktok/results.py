@@ -19,7 +19,7 @@ from typing import Any, Iterator
 from filelock import FileLock
 
 from .atomic import atomic_write, remove_stale_temps
-from .errors import TikTokError
+from .errors import FileProblem
 from .manifest import PostRequest
 
 FORMAT_VERSION = 1
@@ -34,10 +34,8 @@ FAILED = "failed"               # terminal failure; a re-run tries again with a 
 DONE = {POSTED, IN_INBOX}
 
 
-class ResultsFileError(TikTokError):
-    def __init__(self, path: object, reason: str) -> None:
-        super().__init__(f"{path}: {reason}")
-        self.path = str(path)
+class ResultsFileError(FileProblem):
+    """The results file beside the manifest cannot be used; move it aside to start afresh."""
 
 
 @dataclass(frozen=True)

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterable
 
 from .atomic import atomic_write
-from .errors import TikTokError
+from .errors import FileProblem
 
 log = logging.getLogger(__name__)
 
@@ -36,13 +36,11 @@ FILE_MODE = 0o644  # transcripts are not secret; mkstemp's 0600 would hide them 
 _UNSAFE_NAME_CHARS = re.compile(r"[^A-Za-z0-9._-]")
 
 
-class TranscriptsFolderError(TikTokError):
+class TranscriptsFolderError(FileProblem):
     """The transcripts folder cannot be read or written; names the folder."""
 
     def __init__(self, path: object, reason: str) -> None:
-        self.path = str(path)
-        self.reason = reason
-        super().__init__(f"transcripts folder {self.path}: {reason}")
+        super().__init__(path, reason, where=f"transcripts folder {path}")
 
 
 @dataclass(frozen=True)

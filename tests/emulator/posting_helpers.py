@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import struct
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -114,17 +113,6 @@ def sha256_file(path: Path) -> str:
         for block in iter(lambda: handle.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest()
-
-
-def padded_mp4(source: Path, target: Path, size: int) -> Path:
-    """``source`` plus a trailing MP4 ``free`` box of zeros, so the file is a valid MP4 of exactly ``size`` bytes."""
-    data = source.read_bytes()
-    pad = size - len(data)
-    assert pad >= 8, "size must leave room for the free box header"
-    with target.open("wb") as handle:
-        handle.write(data + struct.pack(">I", pad) + b"free")
-        handle.truncate(size)  # sparse zeros
-    return target
 
 
 def make_image(path: Path, codec: str, width: int = 640, height: int = 480) -> Path:

@@ -14,12 +14,11 @@ from tests.emulator.posting_helpers import (
     direct_body,
     login,
     make_image,
-    padded_mp4,
     sha256_file,
     start_media_host,
     url_source,
 )
-from tests.media_fixtures import make_video
+from tests.media_fixtures import make_video, padded_mp4
 from tiktok.emulator.pull import url_is_verified
 
 

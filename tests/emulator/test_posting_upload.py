@@ -18,12 +18,11 @@ from tests.emulator.posting_helpers import (
     direct_body,
     file_source,
     login,
-    padded_mp4,
     put_chunk,
     sha256_file,
     upload_all,
 )
-from tests.media_fixtures import make_video
+from tests.media_fixtures import make_video, padded_mp4
 from tiktok.emulator import EmulatorRemote
 
 MIB5 = 5_242_880

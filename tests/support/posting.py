@@ -5,28 +5,19 @@ from __future__ import annotations
 import hashlib
 import os
 import random
-import struct
 from pathlib import Path
 
 from tiktok.retry import RetryPolicy, Runtime
-from tests.media_fixtures import make_video
+from tests.media_fixtures import make_video, padded_mp4
 
 
 def padded_video(path: Path, size: int, *, seconds: float = 3.0) -> Path:
-    """A real MP4 of exactly ``size`` bytes: a tiny clip followed by a ``free`` box whose body is a sparse hole."""
+    """A real MP4 of exactly ``size`` bytes: a tiny clip followed by a sparse ``free`` box."""
     clip = make_video(path.with_suffix(".clip.mp4"), seconds=seconds)
-    data = clip.read_bytes()
-    clip.unlink()
-    pad = size - len(data)
-    if pad == 0:
-        path.write_bytes(data)
-        return path
-    assert 8 <= pad < 2**32, f"cannot pad a {len(data)}-byte clip to {size} bytes"
-    with open(path, "wb") as handle:
-        handle.write(data)
-        handle.write(struct.pack(">I4s", pad, b"free"))
-        handle.truncate(size)  # the rest stays a hole: no disk used, reads as zeros
-    return path
+    try:
+        return padded_mp4(clip, path, size)
+    finally:
+        clip.unlink()
 
 
 def sha256_file(path: Path) -> str:

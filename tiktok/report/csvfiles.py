@@ -26,7 +26,7 @@ from datetime import date
 from pathlib import Path
 
 from tiktok.atomic import atomic_write
-from tiktok.errors import TikTokError
+from tiktok.errors import FileProblem
 from tiktok.report.snapshot import (
     SUMMARY_COLUMNS,
     VIDEO_COLUMNS,
@@ -56,15 +56,12 @@ _RESERVED = {"summary", "con", "prn", "aux", "nul", *(f"com{i}" for i in range(1
              *(f"lpt{i}" for i in range(1, 10))}  # our own summary file, and Windows device names
 
 
-class ReportFileError(TikTokError):
+class ReportFileError(FileProblem):
     """A saved report file cannot be read or is not in the expected shape (names the file and line)."""
 
     def __init__(self, path: object, line: int | None, reason: str) -> None:
-        self.path = str(path)
         self.line = line
-        self.reason = reason
-        where = f"{self.path} line {line}" if line is not None else self.path
-        super().__init__(f"{where}: {reason}")
+        super().__init__(path, reason, where=f"{path} line {line}" if line is not None else None)
 
 
 @dataclass(frozen=True)
