@@ -87,3 +87,25 @@ def test_cron_command_reaches_the_apps_emulator(running_app):
                             capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stdout + result.stderr
     assert result.stdout.startswith("[emulator] REFRESHED")
+
+
+def test_newcomer_posts_a_video_through_the_apps_emulator(running_app):
+    from tests.media_fixtures import make_video
+    url, emulator_port, workdir, proc = running_app
+    web = WebClient(url)
+    ada = default_users()[0]
+    web.get(consent(web.start_login(), open_id=ada.open_id).headers["Location"])
+    make_video(workdir / "clip.mp4")
+    (workdir / "videos_to_upload.json").write_text(
+        '[{"user_id": "%s", "video_path": "clip.mp4", "description": "first try", "tags": ["demo"]}]' % ada.open_id)
+    env = {"PATH": os.environ["PATH"], "HOME": str(workdir), "PYTHONPATH": str(ROOT),
+           "TIKTOK_EMULATOR_PORT": str(emulator_port)}
+    result = subprocess.run([sys.executable, str(ROOT / "upload_to_tiktok.py"), "--poll-interval", "0.05"],
+                            cwd=workdir, env=env, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "[emulator]" in result.stdout and "POSTED" in result.stdout
+    assert "privacy SELF_ONLY" in result.stdout  # the safe default is said out loud
+    assert "EMULATED: nothing was sent to TikTok" in result.stdout
+    state = requests.get(f"http://127.0.0.1:{emulator_port}/_emulator/state", timeout=5).json()
+    (post,) = state["posts"]
+    assert post["status"] == "PUBLISH_COMPLETE" and post["post_info"]["title"] == "first try #demo"

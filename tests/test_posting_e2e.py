@@ -288,3 +288,12 @@ def test_429_with_retry_after_is_honoured_and_the_post_completes_once(harness, t
     assert 42 in harness.time.slept
     (post,) = harness.posts()
     assert post["sha256"] == sha256_file(video)
+
+
+@pytest.mark.parametrize("emulator_config", [EmulatorConfig(daily_post_cap=1)])
+def test_daily_cap_sent_with_http_200_stops_before_any_init(harness, clip):
+    outcomes = harness.post([{"user_id": ADA, "video_path": str(clip), "privacy": "SELF_ONLY"},
+                             {"user_id": ADA, "video_path": str(clip), "privacy": "SELF_ONLY", "description": "2"}])
+    assert [o.status for o in outcomes] == ["posted", "try_later"]
+    assert outcomes[1].error_code == "spam_risk_too_many_posts"  # creator_info answered HTTP 200 with this code
+    assert len(harness.posts()) == 1
