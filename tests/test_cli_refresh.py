@@ -173,3 +173,14 @@ def test_no_token_or_secret_is_ever_printed(run_cli, emulator, store, oauth, rem
     assert "REFRESHED" in printed and "RELINK" in printed
     leaked = [i for i, secret in enumerate(sorted(seen | {SECRET})) if secret in printed]
     assert leaked == [], f"{len(leaked)} secret value(s) appeared in the command output"
+
+
+def test_exit_precedence_is_the_same_for_every_command():
+    from tiktok.exitcodes import ExitStatus, combine
+    from tiktok.refresh import Outcome, exit_status
+    assert combine([]) == ExitStatus.OK
+    assert combine([ExitStatus.TRY_LATER, ExitStatus.FAILED]) == ExitStatus.FAILED
+    assert combine([ExitStatus.TRY_LATER, ExitStatus.BAD_INPUT, ExitStatus.FAILED]) == ExitStatus.BAD_INPUT
+    assert combine([ExitStatus.BAD_INPUT, ExitStatus.RELINK_NEEDED]) == ExitStatus.RELINK_NEEDED
+    outcomes = [Outcome("a", "a", "retry", ""), Outcome("b", "b", "failed", "")]
+    assert exit_status(outcomes) == ExitStatus.FAILED  # a person must look; the transient one fixes itself

@@ -41,7 +41,7 @@ def test_help_documents_inputs_options_and_exit_codes(tmp_path):
     result = run_script("--help", cwd=tmp_path)
     assert result.returncode == 0
     for text in ("--account", "--limit", "--since", "--jobs", "--force", "--transcripts", "--timeout",
-                 "exit codes:", "ASSEMBLYAI_API_KEY", "the first of 3, 2, 1, 4 wins"):
+                 "exit codes:", "ASSEMBLYAI_API_KEY", "3 wins over 2, 2 over 1, 1 over 4"):
         assert text in result.stdout
 
 

@@ -14,7 +14,7 @@ from typing import Sequence
 
 from .config import load_settings
 from .errors import AccountNotFound, ConfigError, TokenFileError
-from .exitcodes import ExitStatus
+from .exitcodes import PRECEDENCE_HELP, ExitStatus
 from .logs import configure_logging
 from .refresh import describe_duration, exit_status, format_outcome, format_time, parse_duration, refresh_accounts
 from .report import run as report_run
@@ -24,7 +24,7 @@ DEFAULT_WITHIN = "90m"  # hourly cron: anything expiring before the run after ne
 
 EPILOG = """exit codes: 0 all fine; 1 a refresh failed; 2 bad arguments, configuration or token file;
 3 an account must be linked again in the app (or soon will); 4 a temporary failure (network, TikTok error), the
-next run may succeed.
+next run may succeed. """ + PRECEDENCE_HELP + """
 
 crontab (hourly):  0 * * * *  cd /path/to/project && .venv/bin/python -m tiktok refresh >> refresh.log 2>&1"""
 

@@ -11,7 +11,7 @@ from typing import Iterable, Literal
 
 from .access import RELINK_WARNING_S, refresh_account
 from .errors import AccountNotFound, RelinkNeeded, TikTokError
-from .exitcodes import ExitStatus
+from .exitcodes import ExitStatus, combine
 from .oauth import OAuthClient
 from .tokens import Account, TokenStore
 
@@ -75,15 +75,12 @@ def _after(outcome, account: Account, status: Status, detail: str, now: float) -
     return outcome(status, f"{detail}; refresh token until {format_time(account.refresh_expires_at)}", account)
 
 
+STATUS_EXIT = {"relink": ExitStatus.RELINK_NEEDED, "relink-soon": ExitStatus.RELINK_NEEDED,
+               "failed": ExitStatus.FAILED, "retry": ExitStatus.TRY_LATER}
+
+
 def exit_status(outcomes: Iterable[Outcome]) -> ExitStatus:
-    statuses = {o.status for o in outcomes}
-    if statuses & {"relink", "relink-soon"}:
-        return ExitStatus.RELINK_NEEDED
-    if "retry" in statuses:
-        return ExitStatus.TRY_LATER
-    if "failed" in statuses:
-        return ExitStatus.FAILED
-    return ExitStatus.OK
+    return combine(STATUS_EXIT.get(o.status, ExitStatus.OK) for o in outcomes)
 
 
 def format_outcome(outcome: Outcome) -> str:

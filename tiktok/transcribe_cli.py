@@ -24,13 +24,13 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
-from tqdm import tqdm
 
 from .access import call_with_token
 from .config import Settings, load_settings, read_environment
 from .download import DownloadFailed, classify_url, download_video
 from .errors import ConfigError, RelinkNeeded, TikTokError, TokenFileError
-from .exitcodes import ExitStatus
+from .exitcodes import PRECEDENCE_HELP, ExitStatus, combine
+from .progress import ByteProgress
 from .logs import configure_logging
 from .services import Services, build_services
 from .serving import serve_in_thread
@@ -57,14 +57,14 @@ EPILOG = """exit codes:
      inputs still ran), or an unusable transcripts folder or no ASSEMBLYAI_API_KEY (these stop at once)
   3  an account must be linked again in the app
   4  temporary trouble (rate limit, 5xx, timeouts): run again later; finished videos are skipped
-  When several apply, the first of 3, 2, 1, 4 wins.
+  """ + PRECEDENCE_HELP + """
 
 environment: ASSEMBLYAI_API_KEY (required unless the TikTok emulator is in use, where a labelled local stand-in
 makes synthetic text instead), ASSEMBLYAI_BASE_URL (another AssemblyAI host, e.g. https://api.eu.assemblyai.com),
 ASSEMBLYAI_POLLING_INTERVAL (seconds between status polls), TRANSCRIPTS_DIR (default transcripts/)."""
 
-_EXIT_ORDER = [("relink", ExitStatus.RELINK_NEEDED), ("bad_input", ExitStatus.BAD_INPUT),
-               ("failed", ExitStatus.FAILED), ("try_later", ExitStatus.TRY_LATER)]
+STATUS_EXIT = {"relink": ExitStatus.RELINK_NEEDED, "bad_input": ExitStatus.BAD_INPUT, "failed": ExitStatus.FAILED,
+               "try_later": ExitStatus.TRY_LATER}
 
 
 @dataclass(frozen=True)
@@ -281,11 +281,11 @@ def transcribe_job(job: Job, store: TranscriptStore, target: Target, *, timeout_
     if not force and store.is_done(record.open_id, record.video_id):
         return Outcome("skipped", job.label, "already transcribed (--force to redo)")
     transcript_id = None
-    progress = _progress_bar(job.label)
+    progress = ByteProgress(job.label)
     try:
         with tempfile.TemporaryDirectory(prefix="tiktok-transcribe-") as work:
             media = job.path or download_video(job.url or "", work, timeout_s=DOWNLOAD_TIMEOUT_S, trusted_hosts=trusted,
-                                               progress=progress, name=safe_name(record.video_id))
+                                               progress=progress.update_to, name=safe_name(record.video_id))
             progress.close()
             result = transcribe_file(media, api_key=target.api_key, base_url=target.base_url, timeout_s=timeout_s,
                                      poll_interval_s=target.poll_interval_s)
@@ -312,24 +312,6 @@ def transcribe_job(job: Job, store: TranscriptStore, target: Target, *, timeout_
     return Outcome(status, job.label, reason)
 
 
-class _progress_bar:
-    """A byte progress bar for one download; silent unless stderr is a terminal (tqdm's disable=None)."""
-
-    def __init__(self, label: str) -> None:
-        self._label = label
-        self._bar: tqdm | None = None
-
-    def __call__(self, done: int, total: int | None) -> None:
-        if self._bar is None:
-            self._bar = tqdm(total=total, desc=self._label, unit="B", unit_scale=True, unit_divisor=1024,
-                             disable=None, leave=False, file=sys.stderr)
-        self._bar.update(done - self._bar.n)
-
-    def close(self) -> None:
-        if self._bar is not None:
-            self._bar.close()
-
-
 def parse_since(text: str) -> float:
     """``YYYY-MM-DD`` -> Unix seconds at the start of that day, UTC."""
     try:
@@ -340,8 +322,7 @@ def parse_since(text: str) -> float:
 
 
 def exit_status(outcomes: Sequence[Outcome]) -> ExitStatus:
-    statuses = {o.status for o in outcomes}
-    return next((code for status, code in _EXIT_ORDER if status in statuses), ExitStatus.OK)
+    return combine(STATUS_EXIT.get(o.status, ExitStatus.OK) for o in outcomes)
 
 
 def format_outcome(outcome: Outcome) -> str:

@@ -14,16 +14,15 @@ import sys
 from pathlib import Path
 from typing import Sequence
 
-from tqdm import tqdm
-
 from .chunks import DEFAULT_CHUNK_BYTES, ChunkPlanError, plan_chunks
 from .config import load_settings
 from .errors import ConfigError, TikTokError
-from .exitcodes import ExitStatus
+from .exitcodes import PRECEDENCE_HELP, ExitStatus, combine
 from .logs import configure_logging
 from .manifest import ManifestError, PostRequest, load_manifest
 from .media import MediaError, check_video, probe
 from .posting import PRIVACY_LEVELS, PostingClient
+from .progress import ByteProgress
 from .publisher import Outcome, Publisher
 from .results import ResultsFileError, ResultsStore, results_path_for
 from .services import build_services
@@ -31,10 +30,10 @@ from .transfer import upload_session
 
 EPILOG = """exit codes: 0 everything posted (or already posted); 1 some posts failed; 2 bad input (manifest,
 file, account or arguments: the other entries were still posted); 3 an account must be linked again in the app;
-4 rate-limited or TikTok unavailable: run again later to resume. When several apply, the first of 3, 2, 1, 4 wins."""
+4 rate-limited or TikTok unavailable: run again later to resume. """ + PRECEDENCE_HELP
 
-_EXIT_ORDER = [("relink", ExitStatus.RELINK_NEEDED), ("bad_input", ExitStatus.BAD_INPUT),
-               ("failed", ExitStatus.FAILED), ("unknown", ExitStatus.FAILED), ("try_later", ExitStatus.TRY_LATER)]
+STATUS_EXIT = {"relink": ExitStatus.RELINK_NEEDED, "bad_input": ExitStatus.BAD_INPUT, "failed": ExitStatus.FAILED,
+               "unknown": ExitStatus.FAILED, "try_later": ExitStatus.TRY_LATER}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -89,7 +88,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         emulated=settings.emulated, default_privacy=args.privacy, poll_timeout_s=args.poll_timeout,
         poll_interval_s=args.poll_interval,
         chunk_size=args.chunk_size, force=args.force, say=say,
-        progress=None if args.json else _progress_bar)
+        progress=None if args.json else ByteProgress)
     outcomes: list[Outcome] = []
     for position, entry in enumerate(manifest.entries, 1):
         say(f"{prefix}[{position}/{len(manifest.entries)}] entry {entry.index + 1} for {entry.user_id}: "
@@ -113,11 +112,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def exit_status(outcomes: Sequence[Outcome], *, bad_entries: int = 0) -> ExitStatus:
-    statuses = {o.status for o in outcomes} | ({"bad_input"} if bad_entries else set())
-    for status, code in _EXIT_ORDER:
-        if status in statuses:
-            return code
-    return ExitStatus.OK
+    codes = [STATUS_EXIT.get(o.status, ExitStatus.OK) for o in outcomes]
+    return combine(codes + ([ExitStatus.BAD_INPUT] if bad_entries else []))
 
 
 def _summary(outcomes: Sequence[Outcome], bad_entries: int, emulated: bool) -> str:
@@ -174,17 +170,3 @@ def _dry_run(entries: Sequence[PostRequest], args, settings, say) -> int:
             say(line)
     say("dry run: nothing was posted")
     return ExitStatus.BAD_INPUT if failed else ExitStatus.OK
-
-
-class _progress_bar:
-    """A tqdm bar fed by byte counts (negative counts rewind it on a retried chunk); silent when not a TTY."""
-
-    def __init__(self, label: str, total: int) -> None:
-        self._bar = tqdm(total=total, desc=label, unit="B", unit_scale=True, unit_divisor=1024, disable=None,
-                         leave=False, file=sys.stderr)
-
-    def __call__(self, n: int) -> None:
-        self._bar.update(n)
-
-    def close(self) -> None:
-        self._bar.close()

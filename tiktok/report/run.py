@@ -24,7 +24,7 @@ from tqdm import tqdm
 from tiktok.atomic import atomic_write
 from tiktok.config import load_settings, read_environment
 from tiktok.errors import AccountNotFound, ConfigError, RelinkNeeded, ScopeError, TikTokError, TokenFileError
-from tiktok.exitcodes import ExitStatus
+from tiktok.exitcodes import ExitStatus, combine
 from tiktok.logs import configure_logging
 from tiktok.report import csvfiles
 from tiktok.report.csvfiles import AccountDay, ReportFileError
@@ -40,8 +40,8 @@ DEFAULT_REPORTS_DIR = "reports"
 S3_ENDPOINT_ENV = "AWS_ENDPOINT_URL_S3"  # boto3's own variable for the S3 endpoint
 
 Status = Literal["written", "skipped", "relink", "bad-input", "failed", "retry"]
-_EXIT_ORDER = [("relink", ExitStatus.RELINK_NEEDED), ("bad-input", ExitStatus.BAD_INPUT),
-               ("failed", ExitStatus.FAILED), ("retry", ExitStatus.TRY_LATER)]
+STATUS_EXIT = {"relink": ExitStatus.RELINK_NEEDED, "bad-input": ExitStatus.BAD_INPUT, "failed": ExitStatus.FAILED,
+               "retry": ExitStatus.TRY_LATER}
 
 DESCRIPTION = """Write today's counts of every connected account (or --account) to
 REPORTS/YYYY-MM-DD/<username>.csv (one row per public video) and REPORTS/YYYY-MM-DD/summary.csv (one row per
@@ -290,11 +290,8 @@ def format_upload(upload: UploadOutcome, uri: str) -> str:
 
 def exit_status(outcomes: Sequence[AccountOutcome], uploads: Sequence[UploadOutcome] = ()) -> ExitStatus:
     """Relink > bad input > failed > try later; a failed upload counts as failed."""
-    statuses = {o.status for o in outcomes} | ({"failed"} if any(not u.ok for u in uploads) else set())
-    for status, code in _EXIT_ORDER:
-        if status in statuses:
-            return code
-    return ExitStatus.OK
+    codes = [STATUS_EXIT.get(o.status, ExitStatus.OK) for o in outcomes]
+    return combine(codes + [ExitStatus.FAILED for u in uploads if not u.ok])
 
 
 def main(argv: Sequence[str] | None = None, *, clock: Callable[[], float] = time.time,
