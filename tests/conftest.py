@@ -20,6 +20,8 @@ from tiktok.tokens import TokenStore
 from tiktok.web import create_app
 from tests.support.flows import WebClient
 
+pytest_plugins = ["tests.support.s3"]  # s3_server and aws_env fixtures for the report tests
+
 
 class OffsetClock:
     """Real time plus an offset tests can move; no test sleeps."""

@@ -10,7 +10,6 @@ from pathlib import Path
 import boto3
 import pytest
 import requests
-from moto.server import ThreadedMotoServer
 
 from tests.support.reports import ADA, BO, Reporter, make_reporter
 
@@ -19,32 +18,11 @@ BUCKET = "team-stats"
 DAY_S = 86_400
 
 
+
+
 @pytest.fixture
 def reporter(emulator, tokens_path, tmp_path, monkeypatch, capsys) -> Reporter:
     return make_reporter(emulator, tokens_path, tmp_path, monkeypatch, capsys)
-
-
-@pytest.fixture(scope="module")
-def s3_server():
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    yield f"http://{host}:{port}"
-    server.stop()
-
-
-@pytest.fixture
-def aws_env(monkeypatch, tmp_path) -> dict[str, str]:
-    """Dummy credentials only; nothing from the machine's own AWS set-up."""
-    values = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": "us-east-1",
-              "AWS_CONFIG_FILE": str(tmp_path / "no-aws-config"),
-              "AWS_SHARED_CREDENTIALS_FILE": str(tmp_path / "no-aws-credentials"),
-              "AWS_EC2_METADATA_DISABLED": "true", "NO_PROXY": "127.0.0.1"}
-    for name in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3"):
-        monkeypatch.delenv(name, raising=False)
-    for name, value in values.items():
-        monkeypatch.setenv(name, value)
-    return values
 
 
 @pytest.fixture

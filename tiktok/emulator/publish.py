@@ -97,17 +97,22 @@ def _start(state: EmulatorState, post: Post, urls: list[str] | None) -> dict[str
     return {"publish_id": post.publish_id}
 
 
+def _refuse_for_mode(state, mode: str, post_info: dict) -> None:
+    """Caps, bans and audit rules: Direct Post and inbox uploads are refused for different reasons."""
+    if mode == "direct":
+        refuse_direct_post(state, g.user, post_info.get("privacy_level"))
+        _refuse_branded_self_only(state, post_info)
+    else:
+        refuse_inbox_post(state, g.user)
+
+
 def _video_init(mode: str) -> Response:
     state = current_state()
     try:
         body = json_body()
         post_info, source = direct_video_body(body) if mode == "direct" else ({}, inbox_video_body(body))
         with state.lock:
-            if mode == "direct":
-                refuse_direct_post(state, g.user, post_info.get("privacy_level"))
-                _refuse_branded_self_only(state, post_info)
-            else:
-                refuse_inbox_post(state, g.user)
+            _refuse_for_mode(state, mode, post_info)
             pull = source["source"] == "PULL_FROM_URL"
             if pull:
                 _check_urls(state, [source["video_url"]])
@@ -149,11 +154,7 @@ def content_init() -> Response:
         if "is_aigc" in body:
             post_info = {**post_info, "is_aigc": body["is_aigc"]}
         with state.lock:
-            if mode == "direct":
-                refuse_direct_post(state, g.user, post_info.get("privacy_level"))
-                _refuse_branded_self_only(state, post_info)
-            else:
-                refuse_inbox_post(state, g.user)
+            _refuse_for_mode(state, mode, post_info)
             _check_urls(state, source["photo_images"])
             post = _new_post(state, "photo", mode, source, post_info, None)
             data = _start(state, post, list(source["photo_images"]))
