@@ -297,3 +297,13 @@ def test_daily_cap_sent_with_http_200_stops_before_any_init(harness, clip):
     assert [o.status for o in outcomes] == ["posted", "try_later"]
     assert outcomes[1].error_code == "spam_risk_too_many_posts"  # creator_info answered HTTP 200 with this code
     assert len(harness.posts()) == 1
+
+
+def test_a_broken_file_is_refused_before_any_call_to_tiktok(harness, tmp_path, caplog):
+    broken = tmp_path / "broken.mp4"
+    broken.write_bytes(b"\x00\x00\x00\x18ftypmp42" + b"\x00" * 5000)  # looks like an MP4, is not a video
+    caplog.set_level("INFO", logger="werkzeug")
+    caplog.clear()
+    (outcome,) = harness.post([{"user_id": ADA, "video_path": str(broken), "privacy": "SELF_ONLY"}])
+    assert outcome.status == "bad_input" and "broken.mp4" in outcome.detail
+    assert not [r for r in caplog.records if "/v2/" in r.getMessage()], "an API call was made for a broken file"

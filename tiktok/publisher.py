@@ -20,7 +20,7 @@ from .chunks import DEFAULT_CHUNK_BYTES, ChunkPlan, ChunkPlanError, plan_chunks
 from .errors import (AuthError, PostingRefused, RateLimited, RelinkNeeded, ScopeError,
                      TikTokError)
 from .manifest import PostRequest
-from .media import MediaError, check_video, mime_type, probe
+from .media import MediaError, MediaInfo, check_video, mime_type, probe
 from .oauth import OAuthClient
 from .posting import (RETRYABLE_FAIL_REASONS, PostingClient, PrivacyNotOffered, PublishStatus, choose_privacy,
                       file_source_info,
@@ -103,10 +103,13 @@ class Publisher:
 
     def _post_new(self, entry: PostRequest, record: PostRecord) -> Outcome:
         uid = entry.user_id
+        plan = mime = info = None
+        if entry.source == "FILE_UPLOAD":  # checked against TikTok's limits before any call
+            info, plan, mime = self._media_plan(entry)
         creator = self._call(uid, self.posting.creator_info)
-        plan = mime = None
-        if entry.source == "FILE_UPLOAD":
-            plan, mime = self._media_plan(entry, creator.max_duration_s)
+        if info is not None and creator.max_duration_s and info.duration_s > creator.max_duration_s:
+            raise _Stop("bad_input", f'field "video_path": {entry.video_path}: {info.duration_s:.1f} s is longer '
+                                     f"than the {creator.max_duration_s} s @{creator.username} may post")
         try:
             caption = build_caption(entry.description or "", entry.tags, limit=entry.caption_limit)
         except CaptionTooLong as exc:
@@ -145,13 +148,13 @@ class Publisher:
             record = self._upload(entry, self.results.save(record, next_chunk=start), plan, mime_type(info))
         return self._finish(entry, record)
 
-    def _media_plan(self, entry: PostRequest, max_duration_s: int) -> tuple[ChunkPlan, str]:
+    def _media_plan(self, entry: PostRequest) -> tuple[MediaInfo, ChunkPlan, str]:
         try:
             info = probe(entry.video_path)
-            problems = check_video(info, max_duration_s=max_duration_s or None)
+            problems = check_video(info)
             if problems:
                 raise _Stop("bad_input", f'field "video_path": {"; ".join(problems)}')
-            return plan_chunks(info.size_bytes, self.chunk_size), mime_type(info)
+            return info, plan_chunks(info.size_bytes, self.chunk_size), mime_type(info)
         except (MediaError, ChunkPlanError) as exc:
             raise _Stop("bad_input", f'field "video_path": {exc}', exc) from None
 
