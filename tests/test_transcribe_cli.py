@@ -15,6 +15,7 @@ import requests
 import tiktok.transcribe_cli as cli
 from tests.media_fixtures import make_video
 from tests.support.flows import link_account
+from tiktok import transcribe_run
 from tiktok.emulator.config import EmulatorConfig, default_users
 from tiktok.emulator.server import start_emulator
 from tiktok.oauth import OAuthClient
@@ -109,12 +110,12 @@ def work_tmp(tmp_path, monkeypatch):
 def downloads(monkeypatch):
     """Records every download the command starts (the real download still happens)."""
     started: list[str] = []
-    real = cli.download_video
+    real = transcribe_run.download_video
 
     def spy(url, *args, **kwargs):
         started.append(url)
         return real(url, *args, **kwargs)
-    monkeypatch.setattr(cli, "download_video", spy)
+    monkeypatch.setattr(transcribe_run, "download_video", spy)
     return started
 
 

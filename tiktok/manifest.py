@@ -16,31 +16,29 @@ good ones are kept. Messages number entries from 1, as a person counts them in t
 from __future__ import annotations
 
 import difflib
-import ipaddress
-from contextvars import ContextVar
 import json
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 from tiktok.caption import (
     PHOTO_DESCRIPTION_LIMIT,
-    PHOTO_TITLE_LIMIT,
     VIDEO_CAPTION_LIMIT,
     CaptionTooLong,
     build_caption,
-    normalise_tag,
-    utf16_len,
 )
 from tiktok.errors import FileProblem
+from tiktok.manifest_fields import (  # noqa: F401 - PRIVACY_LEVELS, MAX_PHOTOS and TOGGLE_FIELDS are part of the API
+    ALLOW_LOOPBACK,
+    FIELDS,
+    MAX_PHOTOS,
+    PRIVACY_LEVELS,
+    SOURCE_FIELDS,
+    TOGGLE_FIELDS,
+    Bad,
+    type_name,
+)
 
-PRIVACY_LEVELS = ("PUBLIC_TO_EVERYONE", "MUTUAL_FOLLOW_FRIENDS", "FOLLOWER_OF_CREATOR", "SELF_ONLY")  # ref 3.2
-MAX_PHOTOS = 35  # photo post source_info.photo_images, reference 3.4
-SOURCE_FIELDS = ("video_path", "video_url", "photo_urls")
-TOGGLE_FIELDS = ("disable_comment", "disable_duet", "disable_stitch", "is_aigc",
-                 "brand_content_toggle", "brand_organic_toggle")
 # Fields TikTok has no place for, by kind of post; they are ignored with a warning rather than refused.
 _IGNORED_BY_VIDEO_DRAFT = ("description", "tags", "privacy", *TOGGLE_FIELDS, "video_cover_timestamp_ms")
 _IGNORED_BY_PHOTO = ("disable_duet", "disable_stitch", "video_cover_timestamp_ms")
@@ -142,120 +140,6 @@ class ManifestResult:
         return not self.problems
 
 
-class _Bad(ValueError):
-    """A field's value is wrong; the text says how."""
-
-
-def _type_name(value: Any) -> str:
-    names = {type(None): "null", bool: "bool", int: "int", float: "float", str: "string", list: "list",
-             dict: "object"}
-    return names.get(type(value), type(value).__name__)
-
-
-def _string(value: Any) -> str:
-    if not isinstance(value, str):
-        raise _Bad(f"expected a string, got {_type_name(value)}")
-    return value
-
-
-def _nonempty_string(value: Any) -> str:
-    if not _string(value).strip():
-        raise _Bad("must not be empty")
-    return value
-
-
-def _boolean(value: Any) -> bool:
-    if not isinstance(value, bool):
-        raise _Bad(f"expected true or false, got {_type_name(value)}")
-    return value
-
-
-def _count(value: Any) -> int:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise _Bad(f"expected a whole number, got {_type_name(value)}")
-    if value < 0:
-        raise _Bad(f"must be 0 or more, got {value}")
-    return value
-
-
-# Emulated runs only: the emulator pulls media from test servers on this machine, which speak plain http.
-_ALLOW_LOOPBACK: ContextVar[bool] = ContextVar("allow_loopback", default=False)
-_LOOPBACK_HOSTS = {"127.0.0.1", "localhost"}
-
-
-def _https_url(value: Any) -> str:
-    url = _string(value)
-    parts = urlsplit(url)
-    if _ALLOW_LOOPBACK.get() and parts.scheme in ("http", "https") and parts.hostname in _LOOPBACK_HOSTS:
-        return url
-    if parts.scheme != "https":
-        raise _Bad(f"must be an https:// URL (TikTok refuses other schemes), got {url!r}")
-    if not parts.hostname or any(ch.isspace() for ch in url):
-        raise _Bad(f"is not a valid URL: {url!r}")
-    try:
-        ipaddress.ip_address(parts.hostname)
-    except ValueError:
-        return url
-    raise _Bad(f"must name a verified domain, not an IP address: {url!r}")
-
-
-def _photo_urls(value: Any) -> tuple[str, ...]:
-    if not isinstance(value, list):
-        raise _Bad(f"expected a list of https URLs, got {_type_name(value)}")
-    if not 1 <= len(value) <= MAX_PHOTOS:
-        raise _Bad(f"needs 1 to {MAX_PHOTOS} photos, got {len(value)}")
-    urls = []
-    for position, item in enumerate(value):
-        try:
-            urls.append(_https_url(item))
-        except _Bad as bad:
-            raise _Bad(f"item {position}: {bad}") from None
-    return tuple(urls)
-
-
-def _tags(value: Any) -> tuple[str, ...]:
-    if not isinstance(value, list):
-        raise _Bad(f"expected a list of strings, got {_type_name(value)}")
-    tags = []
-    for position, item in enumerate(value):
-        if not isinstance(item, str):
-            raise _Bad(f"expected a list of strings, item {position} is {_type_name(item)}")
-        try:
-            tags.append(normalise_tag(item))
-        except ValueError as bad:
-            raise _Bad(f"item {position}: {bad}") from None
-    return tuple(tags)
-
-
-def _privacy(value: Any) -> str:
-    if _string(value) not in PRIVACY_LEVELS:
-        raise _Bad(f"expected one of {', '.join(PRIVACY_LEVELS)}, got {value!r}")
-    return value
-
-
-def _title(value: Any) -> str:
-    units = utf16_len(_string(value))
-    if units > PHOTO_TITLE_LIMIT:
-        raise _Bad(f"is {units} UTF-16 units, over the photo title limit of {PHOTO_TITLE_LIMIT}")
-    return value
-
-
-_FIELDS: dict[str, Callable[[Any], Any]] = {
-    "user_id": _nonempty_string,
-    "video_path": _nonempty_string,
-    "video_url": _https_url,
-    "photo_urls": _photo_urls,
-    "photo_cover_index": _count,
-    "description": _string,
-    "tags": _tags,
-    "privacy": _privacy,
-    "draft": _boolean,
-    **{name: _boolean for name in TOGGLE_FIELDS},
-    "video_cover_timestamp_ms": _count,
-    "title": _title,
-}
-
-
 class _EntryReport:
     """Collects the errors and warnings for one entry, each prefixed with where it is."""
 
@@ -281,16 +165,16 @@ class _EntryReport:
 def _check_fields(raw: dict[str, Any], report: _EntryReport) -> dict[str, Any]:
     values = {}
     for name, value in raw.items():
-        if name not in _FIELDS:
-            close = difflib.get_close_matches(name, _FIELDS, n=1)
+        if name not in FIELDS:
+            close = difflib.get_close_matches(name, FIELDS, n=1)
             hint = f' (did you mean "{close[0]}"?)' if close else ""
             report.error(name, f"unknown field{hint}")
         elif value is None and name != "user_id":
             continue
         else:
             try:
-                values[name] = _FIELDS[name](value)
-            except _Bad as bad:
+                values[name] = FIELDS[name](value)
+            except Bad as bad:
                 report.error(name, str(bad))
     if "user_id" not in raw:
         report.error("user_id", "required (the account's open_id)")
@@ -346,7 +230,7 @@ def _validate_entry(raw: Any, index: int, source: str, base_dir: Path | None,
                     result: ManifestResult) -> None:
     if not isinstance(raw, dict):
         result.problems.append(ManifestProblem(
-            index, None, f"{source}: entry {index + 1}: expected an object, got {_type_name(raw)}"))
+            index, None, f"{source}: entry {index + 1}: expected an object, got {type_name(raw)}"))
         return
     report = _EntryReport(source, index, raw)
     values = _check_fields(raw, report)
@@ -367,11 +251,11 @@ def validate_manifest(data: Any, *, source: str, base_dir: str | Path | None = N
                       allow_loopback: bool = False) -> ManifestResult:
     """Check parsed manifest JSON; ``source`` names the file in messages, ``base_dir`` anchors relative paths.
     ``allow_loopback`` accepts http(s)://127.0.0.1 and localhost media URLs (for the emulator only)."""
-    token = _ALLOW_LOOPBACK.set(allow_loopback)
+    token = ALLOW_LOOPBACK.set(allow_loopback)
     try:
         return _validate(data, source, base_dir)
     finally:
-        _ALLOW_LOOPBACK.reset(token)
+        ALLOW_LOOPBACK.reset(token)
 
 
 def _validate(data: Any, source: str, base_dir: str | Path | None) -> ManifestResult:
@@ -383,7 +267,7 @@ def _validate(data: Any, source: str, base_dir: str | Path | None) -> ManifestRe
         items = data["videos"]
     if not isinstance(items, list):
         result.problems.append(ManifestProblem(
-            None, None, f'{source}: expected a list of entries or {{"videos": [...]}}, got {_type_name(items)}'))
+            None, None, f'{source}: expected a list of entries or {{"videos": [...]}}, got {type_name(items)}'))
         return result
     base = Path(base_dir) if base_dir is not None else None
     for index, raw in enumerate(items):

@@ -11,7 +11,6 @@ from .chunks import ChunkPlan
 from .errors import TikTokError
 from .manifest import PostRequest
 
-PRIVACY_LEVELS = ("PUBLIC_TO_EVERYONE", "MUTUAL_FOLLOW_FRIENDS", "FOLLOWER_OF_CREATOR", "SELF_ONLY")
 FALLBACK_PRIVACY = "SELF_ONLY"  # when neither the entry nor --privacy names one: the safest choice
 TERMINAL = {"PUBLISH_COMPLETE", "SEND_TO_USER_INBOX", "FAILED"}
 RETRYABLE_FAIL_REASONS = {"internal", "video_pull_failed", "photo_pull_failed"}

@@ -14,17 +14,14 @@ from typing import Any, Callable
 
 import requests
 
-from .access import fresh_account, refresh_account
+from .call_policy import EntryStop, call_for_post
 from .caption import CaptionTooLong, build_caption
 from .chunks import DEFAULT_CHUNK_BYTES, ChunkPlan, ChunkPlanError, plan_chunks
-from .errors import (AuthError, PostingRefused, RateLimited, RelinkNeeded, ScopeError,
-                     TikTokError)
 from .manifest import PostRequest
 from .media import MediaError, MediaInfo, check_video, mime_type, probe
 from .oauth import OAuthClient
 from .posting import (RETRYABLE_FAIL_REASONS, PostingClient, PrivacyNotOffered, PublishStatus, choose_privacy,
-                      file_source_info,
-                      photo_body, pull_source_info, video_post_info)
+                      file_source_info, photo_body, pull_source_info, video_post_info)
 from .results import (DONE, FAILED, IN_INBOX, PENDING_INIT, POSTED, PROCESSING, UPLOADING, PostRecord,
                       ResultsStore, entry_key)
 from .retry import Runtime
@@ -33,8 +30,6 @@ from .transfer import send_chunks
 
 log = logging.getLogger(__name__)
 UPLOAD_URL_TTL_S = 3600  # media transfer guide: the upload URL is valid for one hour
-# Refusals that end when the 24-hour window moves on; everything else in PostingRefused needs a person.
-WAIT_CODES = {"spam_risk_too_many_posts", "reached_active_user_cap", "spam_risk_too_many_pending_share"}
 
 
 @dataclass(frozen=True)
@@ -53,14 +48,6 @@ class Outcome:
         data = asdict(self)
         data["post_ids"] = list(self.post_ids)
         return data
-
-
-class _Stop(Exception):
-    """Ends one entry with an outcome."""
-
-    def __init__(self, status: str, detail: str, error: TikTokError | None = None) -> None:
-        super().__init__(detail)
-        self.status, self.detail, self.error = status, detail, error
 
 
 @dataclass
@@ -90,13 +77,13 @@ class Publisher:
                                      "already done in an earlier run; skipped")
             self._check_account(entry.user_id)
             if record.state == PENDING_INIT and entry.source == "PULL_FROM_URL" and not self.force:
-                raise _Stop("unknown", "an earlier run sent this post's init and never learned the answer, so it "
+                raise EntryStop("unknown", "an earlier run sent this post's init and never learned the answer, so it "
                                        "may already be on TikTok; check the profile, then re-run with --force to "
                                        "post it again")
             if record.in_flight:
                 return self._resume(entry, record)
             return self._post_new(entry, record)
-        except _Stop as stop:
+        except EntryStop as stop:
             return self._stopped(entry, key, stop)
 
     # -- steps -------------------------------------------------------------------------------------------------
@@ -108,12 +95,12 @@ class Publisher:
             info, plan, mime = self._media_plan(entry)
         creator = self._call(uid, self.posting.creator_info)
         if info is not None and creator.max_duration_s and info.duration_s > creator.max_duration_s:
-            raise _Stop("bad_input", f'field "video_path": {entry.video_path}: {info.duration_s:.1f} s is longer '
+            raise EntryStop("bad_input", f'field "video_path": {entry.video_path}: {info.duration_s:.1f} s is longer '
                                      f"than the {creator.max_duration_s} s @{creator.username} may post")
         try:
             caption = build_caption(entry.description or "", entry.tags, limit=entry.caption_limit)
         except CaptionTooLong as exc:
-            raise _Stop("bad_input", f'field "description": {exc}', exc) from None
+            raise EntryStop("bad_input", f'field "description": {exc}', exc) from None
         if caption.dropped_tags:
             self.say(f"  entry {entry.index + 1}: tags dropped to fit the caption limit: "
                      f"{' '.join('#' + t for t in caption.dropped_tags)}")
@@ -153,16 +140,16 @@ class Publisher:
             info = probe(entry.video_path)
             problems = check_video(info)
             if problems:
-                raise _Stop("bad_input", f'field "video_path": {"; ".join(problems)}')
+                raise EntryStop("bad_input", f'field "video_path": {"; ".join(problems)}')
             return info, plan_chunks(info.size_bytes, self.chunk_size), mime_type(info)
         except (MediaError, ChunkPlanError) as exc:
-            raise _Stop("bad_input", f'field "video_path": {exc}', exc) from None
+            raise EntryStop("bad_input", f'field "video_path": {exc}', exc) from None
 
     def _privacy(self, entry: PostRequest, creator) -> str:
         try:
             privacy = choose_privacy(entry.privacy, self.default_privacy, creator)
         except PrivacyNotOffered as exc:
-            raise _Stop("bad_input", str(exc), exc) from None
+            raise EntryStop("bad_input", str(exc), exc) from None
         if not entry.privacy:
             source = "--privacy" if self.default_privacy else "the safe default (no privacy given)"
             self.say(f"  entry {entry.index + 1}: privacy {privacy} from {source}")
@@ -193,10 +180,10 @@ class Publisher:
                         start_chunk=record.next_chunk, runtime=self.runtime, on_progress=bar, on_chunk=chunk_done)
         except UploadError as exc:
             if exc.transient:
-                raise _Stop("try_later", f"upload interrupted at chunk {exc.next_chunk + 1}/"
+                raise EntryStop("try_later", f"upload interrupted at chunk {exc.next_chunk + 1}/"
                                          f"{plan.total_chunk_count} ({exc}); re-run to resume", exc) from None
             self.results.save(state["record"], state=FAILED, error=str(exc))
-            raise _Stop("failed", str(exc), exc) from None
+            raise EntryStop("failed", str(exc), exc) from None
         finally:
             if bar is not None and hasattr(bar, "close"):
                 bar.close()
@@ -212,7 +199,7 @@ class Publisher:
                 return self._terminal(entry, record, status)
             if self.runtime.monotonic() + delay > deadline:
                 self.results.save(record, status=status.status)
-                raise _Stop("try_later", f"{record.publish_id} still {status.status} after "
+                raise EntryStop("try_later", f"{record.publish_id} still {status.status} after "
                                          f"{self.poll_timeout_s:.0f} s; re-run later to follow it to the end")
             self.runtime.sleep(delay)
             delay = min(delay * 1.5, 30.0)
@@ -242,61 +229,22 @@ class Publisher:
     def _check_account(self, open_id: str) -> None:
         account = self.store.get(open_id)
         if account is None:
-            raise _Stop("bad_input", f'field "user_id": no connected account {open_id} in {self.store.path}; '
+            raise EntryStop("bad_input", f'field "user_id": no connected account {open_id} in {self.store.path}; '
                                      "log in with the app first")
         if account.emulated != self.emulated:
             where = "the emulator" if account.emulated else "TikTok"
-            raise _Stop("bad_input", f'field "user_id": account {open_id} was linked through {where}; '
+            raise EntryStop("bad_input", f'field "user_id": account {open_id} was linked through {where}; '
                                      f"this run talks to {'the emulator' if self.emulated else 'TikTok'}")
 
     def _call(self, open_id: str, fn: Callable[[str], Any], *, idempotent: bool = True) -> Any:
-        """Run one API call with a fresh token: refresh once on 401, wait out 429s, retry 5xx when safe."""
-        policy = self.runtime.policy
-        refreshed = False
-        for attempt in range(1, policy.max_attempts + 1):
-            try:
-                return fn(fresh_account(self.store, self.oauth, open_id).access_token)
-            except RelinkNeeded as exc:
-                raise _Stop("relink", f"log in again in the app: {exc.reason}", exc) from None
-            except AuthError as exc:
-                if refreshed:
-                    raise _Stop("relink", f"TikTok refuses the account's tokens ({exc})", exc) from None
-                refreshed = True
-                try:
-                    refresh_account(self.store, self.oauth, open_id, force=True)
-                except RelinkNeeded as relink:
-                    raise _Stop("relink", f"log in again in the app: {relink.reason}", relink) from None
-            except ScopeError as exc:
-                raise _Stop("relink", f"the account did not grant a scope this needs ({exc}); relink it and tick "
-                                      "the permission", exc) from None
-            except RateLimited as exc:
-                # TikTok's windows slide over 60 s and it sends no Retry-After: back off at least 10 s.
-                wait = exc.retry_after if exc.retry_after is not None else max(
-                    policy.delay(attempt, None, self.runtime.rng), 10.0)
-                if wait > policy.max_retry_after_s or attempt == policy.max_attempts:
-                    raise _Stop("try_later", f"rate limited by TikTok ({exc})", exc) from None
-                self.runtime.sleep(wait)
-            except PostingRefused as exc:
-                raise _Stop("try_later" if exc.code in WAIT_CODES else "failed", f"TikTok refused: {exc}",
-                            exc) from None
-            except TikTokError as exc:
-                if not exc.transient:
-                    raise _Stop("failed", str(exc), exc) from None
-                if not idempotent:
-                    raise _Stop("unknown", f"TikTok did not answer the post request clearly ({exc}); it may "
-                                           "or may not have been created: check the profile, then re-run with "
-                                           "--force to post it again", exc) from None
-                if attempt == policy.max_attempts:
-                    raise _Stop("try_later", f"TikTok is not answering ({exc})", exc) from None
-                self.runtime.sleep(policy.delay(attempt, None, self.runtime.rng))
-        raise _Stop("try_later", "gave up after repeated failures")
+        return call_for_post(self.store, self.oauth, self.runtime, open_id, fn, idempotent=idempotent)
 
     def _outcome(self, entry: PostRequest, record: PostRecord, status: str, detail: str) -> Outcome:
         return Outcome(index=entry.index, user_id=entry.user_id, media=_media_label(entry), status=status,
                        detail=detail, publish_id=record.publish_id, post_ids=record.post_ids,
                        error_code=None, log_id=record.log_id)
 
-    def _stopped(self, entry: PostRequest, key: str, stop: _Stop) -> Outcome:
+    def _stopped(self, entry: PostRequest, key: str, stop: EntryStop) -> Outcome:
         """Record why the entry stopped. In-flight publishes stay resumable; an init whose answer is unknown stays
         pending (the next run will not repeat it without --force); anything else is failed and can start again."""
         error = stop.error

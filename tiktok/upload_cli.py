@@ -21,7 +21,8 @@ from .exitcodes import PRECEDENCE_HELP, ExitStatus, combine
 from .logs import configure_logging
 from .manifest import ManifestError, PostRequest, load_manifest
 from .media import MediaError, check_video, probe
-from .posting import PRIVACY_LEVELS, PostingClient
+from .manifest_fields import PRIVACY_LEVELS
+from .posting import PostingClient
 from .progress import ByteProgress
 from .publisher import Outcome, Publisher
 from .results import ResultsFileError, ResultsStore, results_path_for

@@ -14,7 +14,7 @@ import requests
 from tiktok.emulator.config import default_users
 from tiktok.oauth import OAuthClient
 from tiktok.report import run as report_run
-from tiktok.report.run import utc_day
+from tiktok.report.daily import utc_day
 from tiktok.tokens import TokenStore
 from tests.support.flows import link_account
 

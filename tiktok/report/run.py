@@ -14,23 +14,18 @@ import random
 import sys
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
-from datetime import date, datetime, timedelta, timezone
+from datetime import date
 from pathlib import Path
-from typing import Literal
 
 from tqdm import tqdm
 
-from tiktok.atomic import atomic_write
 from tiktok.config import load_settings, read_environment
-from tiktok.errors import AccountNotFound, ConfigError, RelinkNeeded, ScopeError, TikTokError, TokenFileError
+from tiktok.errors import AccountNotFound, ConfigError, TokenFileError
 from tiktok.exitcodes import ExitStatus, combine
 from tiktok.logs import configure_logging
-from tiktok.report import csvfiles
-from tiktok.report.csvfiles import AccountDay, ReportFileError
-from tiktok.report.fetch import REPORT_RETRY, AccountReading, DisplayReader
+from tiktok.report.daily import AccountOutcome, date_problem, report_account, utc_day, write_outcomes
+from tiktok.report.fetch import REPORT_RETRY, DisplayReader
 from tiktok.report.s3 import S3_URI_ENV, S3URIError, UploadOutcome, parse_s3_uri, upload_reports
-from tiktok.report.snapshot import VIDEO_COLUMNS, AccountStats, video_rows
 from tiktok.retry import Runtime
 from tiktok.services import Services, build_services
 from tiktok.tokens import Account
@@ -39,7 +34,6 @@ REPORTS_DIR_ENV = "REPORTS_DIR"
 DEFAULT_REPORTS_DIR = "reports"
 S3_ENDPOINT_ENV = "AWS_ENDPOINT_URL_S3"  # boto3's own variable for the S3 endpoint
 
-Status = Literal["written", "skipped", "relink", "bad-input", "failed", "retry"]
 STATUS_EXIT = {"relink": ExitStatus.RELINK_NEEDED, "bad-input": ExitStatus.BAD_INPUT, "failed": ExitStatus.FAILED,
                "retry": ExitStatus.TRY_LATER}
 
@@ -61,17 +55,6 @@ rate limit or 5xx that persisted after retries, network): the next run may succe
 When several happen, the first of 3, 2, 1, 4 wins.
 
 crontab (daily, 23:50 UTC):  50 23 * * *  cd /path/to/project && .venv/bin/python -m tiktok report >> report.log 2>&1"""
-
-
-@dataclass(frozen=True)
-class AccountOutcome:
-    """One account's result; ``day`` holds what to write when ``status`` is ``written``."""
-
-    open_id: str
-    label: str
-    status: Status
-    detail: str
-    day: AccountDay | None = None
 
 
 def add_parser(commands: argparse._SubParsersAction, parents: Sequence[argparse.ArgumentParser]) -> None:
@@ -97,20 +80,6 @@ def parse_day(text: str) -> date:
         return date.fromisoformat(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text!r} is not a date like 2026-11-20") from None
-
-
-def date_problem(day: date, today: date) -> str | None:
-    """Why ``day`` cannot be reported on ``today``, or None."""
-    if day > today:
-        return f"--date {day} is after today ({today}, UTC)"
-    if day < today - timedelta(days=1):
-        return (f"--date {day}: TikTok's Display API returns only current counts and keeps no history, so only "
-                f"today ({today}) or yesterday (to fill a missed run) can be reported")
-    return None
-
-
-def utc_day(epoch_s: float) -> date:
-    return datetime.fromtimestamp(epoch_s, tz=timezone.utc).date()
 
 
 def command(args: argparse.Namespace, services: Services, *, clock: Callable[[], float] = time.time,
@@ -161,116 +130,6 @@ def _chosen(services: Services, wanted: Sequence[str]) -> list[Account]:
         if open_id not in accounts:
             raise AccountNotFound(open_id, services.store.path)
     return [accounts[open_id] for open_id in (list(dict.fromkeys(wanted)) or sorted(accounts))]
-
-
-def report_account(reader: DisplayReader, root: Path, day: date, account: Account, *, emulated: bool,
-                   backfill: bool) -> AccountOutcome:
-    """Read one account and compare it with its previous saved day; nothing is written here."""
-    def outcome(status: Status, detail: str, prepared: AccountDay | None = None) -> AccountOutcome:
-        return AccountOutcome(account.open_id, account.label, status, detail, prepared)
-
-    if account.emulated != emulated:
-        where, now = ("the emulator", "TikTok") if account.emulated else ("TikTok", "the emulator")
-        return outcome("skipped", f"linked through {where}; not reported while talking to {now}")
-    if account.relink_reason:
-        return outcome("relink", f"log in again in the app: {account.relink_reason}")
-    if "video.list" not in account.scopes:
-        return outcome("relink", "the video.list scope was not granted; log in again in the app and allow it")
-    try:
-        reading = reader.read(account)
-    except RelinkNeeded as exc:
-        return outcome("relink", f"log in again in the app: {exc.reason}")
-    except ScopeError as exc:
-        return outcome("relink", f"TikTok refused a scope ({exc}); log in again in the app and allow it")
-    except TikTokError as exc:
-        if exc.transient:
-            return outcome("retry", f"{exc} persisted after retries; nothing written for it, try later")
-        return outcome("failed", f"could not read the account: {exc}")
-    if reading.username and not account.username:  # linked without the profile scope's name: name it now
-        account = replace(account, username=reading.username)
-    if backfill and (later := _reported_since(root, day, account.open_id, {reading.username, account.username})):
-        return outcome("bad-input", f"already has a report for {later}; a back-fill only fills a missed day")
-    try:
-        prepared = prepare_day(root, day, reading)
-    except ReportFileError as exc:
-        return outcome("bad-input", f"an earlier report cannot be read: {exc}")
-    return outcome("written", describe(prepared, reading, backfill), prepared)
-
-
-def _reported_since(root: Path, day: date, open_id: str, usernames: set[str | None]) -> date | None:
-    """The first day on or after ``day`` that already has a CSV for this account (under any of its names)."""
-    for saved in csvfiles.report_days(root):
-        folder = csvfiles.day_dir(root, saved)
-        if saved >= day and any(csvfiles.find_account_file(folder, open_id, name or None) for name in usernames):
-            return saved
-    return None
-
-
-def prepare_day(root: Path, day: date, reading: AccountReading) -> AccountDay:
-    """The rows to write; without stats the summary row is None (the account gets no summary line)."""
-    if reading.stats is not None:
-        return csvfiles.build_account_day(root, day, reading.stats, reading.videos)
-    # Only open_id and username of this placeholder reach the video rows; its counts are never written.
-    who = AccountStats(reading.open_id, reading.username, 0, 0, 0, 0)
-    previous = csvfiles.load_previous(root, day, reading.open_id, reading.username)
-    return AccountDay(account=who, video_rows=video_rows(day, who, reading.videos, previous), summary_row=None)
-
-
-def describe(prepared: AccountDay, reading: AccountReading, backfill: bool) -> str:
-    """The detail of a written account's line (the file name is added once written)."""
-    parts = [f"{len(reading.videos)} videos"]
-    row = prepared.summary_row
-    if row is None:
-        parts.append("no follower counts (user.info.stats not granted; relink to include them)")
-    else:
-        change = row["follower_count_change"]
-        since = f" ({change:+d} since {row['previous_date']})" if change is not None else " (first report)"
-        parts.append(f"{row['follower_count']} followers{since}")
-    if backfill:
-        parts.append("back-filled with the counts of now, the API keeps no history")
-    return "; ".join(parts)
-
-
-def write_outcomes(root: Path, day: date, outcomes: list[AccountOutcome]) -> tuple[list[AccountOutcome], list[Path]]:
-    """Write the day's files for every account read; returns updated outcomes and the paths written."""
-    ready = [o.day for o in outcomes if o.status == "written"]
-    if not ready:
-        return outcomes, []
-    try:
-        paths, summary = write_files(root, day, ready)
-    except ReportFileError as exc:
-        return _mark(outcomes, "bad-input", f"nothing written for {day}: {exc}"), []
-    except (OSError, ValueError) as exc:
-        return _mark(outcomes, "failed", f"nothing written for {day}: {exc}"), []
-    updated = [_with_file(o, paths[o.open_id]) if o.status == "written" else o for o in outcomes]
-    return updated, [*paths.values(), *([summary] if summary else [])]
-
-
-def write_files(root: Path, day: date, days: list[AccountDay]) -> tuple[dict[str, Path], Path | None]:
-    """Each account's CSV by open_id, and the summary (None when no account had stats)."""
-    with_stats = [d for d in days if d.summary_row is not None]
-    paths: dict[str, Path] = {}
-    summary = None
-    if with_stats:
-        written = csvfiles.write_day(root, day, with_stats)
-        paths.update({d.account.open_id: p for d, p in zip(with_stats, written)})
-        summary = written[-1]
-    folder = csvfiles.day_dir(root, day)
-    for item in days:
-        if item.summary_row is None:
-            folder.mkdir(parents=True, exist_ok=True)
-            path = folder / csvfiles.account_file_name(item.account.open_id, item.account.username)
-            atomic_write(path, csvfiles.render_csv(VIDEO_COLUMNS, item.video_rows), mode=csvfiles.FILE_MODE)
-            paths[item.account.open_id] = path
-    return {d.account.open_id: paths[d.account.open_id] for d in days}, summary
-
-
-def _mark(outcomes: list[AccountOutcome], status: Status, detail: str) -> list[AccountOutcome]:
-    return [AccountOutcome(o.open_id, o.label, status, detail) if o.status == "written" else o for o in outcomes]
-
-
-def _with_file(outcome: AccountOutcome, path: object) -> AccountOutcome:
-    return AccountOutcome(outcome.open_id, outcome.label, outcome.status, f"{path}: {outcome.detail}", outcome.day)
 
 
 _LABELS = {"written": "WROTE", "skipped": "SKIPPED", "relink": "RELINK", "bad-input": "REFUSED",

@@ -23,7 +23,7 @@ bp = Blueprint("transcripts", __name__, url_prefix="/transcripts")
 
 DEFAULT_DIR = "transcripts"
 STORE_KEY = "tiktok_transcripts"
-NON_ACCOUNT_FOLDERS = ("local", "links")  # transcribe_cli's folders for inputs that are not an account's videos
+NON_ACCOUNT_FOLDERS = ("local", "links")  # transcribe_jobs' folders for inputs that are not an account's videos
 DOWNLOAD_TYPES = {"txt": "text/plain; charset=utf-8", "srt": "application/x-subrip; charset=utf-8"}
 
 

@@ -1,0 +1,131 @@
+"""Checks for single fields of a videos_to_upload.json entry: each returns the clean value or raises ``Bad``."""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Callable
+from contextvars import ContextVar
+from typing import Any
+from urllib.parse import urlsplit
+
+from tiktok.caption import PHOTO_TITLE_LIMIT, normalise_tag, utf16_len
+
+PRIVACY_LEVELS = ("PUBLIC_TO_EVERYONE", "MUTUAL_FOLLOW_FRIENDS", "FOLLOWER_OF_CREATOR", "SELF_ONLY")  # ref 3.2
+MAX_PHOTOS = 35  # photo post source_info.photo_images, reference 3.4
+SOURCE_FIELDS = ("video_path", "video_url", "photo_urls")
+TOGGLE_FIELDS = ("disable_comment", "disable_duet", "disable_stitch", "is_aigc",
+                 "brand_content_toggle", "brand_organic_toggle")
+
+
+class Bad(ValueError):
+    """A field's value is wrong; the text says how."""
+
+
+def type_name(value: Any) -> str:
+    names = {type(None): "null", bool: "bool", int: "int", float: "float", str: "string", list: "list",
+             dict: "object"}
+    return names.get(type(value), type(value).__name__)
+
+
+def _string(value: Any) -> str:
+    if not isinstance(value, str):
+        raise Bad(f"expected a string, got {type_name(value)}")
+    return value
+
+
+def _nonempty_string(value: Any) -> str:
+    if not _string(value).strip():
+        raise Bad("must not be empty")
+    return value
+
+
+def _boolean(value: Any) -> bool:
+    if not isinstance(value, bool):
+        raise Bad(f"expected true or false, got {type_name(value)}")
+    return value
+
+
+def _count(value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise Bad(f"expected a whole number, got {type_name(value)}")
+    if value < 0:
+        raise Bad(f"must be 0 or more, got {value}")
+    return value
+
+
+# Emulated runs only: the emulator pulls media from test servers on this machine, which speak plain http.
+ALLOW_LOOPBACK: ContextVar[bool] = ContextVar("allow_loopback", default=False)
+_LOOPBACK_HOSTS = {"127.0.0.1", "localhost"}
+
+
+def _https_url(value: Any) -> str:
+    url = _string(value)
+    parts = urlsplit(url)
+    if ALLOW_LOOPBACK.get() and parts.scheme in ("http", "https") and parts.hostname in _LOOPBACK_HOSTS:
+        return url
+    if parts.scheme != "https":
+        raise Bad(f"must be an https:// URL (TikTok refuses other schemes), got {url!r}")
+    if not parts.hostname or any(ch.isspace() for ch in url):
+        raise Bad(f"is not a valid URL: {url!r}")
+    try:
+        ipaddress.ip_address(parts.hostname)
+    except ValueError:
+        return url
+    raise Bad(f"must name a verified domain, not an IP address: {url!r}")
+
+
+def _photo_urls(value: Any) -> tuple[str, ...]:
+    if not isinstance(value, list):
+        raise Bad(f"expected a list of https URLs, got {type_name(value)}")
+    if not 1 <= len(value) <= MAX_PHOTOS:
+        raise Bad(f"needs 1 to {MAX_PHOTOS} photos, got {len(value)}")
+    urls = []
+    for position, item in enumerate(value):
+        try:
+            urls.append(_https_url(item))
+        except Bad as bad:
+            raise Bad(f"item {position}: {bad}") from None
+    return tuple(urls)
+
+
+def _tags(value: Any) -> tuple[str, ...]:
+    if not isinstance(value, list):
+        raise Bad(f"expected a list of strings, got {type_name(value)}")
+    tags = []
+    for position, item in enumerate(value):
+        if not isinstance(item, str):
+            raise Bad(f"expected a list of strings, item {position} is {type_name(item)}")
+        try:
+            tags.append(normalise_tag(item))
+        except ValueError as bad:
+            raise Bad(f"item {position}: {bad}") from None
+    return tuple(tags)
+
+
+def _privacy(value: Any) -> str:
+    if _string(value) not in PRIVACY_LEVELS:
+        raise Bad(f"expected one of {', '.join(PRIVACY_LEVELS)}, got {value!r}")
+    return value
+
+
+def _title(value: Any) -> str:
+    units = utf16_len(_string(value))
+    if units > PHOTO_TITLE_LIMIT:
+        raise Bad(f"is {units} UTF-16 units, over the photo title limit of {PHOTO_TITLE_LIMIT}")
+    return value
+
+
+FIELDS: dict[str, Callable[[Any], Any]] = {
+    "user_id": _nonempty_string,
+    "video_path": _nonempty_string,
+    "video_url": _https_url,
+    "photo_urls": _photo_urls,
+    "photo_cover_index": _count,
+    "description": _string,
+    "tags": _tags,
+    "privacy": _privacy,
+    "draft": _boolean,
+    **{name: _boolean for name in TOGGLE_FIELDS},
+    "video_cover_timestamp_ms": _count,
+    "title": _title,
+}
