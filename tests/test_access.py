@@ -100,3 +100,16 @@ def test_call_with_token_refreshes_once_when_tiktok_says_expired(emulator, remot
     user = call_with_token(store, oauth, ADA, lambda token: api.user_info(token, ["open_id"]))
     assert user["open_id"] == ADA
     assert remote.state()["tokens"]["rotated"] == 1
+
+
+def test_an_account_marked_for_relinking_never_sends_its_refused_token_again(emulator, remote, store, oauth):
+    link_account(emulator.url, store, oauth, ADA)
+    remote.revoke_user(ADA)
+    with pytest.raises(RelinkNeeded):
+        refresh_account(store, oauth, ADA, force=True)
+    remote.inject_fault("/v2/oauth/token/", status=503, error="temporarily_unavailable", times=2)
+    for call in (lambda: refresh_account(store, oauth, ADA, force=True), lambda: fresh_account(store, oauth, ADA)):
+        with pytest.raises(RelinkNeeded) as err:  # a call to TikTok would have met the 503 instead
+            call()
+        assert "invalid_grant" in err.value.reason  # the reason recorded the first time
+    assert len(remote.state()["faults"]) == 1 and remote.state()["faults"][0]["times"] == 2  # untouched

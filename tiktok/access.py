@@ -39,6 +39,8 @@ def refresh_account(store: TokenStore, oauth: OAuthClient, open_id: str, *,
         now = store.clock()
         if not force and not account.access_expires_within(leeway, now) and not account.relink_reason:
             return account
+        if account.relink_reason:  # TikTok refused this refresh token already: sending it again cannot help
+            raise RelinkNeeded(open_id, account.relink_reason)
         if account.refresh_expires_at <= now:
             relink = RelinkNeeded(open_id, "the refresh token has expired")
         else:
