@@ -19,6 +19,11 @@ PRECEDENCE = (ExitStatus.RELINK_NEEDED, ExitStatus.BAD_INPUT, ExitStatus.FAILED,
 PRECEDENCE_HELP = "When several apply: 3 wins over 2, 2 over 1, 1 over 4."
 
 
+# What each per-item outcome word means for the run's exit status (commands add words of their own).
+OUTCOME_EXIT = {"relink": ExitStatus.RELINK_NEEDED, "bad_input": ExitStatus.BAD_INPUT, "failed": ExitStatus.FAILED,
+                "try_later": ExitStatus.TRY_LATER}
+
+
 def combine(codes: Iterable[ExitStatus]) -> ExitStatus:
     """The exit status of a run whose items ended with ``codes``."""
     seen = set(codes)

@@ -20,13 +20,32 @@ from .chunks import DEFAULT_CHUNK_BYTES, ChunkPlan, ChunkPlanError, plan_chunks
 from .manifest import PostRequest
 from .media import MediaError, MediaInfo, check_video, mime_type, probe
 from .oauth import OAuthClient
-from .posting import (RETRYABLE_FAIL_REASONS, PostingClient, PrivacyNotOffered, PublishStatus, choose_privacy,
-                      file_source_info, photo_body, pull_source_info, video_post_info)
-from .results import (DONE, FAILED, IN_INBOX, PENDING_INIT, POSTED, PROCESSING, UPLOADING, PostRecord,
-                      ResultsStore, entry_key)
+from .posting import (
+    RETRYABLE_FAIL_REASONS,
+    PostingClient,
+    PrivacyNotOffered,
+    PublishStatus,
+    choose_privacy,
+    file_source_info,
+    photo_body,
+    pull_source_info,
+    video_post_info,
+)
+from .results import (
+    DONE,
+    FAILED,
+    IN_INBOX,
+    PENDING_INIT,
+    POSTED,
+    PROCESSING,
+    UPLOADING,
+    PostRecord,
+    ResultsStore,
+    entry_key,
+)
 from .retry import Runtime
 from .tokens import TokenStore
-from .transfer import send_chunks
+from .transfer import UploadError, send_chunks
 
 log = logging.getLogger(__name__)
 UPLOAD_URL_TTL_S = 3600  # media transfer guide: the upload URL is valid for one hour
@@ -113,7 +132,7 @@ class Publisher:
         init = self._init(entry, creator, privacy, caption, plan)
         record = self.results.save(
             record, state=UPLOADING if plan else PROCESSING, publish_id=init.publish_id, upload_url=init.upload_url,
-            upload_url_expires_at=self.runtime_now() + UPLOAD_URL_TTL_S if init.upload_url else None)
+            upload_url_expires_at=self._now() + UPLOAD_URL_TTL_S if init.upload_url else None)
         if plan is not None:
             record = self._upload(entry, record, plan, mime)
         return self._finish(entry, record)
@@ -124,7 +143,7 @@ class Publisher:
         if status.terminal:
             return self._terminal(entry, record, status)
         if record.state == UPLOADING:
-            expired = (record.upload_url_expires_at or 0) <= self.runtime_now()
+            expired = (record.upload_url_expires_at or 0) <= self._now()
             if expired or not record.upload_url or not record.plan:
                 self.say(f"  entry {entry.index + 1}: its upload URL has expired; starting the post again")
                 return self._post_new(entry, self.results.save(record, state=FAILED, error="upload URL expired"))
@@ -166,7 +185,6 @@ class Publisher:
                           idempotent=plan is not None)
 
     def _upload(self, entry: PostRequest, record: PostRecord, plan: ChunkPlan, mime: str) -> PostRecord:
-        from .transfer import UploadError
         bar = self.progress(str(entry.video_path.name), plan.video_size) if self.progress else None
         if bar is not None and record.next_chunk:
             bar(plan.chunk(record.next_chunk).first_byte)
@@ -223,7 +241,7 @@ class Publisher:
 
     # -- plumbing ----------------------------------------------------------------------------------------------
 
-    def runtime_now(self) -> float:
+    def _now(self) -> float:
         return self.store.clock()
 
     def _check_account(self, open_id: str) -> None:

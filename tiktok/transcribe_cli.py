@@ -19,7 +19,7 @@ from pathlib import Path
 
 from .config import load_settings, read_environment
 from .errors import ConfigError, TokenFileError
-from .exitcodes import PRECEDENCE_HELP, ExitStatus, combine
+from .exitcodes import OUTCOME_EXIT, PRECEDENCE_HELP, ExitStatus, combine
 from .logs import configure_logging
 from .services import build_services
 from .transcribe_jobs import Outcome, assemblyai_target, collect_jobs, trusted_hosts
@@ -43,8 +43,7 @@ environment: ASSEMBLYAI_API_KEY (required unless the TikTok emulator is in use, 
 makes synthetic text instead), ASSEMBLYAI_BASE_URL (another AssemblyAI host, e.g. https://api.eu.assemblyai.com),
 ASSEMBLYAI_POLLING_INTERVAL (seconds between status polls), TRANSCRIPTS_DIR (default transcripts/)."""
 
-STATUS_EXIT = {"relink": ExitStatus.RELINK_NEEDED, "bad_input": ExitStatus.BAD_INPUT, "failed": ExitStatus.FAILED,
-               "try_later": ExitStatus.TRY_LATER}
+STATUS_EXIT = OUTCOME_EXIT
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -17,11 +17,11 @@ from typing import Sequence
 from .chunks import DEFAULT_CHUNK_BYTES, ChunkPlanError, plan_chunks
 from .config import load_settings
 from .errors import ConfigError, TikTokError
-from .exitcodes import PRECEDENCE_HELP, ExitStatus, combine
+from .exitcodes import OUTCOME_EXIT, PRECEDENCE_HELP, ExitStatus, combine
 from .logs import configure_logging
 from .manifest import ManifestError, PostRequest, load_manifest
-from .media import MediaError, check_video, probe
 from .manifest_fields import PRIVACY_LEVELS
+from .media import MediaError, check_video, probe
 from .posting import PostingClient
 from .progress import ByteProgress
 from .publisher import Outcome, Publisher
@@ -33,8 +33,7 @@ EPILOG = """exit codes: 0 everything posted (or already posted); 1 some posts fa
 file, account or arguments: the other entries were still posted); 3 an account must be linked again in the app;
 4 rate-limited or TikTok unavailable: run again later to resume. """ + PRECEDENCE_HELP
 
-STATUS_EXIT = {"relink": ExitStatus.RELINK_NEEDED, "bad_input": ExitStatus.BAD_INPUT, "failed": ExitStatus.FAILED,
-               "unknown": ExitStatus.FAILED, "try_later": ExitStatus.TRY_LATER}
+STATUS_EXIT = {**OUTCOME_EXIT, "unknown": ExitStatus.FAILED}  # unknown: a person must check the profile
 
 
 def build_parser() -> argparse.ArgumentParser:
