@@ -9,9 +9,9 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Callable, TypeVar
 
-from .errors import AccountNotFound, AuthError, OAuthError, RelinkNeeded
-from .oauth import OAuthClient
-from .tokens import Account, TokenStore
+from tiktok.errors import AccountNotFound, AuthError, OAuthError, RelinkNeeded
+from tiktok.oauth import OAuthClient
+from tiktok.tokens import Account, TokenStore
 
 REFRESH_LEEWAY_S = 10 * 60  # refresh when the access token has less than this left
 RELINK_WARNING_S = 30 * 24 * 3600  # warn this long before the refresh token runs out

@@ -12,13 +12,13 @@ import logging
 import sys
 from typing import Sequence
 
-from .config import load_settings
-from .errors import AccountNotFound, ConfigError, TokenFileError
-from .exitcodes import PRECEDENCE_HELP, ExitStatus
-from .logs import configure_logging
-from .refresh import describe_duration, exit_status, format_outcome, format_time, parse_duration, refresh_accounts
-from .report import run as report_run
-from .services import build_services
+from tiktok.config import load_settings
+from tiktok.errors import AccountNotFound, ConfigError, TokenFileError
+from tiktok.exitcodes import PRECEDENCE_HELP, ExitStatus
+from tiktok.logs import configure_logging
+from tiktok.refresh import describe_duration, exit_status, format_outcome, format_time, parse_duration, refresh_accounts
+from tiktok.report import run as report_run
+from tiktok.services import build_services
 
 DEFAULT_WITHIN = "90m"  # hourly cron: anything expiring before the run after next gets refreshed now
 

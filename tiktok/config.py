@@ -12,8 +12,8 @@ from typing import Mapping
 
 from dotenv import dotenv_values
 
-from .errors import ConfigError
-from .pkce import ENCODINGS, Encoding
+from tiktok.errors import ConfigError
+from tiktok.pkce import ENCODINGS, Encoding
 
 TIKTOK_API_BASE = "https://open.tiktokapis.com"
 TIKTOK_AUTH_URL = "https://www.tiktok.com/v2/auth/authorize/"

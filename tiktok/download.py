@@ -27,7 +27,7 @@ import yt_dlp
 from yt_dlp.extractor.tiktok import TikTokIE, TikTokVMIE
 from yt_dlp.networking.exceptions import HTTPError, TransportError
 
-from .errors import TikTokError
+from tiktok.errors import TikTokError
 
 ALLOWED_EXTRACTORS = ["TikTok", "vm.tiktok", "generic"]  # ecosystem notes §2: without "generic" no direct file works
 MEDIA_EXTENSIONS = frozenset({".mp4", ".m4v", ".mov", ".webm", ".mkv", ".avi", ".mp3", ".m4a", ".aac", ".wav",

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 
-from .emulator.logs import RedactingFilter, install_redaction
+from tiktok.emulator.logs import RedactingFilter, install_redaction
 
 FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 

@@ -13,7 +13,7 @@ from urllib.parse import urlencode
 
 import requests
 
-from .errors import OAuthError, TransportError
+from tiktok.errors import OAuthError, TransportError
 
 DEFAULT_TIMEOUT = (5.0, 30.0)  # seconds: connect, read
 

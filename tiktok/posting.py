@@ -5,11 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from .api import ApiClient
-from .caption import Caption
-from .chunks import ChunkPlan
-from .errors import TikTokError
-from .manifest import PostRequest
+from tiktok.api import ApiClient
+from tiktok.caption import Caption
+from tiktok.chunks import ChunkPlan
+from tiktok.errors import TikTokError
+from tiktok.manifest import PostRequest
 
 FALLBACK_PRIVACY = "SELF_ONLY"  # when neither the entry nor --privacy names one: the safest choice
 TERMINAL = {"PUBLISH_COMPLETE", "SEND_TO_USER_INBOX", "FAILED"}

@@ -14,13 +14,13 @@ from typing import Any, Callable
 
 import requests
 
-from .call_policy import EntryStop, call_for_post
-from .caption import CaptionTooLong, build_caption
-from .chunks import DEFAULT_CHUNK_BYTES, ChunkPlan, ChunkPlanError, plan_chunks
-from .manifest import PostRequest
-from .media import MediaError, MediaInfo, check_video, mime_type, probe
-from .oauth import OAuthClient
-from .posting import (
+from tiktok.call_policy import EntryStop, call_for_post
+from tiktok.caption import CaptionTooLong, build_caption
+from tiktok.chunks import DEFAULT_CHUNK_BYTES, ChunkPlan, ChunkPlanError, plan_chunks
+from tiktok.manifest import PostRequest
+from tiktok.media import MediaError, MediaInfo, check_video, mime_type, probe
+from tiktok.oauth import OAuthClient
+from tiktok.posting import (
     RETRYABLE_FAIL_REASONS,
     PostingClient,
     PrivacyNotOffered,
@@ -31,7 +31,7 @@ from .posting import (
     pull_source_info,
     video_post_info,
 )
-from .results import (
+from tiktok.results import (
     DONE,
     FAILED,
     IN_INBOX,
@@ -43,9 +43,9 @@ from .results import (
     ResultsStore,
     entry_key,
 )
-from .retry import Runtime
-from .tokens import TokenStore
-from .transfer import UploadError, send_chunks
+from tiktok.retry import Runtime
+from tiktok.tokens import TokenStore
+from tiktok.transfer import UploadError, send_chunks
 
 log = logging.getLogger(__name__)
 UPLOAD_URL_TTL_S = 3600  # media transfer guide: the upload URL is valid for one hour

@@ -18,9 +18,9 @@ from typing import Any, Iterator
 
 from filelock import FileLock
 
-from .atomic import atomic_write, remove_stale_temps
-from .errors import FileProblem
-from .manifest import PostRequest
+from tiktok.atomic import atomic_write, remove_stale_temps
+from tiktok.errors import FileProblem
+from tiktok.manifest import PostRequest
 
 FORMAT_VERSION = 1
 

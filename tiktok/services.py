@@ -6,11 +6,11 @@ from dataclasses import dataclass
 
 import requests
 
-from . import __version__
-from .api import ApiClient
-from .config import Settings
-from .oauth import OAuthClient
-from .tokens import TokenStore
+from tiktok import __version__
+from tiktok.api import ApiClient
+from tiktok.config import Settings
+from tiktok.oauth import OAuthClient
+from tiktok.tokens import TokenStore
 
 
 def http_session() -> requests.Session:

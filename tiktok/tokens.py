@@ -22,9 +22,9 @@ from typing import Any, Callable, Iterator
 
 from filelock import FileLock, Timeout
 
-from .atomic import atomic_write, remove_stale_temps
-from .errors import TokenFileError
-from .oauth import TokenGrant
+from tiktok.atomic import atomic_write, remove_stale_temps
+from tiktok.errors import TokenFileError
+from tiktok.oauth import TokenGrant
 
 FORMAT_VERSION = 1
 LOCK_TIMEOUT_S = 60.0  # long enough for a refresh round trip held under the lock

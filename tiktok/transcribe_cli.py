@@ -17,14 +17,14 @@ from contextlib import ExitStack
 from datetime import UTC, date, datetime
 from pathlib import Path
 
-from .config import load_settings, read_environment
-from .errors import ConfigError, TokenFileError
-from .exitcodes import OUTCOME_EXIT, PRECEDENCE_HELP, ExitStatus, combine
-from .logs import configure_logging
-from .services import build_services
-from .transcribe_jobs import Outcome, assemblyai_target, collect_jobs, trusted_hosts
-from .transcribe_run import run_jobs
-from .transcripts import TranscriptsFolderError, TranscriptStore
+from tiktok.config import load_settings, read_environment
+from tiktok.errors import ConfigError, TokenFileError
+from tiktok.exitcodes import OUTCOME_EXIT, PRECEDENCE_HELP, ExitStatus, combine
+from tiktok.logs import configure_logging
+from tiktok.services import build_services
+from tiktok.transcribe_jobs import Outcome, assemblyai_target, collect_jobs, trusted_hosts
+from tiktok.transcribe_run import run_jobs
+from tiktok.transcripts import TranscriptsFolderError, TranscriptStore
 
 DEFAULT_TRANSCRIPTS_DIR = "transcripts"
 DEFAULT_JOBS = 2

@@ -12,15 +12,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
-from .access import call_with_token
-from .config import Settings
-from .download import classify_url
-from .errors import ConfigError, RelinkNeeded, TikTokError
-from .services import Services
-from .serving import serve_in_thread
-from .standins.assemblyai import create_standin
-from .transcripts import TranscriptRecord, safe_name
-from .videolist import list_videos
+from tiktok.access import call_with_token
+from tiktok.config import Settings
+from tiktok.download import classify_url
+from tiktok.errors import ConfigError, RelinkNeeded, TikTokError
+from tiktok.services import Services
+from tiktok.serving import serve_in_thread
+from tiktok.standins.assemblyai import create_standin
+from tiktok.transcripts import TranscriptRecord, safe_name
+from tiktok.videolist import list_videos
 
 DEFAULT_BASE_URL = "https://api.assemblyai.com"  # the SDK's default (ecosystem notes section 1)
 DEFAULT_POLL_INTERVAL_S = 3.0  # the SDK's default polling_interval

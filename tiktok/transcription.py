@@ -26,7 +26,7 @@ from typing import Callable
 import assemblyai as aai
 import httpx
 
-from .errors import ConfigError, TikTokError
+from tiktok.errors import ConfigError, TikTokError
 
 DEFAULT_POLL_INTERVAL_S = 3.0  # the SDK's own default polling_interval
 DEFAULT_HTTP_TIMEOUT_S = 30.0  # the SDK's default http_timeout: bounds each socket operation, not the whole call

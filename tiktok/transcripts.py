@@ -22,8 +22,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
-from .atomic import atomic_write
-from .errors import FileProblem
+from tiktok.atomic import atomic_write
+from tiktok.errors import FileProblem
 
 log = logging.getLogger(__name__)
 

@@ -17,9 +17,9 @@ from typing import Callable
 import requests
 from requests.adapters import HTTPAdapter
 
-from .chunks import Chunk, ChunkPlan
-from .errors import TikTokError, parse_retry_after
-from .retry import Runtime
+from tiktok.chunks import Chunk, ChunkPlan
+from tiktok.errors import TikTokError, parse_retry_after
+from tiktok.retry import Runtime
 
 Progress = Callable[[int], None]
 BLOCK_BYTES = 1024 * 1024  # socket write size for request bodies; larger blocks cost less Python per byte

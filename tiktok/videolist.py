@@ -14,8 +14,8 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 from urllib.parse import unquote, urlsplit
 
-from .api import ApiClient
-from .errors import RateLimited, TikTokError
+from tiktok.api import ApiClient
+from tiktok.errors import RateLimited, TikTokError
 
 LIST_PATH = "/v2/video/list/"
 PAGE_SIZE = 20  # video list docs: max_count "max 20"

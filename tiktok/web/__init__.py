@@ -9,12 +9,12 @@ from typing import Any, Mapping
 
 from flask import Flask, render_template
 
-from ..config import Settings, load_settings
-from ..emulator.logs import install_redaction
-from ..services import build_services
-from ..errors import TokenFileError
-from ..tokens import TokenStore
-from .flows import LoginFlows
+from tiktok.config import Settings, load_settings
+from tiktok.emulator.logs import install_redaction
+from tiktok.services import build_services
+from tiktok.errors import TokenFileError
+from tiktok.tokens import TokenStore
+from tiktok.web.flows import LoginFlows
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -39,11 +39,11 @@ def create_app(test_config: Mapping[str, Any] | None = None, *, settings: Settin
                                                                                    clock=clock))
     app.extensions["tiktok_login_flows"] = LoginFlows(clock=clock)
     install_redaction("werkzeug")  # the callback's code and state appear in request lines
-    from .views import bp
+    from tiktok.web.views import bp
     app.register_blueprint(bp)
-    from .stats import register as register_stats
+    from tiktok.web.stats import register as register_stats
     register_stats(app, test_config)
-    from .transcripts import register as register_transcripts
+    from tiktok.web.transcripts import register as register_transcripts
     register_transcripts(app, test_config)
 
     @app.errorhandler(TokenFileError)

@@ -5,9 +5,9 @@ from __future__ import annotations
 import logging
 import sys
 
-from ..config import load_settings
-from ..errors import ConfigError
-from ..logs import configure_logging
+from tiktok.config import load_settings
+from tiktok.errors import ConfigError
+from tiktok.logs import configure_logging
 
 log = logging.getLogger("tiktok.app")
 
@@ -21,7 +21,7 @@ def main() -> int:
         return 2
     emulator = None
     if settings.embedded_emulator:
-        from ..emulator.server import start_emulator
+        from tiktok.emulator.server import start_emulator
         try:
             emulator = start_emulator(host="127.0.0.1", port=settings.emulator_port)
         except OSError as exc:
@@ -30,7 +30,7 @@ def main() -> int:
             return 2
         log.warning("EMULATED MODE: no TIKTOK_CLIENT_KEY is set, so this app talks to the local TikTok emulator "
                     "at %s. Nothing reaches TikTok.", emulator.url)
-    from . import create_app
+    from tiktok.web import create_app
     app = create_app(settings=settings)
     log.info("open http://%s:%d/ (tokens file: %s)", "127.0.0.1" if settings.host in ("0.0.0.0", "::")
              else settings.host, settings.port, settings.tokens_path.resolve())

@@ -12,11 +12,11 @@ from typing import Any
 from flask import Blueprint, Flask, current_app, render_template
 from markupsafe import Markup, escape
 
-from ..config import read_environment
-from ..report.history import AccountHistory, load_history
-from ..report.run import DEFAULT_REPORTS_DIR, REPORTS_DIR_ENV
-from ..tokens import Account
-from .views import services
+from tiktok.config import read_environment
+from tiktok.report.history import AccountHistory, load_history
+from tiktok.report.run import DEFAULT_REPORTS_DIR, REPORTS_DIR_ENV
+from tiktok.tokens import Account
+from tiktok.web.views import services
 
 bp = Blueprint("stats", __name__)
 

@@ -15,9 +15,9 @@ from urllib.parse import urlsplit
 from flask import Blueprint, Flask, Response, abort, current_app, render_template, request
 from markupsafe import Markup, escape
 
-from ..config import read_environment
-from ..refresh import format_time
-from ..transcripts import Snippet, TranscriptRecord, TranscriptsFolderError, TranscriptStore
+from tiktok.config import read_environment
+from tiktok.refresh import format_time
+from tiktok.transcripts import Snippet, TranscriptRecord, TranscriptsFolderError, TranscriptStore
 
 bp = Blueprint("transcripts", __name__, url_prefix="/transcripts")
 
