@@ -30,9 +30,9 @@ import requests  # noqa: E402
 
 from tiktok.api import ApiClient  # noqa: E402
 from tiktok.chunks import plan_chunks  # noqa: E402
-from tiktok.oauth import OAuthClient  # noqa: E402
+from tiktok.auth.oauth import OAuthClient  # noqa: E402
 from tiktok.posting import PostingClient, file_source_info  # noqa: E402
-from tiktok.tokens import TokenStore  # noqa: E402
+from tiktok.auth.tokens import TokenStore  # noqa: E402
 
 ADA = "723f24d7-e717-40f8-a2b6-cb8464cd23b4"  # the emulator's first seeded user
 KEY, SECRET = "emulator-client-key", "emulator-client-secret"
@@ -55,7 +55,7 @@ def link(url: str, tokens: Path) -> None:
 
 
 def init_upload(url: str, tokens: Path, size: int) -> tuple[str, object]:
-    from tiktok.access import refresh_account
+    from tiktok.auth.access import refresh_account
     # Init allows 6 calls a minute per access token; a fresh token per run keeps repeated runs inside it.
     oauth = OAuthClient(requests.Session(), api_base=url, client_key=KEY, client_secret=SECRET)
     token = refresh_account(TokenStore(tokens), oauth, ADA, force=True).access_token

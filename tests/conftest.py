@@ -14,9 +14,9 @@ import requests
 from tiktok.emulator.config import EmulatorConfig
 from tiktok.emulator.remote import EmulatorRemote
 from tiktok.emulator.server import EmulatorServer, start_emulator
-from tiktok.oauth import OAuthClient
+from tiktok.auth.oauth import OAuthClient
 from tiktok.serving import RunningServer, serve_in_thread
-from tiktok.tokens import TokenStore
+from tiktok.auth.tokens import TokenStore
 from tiktok.web import create_app
 from tests.support.flows import WebClient
 

@@ -8,7 +8,7 @@ from dataclasses import replace
 import pytest
 import requests
 
-from tiktok.access import fresh_account, refresh_account
+from tiktok.auth.access import fresh_account, refresh_account
 from tiktok.emulator.config import default_users
 from tiktok.errors import AccountNotFound, OAuthError, RelinkNeeded
 from tests.support.flows import link_account
@@ -92,7 +92,7 @@ def test_unknown_account(store, oauth):
 
 
 def test_call_with_token_refreshes_once_when_tiktok_says_expired(emulator, remote, store, oauth):
-    from tiktok.access import call_with_token
+    from tiktok.auth.access import call_with_token
     from tiktok.api import ApiClient
     link_account(emulator.url, store, oauth, ADA)
     remote.advance_clock(3 * 3600)  # TikTok's clock says the token is dead; ours says it is fresh

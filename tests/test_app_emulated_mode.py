@@ -14,7 +14,7 @@ import pytest
 import requests
 
 from tiktok.emulator.config import default_users
-from tiktok.tokens import TokenStore
+from tiktok.auth.tokens import TokenStore
 from tests.support.flows import WebClient, consent
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -13,7 +13,7 @@ import pytest
 from playwright.sync_api import sync_playwright
 
 from tiktok.emulator.config import default_users
-from tiktok.tokens import TokenStore
+from tiktok.auth.tokens import TokenStore
 
 CHROMIUM_CANDIDATES = ("/usr/lib/chromium/chromium", "/usr/bin/chromium")
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",

@@ -10,9 +10,9 @@ import time
 import pytest
 
 from tiktok.emulator.config import EmulatorConfig, default_users
-from tiktok.oauth import OAuthClient
+from tiktok.auth.oauth import OAuthClient
 from tiktok.errors import OAuthError
-from tiktok.tokens import TokenStore
+from tiktok.auth.tokens import TokenStore
 from tests.support.flows import consent
 
 ADA, BO, CY = (u.open_id for u in default_users())

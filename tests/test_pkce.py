@@ -1,7 +1,7 @@
 import pytest
 
-from tiktok.oauth import build_authorize_url, split_scopes
-from tiktok.pkce import code_challenge, is_valid_verifier, make_verifier
+from tiktok.auth.oauth import build_authorize_url, split_scopes
+from tiktok.auth.pkce import code_challenge, is_valid_verifier, make_verifier
 
 RFC7636_VERIFIER = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk"  # RFC 7636 appendix B
 RFC7636_CHALLENGE = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"  # its base64url S256 answer

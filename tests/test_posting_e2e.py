@@ -14,12 +14,12 @@ import requests
 from tiktok.emulator.config import EmulatorConfig, default_users
 from tiktok.emulator.posts import PostingSettings
 from tiktok.manifest import validate_manifest
-from tiktok.oauth import OAuthClient
+from tiktok.auth.oauth import OAuthClient
 from tiktok.api import ApiClient
 from tiktok.posting import PostingClient
 from tiktok.publisher import Publisher
 from tiktok.results import ResultsStore
-from tiktok.tokens import TokenStore
+from tiktok.auth.tokens import TokenStore
 from tiktok.transfer import upload_session
 from tests.emulator.posting_helpers import make_image, start_media_host
 from tests.media_fixtures import make_video

@@ -9,9 +9,9 @@ from datetime import date, timedelta
 import pytest
 import requests
 
-from tiktok.access import call_with_token
+from tiktok.auth.access import call_with_token
 from tiktok.api import STATS_USER_FIELDS
-from tiktok.oauth import OAuthClient
+from tiktok.auth.oauth import OAuthClient
 from tiktok.report.snapshot import ACCOUNT_COUNTS, VIDEO_COUNTS, iso_utc
 from tests.support.reports import ADA, BO, CY, USERNAMES, Reporter, make_reporter
 

@@ -14,8 +14,8 @@ from pathlib import Path
 import requests
 
 from tiktok.emulator.config import default_users
-from tiktok.oauth import OAuthClient
-from tiktok.tokens import TokenStore
+from tiktok.auth.oauth import OAuthClient
+from tiktok.auth.tokens import TokenStore
 from tests.support.flows import link_account
 from tests.support.workers import _fake_grant
 
@@ -64,7 +64,7 @@ def test_writer_killed_at_random_moments_always_leaves_a_whole_file(tokens_path)
     seeded = [f"seed-{i}" for i in range(150)]  # a file of ~100 KB makes kills land mid-write often
     with store.transaction() as accounts:
         for open_id in seeded:
-            accounts[open_id] = __import__("tiktok.tokens", fromlist=["Account"]).Account.from_grant(
+            accounts[open_id] = __import__("tiktok.auth.tokens", fromlist=["Account"]).Account.from_grant(
                 _fake_grant(open_id), 1_800_000_000.0)
     rng = random.Random(20261122)
     committed: set[str] = set()

@@ -5,8 +5,8 @@ import stat
 import pytest
 
 from tiktok.errors import TokenFileError
-from tiktok.oauth import TokenGrant
-from tiktok.tokens import Account, TokenStore
+from tiktok.auth.oauth import TokenGrant
+from tiktok.auth.tokens import Account, TokenStore
 
 NOW = 1_800_000_000.0
 

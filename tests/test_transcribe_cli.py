@@ -18,10 +18,10 @@ from tests.support.flows import link_account
 from tiktok import transcribe_run
 from tiktok.emulator.config import EmulatorConfig, default_users
 from tiktok.emulator.server import start_emulator
-from tiktok.oauth import OAuthClient
+from tiktok.auth.oauth import OAuthClient
 from tiktok.serving import serve_in_thread
 from tiktok.standins.assemblyai import TEXT_PREFIX, create_standin, standin_state, synthetic_text_words
-from tiktok.tokens import TokenStore
+from tiktok.auth.tokens import TokenStore
 from tiktok.transcripts import TranscriptStore
 from tiktok.videolist import MAX_ATTEMPTS
 

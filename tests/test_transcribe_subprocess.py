@@ -13,10 +13,10 @@ import requests
 from tests.support.flows import link_account
 from tests.test_transcribe_cli import catalogue, expected_text, media_digest
 from tiktok.emulator.config import EmulatorConfig, default_users
-from tiktok.oauth import OAuthClient
+from tiktok.auth.oauth import OAuthClient
 from tiktok.serving import serve_in_thread
 from tiktok.standins.assemblyai import create_standin, standin_state
-from tiktok.tokens import TokenStore
+from tiktok.auth.tokens import TokenStore
 from tiktok.transcripts import TranscriptStore
 from tiktok.web import create_app
 

@@ -6,12 +6,12 @@ import pytest
 import requests
 
 from tests.support.flows import link_account
-from tiktok.access import call_with_token
+from tiktok.auth.access import call_with_token
 from tiktok.api import ApiClient
 from tiktok.emulator.config import default_users
 from tiktok.errors import ScopeError
-from tiktok.oauth import OAuthClient
-from tiktok.tokens import TokenStore
+from tiktok.auth.oauth import OAuthClient
+from tiktok.auth.tokens import TokenStore
 from tiktok.videolist import (
     BASE_BACKOFF_S,
     LIST_FIELDS,

@@ -13,8 +13,8 @@ import pytest
 import requests
 
 from tiktok.emulator.config import default_users
-from tiktok.oauth import OAuthClient
-from tiktok.tokens import TokenStore
+from tiktok.auth.oauth import OAuthClient
+from tiktok.auth.tokens import TokenStore
 from tests.media_fixtures import make_video
 from tests.support.flows import link_account
 

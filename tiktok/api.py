@@ -10,7 +10,7 @@ from typing import Any, Iterable
 import requests
 
 from tiktok.errors import ServerError, TransportError, error_from_envelope
-from tiktok.oauth import DEFAULT_TIMEOUT
+from tiktok.auth.oauth import DEFAULT_TIMEOUT
 
 BASIC_USER_FIELDS = ("open_id", "union_id", "avatar_url", "display_name")
 PROFILE_USER_FIELDS = ("username", "bio_description", "is_verified", "profile_deep_link")

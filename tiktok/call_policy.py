@@ -6,11 +6,11 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
-from tiktok.access import fresh_account, refresh_account
+from tiktok.auth.access import fresh_account, refresh_account
 from tiktok.errors import AuthError, PostingRefused, RateLimited, RelinkNeeded, ScopeError, TikTokError
-from tiktok.oauth import OAuthClient
+from tiktok.auth.oauth import OAuthClient
 from tiktok.retry import Runtime
-from tiktok.tokens import TokenStore
+from tiktok.auth.tokens import TokenStore
 
 # Refusals that end when the 24-hour window moves on; everything else in PostingRefused needs a person.
 WAIT_CODES = {"spam_risk_too_many_posts", "reached_active_user_cap", "spam_risk_too_many_pending_share"}

@@ -16,7 +16,7 @@ from tiktok.config import load_settings
 from tiktok.errors import AccountNotFound, ConfigError, TokenFileError
 from tiktok.exitcodes import PRECEDENCE_HELP, ExitStatus
 from tiktok.logs import configure_logging
-from tiktok.refresh import describe_duration, exit_status, format_outcome, format_time, parse_duration, refresh_accounts
+from tiktok.auth.refresh import describe_duration, exit_status, format_outcome, format_time, parse_duration, refresh_accounts
 from tiktok.report import run as report_run
 from tiktok.services import build_services
 

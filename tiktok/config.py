@@ -13,7 +13,7 @@ from typing import Mapping
 from dotenv import dotenv_values
 
 from tiktok.errors import ConfigError
-from tiktok.pkce import ENCODINGS, Encoding
+from tiktok.auth.pkce import ENCODINGS, Encoding
 
 TIKTOK_API_BASE = "https://open.tiktokapis.com"
 TIKTOK_AUTH_URL = "https://www.tiktok.com/v2/auth/authorize/"

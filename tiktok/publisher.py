@@ -19,7 +19,7 @@ from tiktok.caption import CaptionTooLong, build_caption
 from tiktok.chunks import DEFAULT_CHUNK_BYTES, ChunkPlan, ChunkPlanError, plan_chunks
 from tiktok.manifest import PostRequest
 from tiktok.media import MediaError, MediaInfo, check_video, mime_type, probe
-from tiktok.oauth import OAuthClient
+from tiktok.auth.oauth import OAuthClient
 from tiktok.posting import (
     RETRYABLE_FAIL_REASONS,
     PostingClient,
@@ -44,7 +44,7 @@ from tiktok.results import (
     entry_key,
 )
 from tiktok.retry import Runtime
-from tiktok.tokens import TokenStore
+from tiktok.auth.tokens import TokenStore
 from tiktok.transfer import UploadError, send_chunks
 
 log = logging.getLogger(__name__)

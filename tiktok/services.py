@@ -9,8 +9,8 @@ import requests
 from tiktok import __version__
 from tiktok.api import ApiClient
 from tiktok.config import Settings
-from tiktok.oauth import OAuthClient
-from tiktok.tokens import TokenStore
+from tiktok.auth.oauth import OAuthClient
+from tiktok.auth.tokens import TokenStore
 
 
 def http_session() -> requests.Session:

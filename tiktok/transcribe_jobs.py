@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
-from tiktok.access import call_with_token
+from tiktok.auth.access import call_with_token
 from tiktok.config import Settings
 from tiktok.download import classify_url
 from tiktok.errors import ConfigError, RelinkNeeded, TikTokError

@@ -139,7 +139,7 @@ def _describe(entry: PostRequest) -> str:
 def _dry_run(entries: Sequence[PostRequest], args, settings, say) -> int:
     """Local checks only: accounts, media, chunk plans. Privacy is checked against creator_info when posting."""
     from tiktok.caption import build_caption
-    from tiktok.tokens import TokenStore
+    from tiktok.auth.tokens import TokenStore
     accounts = TokenStore(settings.tokens_path).load()
     failed = False
     for entry in entries:

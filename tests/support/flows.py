@@ -10,9 +10,9 @@ from urllib.parse import parse_qs, urlsplit
 
 import requests
 
-from tiktok.oauth import OAuthClient, build_authorize_url
-from tiktok.pkce import code_challenge, make_verifier
-from tiktok.tokens import Account, TokenStore
+from tiktok.auth.oauth import OAuthClient, build_authorize_url
+from tiktok.auth.pkce import code_challenge, make_verifier
+from tiktok.auth.tokens import Account, TokenStore
 
 
 class FormParser(HTMLParser):

@@ -12,10 +12,10 @@ from typing import Any
 import requests
 
 from tiktok.emulator.config import default_users
-from tiktok.oauth import OAuthClient
+from tiktok.auth.oauth import OAuthClient
 from tiktok.report import run as report_run
 from tiktok.report.daily import utc_day
-from tiktok.tokens import TokenStore
+from tiktok.auth.tokens import TokenStore
 from tests.support.flows import link_account
 
 ADA, BO, CY = (u.open_id for u in default_users())

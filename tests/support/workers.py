@@ -13,9 +13,9 @@ import time
 
 import requests
 
-from tiktok.access import refresh_account
-from tiktok.oauth import OAuthClient, TokenGrant
-from tiktok.tokens import Account, TokenStore
+from tiktok.auth.access import refresh_account
+from tiktok.auth.oauth import OAuthClient, TokenGrant
+from tiktok.auth.tokens import Account, TokenStore
 
 
 def refresh_worker(tokens: str, url: str, key: str, secret: str, worker: str, rounds: str) -> int:

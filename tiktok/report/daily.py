@@ -13,7 +13,7 @@ from tiktok.report import csvfiles
 from tiktok.report.csvfiles import AccountDay, ReportFileError
 from tiktok.report.fetch import AccountReading, DisplayReader
 from tiktok.report.snapshot import VIDEO_COLUMNS, AccountStats, video_rows
-from tiktok.tokens import Account
+from tiktok.auth.tokens import Account
 
 Status = Literal["written", "skipped", "relink", "bad-input", "failed", "retry"]
 

@@ -1,6 +1,6 @@
 """Read one account's current counts from the Display API: user info (stats when granted) and every public video.
 
-Every call goes through :func:`tiktok.access.call_with_token` (fresh token, one refresh on 401) and is retried on a
+Every call goes through :func:`tiktok.auth.access.call_with_token` (fresh token, one refresh on 401) and is retried on a
 transient failure (429 ``rate_limit_exceeded``, 5xx, no answer) with bounded backoff from :class:`RetryPolicy`;
 sleep and jitter come from an injected :class:`Runtime`, so tests never wait. A failure that persists propagates as
 the typed error (``exc.transient`` tells "try later" from the rest).
@@ -12,13 +12,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from tiktok.access import call_with_token
+from tiktok.auth.access import call_with_token
 from tiktok.api import STATS_USER_FIELDS
 from tiktok.errors import ServerError, TikTokError
 from tiktok.report.snapshot import AccountStats, VideoStats
 from tiktok.retry import RetryPolicy, Runtime
 from tiktok.services import Services
-from tiktok.tokens import Account
+from tiktok.auth.tokens import Account
 
 LIST_PATH = "/v2/video/list/"
 USER_INFO_PATH = "/v2/user/info/"

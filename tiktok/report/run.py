@@ -28,7 +28,7 @@ from tiktok.report.fetch import REPORT_RETRY, DisplayReader
 from tiktok.report.s3 import S3_URI_ENV, S3URIError, UploadOutcome, parse_s3_uri, upload_reports
 from tiktok.retry import Runtime
 from tiktok.services import Services, build_services
-from tiktok.tokens import Account
+from tiktok.auth.tokens import Account
 
 REPORTS_DIR_ENV = "REPORTS_DIR"
 DEFAULT_REPORTS_DIR = "reports"

@@ -13,7 +13,7 @@ from tiktok.config import Settings, load_settings
 from tiktok.emulator.logs import install_redaction
 from tiktok.services import build_services
 from tiktok.errors import TokenFileError
-from tiktok.tokens import TokenStore
+from tiktok.auth.tokens import TokenStore
 from tiktok.web.flows import LoginFlows
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -14,7 +14,7 @@ from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Callable
 
-from tiktok.pkce import make_verifier
+from tiktok.auth.pkce import make_verifier
 
 FLOW_TTL_S = 600  # 10 minutes
 _MAX_PENDING = 256

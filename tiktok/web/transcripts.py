@@ -16,7 +16,7 @@ from flask import Blueprint, Flask, Response, abort, current_app, render_templat
 from markupsafe import Markup, escape
 
 from tiktok.config import read_environment
-from tiktok.refresh import format_time
+from tiktok.auth.refresh import format_time
 from tiktok.transcripts import Snippet, TranscriptRecord, TranscriptsFolderError, TranscriptStore
 
 bp = Blueprint("transcripts", __name__, url_prefix="/transcripts")

@@ -9,14 +9,14 @@ import secrets
 from flask import (Blueprint, abort, current_app, flash, redirect, render_template, request, session,
                    url_for)
 
-from tiktok.access import RELINK_WARNING_S, fresh_account
+from tiktok.auth.access import RELINK_WARNING_S, fresh_account
 from tiktok.api import user_fields_for
 from tiktok.errors import OAuthError, RelinkNeeded, TikTokError
-from tiktok.oauth import build_authorize_url
-from tiktok.pkce import code_challenge
-from tiktok.refresh import describe_duration, exit_status, format_time, refresh_accounts
+from tiktok.auth.oauth import build_authorize_url
+from tiktok.auth.pkce import code_challenge
+from tiktok.auth.refresh import describe_duration, exit_status, format_time, refresh_accounts
 from tiktok.services import Services
-from tiktok.tokens import Account
+from tiktok.auth.tokens import Account
 from tiktok.web.flows import LoginFlows, StateError
 
 log = logging.getLogger(__name__)

@@ -10,8 +10,8 @@ from dataclasses import replace
 from typing import Callable, TypeVar
 
 from tiktok.errors import AccountNotFound, AuthError, OAuthError, RelinkNeeded
-from tiktok.oauth import OAuthClient
-from tiktok.tokens import Account, TokenStore
+from tiktok.auth.oauth import OAuthClient
+from tiktok.auth.tokens import Account, TokenStore
 
 REFRESH_LEEWAY_S = 10 * 60  # refresh when the access token has less than this left
 RELINK_WARNING_S = 30 * 24 * 3600  # warn this long before the refresh token runs out

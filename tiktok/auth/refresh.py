@@ -9,11 +9,11 @@ import time
 from dataclasses import dataclass
 from typing import Iterable, Literal
 
-from tiktok.access import RELINK_WARNING_S, refresh_account
+from tiktok.auth.access import RELINK_WARNING_S, refresh_account
 from tiktok.errors import AccountNotFound, RelinkNeeded, TikTokError
 from tiktok.exitcodes import ExitStatus, combine
-from tiktok.oauth import OAuthClient
-from tiktok.tokens import Account, TokenStore
+from tiktok.auth.oauth import OAuthClient
+from tiktok.auth.tokens import Account, TokenStore
 
 Status = Literal["refreshed", "fresh", "skipped", "relink", "relink-soon", "failed", "retry"]
 

@@ -24,7 +24,7 @@ from filelock import FileLock, Timeout
 
 from tiktok.atomic import atomic_write, remove_stale_temps
 from tiktok.errors import TokenFileError
-from tiktok.oauth import TokenGrant
+from tiktok.auth.oauth import TokenGrant
 
 FORMAT_VERSION = 1
 LOCK_TIMEOUT_S = 60.0  # long enough for a refresh round trip held under the lock
