@@ -2,7 +2,7 @@
 
 import sys
 
-from tiktok.upload_cli import main
+from tiktok.posting.cli import main
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -3,7 +3,7 @@
     .venv/bin/python bench/upload.py [--repeat 3] [--sizes 30000000,300000001]
 
 In one run, for each size: a sparse, valid MP4 of exactly that many bytes is uploaded to the TikTok emulator
-(started in its own process) by our client (``tiktok.transfer.send_chunks``, in a fresh child process so its peak
+(started in its own process) by our client (``tiktok.posting.transfer.send_chunks``, in a fresh child process so its peak
 RSS is its own) and by curl (one process, one connection, ``--next`` per chunk, Expect disabled). Each side gets its
 own publish from a real init call; only the chunk PUTs are timed. Prints median wall times, the ratio ours/curl and
 our peak RSS per size, and the RSS difference between the largest and smallest size.
@@ -29,9 +29,9 @@ sys.path.insert(0, str(ROOT))
 import requests  # noqa: E402
 
 from tiktok.api import ApiClient  # noqa: E402
-from tiktok.chunks import plan_chunks  # noqa: E402
+from tiktok.posting.chunks import plan_chunks  # noqa: E402
 from tiktok.auth.oauth import OAuthClient  # noqa: E402
-from tiktok.posting import PostingClient, file_source_info  # noqa: E402
+from tiktok.posting.client import PostingClient, file_source_info  # noqa: E402
 from tiktok.auth.tokens import TokenStore  # noqa: E402
 
 ADA = "723f24d7-e717-40f8-a2b6-cb8464cd23b4"  # the emulator's first seeded user
@@ -73,7 +73,7 @@ def make_video(path: Path, size: int) -> Path:
 
 def ours(url: str, tokens: Path, video: Path) -> dict:
     """Runs in a child process: init, then time our chunk PUTs; report wall time and peak RSS."""
-    from tiktok.transfer import send_chunks, upload_session
+    from tiktok.posting.transfer import send_chunks, upload_session
     upload_url, plan = init_upload(url, tokens, video.stat().st_size)
     start = time.perf_counter()
     send_chunks(upload_session(), upload_url, video, plan, "video/mp4")

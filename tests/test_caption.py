@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from tiktok.caption import (
+from tiktok.posting.caption import (
     Caption,
     CaptionTooLong,
     build_caption,

@@ -11,7 +11,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from tiktok.errors import TikTokError
-from tiktok.manifest import (
+from tiktok.posting.manifest import (
     MAX_PHOTOS,
     PRIVACY_LEVELS,
     TOGGLE_FIELDS,

@@ -12,7 +12,7 @@ import pytest
 
 from tests.media_fixtures import make_sparse_file, make_video
 from tiktok.errors import TikTokError
-from tiktok.media import MediaError, MediaInfo, check_video, mime_type, probe
+from tiktok.posting.media import MediaError, MediaInfo, check_video, mime_type, probe
 
 
 @pytest.fixture(scope="module")

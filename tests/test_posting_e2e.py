@@ -13,14 +13,14 @@ import requests
 
 from tiktok.emulator.config import EmulatorConfig, default_users
 from tiktok.emulator.posts import PostingSettings
-from tiktok.manifest import validate_manifest
+from tiktok.posting.manifest import validate_manifest
 from tiktok.auth.oauth import OAuthClient
 from tiktok.api import ApiClient
-from tiktok.posting import PostingClient
-from tiktok.publisher import Publisher
-from tiktok.results import ResultsStore
+from tiktok.posting.client import PostingClient
+from tiktok.posting.publisher import Publisher
+from tiktok.posting.results import ResultsStore
 from tiktok.auth.tokens import TokenStore
-from tiktok.transfer import upload_session
+from tiktok.posting.transfer import upload_session
 from tests.emulator.posting_helpers import make_image, start_media_host
 from tests.media_fixtures import make_video
 from tests.support.flows import link_account

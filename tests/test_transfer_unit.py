@@ -7,7 +7,7 @@ import random
 import pytest
 
 from tiktok.retry import RetryPolicy
-from tiktok.transfer import ChunkReader, received_bytes
+from tiktok.posting.transfer import ChunkReader, received_bytes
 
 
 @pytest.fixture

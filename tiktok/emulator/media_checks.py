@@ -14,7 +14,7 @@ from pathlib import Path
 
 import av
 
-from tiktok.media import MediaError, probe
+from tiktok.posting.media import MediaError, probe
 
 VIDEO_CONTAINERS = ("mp4", "mov", "webm")          # reference 5: MP4, WebM, MOV
 VIDEO_CODECS = ("h264", "hevc", "vp8", "vp9")       # reference 5, FFmpeg decoder names

@@ -21,14 +21,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tiktok.caption import (
+from tiktok.posting.caption import (
     PHOTO_DESCRIPTION_LIMIT,
     VIDEO_CAPTION_LIMIT,
     CaptionTooLong,
     build_caption,
 )
 from tiktok.errors import FileProblem
-from tiktok.manifest_fields import (  # noqa: F401 - PRIVACY_LEVELS, MAX_PHOTOS and TOGGLE_FIELDS are part of the API
+from tiktok.posting.fields import (  # noqa: F401 - PRIVACY_LEVELS, MAX_PHOTOS and TOGGLE_FIELDS are part of the API
     ALLOW_LOOPBACK,
     FIELDS,
     MAX_PHOTOS,

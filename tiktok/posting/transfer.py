@@ -17,7 +17,7 @@ from typing import Callable
 import requests
 from requests.adapters import HTTPAdapter
 
-from tiktok.chunks import Chunk, ChunkPlan
+from tiktok.posting.chunks import Chunk, ChunkPlan
 from tiktok.errors import TikTokError, parse_retry_after
 from tiktok.retry import Runtime
 

@@ -14,13 +14,13 @@ from typing import Any, Callable
 
 import requests
 
-from tiktok.call_policy import EntryStop, call_for_post
-from tiktok.caption import CaptionTooLong, build_caption
-from tiktok.chunks import DEFAULT_CHUNK_BYTES, ChunkPlan, ChunkPlanError, plan_chunks
-from tiktok.manifest import PostRequest
-from tiktok.media import MediaError, MediaInfo, check_video, mime_type, probe
+from tiktok.posting.policy import EntryStop, call_for_post
+from tiktok.posting.caption import CaptionTooLong, build_caption
+from tiktok.posting.chunks import DEFAULT_CHUNK_BYTES, ChunkPlan, ChunkPlanError, plan_chunks
+from tiktok.posting.manifest import PostRequest
+from tiktok.posting.media import MediaError, MediaInfo, check_video, mime_type, probe
 from tiktok.auth.oauth import OAuthClient
-from tiktok.posting import (
+from tiktok.posting.client import (
     RETRYABLE_FAIL_REASONS,
     PostingClient,
     PrivacyNotOffered,
@@ -31,7 +31,7 @@ from tiktok.posting import (
     pull_source_info,
     video_post_info,
 )
-from tiktok.results import (
+from tiktok.posting.results import (
     DONE,
     FAILED,
     IN_INBOX,
@@ -45,7 +45,7 @@ from tiktok.results import (
 )
 from tiktok.retry import Runtime
 from tiktok.auth.tokens import TokenStore
-from tiktok.transfer import UploadError, send_chunks
+from tiktok.posting.transfer import UploadError, send_chunks
 
 log = logging.getLogger(__name__)
 UPLOAD_URL_TTL_S = 3600  # media transfer guide: the upload URL is valid for one hour

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import av
 
-from tiktok.chunks import MAX_VIDEO_BYTES
+from tiktok.posting.chunks import MAX_VIDEO_BYTES
 from tiktok.errors import FileProblem
 
 SUPPORTED_CONTAINERS = {"mp4": "video/mp4", "mov": "video/quicktime", "webm": "video/webm"}  # ref 4.2 and 5

@@ -6,10 +6,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from tiktok.api import ApiClient
-from tiktok.caption import Caption
-from tiktok.chunks import ChunkPlan
+from tiktok.posting.caption import Caption
+from tiktok.posting.chunks import ChunkPlan
 from tiktok.errors import TikTokError
-from tiktok.manifest import PostRequest
+from tiktok.posting.manifest import PostRequest
 
 FALLBACK_PRIVACY = "SELF_ONLY"  # when neither the entry nor --privacy names one: the safest choice
 TERMINAL = {"PUBLISH_COMPLETE", "SEND_TO_USER_INBOX", "FAILED"}

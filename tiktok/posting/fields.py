@@ -8,7 +8,7 @@ from contextvars import ContextVar
 from typing import Any
 from urllib.parse import urlsplit
 
-from tiktok.caption import PHOTO_TITLE_LIMIT, normalise_tag, utf16_len
+from tiktok.posting.caption import PHOTO_TITLE_LIMIT, normalise_tag, utf16_len
 
 PRIVACY_LEVELS = ("PUBLIC_TO_EVERYONE", "MUTUAL_FOLLOW_FRIENDS", "FOLLOWER_OF_CREATOR", "SELF_ONLY")  # ref 3.2
 MAX_PHOTOS = 35  # photo post source_info.photo_images, reference 3.4

@@ -20,7 +20,7 @@ from filelock import FileLock
 
 from tiktok.atomic import atomic_write, remove_stale_temps
 from tiktok.errors import FileProblem
-from tiktok.manifest import PostRequest
+from tiktok.posting.manifest import PostRequest
 
 FORMAT_VERSION = 1
 

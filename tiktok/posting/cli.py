@@ -14,20 +14,20 @@ import sys
 from pathlib import Path
 from typing import Sequence
 
-from tiktok.chunks import DEFAULT_CHUNK_BYTES, ChunkPlanError, plan_chunks
+from tiktok.posting.chunks import DEFAULT_CHUNK_BYTES, ChunkPlanError, plan_chunks
 from tiktok.config import load_settings
 from tiktok.errors import ConfigError, TikTokError
 from tiktok.exitcodes import OUTCOME_EXIT, PRECEDENCE_HELP, ExitStatus, combine
 from tiktok.logs import configure_logging
-from tiktok.manifest import ManifestError, PostRequest, load_manifest
-from tiktok.manifest_fields import PRIVACY_LEVELS
-from tiktok.media import MediaError, check_video, probe
-from tiktok.posting import PostingClient
+from tiktok.posting.manifest import ManifestError, PostRequest, load_manifest
+from tiktok.posting.fields import PRIVACY_LEVELS
+from tiktok.posting.media import MediaError, check_video, probe
+from tiktok.posting.client import PostingClient
 from tiktok.progress import ByteProgress
-from tiktok.publisher import Outcome, Publisher
-from tiktok.results import ResultsFileError, ResultsStore, results_path_for
+from tiktok.posting.publisher import Outcome, Publisher
+from tiktok.posting.results import ResultsFileError, ResultsStore, results_path_for
 from tiktok.services import build_services
-from tiktok.transfer import upload_session
+from tiktok.posting.transfer import upload_session
 
 EPILOG = """exit codes: 0 everything posted (or already posted); 1 some posts failed; 2 bad input (manifest,
 file, account or arguments: the other entries were still posted); 3 an account must be linked again in the app;
@@ -138,7 +138,7 @@ def _describe(entry: PostRequest) -> str:
 
 def _dry_run(entries: Sequence[PostRequest], args, settings, say) -> int:
     """Local checks only: accounts, media, chunk plans. Privacy is checked against creator_info when posting."""
-    from tiktok.caption import build_caption
+    from tiktok.posting.caption import build_caption
     from tiktok.auth.tokens import TokenStore
     accounts = TokenStore(settings.tokens_path).load()
     failed = False
