@@ -2,7 +2,7 @@
 
 import sys
 
-from tiktok.transcribe_cli import main
+from tiktok.transcription.cli import main
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -8,7 +8,7 @@ import pytest
 import requests
 
 from tiktok.serving import serve_in_thread
-from tiktok.standins.assemblyai import (
+from tiktok.emulator.assemblyai import (
     AUTH_ERROR,
     TEXT_PREFIX,
     create_standin,

@@ -11,7 +11,7 @@ from yt_dlp.networking.common import Response
 from yt_dlp.networking.exceptions import HTTPError, TransportError
 
 from tests.media_fixtures import make_video
-from tiktok.download import (
+from tiktok.transcription.download import (
     AccessDenied,
     DownloadFailed,
     ExtractorOutdated,

@@ -12,18 +12,18 @@ from dataclasses import replace
 import pytest
 import requests
 
-import tiktok.transcribe_cli as cli
+import tiktok.transcription.cli as cli
 from tests.media_fixtures import make_video
 from tests.support.flows import link_account
-from tiktok import transcribe_run
+from tiktok.transcription import run as transcribe_run
 from tiktok.emulator.config import EmulatorConfig, default_users
 from tiktok.emulator.server import start_emulator
 from tiktok.auth.oauth import OAuthClient
 from tiktok.serving import serve_in_thread
-from tiktok.standins.assemblyai import TEXT_PREFIX, create_standin, standin_state, synthetic_text_words
+from tiktok.emulator.assemblyai import TEXT_PREFIX, create_standin, standin_state, synthetic_text_words
 from tiktok.auth.tokens import TokenStore
-from tiktok.transcripts import TranscriptStore
-from tiktok.videolist import MAX_ATTEMPTS
+from tiktok.transcription.store import TranscriptStore
+from tiktok.transcription.videolist import MAX_ATTEMPTS
 
 ADA, BO, CY = (u.open_id for u in default_users())
 AAI_KEY = "aai-" + os.urandom(8).hex()

@@ -15,9 +15,9 @@ from tests.test_transcribe_cli import catalogue, expected_text, media_digest
 from tiktok.emulator.config import EmulatorConfig, default_users
 from tiktok.auth.oauth import OAuthClient
 from tiktok.serving import serve_in_thread
-from tiktok.standins.assemblyai import create_standin, standin_state
+from tiktok.emulator.assemblyai import create_standin, standin_state
 from tiktok.auth.tokens import TokenStore
-from tiktok.transcripts import TranscriptStore
+from tiktok.transcription.store import TranscriptStore
 from tiktok.web import create_app
 
 ROOT = Path(__file__).resolve().parents[1]

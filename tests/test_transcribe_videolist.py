@@ -12,7 +12,7 @@ from tiktok.emulator.config import default_users
 from tiktok.errors import ScopeError
 from tiktok.auth.oauth import OAuthClient
 from tiktok.auth.tokens import TokenStore
-from tiktok.videolist import (
+from tiktok.transcription.videolist import (
     BASE_BACKOFF_S,
     LIST_FIELDS,
     MAX_ATTEMPTS,

@@ -12,8 +12,8 @@ import pytest
 from tests.media_fixtures import make_video
 from tiktok.errors import ConfigError
 from tiktok.serving import serve_in_thread
-from tiktok.standins.assemblyai import TEXT_PREFIX, create_standin, standin_state
-from tiktok.transcription import (
+from tiktok.emulator.assemblyai import TEXT_PREFIX, create_standin, standin_state
+from tiktok.transcription.assemblyai import (
     MediaFileError,
     TranscriptionAuthError,
     TranscriptionError,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tiktok.transcripts import Snippet, TranscriptRecord, TranscriptStore
+from tiktok.transcription.store import Snippet, TranscriptRecord, TranscriptStore
 from tiktok.web import create_app
 from tiktok.web.transcripts import highlight, retry_command
 

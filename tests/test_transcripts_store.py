@@ -7,7 +7,7 @@ import os
 
 import pytest
 
-from tiktok.transcripts import (
+from tiktok.transcription.store import (
     STATUS_COMPLETED,
     STATUS_FAILED,
     TranscriptRecord,

@@ -17,7 +17,7 @@ from markupsafe import Markup, escape
 
 from tiktok.config import read_environment
 from tiktok.auth.refresh import format_time
-from tiktok.transcripts import Snippet, TranscriptRecord, TranscriptsFolderError, TranscriptStore
+from tiktok.transcription.store import Snippet, TranscriptRecord, TranscriptsFolderError, TranscriptStore
 
 bp = Blueprint("transcripts", __name__, url_prefix="/transcripts")
 

@@ -22,9 +22,9 @@ from tiktok.errors import ConfigError, TokenFileError
 from tiktok.exitcodes import OUTCOME_EXIT, PRECEDENCE_HELP, ExitStatus, combine
 from tiktok.logs import configure_logging
 from tiktok.services import build_services
-from tiktok.transcribe_jobs import Outcome, assemblyai_target, collect_jobs, trusted_hosts
-from tiktok.transcribe_run import run_jobs
-from tiktok.transcripts import TranscriptsFolderError, TranscriptStore
+from tiktok.transcription.jobs import Outcome, assemblyai_target, collect_jobs, trusted_hosts
+from tiktok.transcription.run import run_jobs
+from tiktok.transcription.store import TranscriptsFolderError, TranscriptStore
 
 DEFAULT_TRANSCRIPTS_DIR = "transcripts"
 DEFAULT_JOBS = 2

@@ -8,12 +8,12 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 
-from tiktok.download import DownloadFailed, download_video
+from tiktok.transcription.download import DownloadFailed, download_video
 from tiktok.errors import TikTokError
 from tiktok.progress import ByteProgress
-from tiktok.transcribe_jobs import Job, Outcome, Target, format_outcome
-from tiktok.transcription import MediaFileError, TranscriptionError, transcribe_file
-from tiktok.transcripts import TranscriptRecord, TranscriptsFolderError, TranscriptStore, safe_name
+from tiktok.transcription.jobs import Job, Outcome, Target, format_outcome
+from tiktok.transcription.assemblyai import MediaFileError, TranscriptionError, transcribe_file
+from tiktok.transcription.store import TranscriptRecord, TranscriptsFolderError, TranscriptStore, safe_name
 
 DOWNLOAD_TIMEOUT_S = 30.0  # yt-dlp socket timeout: each network operation, not the whole download
 

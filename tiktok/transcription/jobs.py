@@ -14,13 +14,12 @@ from urllib.parse import unquote, urlsplit
 
 from tiktok.auth.access import call_with_token
 from tiktok.config import Settings
-from tiktok.download import classify_url
+from tiktok.transcription.download import classify_url
 from tiktok.errors import ConfigError, RelinkNeeded, TikTokError
 from tiktok.services import Services
 from tiktok.serving import serve_in_thread
-from tiktok.standins.assemblyai import create_standin
-from tiktok.transcripts import TranscriptRecord, safe_name
-from tiktok.videolist import list_videos
+from tiktok.transcription.store import TranscriptRecord, safe_name
+from tiktok.transcription.videolist import list_videos
 
 DEFAULT_BASE_URL = "https://api.assemblyai.com"  # the SDK's default (ecosystem notes section 1)
 DEFAULT_POLL_INTERVAL_S = 3.0  # the SDK's default polling_interval
@@ -80,6 +79,8 @@ def assemblyai_target(env: Mapping[str, str], settings: Settings, stack: ExitSta
     if not settings.emulated:
         raise ConfigError("ASSEMBLYAI_API_KEY is not set: create a key in your AssemblyAI dashboard and put "
                           "ASSEMBLYAI_API_KEY=... in .env (nothing was downloaded or sent)")
+    from tiktok.emulator.assemblyai import create_standin  # emulator mode only: keeps Flask out of a real run
+
     standin_key = secrets.token_hex(16)  # lives only in this process
     server = stack.enter_context(serve_in_thread(create_standin(api_key=standin_key)))
     return Target(api_key=standin_key, base_url=server.url, poll_interval_s=STANDIN_POLL_INTERVAL_S, standin=True)
