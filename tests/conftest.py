@@ -15,7 +15,7 @@ from tiktok.emulator.config import EmulatorConfig
 from tiktok.emulator.remote import EmulatorRemote
 from tiktok.emulator.server import EmulatorServer, start_emulator
 from tiktok.auth.oauth import OAuthClient
-from tiktok.serving import RunningServer, serve_in_thread
+from tiktok.emulator.serving import RunningServer, serve_in_thread
 from tiktok.auth.tokens import TokenStore
 from tiktok.web import create_app
 from tests.support.flows import WebClient

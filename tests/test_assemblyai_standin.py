@@ -7,7 +7,7 @@ import hashlib
 import pytest
 import requests
 
-from tiktok.serving import serve_in_thread
+from tiktok.emulator.serving import serve_in_thread
 from tiktok.emulator.assemblyai import (
     AUTH_ERROR,
     TEXT_PREFIX,

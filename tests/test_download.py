@@ -24,7 +24,7 @@ from tiktok.transcription.download import (
     download_video,
     error_from_download,
 )
-from tiktok.serving import serve_in_thread
+from tiktok.emulator.serving import serve_in_thread
 
 TIMEOUT_S = 5.0
 PAGE = """<!doctype html><html><head><title>Morning at the harbour</title>

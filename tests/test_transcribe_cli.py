@@ -19,7 +19,7 @@ from tiktok.transcription import run as transcribe_run
 from tiktok.emulator.config import EmulatorConfig, default_users
 from tiktok.emulator.server import start_emulator
 from tiktok.auth.oauth import OAuthClient
-from tiktok.serving import serve_in_thread
+from tiktok.emulator.serving import serve_in_thread
 from tiktok.emulator.assemblyai import TEXT_PREFIX, create_standin, standin_state, synthetic_text_words
 from tiktok.auth.tokens import TokenStore
 from tiktok.transcription.store import TranscriptStore

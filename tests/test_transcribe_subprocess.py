@@ -14,7 +14,7 @@ from tests.support.flows import link_account
 from tests.test_transcribe_cli import catalogue, expected_text, media_digest
 from tiktok.emulator.config import EmulatorConfig, default_users
 from tiktok.auth.oauth import OAuthClient
-from tiktok.serving import serve_in_thread
+from tiktok.emulator.serving import serve_in_thread
 from tiktok.emulator.assemblyai import create_standin, standin_state
 from tiktok.auth.tokens import TokenStore
 from tiktok.transcription.store import TranscriptStore

@@ -11,7 +11,7 @@ import pytest
 
 from tests.media_fixtures import make_video
 from tiktok.errors import ConfigError
-from tiktok.serving import serve_in_thread
+from tiktok.emulator.serving import serve_in_thread
 from tiktok.emulator.assemblyai import TEXT_PREFIX, create_standin, standin_state
 from tiktok.transcription.assemblyai import (
     MediaFileError,

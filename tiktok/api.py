@@ -10,7 +10,8 @@ from typing import Any, Iterable
 import requests
 
 from tiktok.errors import ServerError, TransportError, error_from_envelope
-from tiktok.auth.oauth import DEFAULT_TIMEOUT
+
+DEFAULT_TIMEOUT = (5.0, 30.0)  # seconds: connect, read; for every call to TikTok
 
 BASIC_USER_FIELDS = ("open_id", "union_id", "avatar_url", "display_name")
 PROFILE_USER_FIELDS = ("username", "bio_description", "is_verified", "profile_deep_link")

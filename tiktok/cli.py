@@ -15,7 +15,7 @@ from typing import Sequence
 from tiktok.config import load_settings
 from tiktok.errors import AccountNotFound, ConfigError, TokenFileError
 from tiktok.exitcodes import PRECEDENCE_HELP, ExitStatus
-from tiktok.logs import configure_logging
+from tiktok.logs import configure_logging, verbosity_options
 from tiktok.auth.refresh import describe_duration, exit_status, format_outcome, format_time, parse_duration, refresh_accounts
 from tiktok.report import run as report_run
 from tiktok.services import build_services
@@ -32,8 +32,7 @@ crontab (hourly):  0 * * * *  cd /path/to/project && .venv/bin/python -m tiktok 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m tiktok", description="TikTok account tools.",
                                      formatter_class=argparse.RawDescriptionHelpFormatter, epilog=EPILOG)
-    common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("-v", "--verbose", action="store_true", help="log HTTP-level detail to stderr")
+    common = verbosity_options()
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     refresh = commands.add_parser(

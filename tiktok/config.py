@@ -8,12 +8,14 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Mapping
+from typing import Literal, Mapping
 
 from dotenv import dotenv_values
 
 from tiktok.errors import ConfigError
-from tiktok.auth.pkce import ENCODINGS, Encoding
+
+Encoding = Literal["hex", "base64url"]  # PKCE challenge encodings; tiktok.auth.pkce implements both
+ENCODINGS: tuple[Encoding, ...] = ("hex", "base64url")
 
 TIKTOK_API_BASE = "https://open.tiktokapis.com"
 TIKTOK_AUTH_URL = "https://www.tiktok.com/v2/auth/authorize/"

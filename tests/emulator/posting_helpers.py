@@ -13,7 +13,7 @@ from werkzeug.wrappers import Request, Response
 
 from tests.emulator.emulator_helpers import OAuthWalker
 from tests.media_fixtures import make_video
-from tiktok.serving import RunningServer, serve_in_thread
+from tiktok.emulator.serving import RunningServer, serve_in_thread
 
 TIMEOUT = 10
 ADA = "723f24d7-e717-40f8-a2b6-cb8464cd23b4"      # public account

@@ -13,9 +13,9 @@ from urllib.parse import urlencode
 
 import requests
 
+from tiktok.api import DEFAULT_TIMEOUT
 from tiktok.errors import OAuthError, TransportError
 
-DEFAULT_TIMEOUT = (5.0, 30.0)  # seconds: connect, read
 
 
 def build_authorize_url(auth_url: str, *, client_key: str, scopes: Iterable[str], redirect_uri: str,

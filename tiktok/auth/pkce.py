@@ -10,10 +10,9 @@ import base64
 import hashlib
 import re
 import secrets
-from typing import Callable, Literal
+from typing import Callable
 
-Encoding = Literal["hex", "base64url"]
-ENCODINGS: tuple[Encoding, ...] = ("hex", "base64url")
+from tiktok.config import ENCODINGS, Encoding
 
 VERIFIER_MIN_LENGTH = 43  # RFC 7636 and TikTok's desktop page
 VERIFIER_MAX_LENGTH = 128

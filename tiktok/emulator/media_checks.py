@@ -14,7 +14,7 @@ from pathlib import Path
 
 import av
 
-from tiktok.posting.media import MediaError, probe
+from .media_probe import NotAVideo, probe_video
 
 VIDEO_CONTAINERS = ("mp4", "mov", "webm")          # reference 5: MP4, WebM, MOV
 VIDEO_CODECS = ("h264", "hevc", "vp8", "vp9")       # reference 5, FFmpeg decoder names
@@ -43,11 +43,11 @@ class Verdict:
 def check_video(path: str | Path, max_duration_s: float) -> Verdict:
     """Check the received video at ``path`` against reference 5 and the creator's maximum duration."""
     try:
-        info = probe(path)
-    except MediaError:
+        info = probe_video(path)
+    except NotAVideo:
         return Verdict(FORMAT_FAILED)
     probed = {"duration_s": info.duration_s, "width": info.width, "height": info.height}
-    if info.container not in VIDEO_CONTAINERS or info.video_codec not in VIDEO_CODECS:
+    if info.container not in VIDEO_CONTAINERS or info.codec not in VIDEO_CODECS:
         return Verdict(FORMAT_FAILED, **probed)
     if info.fps is None or not MIN_FPS <= info.fps <= MAX_FPS:
         return Verdict(FRAME_RATE_FAILED, **probed)

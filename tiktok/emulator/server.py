@@ -7,7 +7,7 @@ from typing import Callable
 
 from flask import Flask
 
-from ..serving import RunningServer, serve_in_thread
+from .serving import RunningServer, serve_in_thread
 from .app import create_emulator
 from .config import EmulatorConfig
 from .envelope import EXTENSION_KEY

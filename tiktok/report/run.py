@@ -22,7 +22,7 @@ from tqdm import tqdm
 from tiktok.config import load_settings, read_environment
 from tiktok.errors import AccountNotFound, ConfigError, TokenFileError
 from tiktok.exitcodes import ExitStatus, combine
-from tiktok.logs import configure_logging
+from tiktok.logs import configure_logging, verbosity_options
 from tiktok.report.daily import AccountOutcome, date_problem, report_account, utc_day, write_outcomes
 from tiktok.report.fetch import REPORT_RETRY, DisplayReader
 from tiktok.report.s3 import S3_URI_ENV, S3URIError, UploadOutcome, parse_s3_uri, upload_reports
@@ -156,10 +156,10 @@ def exit_status(outcomes: Sequence[AccountOutcome], uploads: Sequence[UploadOutc
 def main(argv: Sequence[str] | None = None, *, clock: Callable[[], float] = time.time,
          sleep: Callable[[float], None] = time.sleep) -> int:
     """``python -m tiktok report ARGS`` in-process, with the clock and sleep injectable (tests)."""
-    from tiktok.cli import build_parser  # cli imports this module for the subcommand
-
+    parser = argparse.ArgumentParser(prog="python -m tiktok")
+    add_parser(parser.add_subparsers(dest="command", required=True), [verbosity_options()])
     try:
-        args = build_parser().parse_args(["report", *(sys.argv[1:] if argv is None else argv)])
+        args = parser.parse_args(["report", *(sys.argv[1:] if argv is None else argv)])
     except SystemExit as exc:  # --help or an argparse error: keep argparse's code (0 or 2)
         return int(exc.code or 0)
     configure_logging(logging.DEBUG if args.verbose else logging.WARNING)

@@ -17,7 +17,6 @@ from tiktok.config import Settings
 from tiktok.transcription.download import classify_url
 from tiktok.errors import ConfigError, RelinkNeeded, TikTokError
 from tiktok.services import Services
-from tiktok.serving import serve_in_thread
 from tiktok.transcription.store import TranscriptRecord, safe_name
 from tiktok.transcription.videolist import list_videos
 
@@ -80,6 +79,7 @@ def assemblyai_target(env: Mapping[str, str], settings: Settings, stack: ExitSta
         raise ConfigError("ASSEMBLYAI_API_KEY is not set: create a key in your AssemblyAI dashboard and put "
                           "ASSEMBLYAI_API_KEY=... in .env (nothing was downloaded or sent)")
     from tiktok.emulator.assemblyai import create_standin  # emulator mode only: keeps Flask out of a real run
+    from tiktok.emulator.serving import serve_in_thread
 
     standin_key = secrets.token_hex(16)  # lives only in this process
     server = stack.enter_context(serve_in_thread(create_standin(api_key=standin_key)))

@@ -10,7 +10,7 @@ from typing import Any, Mapping
 from flask import Flask, render_template
 
 from tiktok.config import Settings, load_settings
-from tiktok.emulator.logs import install_redaction
+from tiktok.logs import install_redaction
 from tiktok.services import build_services
 from tiktok.errors import TokenFileError
 from tiktok.auth.tokens import TokenStore
