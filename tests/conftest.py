@@ -17,7 +17,7 @@ from tiktok.emulator.server import EmulatorServer, start_emulator
 from tiktok.auth.oauth import OAuthClient
 from tiktok.emulator.serving import RunningServer, serve_in_thread
 from tiktok.auth.tokens import TokenStore
-from tiktok.web import create_app
+from tiktok.web.app import create_app
 from tests.support.flows import WebClient
 
 pytest_plugins = ["tests.support.s3"]  # s3_server and aws_env fixtures for the report tests

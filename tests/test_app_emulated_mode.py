@@ -109,3 +109,19 @@ def test_newcomer_posts_a_video_through_the_apps_emulator(running_app):
     state = requests.get(f"http://127.0.0.1:{emulator_port}/_emulator/state", timeout=5).json()
     (post,) = state["posts"]
     assert post["status"] == "PUBLISH_COMPLETE" and post["post_info"]["title"] == "first try #demo"
+
+
+def test_port_options_override_the_environment(tmp_path):
+    port, emulator_port = free_port(), free_port()
+    env = {"PATH": os.environ["PATH"], "HOME": str(tmp_path), "PORT": "1", "TIKTOK_EMULATOR_PORT": "2"}
+    proc = subprocess.Popen([sys.executable, str(ROOT / "app.py"), "--host", "127.0.0.1", "--port", str(port),
+                             "--emulator-port", str(emulator_port)], cwd=tmp_path, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        wait_until_up(f"http://127.0.0.1:{port}/", proc)
+        authorize_url = WebClient(f"http://127.0.0.1:{port}").start_login()
+        assert authorize_url.startswith(f"http://127.0.0.1:{emulator_port}/v2/auth/authorize/?")
+        assert f"redirect_uri=http%3A%2F%2F127.0.0.1%3A{port}%2Fcallback%2F" in authorize_url
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)

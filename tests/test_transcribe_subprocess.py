@@ -18,7 +18,7 @@ from tiktok.emulator.serving import serve_in_thread
 from tiktok.emulator.assemblyai import create_standin, standin_state
 from tiktok.auth.tokens import TokenStore
 from tiktok.transcription.store import TranscriptStore
-from tiktok.web import create_app
+from tiktok.web.app import create_app
 
 ROOT = Path(__file__).resolve().parents[1]
 BO = default_users()[1].open_id

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from tiktok.transcription.store import Snippet, TranscriptRecord, TranscriptStore
-from tiktok.web import create_app
+from tiktok.web.app import create_app
 from tiktok.web.transcripts import highlight, retry_command
 
 ADA = "723f24d7-e717-40f8-a2b6-cb8464cd23b4"
@@ -101,9 +101,9 @@ def test_a_non_http_source_is_not_linked_and_text_is_escaped(client):
 
 
 @pytest.mark.parametrize("path, reason, command", [
-    (f"/transcripts/{ADA}/7300000000000000003/", "(HTTP 404)", f"python transcribe.py --account {ADA}"),
+    (f"/transcripts/{ADA}/7300000000000000003/", "(HTTP 404)", f".venv/bin/python transcribe.py --account {ADA}"),
     ("/transcripts/links/clip-1a2b/", "did not finish within 900 s",
-     "python transcribe.py https://cdn.example.com/clip.mp4"),
+     ".venv/bin/python transcribe.py https://cdn.example.com/clip.mp4"),
 ])
 def test_a_failed_transcript_shows_why_and_the_retry_command(client, path, reason, command):
     html = page(client, path)
@@ -135,7 +135,7 @@ def test_an_unusable_folder_is_a_clear_error(tmp_path):
 def test_an_empty_folder_says_how_to_make_transcripts(tmp_path):
     app = create_app({"TOKENS_FILE": str(tmp_path / "tokens.json"), "TRANSCRIPTS_DIR": str(tmp_path / "none")})
     html = page(app.test_client(), "/transcripts/")
-    assert 'id="no-transcripts"' in html and "python transcribe.py --account" in html
+    assert 'id="no-transcripts"' in html and ".venv/bin/python transcribe.py --account" in html
 
 
 def test_the_served_app_searches_over_loopback(serve_app, folder):
@@ -158,4 +158,4 @@ def test_highlight_escapes_then_marks(text, matches, expected):
 
 def test_retry_command_quotes_what_the_shell_would_split():
     record = TranscriptRecord(video_id="v", open_id="local", source_url="/home/me/my clip.mp4")
-    assert retry_command(record) == "python transcribe.py '/home/me/my clip.mp4'"
+    assert retry_command(record) == ".venv/bin/python transcribe.py '/home/me/my clip.mp4'"

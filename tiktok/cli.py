@@ -12,13 +12,9 @@ import logging
 import sys
 from typing import Sequence
 
-from tiktok.config import load_settings
-from tiktok.errors import AccountNotFound, ConfigError, TokenFileError
 from tiktok.exitcodes import PRECEDENCE_HELP, ExitStatus
-from tiktok.logs import configure_logging, verbosity_options
-from tiktok.auth.refresh import describe_duration, exit_status, format_outcome, format_time, parse_duration, refresh_accounts
-from tiktok.report import run as report_run
-from tiktok.services import build_services
+from tiktok.options import verbosity_options
+from tiktok.report import cli as report_cli
 
 DEFAULT_WITHIN = "90m"  # hourly cron: anything expiring before the run after next gets refreshed now
 
@@ -48,21 +44,29 @@ def build_parser() -> argparse.ArgumentParser:
                          help="only this account (repeatable)")
 
     commands.add_parser("accounts", parents=[common], help="list connected accounts and their token deadlines")
-    report_run.add_parser(commands, [common])
+    report_cli.add_parser(commands, [common])
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    from tiktok.config import load_settings  # after parsing: --help and bad arguments stay instant
+    from tiktok.errors import AccountNotFound, ConfigError, TokenFileError
+    from tiktok.logs import configure_logging
+
     configure_logging(logging.DEBUG if args.verbose else logging.WARNING)
     try:
         settings = load_settings()
+        from tiktok.services import build_services
+
         services = build_services(settings)
         if args.command == "refresh":
             return _refresh(args, services)
         if args.command == "report":
-            return report_run.command(args, services)
+            from tiktok.report.run import command
+
+            return command(args, services)
         return _accounts(services)
     except (ConfigError, TokenFileError, AccountNotFound) as exc:
         print(f"error: {exc}", file=sys.stderr)
@@ -70,6 +74,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _refresh(args: argparse.Namespace, services) -> int:
+    from tiktok.auth.refresh import exit_status, format_outcome, parse_duration, refresh_accounts
+
     try:
         within = parse_duration(args.within)
     except ValueError as exc:
@@ -87,6 +93,8 @@ def _refresh(args: argparse.Namespace, services) -> int:
 
 
 def _accounts(services) -> int:
+    from tiktok.auth.refresh import describe_duration, format_time
+
     now = services.store.clock()
     accounts = services.store.load()
     if not accounts:

@@ -10,8 +10,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal, Mapping
 
-from dotenv import dotenv_values
-
 from tiktok.errors import ConfigError
 
 Encoding = Literal["hex", "base64url"]  # PKCE challenge encodings; tiktok.auth.pkce implements both
@@ -58,6 +56,8 @@ def read_environment(dotenv_path: str | os.PathLike[str] | None = ".env") -> dic
     """``.env`` values overlaid by the real environment (the environment wins)."""
     values: dict[str, str] = {}
     if dotenv_path is not None and Path(dotenv_path).is_file():
+        from dotenv import dotenv_values  # only when there is a .env to read
+
         values.update({k: v for k, v in dotenv_values(dotenv_path).items() if v is not None})
     values.update(os.environ)
     return values

@@ -7,7 +7,6 @@ The emulator keeps its own filter for its server's log (it shares no client code
 
 from __future__ import annotations
 
-import argparse
 import logging
 import re
 
@@ -41,13 +40,6 @@ def install_redaction(logger_name: str) -> None:
     logger = logging.getLogger(logger_name)
     if not any(isinstance(f, RedactingFilter) for f in logger.filters):
         logger.addFilter(RedactingFilter())
-
-
-def verbosity_options() -> argparse.ArgumentParser:
-    """An argparse parent with ``-v/--verbose``, shared by every command."""
-    parent = argparse.ArgumentParser(add_help=False)
-    parent.add_argument("-v", "--verbose", action="store_true", help="log HTTP-level detail to stderr")
-    return parent
 
 
 def configure_logging(level: int = logging.INFO) -> None:

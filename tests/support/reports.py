@@ -13,7 +13,7 @@ import requests
 
 from tiktok.emulator.config import default_users
 from tiktok.auth.oauth import OAuthClient
-from tiktok.report import run as report_run
+from tiktok.report import cli as report_cli
 from tiktok.report.daily import utc_day
 from tiktok.auth.tokens import TokenStore
 from tests.support.flows import link_account
@@ -62,7 +62,7 @@ class Reporter:
 
     def __call__(self, *args: str) -> Result:
         self.capsys.readouterr()
-        code = report_run.main(["--reports", str(self.reports), *args], clock=self.emulator.state.now,
+        code = report_cli.main(["--reports", str(self.reports), *args], clock=self.emulator.state.now,
                                sleep=self.sleeps.append)
         captured = self.capsys.readouterr()
         return Result(int(code), captured.out, captured.err)

@@ -1,7 +1,7 @@
 """Serve a WSGI app on a loopback port in a background thread.
 
-One piece serves the TikTok emulator and the AssemblyAI stand-in for tests, for ``python -m tiktok.emulator`` and for the app's no-credentials
-mode, so every client talks real HTTP over 127.0.0.1.
+One piece serves the TikTok emulator and the AssemblyAI stand-in: for tests, for ``python -m tiktok.emulator``
+and for the app's no-credentials mode, so every client talks real HTTP over 127.0.0.1.
 """
 
 from __future__ import annotations

@@ -11,16 +11,10 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from tiktok.errors import TikTokError
-
-MIN_CHUNK_BYTES = 5 * 1024 * 1024  # guide: chunks >= "5 MB"; read as MiB (5,242,880), the larger minimum
-MAX_CHUNK_BYTES = 64_000_000  # guide: chunks <= "64 MB"; read as 10**6, the smaller maximum
-MAX_FINAL_CHUNK_BYTES = 128_000_000  # guide: the final chunk may grow to "128 MB"; read as 10**6
-SINGLE_CHUNK_MAX_BYTES = 64_000_000  # guide: videos above "64 MB" must be multi-chunk; 10**6 reading is stricter
-MAX_CHUNKS = 1000  # guide: 1 <= total_chunk_count <= 1000
-# Guide and media requirements: videos up to "4 GB". 4 * 10**9 is the smaller reading, so a file we accept is
-# accepted under either reading; 4 GiB files (4,294,967,296 bytes) would only pass if TikTok means GiB.
-MAX_VIDEO_BYTES = 4_000_000_000
-DEFAULT_CHUNK_BYTES = 10_000_000  # our choice: inside [MIN_CHUNK_BYTES, MAX_CHUNK_BYTES] under both readings
+from tiktok.posting.limits import (  # noqa: F401 - re-exported: the chunk rules read as one module
+    DEFAULT_CHUNK_BYTES, MAX_CHUNK_BYTES, MAX_CHUNKS, MAX_FINAL_CHUNK_BYTES, MAX_VIDEO_BYTES, MIN_CHUNK_BYTES,
+    SINGLE_CHUNK_MAX_BYTES,
+)
 
 
 class ChunkPlanError(TikTokError):

@@ -8,9 +8,9 @@ from contextvars import ContextVar
 from typing import Any
 from urllib.parse import urlsplit
 
+from tiktok.posting.limits import PRIVACY_LEVELS
 from tiktok.posting.caption import PHOTO_TITLE_LIMIT, normalise_tag, utf16_len
 
-PRIVACY_LEVELS = ("PUBLIC_TO_EVERYONE", "MUTUAL_FOLLOW_FRIENDS", "FOLLOWER_OF_CREATOR", "SELF_ONLY")  # ref 3.2
 MAX_PHOTOS = 35  # photo post source_info.photo_images, reference 3.4
 SOURCE_FIELDS = ("video_path", "video_url", "photo_urls")
 TOGGLE_FIELDS = ("disable_comment", "disable_duet", "disable_stitch", "is_aigc",

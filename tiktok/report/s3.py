@@ -23,7 +23,6 @@ from typing import Any
 
 from tiktok.errors import ConfigError
 
-S3_URI_ENV = "REPORTS_S3_URI"  # the environment variable the report command reads when --s3-uri is not given
 CONTENT_TYPE = "text/csv"
 CONNECT_TIMEOUT_S = 10
 READ_TIMEOUT_S = 60

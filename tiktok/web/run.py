@@ -1,21 +1,55 @@
-"""``python app.py``: start the app, and the emulator beside it when no TikTok app is configured."""
+"""``python app.py``: start the app, and the emulator beside it when no TikTok app is configured.
+
+The options are parsed before anything heavy loads, so ``--help`` and a bad option answer at once.
+"""
 
 from __future__ import annotations
 
-import logging
+import argparse
 import sys
+from collections.abc import Sequence
 
-from tiktok.config import load_settings
-from tiktok.errors import ConfigError
-from tiktok.logs import configure_logging
+from tiktok.config import DEFAULT_EMULATOR_PORT, DEFAULT_HOST, DEFAULT_PORT
+from tiktok.options import tcp_port
 
-log = logging.getLogger("tiktok.app")
+EPILOG = """With no TIKTOK_CLIENT_KEY in .env or the environment, the app starts the local TikTok emulator on
+--emulator-port and labels every page "emulated": nothing reaches TikTok. Options override HOST, PORT and
+TIKTOK_EMULATOR_PORT from .env. Exit codes: 0 stopped normally; 2 bad option or configuration, or a port in use."""
 
 
-def main() -> int:
-    configure_logging(logging.INFO)
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="app.py", epilog=EPILOG,
+                                     description="The local web app: log in with TikTok, tokens, posting, "
+                                                 "transcripts and stats.")
+    parser.add_argument("--host", metavar="HOST",
+                        help=f"address to listen on (default $HOST or {DEFAULT_HOST}; keep it on loopback)")
+    parser.add_argument("--port", type=tcp_port, metavar="PORT",
+                        help=f"port to listen on (default $PORT or {DEFAULT_PORT})")
+    parser.add_argument("--emulator-port", type=tcp_port, metavar="PORT",
+                        help=f"port of the embedded TikTok emulator (default $TIKTOK_EMULATOR_PORT or "
+                             f"{DEFAULT_EMULATOR_PORT}; ignored when a TikTok app is configured)")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log debug detail")
+    return parser
+
+
+def overrides(args: argparse.Namespace) -> dict[str, str]:
+    """The environment variables the command-line options stand for."""
+    chosen = {"HOST": args.host, "PORT": args.port, "TIKTOK_EMULATOR_PORT": args.emulator_port}
+    return {name: str(value) for name, value in chosen.items() if value is not None}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    import logging
+
+    from tiktok.config import load_settings, read_environment
+    from tiktok.errors import ConfigError
+    from tiktok.logs import configure_logging
+
+    configure_logging(logging.DEBUG if args.verbose else logging.INFO)
+    log = logging.getLogger("tiktok.app")
     try:
-        settings = load_settings()
+        settings = load_settings({**read_environment(), **overrides(args)})
     except ConfigError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -26,16 +60,20 @@ def main() -> int:
             emulator = start_emulator(host="127.0.0.1", port=settings.emulator_port)
         except OSError as exc:
             print(f"error: cannot start the TikTok emulator on 127.0.0.1:{settings.emulator_port} ({exc}); "
-                  "set TIKTOK_EMULATOR_PORT to a free port", file=sys.stderr)
+                  "pick a free port with --emulator-port or TIKTOK_EMULATOR_PORT", file=sys.stderr)
             return 2
         log.warning("EMULATED MODE: no TIKTOK_CLIENT_KEY is set, so this app talks to the local TikTok emulator "
                     "at %s. Nothing reaches TikTok.", emulator.url)
-    from tiktok.web import create_app
+    from tiktok.web.app import create_app
     app = create_app(settings=settings)
     log.info("open http://%s:%d/ (tokens file: %s)", "127.0.0.1" if settings.host in ("0.0.0.0", "::")
              else settings.host, settings.port, settings.tokens_path.resolve())
     try:
         app.run(host=settings.host, port=settings.port, debug=False, use_reloader=False)
+    except OSError as exc:
+        print(f"error: cannot listen on {settings.host}:{settings.port} ({exc}); pick a free port with --port",
+              file=sys.stderr)
+        return 2
     finally:
         if emulator is not None:
             emulator.shutdown()

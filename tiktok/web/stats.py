@@ -14,7 +14,7 @@ from markupsafe import Markup, escape
 
 from tiktok.config import read_environment
 from tiktok.report.history import AccountHistory, load_history
-from tiktok.report.run import DEFAULT_REPORTS_DIR, REPORTS_DIR_ENV
+from tiktok.report.cli import DEFAULT_REPORTS_DIR, REPORTS_DIR_ENV
 from tiktok.auth.tokens import Account
 from tiktok.web.views import services
 

@@ -54,8 +54,8 @@ def highlight(snippet: Snippet) -> Markup:
 def retry_command(record: TranscriptRecord) -> str:
     """What to run to try a failed video again (failed and unfinished videos are retried without --force)."""
     if record.open_id in NON_ACCOUNT_FOLDERS or record.open_id.startswith("@"):
-        return f"python transcribe.py {shlex.quote(record.source_url)}"
-    return f"python transcribe.py --account {shlex.quote(record.open_id)}"
+        return f".venv/bin/python transcribe.py {shlex.quote(record.source_url)}"
+    return f".venv/bin/python transcribe.py --account {shlex.quote(record.open_id)}"
 
 
 def safe_link(url: str) -> str | None:

@@ -1,0 +1,53 @@
+"""The local web app, built by :func:`create_app` (``app.py`` only calls it and runs the server)."""
+
+from __future__ import annotations
+
+import secrets
+import time
+from pathlib import Path
+from typing import Any, Mapping
+
+from flask import Flask, render_template
+
+from tiktok.config import Settings, load_settings
+from tiktok.logs import install_redaction
+from tiktok.services import build_services
+from tiktok.errors import TokenFileError
+from tiktok.auth.tokens import TokenStore
+from tiktok.web.flows import LoginFlows
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def create_app(test_config: Mapping[str, Any] | None = None, *, settings: Settings | None = None) -> Flask:
+    """Build the app. ``test_config`` uses the environment variables' names (``TOKENS_FILE``,
+    ``TIKTOK_API_BASE``, ...) and replaces the environment entirely; ``CLOCK`` injects time."""
+    test_config = dict(test_config or {})
+    clock = test_config.pop("CLOCK", time.time)
+    if settings is None:
+        settings = load_settings({k: str(v) for k, v in test_config.items()} if test_config else None)
+    app = Flask(__name__, template_folder=str(ROOT / "templates"), static_folder=str(ROOT / "assets"),
+                static_url_path="/assets")
+    app.config.update(
+        SECRET_KEY=settings.secret_key or secrets.token_hex(32),
+        SESSION_COOKIE_NAME="tiktok_tool_session",
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        CLOCK=clock,
+    )
+    app.extensions["tiktok_services"] = build_services(settings, store=TokenStore(settings.tokens_path,
+                                                                                   clock=clock))
+    app.extensions["tiktok_login_flows"] = LoginFlows(clock=clock)
+    install_redaction("werkzeug")  # the callback's code and state appear in request lines
+    from tiktok.web.views import bp
+    app.register_blueprint(bp)
+    from tiktok.web.stats import register as register_stats
+    register_stats(app, test_config)
+    from tiktok.web.transcripts import register as register_transcripts
+    register_transcripts(app, test_config)
+
+    @app.errorhandler(TokenFileError)
+    def token_file_unusable(exc: TokenFileError):
+        return render_template("message.html", title="The token file cannot be used", ok=False,
+                               message=f"{exc}. Nothing was changed; fix or restore the file, then reload."), 500
+    return app
