@@ -24,7 +24,7 @@ from tiktok.emulator.serving import serve_in_thread
 from tiktok.emulator.assemblyai import TEXT_PREFIX, create_standin, standin_state, synthetic_text_words
 from tiktok.auth.tokens import TokenStore
 from tiktok.transcription.store import TranscriptStore
-from tiktok.transcription.videolist import MAX_ATTEMPTS
+from tiktok.retry import DISPLAY_RETRY
 
 ADA, BO, CY = (u.open_id for u in default_users())
 AAI_KEY = "aai-" + os.urandom(8).hex()
@@ -246,11 +246,11 @@ def test_an_assemblyai_that_never_finishes_is_bounded(run, linked, emulator, aai
 def test_a_429_from_the_display_api_ends_the_listing_and_other_inputs_complete(run, linked, emulator, remote):
     linked(ADA)
     bo_video = catalogue(emulator.url, BO)[0]
-    remote.inject_fault("/v2/video/list/", status=429, error="rate_limit_exceeded", times=MAX_ATTEMPTS)
+    remote.inject_fault("/v2/video/list/", status=429, error="rate_limit_exceeded", times=DISPLAY_RETRY.max_attempts)
     waits: list[float] = []
     code, out, _ = run("--account", ADA, bo_video["share_url"], sleep=waits.append)
     assert code == 4
-    assert len(waits) == MAX_ATTEMPTS - 1  # bounded, and never a real sleep
+    assert len(waits) == DISPLAY_RETRY.max_attempts - 1  # bounded, and never a real sleep
     problem = [line for line in out.splitlines() if ADA in line and "TRY LATER" in line]
     assert problem and "rate-limited (HTTP 429)" in problem[0] and "run again later" in problem[0]
     assert run.transcripts.is_done("@bo_tests", bo_video["id"])

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
+import random
+
 import pytest
 import requests
 
@@ -12,15 +15,9 @@ from tiktok.emulator.config import default_users
 from tiktok.errors import ScopeError
 from tiktok.auth.oauth import OAuthClient
 from tiktok.auth.tokens import TokenStore
-from tiktok.transcription.videolist import (
-    BASE_BACKOFF_S,
-    LIST_FIELDS,
-    MAX_ATTEMPTS,
-    PAGE_SIZE,
-    Video,
-    VideoListUnavailable,
-    list_videos,
-)
+from tiktok.pages import PAGE_SIZE
+from tiktok.retry import DISPLAY_RETRY, Runtime
+from tiktok.transcription.videolist import LIST_FIELDS, Video, VideoListUnavailable, list_videos
 
 ADA, BO, CY = (u.open_id for u in default_users())
 
@@ -39,14 +36,16 @@ def lister(emulator, tokens_path, session):
     api = ApiClient(session, api_base=emulator.url)
     calls: list[str] = []
 
-    def run(open_id: str, scopes=("user.info.basic", "video.list"), **kw) -> list[Video]:
+    def run(open_id: str, scopes=("user.info.basic", "video.list"), sleep=None, **kw) -> list[Video]:
         if store.get(open_id) is None:
             link_account(emulator.url, store, oauth, open_id, scopes=scopes)
 
         def token_call(fn):
             calls.append(open_id)
             return call_with_token(store, oauth, open_id, fn)
-        return list_videos(api, token_call, **kw)
+        runtime = Runtime(sleep=sleep or (lambda s: None), rng=random.Random(3),
+                          policy=dataclasses.replace(DISPLAY_RETRY, jitter=0.0))  # exact waits to compare
+        return list_videos(api, token_call, runtime=runtime, **kw)
 
     run.calls = calls
     return run
@@ -95,11 +94,11 @@ def test_a_429_is_waited_out_with_retry_after(lister, remote, emulator):
 
 
 def test_a_persistent_429_gives_a_clear_error_after_bounded_backoff(lister, remote):
-    remote.inject_fault("/v2/video/list/", status=429, error="rate_limit_exceeded", times=MAX_ATTEMPTS)
+    remote.inject_fault("/v2/video/list/", status=429, error="rate_limit_exceeded", times=DISPLAY_RETRY.max_attempts)
     waits: list[float] = []
     with pytest.raises(VideoListUnavailable) as caught:
         lister(BO, sleep=waits.append)
-    assert waits == [BASE_BACKOFF_S * 2 ** n for n in range(MAX_ATTEMPTS - 1)]
+    assert waits == [DISPLAY_RETRY.base_delay_s * 2 ** n for n in range(DISPLAY_RETRY.max_attempts - 1)]
     assert "rate-limited (HTTP 429)" in str(caught.value) and "run again later" in str(caught.value)
     assert caught.value.transient
 

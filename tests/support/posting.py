@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import os
 import random
 from pathlib import Path
 
-from tiktok.retry import RetryPolicy, Runtime
+from tiktok.posting.policy import POSTING_RETRY
+from tiktok.retry import Runtime
 from tests.media_fixtures import make_video, padded_mp4
 
 
@@ -47,7 +49,7 @@ class EmulatedTime:
 
     def runtime(self, **policy) -> Runtime:
         return Runtime(sleep=self.sleep, monotonic=self.monotonic, rng=random.Random(7),
-                       policy=RetryPolicy(**policy))
+                       policy=dataclasses.replace(POSTING_RETRY, **policy))  # the production policy
 
 
 def file_size(path: Path) -> int:

@@ -14,7 +14,7 @@ from typing import Any, Callable
 
 import requests
 
-from tiktok.posting.policy import EntryStop, call_for_post
+from tiktok.posting.policy import POSTING_RETRY, EntryStop, call_for_post
 from tiktok.posting.caption import CaptionTooLong, build_caption
 from tiktok.posting.chunks import DEFAULT_CHUNK_BYTES, ChunkPlan, ChunkPlanError, plan_chunks
 from tiktok.posting.manifest import PostRequest
@@ -77,7 +77,7 @@ class Publisher:
     upload_session: requests.Session
     results: ResultsStore
     emulated: bool
-    runtime: Runtime = field(default_factory=Runtime)
+    runtime: Runtime = field(default_factory=lambda: Runtime(policy=POSTING_RETRY))
     default_privacy: str | None = None
     poll_timeout_s: float = 600.0
     poll_interval_s: float = 3.0  # first wait between status fetches (TikTok allows 30 a minute per token)

@@ -19,7 +19,7 @@ from requests.adapters import HTTPAdapter
 
 from tiktok.posting.chunks import Chunk, ChunkPlan
 from tiktok.errors import TikTokError, parse_retry_after
-from tiktok.retry import Runtime
+from tiktok.retry import GaveUp, Runtime, call_with_retry
 
 Progress = Callable[[int], None]
 BLOCK_BYTES = 1024 * 1024  # socket write size for request bodies; larger blocks cost less Python per byte
@@ -157,36 +157,47 @@ def _next_index(plan: ChunkPlan, held: int, index: int) -> int:
                       next_chunk=index)
 
 
+class _ChunkNotTaken(TikTokError):
+    """One PUT that may simply be sent again (connection trouble, 416 at our own offset, 429, 5xx)."""
+
+    transient = True
+
+    def __init__(self, problem: str, retry_after: float | None = None) -> None:
+        super().__init__(problem)
+        self.retry_after = retry_after
+
+
 def _send_one(session: requests.Session, url: str, fd: int, plan: ChunkPlan, chunk: Chunk, mime_type: str,
               runtime: Runtime, on_progress: Progress | None, buffer: bytearray) -> int:
-    """Send one chunk until TikTok accepts it; returns how many bytes TikTok then holds."""
+    """Send one chunk until TikTok accepts it; returns how many bytes TikTok then holds.
+
+    A chunk PUT is idempotent (TikTok keys it by its byte range), so every transient failure may be retried."""
     headers = {"Content-Type": mime_type, "Content-Range": chunk.content_range(plan.video_size)}
-    last_problem = ""
-    for attempt in range(1, runtime.policy.max_attempts + 1):
+    where = f"chunk {chunk.index + 1}/{plan.total_chunk_count}"
+
+    def put_once() -> int:
         body = ChunkReader(fd, chunk.first_byte, chunk.length, on_progress, buffer)
         try:
             response = session.put(url, data=body, headers=headers, timeout=PUT_TIMEOUT)
         except requests.RequestException as exc:
-            body.rewind()
-            last_problem = f"connection failed ({type(exc).__name__})"
-            runtime.sleep(runtime.policy.delay(attempt, None, runtime.rng))
-            continue
+            raise _ChunkNotTaken(f"connection failed ({type(exc).__name__})") from None
         answer = ChunkAnswer(response.status_code, received_bytes(response.headers.get("Content-Range")))
         if answer.status in (201, 206):
             return chunk.last_byte + 1 if answer.received is None else answer.received
-        body.rewind()
         if answer.status == 416 and answer.received is not None and answer.received != chunk.first_byte:
             return answer.received  # TikTok already holds this chunk (an answer was lost), or is elsewhere
         if answer.status == 403:
             raise UploadError("the upload URL has expired (TikTok allows one hour); run again to start a new "
                               "upload", next_chunk=chunk.index)
         if answer.status not in RETRYABLE_STATUS and answer.status != 416:
-            raise UploadError(f"TikTok refused chunk {chunk.index + 1}/{plan.total_chunk_count} with HTTP "
-                              f"{answer.status}", next_chunk=chunk.index)
-        retry_after = parse_retry_after(response.headers.get("Retry-After"))
-        if retry_after is not None and retry_after > runtime.policy.max_retry_after_s:
-            raise UploadError(f"TikTok asked to wait {retry_after:.0f} s", next_chunk=chunk.index, transient=True)
-        last_problem = f"HTTP {answer.status}"
-        runtime.sleep(runtime.policy.delay(attempt, retry_after, runtime.rng))
-    raise UploadError(f"chunk {chunk.index + 1}/{plan.total_chunk_count} failed {runtime.policy.max_attempts} "
-                      f"times (last: {last_problem})", next_chunk=chunk.index, transient=True)
+            raise UploadError(f"TikTok refused {where} with HTTP {answer.status}", next_chunk=chunk.index)
+        raise _ChunkNotTaken(f"HTTP {answer.status}", parse_retry_after(response.headers.get("Retry-After")))
+
+    try:
+        return call_with_retry(put_once, runtime, retryable=lambda exc: isinstance(exc, _ChunkNotTaken))
+    except GaveUp as gave_up:
+        if gave_up.wait_too_long is not None:
+            raise UploadError(f"TikTok asked to wait {gave_up.wait_too_long:.0f} s", next_chunk=chunk.index,
+                              transient=True) from None
+        raise UploadError(f"{where} failed {gave_up.attempts} times (last: {gave_up.last})",
+                          next_chunk=chunk.index, transient=True) from None

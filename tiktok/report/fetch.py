@@ -8,29 +8,22 @@ the typed error (``exc.transient`` tells "try later" from the rest).
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any
 
 from tiktok.auth.access import call_with_token
 from tiktok.api import STATS_USER_FIELDS
-from tiktok.errors import ServerError, TikTokError
+from tiktok.errors import ServerError
 from tiktok.report.snapshot import AccountStats, VideoStats
-from tiktok.retry import RetryPolicy, Runtime
+from tiktok.pages import LIST_PATH, video_pages
+from tiktok.retry import DISPLAY_RETRY, GaveUp, Runtime, call_with_retry
 from tiktok.services import Services
 from tiktok.auth.tokens import Account
 
-LIST_PATH = "/v2/video/list/"
 USER_INFO_PATH = "/v2/user/info/"
-PAGE_SIZE = 20  # video list docs: max_count "max 20"
-MAX_PAGES = 5_000  # 100,000 videos: a guard against a cursor that never ends, far above any real account
 VIDEO_FIELDS = ("id", "title", "video_description", "create_time", "duration",
                 "view_count", "like_count", "comment_count", "share_count")  # video object, reference 6.4
-# Display API limit is 600 requests/min (reference 7): a short backoff clears a burst; a longer ban is "try later".
-REPORT_RETRY = RetryPolicy(max_attempts=4, base_delay_s=2.0, max_delay_s=30.0, max_retry_after_s=120.0)
-
-T = TypeVar("T")
-
+REPORT_RETRY = DISPLAY_RETRY
 
 @dataclass(frozen=True)
 class AccountReading:
@@ -40,22 +33,6 @@ class AccountReading:
     username: str | None
     stats: AccountStats | None
     videos: tuple[VideoStats, ...]
-
-
-def with_retry(action: Callable[[], T], runtime: Runtime) -> T:
-    """``action()``, retried after a transient TikTokError until the policy's attempts run out."""
-    policy = runtime.policy
-    attempt = 1
-    while True:
-        try:
-            return action()
-        except TikTokError as exc:
-            retry_after = getattr(exc, "retry_after", None)
-            too_long = retry_after is not None and retry_after > policy.max_retry_after_s
-            if not exc.transient or attempt >= policy.max_attempts or too_long:
-                raise
-            runtime.sleep(policy.delay(attempt, retry_after, runtime.rng))
-            attempt += 1
 
 
 class DisplayReader:
@@ -71,7 +48,10 @@ class DisplayReader:
         def once() -> dict[str, Any]:
             return call_with_token(svc.store, svc.oauth, open_id,
                                    lambda token: svc.api.call(method, path, token, params=params, json=json))
-        return with_retry(once, self._runtime)
+        try:
+            return call_with_retry(once, self._runtime)
+        except GaveUp as gave_up:
+            raise gave_up.last from None  # the typed error; its ``transient`` says "try later"
 
     def read(self, account: Account) -> AccountReading:
         """User info and every public video of ``account``, newest first."""
@@ -95,21 +75,12 @@ class DisplayReader:
         """Every page of ``/v2/video/list/`` (cursor and has_more), each video once."""
         params = {"fields": ",".join(VIDEO_FIELDS)}
         seen: dict[str, VideoStats] = {}
-        cursor: int | None = None
-        for _ in range(MAX_PAGES):
-            body = {"max_count": PAGE_SIZE, **({"cursor": cursor} if cursor is not None else {})}
-            data = self._call(open_id, "POST", LIST_PATH, params=params, json=body)
-            for item in data.get("videos") or []:
+        fetch = lambda body: self._call(open_id, "POST", LIST_PATH, params=params, json=body)  # noqa: E731
+        for page in video_pages(fetch):
+            for item in page:
                 video = video_from_api(item)
                 seen.setdefault(video.video_id, video)
-            next_cursor = data.get("cursor")
-            if not data.get("has_more"):
-                return list(seen.values())
-            if not isinstance(next_cursor, int) or (cursor is not None and next_cursor >= cursor):
-                raise ServerError("malformed_response", f"video list says has_more but its cursor {next_cursor!r} "
-                                                        "does not move back in time")
-            cursor = next_cursor
-        raise ServerError("malformed_response", f"video list still has_more after {MAX_PAGES} pages")
+        return list(seen.values())
 
 
 def video_from_api(item: Any) -> VideoStats:

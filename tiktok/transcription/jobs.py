@@ -18,6 +18,7 @@ from tiktok.transcription.download import classify_url
 from tiktok.errors import ConfigError, RelinkNeeded, TikTokError
 from tiktok.services import Services
 from tiktok.transcription.store import TranscriptRecord, safe_name
+from tiktok.retry import DISPLAY_RETRY, Runtime
 from tiktok.transcription.videolist import list_videos
 
 DEFAULT_BASE_URL = "https://api.assemblyai.com"  # the SDK's default (ecosystem notes section 1)
@@ -161,7 +162,8 @@ def account_jobs(open_id: str, args: argparse.Namespace, settings: Settings, ser
         return [], Outcome("relink", account.label, f"log in again in the app: {account.relink_reason}")
     token_call = lambda fn: call_with_token(services.store, services.oauth, open_id, fn)
     try:
-        videos = list_videos(services.api, token_call, limit=args.limit, since=args.since, sleep=sleep)
+        videos = list_videos(services.api, token_call, limit=args.limit, since=args.since,
+                             runtime=Runtime(sleep=sleep, policy=DISPLAY_RETRY))
     except RelinkNeeded as exc:
         return [], Outcome("relink", account.label, f"log in again in the app: {exc.reason}")
     except TikTokError as exc:

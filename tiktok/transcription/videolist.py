@@ -1,14 +1,12 @@
-"""Every video of one account through ``POST /v2/video/list/``, page by page, with rate limits waited out (bounded).
+"""Every video of one account for transcription, through the shared pager (:mod:`tiktok.pages`).
 
-``fields`` goes in the query string and ``cursor``/``max_count`` in the JSON body (reference section 6.2). Pages come
-newest first, so ``since`` stops the paging at the first older video. A 429 (or a 5xx / dropped connection) is
-retried after ``Retry-After`` or a doubling backoff, at most ``max_attempts`` times per page; then
+Pages come newest first, so ``since`` stops the paging at the first older video. Each page goes through the retry
+engine with the Display API policy (429, 5xx and dropped connections waited out, bounded); when it gives up,
 ``VideoListUnavailable`` says so plainly.
 """
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -16,15 +14,12 @@ from urllib.parse import unquote, urlsplit
 
 from tiktok.api import ApiClient
 from tiktok.errors import RateLimited, TikTokError
+from tiktok.pages import LIST_PATH, video_pages
+from tiktok.retry import DISPLAY_RETRY, GaveUp, Runtime, call_with_retry
 
-LIST_PATH = "/v2/video/list/"
-PAGE_SIZE = 20  # video list docs: max_count "max 20"
 LIST_FIELDS = ("id", "create_time", "cover_image_url", "share_url", "video_description", "duration", "height",
                "width", "title", "embed_html", "embed_link", "like_count", "comment_count", "share_count",
                "view_count", "is_aigc")  # video object docs: every documented field
-MAX_ATTEMPTS = 4  # per page, including the first try
-BASE_BACKOFF_S = 2.0  # first wait when TikTok sends no Retry-After; doubles each time
-MAX_WAIT_S = 120.0  # a longer Retry-After is not waited out: the run stops and says to try later
 
 T = TypeVar("T")
 TokenCall = Callable[[Callable[[str], T]], T]  # runs ``fn(access_token)`` with a fresh token (call_with_token)
@@ -63,50 +58,32 @@ class Video:
 
 
 def list_videos(api: ApiClient, token_call: TokenCall, *, limit: int | None = None, since: float | None = None,
-                sleep: Callable[[float], None] = time.sleep, max_attempts: int = MAX_ATTEMPTS) -> list[Video]:
+                runtime: Runtime | None = None) -> list[Video]:
     """The account's videos, newest first: all of them, at most ``limit``, or those created at/after ``since``."""
+    runtime = runtime or Runtime(policy=DISPLAY_RETRY)
+    params = {"fields": ",".join(LIST_FIELDS)}
+
+    def fetch(body: dict[str, Any]) -> dict[str, Any]:
+        try:
+            return call_with_retry(
+                lambda: token_call(lambda token: api.call("POST", LIST_PATH, token, params=params, json=body)),
+                runtime)
+        except GaveUp as gave_up:
+            raise VideoListUnavailable(_give_up_message(gave_up)) from None
+
     videos: list[Video] = []
-    cursor: int | None = None
-    while limit is None or len(videos) < limit:
-        data = _page(api, token_call, cursor, sleep, max_attempts)
-        page = [Video.from_api(v) for v in data.get("videos") or [] if isinstance(v, dict)]
-        fresh = [v for v in page if since is None or (v.create_time or 0) >= since]
+    for page in video_pages(fetch):
+        fresh = [v for v in map(Video.from_api, page) if since is None or (v.create_time or 0) >= since]
         videos.extend(fresh)
-        next_cursor = data.get("cursor")
-        if (not data.get("has_more") or len(fresh) < len(page) or not page
-                or not isinstance(next_cursor, int) or next_cursor == cursor):
-            break  # no more pages, reached older videos, or TikTok's cursor would repeat this page forever
-        cursor = next_cursor
+        if len(fresh) < len(page) or (limit is not None and len(videos) >= limit):
+            break  # reached older videos, or enough of them
     return videos if limit is None else videos[:limit]
 
 
-def _page(api: ApiClient, token_call: TokenCall, cursor: int | None, sleep: Callable[[float], None],
-          max_attempts: int) -> dict[str, Any]:
-    body: dict[str, Any] = {"max_count": PAGE_SIZE}
-    if cursor is not None:
-        body["cursor"] = cursor
-    params = {"fields": ",".join(LIST_FIELDS)}
-    for attempt in range(1, max_attempts + 1):
-        try:
-            return token_call(lambda token: api.call("POST", LIST_PATH, token, params=params, json=body))
-        except TikTokError as exc:
-            if not exc.transient:
-                raise
-            wait = wait_before_retry(exc, attempt)
-            if attempt == max_attempts or wait > MAX_WAIT_S:
-                raise VideoListUnavailable(_give_up_message(exc, attempt)) from None
-            sleep(wait)
-    raise AssertionError("unreachable")  # the loop returns or raises
-
-
-def wait_before_retry(exc: TikTokError, attempt: int) -> float:
-    """Seconds to wait after failed ``attempt`` (1-based): TikTok's Retry-After, else a doubling backoff."""
-    if isinstance(exc, RateLimited) and exc.retry_after is not None:
-        return exc.retry_after
-    return BASE_BACKOFF_S * 2 ** (attempt - 1)
-
-
-def _give_up_message(exc: TikTokError, attempts: int) -> str:
-    what = "rate-limited (HTTP 429)" if isinstance(exc, RateLimited) else "unavailable"
-    return (f"TikTok's video list was {what} after {attempts} attempt(s): {exc}; the videos could not be listed, "
+def _give_up_message(gave_up: GaveUp) -> str:
+    last = gave_up.last
+    what = "rate-limited (HTTP 429)" if isinstance(last, RateLimited) else "unavailable"
+    tried = (f"asked to wait {gave_up.wait_too_long:.0f} s" if gave_up.wait_too_long is not None
+             else f"after {gave_up.attempts} attempt(s)")
+    return (f"TikTok's video list was {what} ({tried}): {last}; the videos could not be listed, "
             "run again later")
