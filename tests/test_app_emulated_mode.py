@@ -86,7 +86,7 @@ def test_cron_command_reaches_the_apps_emulator(running_app):
     result = subprocess.run([sys.executable, "-m", "tiktok", "refresh", "--all"], cwd=workdir, env=env,
                             capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stdout + result.stderr
-    assert result.stdout.startswith("[emulator] REFRESHED")
+    assert result.stdout.startswith("[emulator] DONE") and "refreshed" in result.stdout
 
 
 def test_newcomer_posts_a_video_through_the_apps_emulator(running_app):
@@ -103,7 +103,7 @@ def test_newcomer_posts_a_video_through_the_apps_emulator(running_app):
     result = subprocess.run([sys.executable, str(ROOT / "upload_to_tiktok.py"), "--poll-interval", "0.05"],
                             cwd=workdir, env=env, capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "[emulator]" in result.stdout and "POSTED" in result.stdout
+    assert "[emulator]" in result.stdout and "  DONE: posted" in result.stdout
     assert "privacy SELF_ONLY" in result.stdout  # the safe default is said out loud
     assert "EMULATED: nothing was sent to TikTok" in result.stdout
     state = requests.get(f"http://127.0.0.1:{emulator_port}/_emulator/state", timeout=5).json()

@@ -56,7 +56,7 @@ def test_fresh_accounts_are_left_alone(run_cli, emulator, store, oauth):
     before = store.get(ADA)
     result = run_cli("refresh")
     assert result.returncode == 0, result.stdout + result.stderr
-    assert lines_for(result, ADA)[0].startswith("[emulator] FRESH")
+    assert lines_for(result, ADA)[0].startswith("[emulator] SKIPPED") and "still fresh" in lines_for(result, ADA)[0]
     assert store.get(ADA).refresh_token == before.refresh_token
 
 
@@ -67,7 +67,7 @@ def test_due_accounts_are_refreshed_and_the_rotated_token_kept(run_cli, emulator
     before = store.load()
     result = run_cli("refresh")
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "REFRESHED" in lines_for(result, ADA)[0] and "FRESH" in lines_for(result, BO)[0]
+    assert "DONE" in lines_for(result, ADA)[0] and "still fresh" in lines_for(result, BO)[0]
     after = store.load()
     assert after[ADA].refresh_token != before[ADA].refresh_token
     assert after[BO].refresh_token == before[BO].refresh_token
@@ -77,9 +77,9 @@ def test_due_accounts_are_refreshed_and_the_rotated_token_kept(run_cli, emulator
 
 def test_all_and_within_choose_what_is_refreshed(run_cli, emulator, store, oauth):
     link_account(emulator.url, store, oauth, ADA)
-    assert "FRESH" in run_cli("refresh", "--within", "1h").stdout
-    assert "REFRESHED" in run_cli("refresh", "--within", "3h").stdout
-    assert "REFRESHED" in run_cli("refresh", "--all").stdout
+    assert "SKIPPED" in run_cli("refresh", "--within", "1h").stdout
+    assert "DONE " in run_cli("refresh", "--within", "3h").stdout
+    assert "DONE " in run_cli("refresh", "--all").stdout
 
 
 def test_revoked_account_needs_relinking_exit_3(run_cli, emulator, store, oauth, remote):
@@ -89,7 +89,7 @@ def test_revoked_account_needs_relinking_exit_3(run_cli, emulator, store, oauth,
     result = run_cli("refresh", "--all")
     assert result.returncode == 3
     assert "RELINK" in lines_for(result, ADA)[0] and "invalid_grant" in lines_for(result, ADA)[0]
-    assert "REFRESHED" in lines_for(result, BO)[0]  # the other account still got its refresh
+    assert "DONE " in lines_for(result, BO)[0] and "refreshed" in lines_for(result, BO)[0]  # it still got its refresh
     assert store.get(ADA).relink_reason
     again = run_cli("refresh", "--all")  # no second call to TikTok with the dead token
     assert again.returncode == 3 and remote.state()["tokens"]["dead_refresh_token_uses"] == 0
@@ -101,14 +101,14 @@ def test_transient_failure_exit_4_keeps_the_tokens(run_cli, emulator, store, oau
     remote.inject_fault("/v2/oauth/token/", status=503, error="temporarily_unavailable", times=1)
     result = run_cli("refresh", "--all")
     assert result.returncode == 4
-    assert "RETRY" in lines_for(result, ADA)[0] and "temporarily_unavailable" in result.stdout
+    assert "TRY LATER" in lines_for(result, ADA)[0] and "temporarily_unavailable" in result.stdout
     assert store.get(ADA) == before
 
 
 def test_unreachable_tiktok_is_transient(run_cli, emulator, store, oauth):
     link_account(emulator.url, store, oauth, ADA)
     result = run_cli("refresh", "--all", api_base="http://127.0.0.1:9")  # nothing listens on port 9
-    assert result.returncode == 4 and "RETRY" in result.stdout
+    assert result.returncode == 4 and "TRY LATER" in result.stdout
 
 
 def test_refresh_token_running_out_warns_with_exit_3(run_cli, emulator, store, oauth):
@@ -117,7 +117,7 @@ def test_refresh_token_running_out_warns_with_exit_3(run_cli, emulator, store, o
         accounts[ADA] = replace(accounts[ADA], refresh_expires_at=time.time() + 12 * 86400)
     result = run_cli("refresh")
     assert result.returncode == 3
-    assert "RELINK-SOON" in lines_for(result, ADA)[0] and "11d" in lines_for(result, ADA)[0]
+    assert "RELINK" in lines_for(result, ADA)[0] and "relink soon" in lines_for(result, ADA)[0] and "11d" in lines_for(result, ADA)[0]
 
 
 @pytest.mark.parametrize("content", ["", "{not json", '{"version": 1, "accounts": []}'])
@@ -170,7 +170,7 @@ def test_no_token_or_secret_is_ever_printed(run_cli, emulator, store, oauth, rem
     run_cli("refresh", "--all", "-v")
     run_cli("accounts")
     printed = "\n".join(run_cli.outputs)
-    assert "REFRESHED" in printed and "RELINK" in printed
+    assert "DONE " in printed and "RELINK" in printed
     leaked = [i for i, secret in enumerate(sorted(seen | {SECRET})) if secret in printed]
     assert leaked == [], f"{len(leaked)} secret value(s) appeared in the command output"
 
@@ -182,5 +182,5 @@ def test_exit_precedence_is_the_same_for_every_command():
     assert combine([ExitStatus.TRY_LATER, ExitStatus.FAILED]) == ExitStatus.FAILED
     assert combine([ExitStatus.TRY_LATER, ExitStatus.BAD_INPUT, ExitStatus.FAILED]) == ExitStatus.BAD_INPUT
     assert combine([ExitStatus.BAD_INPUT, ExitStatus.RELINK_NEEDED]) == ExitStatus.RELINK_NEEDED
-    outcomes = [Outcome("a", "a", "retry", ""), Outcome("b", "b", "failed", "")]
+    outcomes = [Outcome("a", "a", "try_later", ""), Outcome("b", "b", "failed", "")]
     assert exit_status(outcomes) == ExitStatus.FAILED  # a person must look; the transient one fixes itself

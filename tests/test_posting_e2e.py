@@ -88,7 +88,7 @@ def test_direct_post_from_file_arrives_byte_for_byte(harness, clip, tmp_path, si
     video = clip if size is None else padded_video(tmp_path / "big.mp4", size)
     outcomes = harness.post([{"user_id": ADA, "video_path": str(video), "description": "hello",
                               "tags": ["test"], "privacy": "PUBLIC_TO_EVERYONE"}])
-    assert [o.status for o in outcomes] == ["posted"], outcomes
+    assert [(o.status, o.state) for o in outcomes] == [("done", "posted")], outcomes
     (post,) = harness.posts()
     size = video.stat().st_size
     assert post["status"] == "PUBLISH_COMPLETE" and post["bytes_received"] == size
@@ -101,7 +101,7 @@ def test_direct_post_from_file_arrives_byte_for_byte(harness, clip, tmp_path, si
 
 def test_draft_goes_to_the_inbox_without_post_info(harness, clip):
     (outcome,) = harness.post([{"user_id": ADA, "video_path": str(clip), "draft": True}])
-    assert outcome.status == "inbox"
+    assert (outcome.status, outcome.state) == ("done", "inbox")
     (post,) = harness.posts()
     assert post["mode"] == "inbox" and post["status"] == "SEND_TO_USER_INBOX"
     assert post["sha256"] == sha256_file(clip)
@@ -115,7 +115,7 @@ def test_pull_from_url(harness, clip, emulator):
                                     "privacy": "SELF_ONLY", "description": "pulled"}])
     finally:
         host.server.shutdown()
-    assert outcome.status == "posted", outcome
+    assert (outcome.status, outcome.state) == ("done", "posted"), outcome
     (post,) = harness.posts()
     assert post["source"] == "PULL_FROM_URL" and post["sha256"] == sha256_file(clip)
     assert outcome.post_ids == ()  # SELF_ONLY posts never get a public id
@@ -137,7 +137,7 @@ def test_photo_post(harness, tmp_path, emulator):
                                     "privacy": "PUBLIC_TO_EVERYONE"}])
     finally:
         host.server.shutdown()
-    assert outcome.status == "posted", outcome
+    assert (outcome.status, outcome.state) == ("done", "posted"), outcome
     (post,) = harness.posts()
     assert post["kind"] == "photo" and post["status"] == "PUBLISH_COMPLETE"
 
@@ -157,7 +157,7 @@ def test_chunk_dropped_mid_body_is_resent_and_the_post_completes_once(harness, t
 
     (outcome,) = harness.post([{"user_id": ADA, "video_path": str(video), "privacy": "SELF_ONLY"}],
                               progress=progress)
-    assert armed["done"] and outcome.status == "posted", outcome
+    assert armed["done"] and (outcome.status, outcome.state) == ("done", "posted"), outcome
     (post,) = harness.posts()
     assert remote.state()["faults"] == []  # the drop was consumed by a PUT
     assert any(0.75 <= s <= 1.25 for s in harness.time.slept)  # and the chunk was retried after a backoff
@@ -168,7 +168,7 @@ def test_5xx_with_retry_after_on_a_chunk_is_waited_out(harness, tmp_path, remote
     video = padded_video(tmp_path / "v.mp4", 30_000_000)
     remote.inject_fault("/upload/video/", status=503, retry_after=7, times=2)
     (outcome,) = harness.post([{"user_id": ADA, "video_path": str(video), "privacy": "SELF_ONLY"}])
-    assert outcome.status == "posted"
+    assert (outcome.status, outcome.state) == ("done", "posted")
     assert harness.time.slept[:2] == [7, 7]  # Retry-After honoured exactly, no real sleeping
     assert len(harness.posts()) == 1 and harness.posts()[0]["sha256"] == sha256_file(video)
 
@@ -176,7 +176,7 @@ def test_5xx_with_retry_after_on_a_chunk_is_waited_out(harness, tmp_path, remote
 def test_429_on_init_is_waited_out_without_a_second_post(harness, clip, remote):
     remote.inject_fault("/v2/post/publish/video/init/", status=429, error="rate_limit_exceeded", times=2)
     (outcome,) = harness.post([{"user_id": ADA, "video_path": str(clip), "privacy": "SELF_ONLY"}])
-    assert outcome.status == "posted"
+    assert (outcome.status, outcome.state) == ("done", "posted")
     assert len(harness.posts()) == 1
     assert min(harness.time.slept[:2]) >= 10  # TikTok sends no Retry-After: we wait at least 10 s
 
@@ -193,7 +193,7 @@ def test_access_token_expiring_mid_run_is_refreshed(harness, clip, remote):
 
     harness.time.sleep = sleep_and_expire
     (outcome,) = harness.post([{"user_id": ADA, "video_path": str(clip), "privacy": "SELF_ONLY"}])
-    assert expired["done"] and outcome.status == "posted", outcome
+    assert expired["done"] and (outcome.status, outcome.state) == ("done", "posted"), outcome
     assert len(harness.posts()) == 1
     assert remote.state()["tokens"]["rotated"] >= 1
 
@@ -216,12 +216,12 @@ def test_interrupted_upload_resumes_on_the_next_run_and_finished_posts_are_skipp
     assert first.status == "try_later" and "re-run to resume" in first.detail
     remote.clear_faults()
     (second,) = harness.post([entry])
-    assert second.status == "posted", second
+    assert (second.status, second.state) == ("done", "posted"), second
     posts = harness.posts()
     assert len(posts) == 1 and posts[0]["sha256"] == sha256_file(video)
     assert any("resuming" in line for line in harness.lines)
     (third,) = harness.post([entry])
-    assert third.status == "posted" and "skipped" in third.detail
+    assert (third.status, third.state) == ("skipped", "posted") and "already posted" in third.detail
     assert len(harness.posts()) == 1
 
 
@@ -244,7 +244,7 @@ def test_bad_entries_are_reported_and_the_others_still_post(harness, clip, tmp_p
     ]
     outcomes = harness.post(entries)
     statuses = [o.status for o in outcomes]
-    assert statuses == ["bad_input"] * 7 + ["posted"], [(o.status, o.detail) for o in outcomes]
+    assert statuses == ["bad_input"] * 7 + ["done"], [(o.status, o.detail) for o in outcomes]
     details = [o.detail for o in outcomes]
     assert "missing.mp4" in details[0]
     assert "notes.mp4" in details[1]
@@ -258,7 +258,7 @@ def test_bad_entries_are_reported_and_the_others_still_post(harness, clip, tmp_p
 
 def test_default_privacy_is_self_only_and_said(harness, clip):
     (outcome,) = harness.post([{"user_id": ADA, "video_path": str(clip)}])
-    assert outcome.status == "posted"
+    assert (outcome.status, outcome.state) == ("done", "posted")
     assert harness.posts()[0]["privacy_level"] == "SELF_ONLY"
     assert any("privacy SELF_ONLY" in line for line in harness.lines)
 
@@ -284,7 +284,7 @@ def test_429_with_retry_after_is_honoured_and_the_post_completes_once(harness, t
     video = padded_video(tmp_path / "v.mp4", 20_000_000)
     remote.inject_fault(path, status=429, error="rate_limit_exceeded", retry_after=42, times=1)
     (outcome,) = harness.post([{"user_id": ADA, "video_path": str(video), "privacy": "SELF_ONLY"}])
-    assert outcome.status == "posted", outcome
+    assert (outcome.status, outcome.state) == ("done", "posted"), outcome
     assert 42 in harness.time.slept
     (post,) = harness.posts()
     assert post["sha256"] == sha256_file(video)
@@ -294,7 +294,7 @@ def test_429_with_retry_after_is_honoured_and_the_post_completes_once(harness, t
 def test_daily_cap_sent_with_http_200_stops_before_any_init(harness, clip):
     outcomes = harness.post([{"user_id": ADA, "video_path": str(clip), "privacy": "SELF_ONLY"},
                              {"user_id": ADA, "video_path": str(clip), "privacy": "SELF_ONLY", "description": "2"}])
-    assert [o.status for o in outcomes] == ["posted", "try_later"]
+    assert [o.status for o in outcomes] == ["done", "try_later"]
     assert outcomes[1].error_code == "spam_risk_too_many_posts"  # creator_info answered HTTP 200 with this code
     assert len(harness.posts()) == 1
 

@@ -57,7 +57,7 @@ def test_three_emulated_days_match_the_emulator_exactly(reporter, remote):
         views = {open_id: catalogue(remote, open_id) for open_id in (ADA, BO, CY)}
         assert {v["day"] for v in views.values()} == {(day - date(1970, 1, 1)).days}  # the same day as the files
         truth.append((day, views))
-        assert "WROTE" in result.line(ADA) and f"{len(views[ADA]['videos'])} videos" in result.line(ADA)
+        assert "DONE" in result.line(ADA) and f"{len(views[ADA]['videos'])} videos" in result.line(ADA)
     assert views[ADA]["stats"] == user_info_stats(reporter, ADA)  # the control view is what user info returns
     assert len(truth[0][1][ADA]["videos"]) == 25  # more than one 20-video page
     for index, (day, views) in enumerate(truth):
@@ -127,7 +127,7 @@ def test_relink_needed_account_is_skipped_and_exit_3_after_the_others(reporter, 
     result = reporter()
     assert result.code == 3
     assert result.line(ADA).startswith("[emulator] RELINK") and "log in again" in result.line(ADA)
-    assert result.line(BO).startswith("[emulator] WROTE")
+    assert result.line(BO).startswith("[emulator] DONE")
     folder = reporter.reports / reporter.today().isoformat()
     assert sorted(p.name for p in folder.iterdir()) == ["bo_tests.csv", "summary.csv"]
     assert [r["open_id"] for r in reporter.rows(reporter.today(), "summary.csv")] == [BO]
@@ -150,12 +150,12 @@ def test_429_from_the_display_api_is_retried_then_reported_as_try_later(reporter
     assert result.code == code, result.out
     assert len(reporter.sleeps) == sleeps
     assert all(1.5 * 2 ** i <= s <= 2.5 * 2 ** i for i, s in enumerate(reporter.sleeps))  # 2 s doubling, +-25 % jitter
-    assert result.line(ADA).startswith("[emulator] WROTE")
+    assert result.line(ADA).startswith("[emulator] DONE")
     bo_file = reporter.reports / reporter.today().isoformat() / "bo_tests.csv"
     if code == 0:
-        assert result.line(BO).startswith("[emulator] WROTE") and bo_file.exists()
+        assert result.line(BO).startswith("[emulator] DONE") and bo_file.exists()
     else:
-        assert result.line(BO).startswith("[emulator] TRY-LATER") and "rate_limit_exceeded" in result.line(BO)
+        assert result.line(BO).startswith("[emulator] TRY LATER") and "rate_limit_exceeded" in result.line(BO)
         assert not bo_file.exists()
 
 
@@ -187,7 +187,7 @@ def test_backfill_of_yesterday_only_when_nothing_was_saved_since(reporter):
     assert reporter.rows(yesterday, "ada.creates.csv")[0]["date"] == yesterday.isoformat()
     assert reporter().code == 0  # today compares with the back-filled day
     again = reporter("--date", yesterday.isoformat())
-    assert again.code == 2 and again.line(ADA).startswith("[emulator] REFUSED")
+    assert again.code == 2 and again.line(ADA).startswith("[emulator] BAD INPUT")
     assert f"already has a report for {yesterday}" in again.line(ADA)
 
 

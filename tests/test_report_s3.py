@@ -54,7 +54,7 @@ def test_two_days_uploaded_byte_for_byte_under_the_key_pattern(reporter, remote,
     expected = local_files(reporter.reports, "tiktok/daily")
     assert len(expected) == 6 and stored(s3) == expected
     key = f"tiktok/daily/{reporter.today()}/ada.creates.csv"
-    assert f"[emulator] UPLOADED  {reporter.reports / str(reporter.today()) / 'ada.creates.csv'} -> " \
+    assert f"[emulator] DONE      {reporter.reports / str(reporter.today()) / 'ada.creates.csv'}: uploaded to " \
            f"s3://{BUCKET}/{key}" in second.out.splitlines()
 
 
@@ -63,9 +63,9 @@ def test_upload_failure_is_reported_per_file_and_the_local_files_are_kept(report
     reporter.link(BO)
     result = reporter("--s3-uri", "s3://no-such-bucket/x", "--s3-endpoint-url", s3_server)
     assert result.code == 1
-    failed = [line for line in result.out.splitlines() if "NOT-UPLOADED" in line]
+    failed = [line for line in result.out.splitlines() if line.startswith("[emulator] FAILED") and "not uploaded" in line]
     assert len(failed) == 3 and all("NoSuchBucket" in line and "the local file is kept" in line for line in failed)
-    assert result.line(ADA).startswith("[emulator] WROTE") and result.line(BO).startswith("[emulator] WROTE")
+    assert result.line(ADA).startswith("[emulator] DONE") and result.line(BO).startswith("[emulator] DONE")
     folder = reporter.reports / reporter.today().isoformat()
     assert sorted(p.name for p in folder.iterdir()) == ["ada.creates.csv", "bo_tests.csv", "summary.csv"]
     assert stored(s3) == {}
@@ -84,8 +84,8 @@ def test_cron_run_as_a_subprocess_uses_the_environment_and_stays_quiet(reporter,
     assert result.returncode == 0, result.stdout + result.stderr
     assert result.stderr == ""  # no progress bar without a terminal
     lines = result.stdout.splitlines()
-    assert len(lines) == 3 and lines[0].startswith("[emulator] WROTE")
-    assert all(line.startswith("[emulator] UPLOADED") for line in lines[1:])
+    assert len(lines) == 3 and lines[0].startswith("[emulator] DONE")
+    assert all(line.startswith("[emulator] DONE") and "uploaded to s3://" in line for line in lines[1:])
     day = reporter.today().isoformat()  # the subprocess's clock and the emulator's agree on day one
     assert stored(s3) == {f"{day}/ada.creates.csv": (reports / day / "ada.creates.csv").read_bytes(),
                           f"{day}/summary.csv": (reports / day / "summary.csv").read_bytes()}

@@ -92,8 +92,8 @@ def oauth(emulator):
 
 @pytest.fixture
 def linked(emulator, store, oauth):
-    def link(open_id: str) -> str:
-        link_account(emulator.url, store, oauth, open_id)
+    def link(open_id: str, **kw) -> str:
+        link_account(emulator.url, store, oauth, open_id, **kw)
         return open_id
     return link
 
@@ -185,12 +185,12 @@ def test_an_account_is_paged_through_downloaded_transcribed_and_saved(run, linke
         texts.add(text)
         assert line_for(out, video["id"]).startswith("[emulator] DONE")
     assert len(texts) == 25  # every video's transcript differs
-    assert "summary: 25 done" in out
+    assert "summary: 25 DONE" in out
 
     code, again, _ = run("--account", ADA)
     assert code == 0
     assert len(downloads) == 25 and aai.upload_count == 25  # the second run did no work
-    assert "summary: 25 skipped" in again
+    assert "summary: 25 SKIPPED" in again
 
 
 def test_force_redoes_finished_videos(run, linked, aai, downloads):
@@ -199,7 +199,7 @@ def test_force_redoes_finished_videos(run, linked, aai, downloads):
     code, out, _ = run("--account", BO, "--force", "--jobs", "1")
     assert code == 0
     assert aai.upload_count == 6 and len(downloads) == 6
-    assert "summary: 3 done" in out
+    assert "summary: 3 DONE" in out
 
 
 def test_a_download_failure_is_recorded_and_the_others_complete(run, linked, emulator, remote):
@@ -240,6 +240,7 @@ def test_an_assemblyai_that_never_finishes_is_bounded(run, linked, emulator, aai
     record = run.transcripts.get(ADA, stalled)
     assert record.status == "failed" and "did not finish within 1 s" in record.error
     assert "TRY LATER" in line_for(out, stalled)
+    assert record.result == "try_later"  # so the Transcripts page says TRY LATER too, not "failed"
     assert all(run.transcripts.is_done(ADA, v["id"]) for v in videos[:2])
 
 
@@ -262,7 +263,7 @@ def test_a_short_429_is_waited_out(run, linked, remote):
     waits: list[float] = []
     code, out, _ = run("--account", BO, sleep=waits.append)
     assert code == 0 and waits == [5]
-    assert "summary: 3 done" in out
+    assert "summary: 3 DONE" in out
 
 
 @pytest.mark.parametrize("bad, message", [
@@ -352,7 +353,7 @@ def test_an_emulator_media_url_and_a_repeat_input_are_one_job(run, emulator, aai
     video = catalogue(emulator.url, BO)[1]
     media = f"{emulator.url}/_emulator/media/{video['id']}.mp4"
     code, out, _ = run(media, media)
-    assert code == 0 and aai.upload_count == 1 and "summary: 1 done" in out
+    assert code == 0 and aai.upload_count == 1 and "summary: 1 DONE" in out
     (record,) = run.transcripts.list_records()
     assert run.transcripts.read(record.open_id, record.video_id) == expected_text(
         *media_digest(emulator.url, video["id"]))
@@ -379,3 +380,13 @@ def test_an_account_that_needs_relinking_exits_3_and_the_others_still_run(run, l
     assert code == 3  # relink wins over bad input
     assert "RELINK" in out and "log in again in the app" in out
     assert aai.upload_count == 1
+
+
+def test_a_missing_video_list_scope_is_relink_like_in_the_report(run, linked, downloads):
+    linked(BO, scopes=("user.info.basic",))
+    code, out, _ = run("--account", BO)
+    assert code == 3
+    line = next(line for line in out.splitlines() if BO in line and "video.list" in line)
+    assert line.startswith("[emulator] RELINK") and "log in again in the app" in line
+    assert downloads == []
+

@@ -62,7 +62,7 @@ def test_an_account_end_to_end_then_searchable_in_the_app(emulator, tokens_path,
     for secret in (AAI_KEY, CLIENT_SECRET, account.access_token, account.refresh_token):
         assert secret not in output
     assert all(line.startswith("[emulator] ") for line in result.stdout.splitlines())
-    assert "summary: 3 done" in result.stdout
+    assert "summary: 3 DONE" in result.stdout
     assert standin_state(standin_app).upload_count == 3
 
     transcripts = TranscriptStore(tmp_path / "out")

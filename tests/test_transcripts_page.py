@@ -28,7 +28,7 @@ def folder(tmp_path):
                          "download failed: the video is gone or the link is wrong (HTTP 404)")
     store.record_failure(TranscriptRecord(video_id="clip-1a2b", open_id="links", title="",
                                           source_url="https://cdn.example.com/clip.mp4"),
-                         "transcription failed: transcript t-1 did not finish within 900 s")
+                         "transcription failed: transcript t-1 did not finish within 900 s", "try_later")
     return tmp_path / "transcripts"
 
 
@@ -57,6 +57,10 @@ def test_the_list_shows_every_transcript_with_account_title_date_and_status(clie
     assert "2025-10-09" in table  # created_time 1_760_000_000 as a UTC date
     assert table.count("status-completed") == 2 and table.count("status-failed") == 2
     assert "(HTTP 404)" in table
+    gone = table.split('data-video-id="7300000000000000003"', 1)[1].split("</tr>", 1)[0]
+    slow = table.split('data-video-id="clip-1a2b"', 1)[1].split("</tr>", 1)[0]
+    assert '<td class="status">FAILED' in gone  # the words the command printed for these videos
+    assert '<td class="status">TRY LATER' in slow
 
 
 def test_search_finds_a_word_from_one_transcript_and_highlights_it(client):

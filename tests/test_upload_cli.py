@@ -58,12 +58,13 @@ def test_bad_entry_is_reported_by_number_and_field_and_the_others_post(workdir, 
     assert result.returncode == 2, result.stderr  # bad input wins over success
     report = json.loads(result.stdout)
     assert report["emulated"] is True
-    assert [o["status"] for o in report["outcomes"]] == ["posted", "inbox"]
+    assert [(o["status"], o["state"]) for o in report["outcomes"]] == [("done", "posted"), ("done", "inbox")]
     assert any('entry 2' in p and 'field "tags"' in p for p in report["problems"])
     assert "EMULATED: nothing was sent to TikTok" in result.stderr
     assert len(remote.state()["posts"]) == 2
     again = run(workdir, emulator, "--json", "--poll-interval", "0.01")  # a re-run posts nothing twice
-    assert [o["status"] for o in json.loads(again.stdout)["outcomes"]] == ["posted", "inbox"]
+    assert [(o["status"], o["state"]) for o in json.loads(again.stdout)["outcomes"]] == [("skipped", "posted"),
+                                                                                        ("skipped", "inbox")]
     assert len(remote.state()["posts"]) == 2
 
 
@@ -71,7 +72,7 @@ def test_all_posted_exit_0_with_human_lines(workdir, emulator):
     write_manifest(workdir, [{"user_id": ADA, "video_path": "clip.mp4", "privacy": "SELF_ONLY"}])
     result = run(workdir, emulator, "--poll-interval", "0.01")
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "[emulator] [1/1] entry 1" in result.stdout and "POSTED" in result.stdout
+    assert "[emulator] [1/1] entry 1" in result.stdout and "  DONE: posted" in result.stdout
 
 
 def test_malformed_manifest_names_the_file_and_line(workdir, emulator):
@@ -108,7 +109,7 @@ def test_rate_limited_exit_4_and_the_record_is_kept(workdir, emulator, remote):
                         retry_after=3600, times=1)
     write_manifest(workdir, [{"user_id": ADA, "video_path": "clip.mp4"}])
     result = run(workdir, emulator)
-    assert result.returncode == 4 and "TRY_LATER" in result.stdout
+    assert result.returncode == 4 and "  TRY LATER: " in result.stdout
     assert (workdir / "videos_to_upload.results.json").exists()
 
 
@@ -124,7 +125,7 @@ def test_no_token_or_secret_is_printed(workdir, emulator):
     accounts = TokenStore(workdir / "user_tokens.json").load().values()
     secrets = [a.access_token for a in accounts] + [a.refresh_token for a in accounts]
     secrets.append(emulator.config.client_secret)
-    assert "POSTED" in printed
+    assert "  DONE: posted" in printed
     assert not [i for i, s in enumerate(secrets) if s in printed], "a secret appeared in the output"
     assert "upload_token=***" in printed  # -v logs the PUT URLs, masked
     assert not re.search(r"upload_token=(?!\*\*\*)", printed)

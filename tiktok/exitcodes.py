@@ -1,4 +1,9 @@
-"""Exit codes shared by every command, so cron and scripts can tell what to do next."""
+"""One outcome vocabulary and one set of exit codes for every command, so people, cron and scripts read the same.
+
+Every item a command works on (an account refreshed or reported, a post, a video transcribed, a file uploaded)
+ends with one of the outcome words below. The same word shows in the command's lines (as its label), in
+``--json`` (as its value) and on the app's pages; :func:`exit_status` folds a run's outcomes into one exit code.
+"""
 
 from __future__ import annotations
 
@@ -19,9 +24,37 @@ PRECEDENCE = (ExitStatus.RELINK_NEEDED, ExitStatus.BAD_INPUT, ExitStatus.FAILED,
 PRECEDENCE_HELP = "When several apply: 3 wins over 2, 2 over 1, 1 over 4."
 
 
-# What each per-item outcome word means for the run's exit status (commands add words of their own).
-OUTCOME_EXIT = {"relink": ExitStatus.RELINK_NEEDED, "bad_input": ExitStatus.BAD_INPUT, "failed": ExitStatus.FAILED,
-                "try_later": ExitStatus.TRY_LATER}
+DONE = "done"              # the work happened: refreshed, written, posted (or in the inbox), transcribed, uploaded
+SKIPPED = "skipped"        # nothing needed doing (still fresh, already done, linked elsewhere)
+FAILED = "failed"          # it did not happen, and running again will not fix that by itself
+TRY_LATER = "try_later"    # a transient failure (rate limit, 5xx, network): the next run may succeed
+BAD_INPUT = "bad_input"    # the input names something unusable (entry, field, file, account)
+RELINK = "relink"          # the account must be linked again in the app (or soon must be)
+SCHEDULED = "scheduled"    # queued to run at a set time
+
+OUTCOMES = (DONE, SKIPPED, FAILED, TRY_LATER, BAD_INPUT, RELINK, SCHEDULED)
+
+# What each outcome means for the run's exit status.
+OUTCOME_EXIT = {DONE: ExitStatus.OK, SKIPPED: ExitStatus.OK, SCHEDULED: ExitStatus.OK, FAILED: ExitStatus.FAILED,
+                TRY_LATER: ExitStatus.TRY_LATER, BAD_INPUT: ExitStatus.BAD_INPUT, RELINK: ExitStatus.RELINK_NEEDED}
+LABEL_WIDTH = max(len(word) for word in OUTCOMES)
+
+
+def outcome_label(outcome: str) -> str:
+    """How an outcome reads in a command's lines and on the pages: DONE, TRY LATER, BAD INPUT, ..."""
+    if outcome not in OUTCOME_EXIT:
+        raise ValueError(f"unknown outcome {outcome!r}; expected one of {', '.join(OUTCOMES)}")
+    return outcome.upper().replace("_", " ")
+
+
+def outcome_line(outcome: str, subject: str, detail: str) -> str:
+    """One command line for one item: ``LABEL     subject: detail``."""
+    return f"{outcome_label(outcome):<{LABEL_WIDTH}} {subject}: {detail}"
+
+
+def exit_status(outcomes: Iterable[str], *, also: Iterable[ExitStatus] = ()) -> ExitStatus:
+    """The exit code of a run whose items ended with ``outcomes`` (plus any codes in ``also``)."""
+    return combine([*(OUTCOME_EXIT[o] for o in outcomes), *also])
 
 
 def combine(codes: Iterable[ExitStatus]) -> ExitStatus:

@@ -7,22 +7,20 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from typing import Iterable, Literal
+from typing import Iterable
 
 from tiktok.auth.access import RELINK_WARNING_S, refresh_account
 from tiktok.errors import AccountNotFound, RelinkNeeded, TikTokError
-from tiktok.exitcodes import ExitStatus, combine
+from tiktok.exitcodes import DONE, FAILED, RELINK, SKIPPED, TRY_LATER, ExitStatus, outcome_line
+from tiktok.exitcodes import exit_status as fold_outcomes
 from tiktok.auth.oauth import OAuthClient
 from tiktok.auth.tokens import Account, TokenStore
-
-Status = Literal["refreshed", "fresh", "skipped", "relink", "relink-soon", "failed", "retry"]
-
 
 @dataclass(frozen=True)
 class Outcome:
     open_id: str
     label: str
-    status: Status
+    status: str  # one of tiktok.exitcodes.OUTCOMES
     detail: str
 
 
@@ -41,50 +39,46 @@ def refresh_accounts(store: TokenStore, oauth: OAuthClient, *, within: float, re
 
 def _refresh_one(store: TokenStore, oauth: OAuthClient, account: Account, *, within: float, force: bool,
                  emulated: bool) -> Outcome:
-    def outcome(status: Status, detail: str, acct: Account = account) -> Outcome:
+    def outcome(status: str, detail: str, acct: Account = account) -> Outcome:
         return Outcome(acct.open_id, acct.label, status, detail)
 
     if account.emulated != emulated:
         where = "the emulator" if account.emulated else "TikTok"
-        return outcome("skipped", f"linked through {where}; not refreshed while talking to "
+        return outcome(SKIPPED, f"linked through {where}; not refreshed while talking to "
                                   f"{'the emulator' if emulated else 'TikTok'}")
     if account.relink_reason:
-        return outcome("relink", f"log in again in the app: {account.relink_reason}")
+        return outcome(RELINK, f"log in again in the app: {account.relink_reason}")
     now = store.clock()
     if not force and not account.access_expires_within(within, now):
-        return _after(outcome, account, "fresh", f"access token valid for {describe_duration(account.expires_at - now)}",
+        return _after(outcome, account, SKIPPED, f"still fresh: access token valid for {describe_duration(account.expires_at - now)}",
                       now)
     try:
         refreshed = refresh_account(store, oauth, account.open_id, leeway=within, force=force)
     except RelinkNeeded as exc:
-        return outcome("relink", f"log in again in the app: {exc.reason}")
+        return outcome(RELINK, f"log in again in the app: {exc.reason}")
     except TikTokError as exc:
-        return outcome("retry" if exc.transient else "failed", f"refresh failed: {exc}")
+        return outcome(TRY_LATER if exc.transient else FAILED, f"refresh failed: {exc}")
     now = store.clock()
-    return _after(outcome, refreshed, "refreshed",
-                  f"access token valid until {format_time(refreshed.expires_at)}", now)
+    return _after(outcome, refreshed, DONE,
+                  f"refreshed: access token valid until {format_time(refreshed.expires_at)}", now)
 
 
-def _after(outcome, account: Account, status: Status, detail: str, now: float) -> Outcome:
-    """Downgrade to ``relink-soon`` when the refresh token itself is running out."""
+def _after(outcome, account: Account, status: str, detail: str, now: float) -> Outcome:
+    """RELINK (soon) when the refresh token itself is running out, whatever else happened."""
     if account.refresh_expires_within(RELINK_WARNING_S, now):
         left = describe_duration(account.refresh_expires_at - now)
-        return outcome("relink-soon", f"{detail}; the refresh token expires in {left} "
+        return outcome(RELINK, f"{detail}; relink soon: the refresh token expires in {left} "
                                       f"({format_time(account.refresh_expires_at)}): log in again in the app "
                                       "before then", account)
     return outcome(status, f"{detail}; refresh token until {format_time(account.refresh_expires_at)}", account)
 
 
-STATUS_EXIT = {"relink": ExitStatus.RELINK_NEEDED, "relink-soon": ExitStatus.RELINK_NEEDED,
-               "failed": ExitStatus.FAILED, "retry": ExitStatus.TRY_LATER}
-
-
 def exit_status(outcomes: Iterable[Outcome]) -> ExitStatus:
-    return combine(STATUS_EXIT.get(o.status, ExitStatus.OK) for o in outcomes)
+    return fold_outcomes(o.status for o in outcomes)
 
 
 def format_outcome(outcome: Outcome) -> str:
-    return f"{outcome.status.upper():<11} {outcome.label}: {outcome.detail}"
+    return outcome_line(outcome.status, outcome.label, outcome.detail)
 
 
 def format_time(epoch: float) -> str:

@@ -10,7 +10,8 @@ from typing import Sequence
 from tiktok.posting.chunks import ChunkPlanError, plan_chunks
 from tiktok.config import load_settings
 from tiktok.errors import ConfigError, TikTokError
-from tiktok.exitcodes import OUTCOME_EXIT, ExitStatus, combine
+from tiktok.exitcodes import BAD_INPUT, ExitStatus, outcome_label
+from tiktok.exitcodes import exit_status as fold_outcomes
 from tiktok.posting.manifest import ManifestError, PostRequest, load_manifest
 from tiktok.posting.media import MediaError, check_video, probe
 from tiktok.posting.client import PostingClient
@@ -19,9 +20,6 @@ from tiktok.posting.publisher import Outcome, Publisher
 from tiktok.posting.results import ResultsFileError, ResultsStore, results_path_for
 from tiktok.services import build_services
 from tiktok.posting.transfer import upload_session
-
-
-STATUS_EXIT = {**OUTCOME_EXIT, "unknown": ExitStatus.FAILED}  # unknown: a person must check the profile
 
 
 def run(args: argparse.Namespace) -> int:
@@ -59,7 +57,7 @@ def run(args: argparse.Namespace) -> int:
             say(f"error: {exc}")
             return ExitStatus.BAD_INPUT if isinstance(exc, ResultsFileError) else ExitStatus.FAILED
         outcomes.append(outcome)
-        say(f"{prefix}  {outcome.status.upper()}: {outcome.detail}"
+        say(f"{prefix}  {outcome_label(outcome.status)}: {outcome.detail}"
             + (f" [publish_id {outcome.publish_id}]" if outcome.publish_id else "")
             + (f" (log_id {outcome.log_id})" if outcome.log_id and outcome.log_id not in outcome.detail else ""))
     status = exit_status(outcomes, bad_entries=len(manifest.problems))
@@ -72,19 +70,18 @@ def run(args: argparse.Namespace) -> int:
 
 
 def exit_status(outcomes: Sequence[Outcome], *, bad_entries: int = 0) -> ExitStatus:
-    codes = [STATUS_EXIT.get(o.status, ExitStatus.OK) for o in outcomes]
-    return combine(codes + ([ExitStatus.BAD_INPUT] if bad_entries else []))
+    return fold_outcomes([o.status for o in outcomes] + ([BAD_INPUT] if bad_entries else []))
 
 
 def _summary(outcomes: Sequence[Outcome], bad_entries: int, emulated: bool) -> str:
     counts: dict[str, int] = {}
     for outcome in outcomes:
-        counts[outcome.status] = counts.get(outcome.status, 0) + 1
+        counts[outcome_label(outcome.status)] = counts.get(outcome_label(outcome.status), 0) + 1
     if bad_entries:
-        counts["invalid entries"] = bad_entries
+        counts[f"{outcome_label(BAD_INPUT)} (invalid entries)"] = bad_entries
     parts = ", ".join(f"{n} {name}" for name, n in counts.items()) or "nothing to do"
     tail = " (EMULATED: nothing was sent to TikTok)" if emulated else ""
-    return f"done: {parts}{tail}"
+    return f"summary: {parts}{tail}"
 
 
 def _describe(entry: PostRequest) -> str:

@@ -11,6 +11,7 @@ from tiktok.auth.access import call_with_token
 from tiktok.auth.oauth import OAuthClient
 from tiktok.auth.tokens import TokenStore
 from tiktok.errors import AuthError, PostingRefused, RateLimited, RelinkNeeded, ScopeError, TikTokError
+from tiktok.exitcodes import FAILED, RELINK, TRY_LATER
 from tiktok.retry import GaveUp, RetryPolicy, Runtime, call_with_retry
 
 # Refusals that end when the 24-hour window moves on; everything else in PostingRefused needs a person.
@@ -20,11 +21,12 @@ POSTING_RETRY = RetryPolicy(rate_limit_floor_s=MIN_RATE_LIMIT_WAIT_S)
 
 
 class EntryStop(Exception):
-    """Ends one manifest entry with an outcome status (relink, try_later, failed, unknown, bad_input)."""
+    """Ends one manifest entry with an outcome (tiktok.exitcodes); ``may_exist`` when the post may be on TikTok
+    although we never learned so (the next run must not send it again without --force)."""
 
-    def __init__(self, status: str, detail: str, error: TikTokError | None = None) -> None:
+    def __init__(self, status: str, detail: str, error: TikTokError | None = None, *, may_exist: bool = False) -> None:
         super().__init__(detail)
-        self.status, self.detail, self.error = status, detail, error
+        self.status, self.detail, self.error, self.may_exist = status, detail, error, may_exist
 
 
 def call_for_post(store: TokenStore, oauth: OAuthClient, runtime: Runtime, open_id: str,
@@ -37,7 +39,7 @@ def call_for_post(store: TokenStore, oauth: OAuthClient, runtime: Runtime, open_
         last = gave_up.last
         what = f"rate limited by TikTok ({last})" if isinstance(last, RateLimited) else \
             f"TikTok is not answering ({last})"
-        raise EntryStop("try_later", what, last if isinstance(last, TikTokError) else None) from None
+        raise EntryStop(TRY_LATER, what, last if isinstance(last, TikTokError) else None) from None
     except TikTokError as exc:
         raise entry_stop(exc, idempotent=idempotent) from None
 
@@ -45,16 +47,16 @@ def call_for_post(store: TokenStore, oauth: OAuthClient, runtime: Runtime, open_
 def entry_stop(exc: TikTokError, *, idempotent: bool) -> EntryStop:
     """The entry's outcome for an error the retry engine would not (or could no longer) retry."""
     if isinstance(exc, AuthError):
-        return EntryStop("relink", f"TikTok refuses the account's tokens ({exc})", exc)
+        return EntryStop(RELINK, f"TikTok refuses the account's tokens ({exc})", exc)
     if isinstance(exc, RelinkNeeded):
-        return EntryStop("relink", f"log in again in the app: {exc.reason}", exc)
+        return EntryStop(RELINK, f"log in again in the app: {exc.reason}", exc)
     if isinstance(exc, ScopeError):
-        return EntryStop("relink", f"the account did not grant a scope this needs ({exc}); relink it and tick "
+        return EntryStop(RELINK, f"the account did not grant a scope this needs ({exc}); relink it and tick "
                                    "the permission", exc)
     if isinstance(exc, PostingRefused):
-        return EntryStop("try_later" if exc.code in WAIT_CODES else "failed", f"TikTok refused: {exc}", exc)
+        return EntryStop(TRY_LATER if exc.code in WAIT_CODES else FAILED, f"TikTok refused: {exc}", exc)
     if exc.transient and not idempotent:
-        return EntryStop("unknown", f"TikTok did not answer the post request clearly ({exc}); it may or may not "
-                                    "have been created: check the profile, then re-run with --force to post it "
-                                    "again", exc)
-    return EntryStop("failed", str(exc), exc)
+        return EntryStop(FAILED, f"TikTok did not answer the post request clearly ({exc}); it may or may not "
+                                 "have been created: check the profile, then re-run with --force to post it "
+                                 "again", exc, may_exist=True)
+    return EntryStop(FAILED, str(exc), exc)

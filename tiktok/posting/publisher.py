@@ -14,6 +14,9 @@ from typing import Any, Callable
 
 import requests
 
+from tiktok.exitcodes import BAD_INPUT, SKIPPED, TRY_LATER
+from tiktok.exitcodes import DONE as OUTCOME_DONE
+from tiktok.exitcodes import FAILED as OUTCOME_FAILED
 from tiktok.posting.policy import POSTING_RETRY, EntryStop, call_for_post
 from tiktok.posting.caption import CaptionTooLong, build_caption
 from tiktok.posting.chunks import DEFAULT_CHUNK_BYTES, ChunkPlan, ChunkPlanError, plan_chunks
@@ -56,8 +59,9 @@ class Outcome:
     index: int
     user_id: str
     media: str
-    status: str  # posted | inbox | failed | bad_input | relink | try_later | unknown
+    status: str  # an outcome of tiktok.exitcodes: done, skipped, failed, try_later, bad_input, relink
     detail: str
+    state: str | None = None  # the post's state in the results file: posted, inbox, failed, processing, ...
     publish_id: str | None = None
     post_ids: tuple[int, ...] = ()
     error_code: str | None = None
@@ -92,13 +96,14 @@ class Publisher:
                                                      state="new", emulated=self.emulated)
         try:
             if record.state in DONE:
-                return self._outcome(entry, record, "posted" if record.state == POSTED else "inbox",
-                                     "already done in an earlier run; skipped")
+                return self._outcome(entry, record, SKIPPED, "already "
+                                     + ("posted" if record.state == POSTED else "sent to the inbox")
+                                     + " in an earlier run; skipped")
             self._check_account(entry.user_id)
             if record.state == PENDING_INIT and entry.source == "PULL_FROM_URL" and not self.force:
-                raise EntryStop("unknown", "an earlier run sent this post's init and never learned the answer, so it "
-                                       "may already be on TikTok; check the profile, then re-run with --force to "
-                                       "post it again")
+                raise EntryStop(OUTCOME_FAILED, "an earlier run sent this post's init and never learned the answer, so it "
+                                        "may already be on TikTok; check the profile, then re-run with --force to "
+                                        "post it again", may_exist=True)
             if record.in_flight:
                 return self._resume(entry, record)
             return self._post_new(entry, record)
@@ -114,12 +119,12 @@ class Publisher:
             info, plan, mime = self._media_plan(entry)
         creator = self._call(uid, self.posting.creator_info)
         if info is not None and creator.max_duration_s and info.duration_s > creator.max_duration_s:
-            raise EntryStop("bad_input", f'field "video_path": {entry.video_path}: {info.duration_s:.1f} s is longer '
+            raise EntryStop(BAD_INPUT, f'field "video_path": {entry.video_path}: {info.duration_s:.1f} s is longer '
                                      f"than the {creator.max_duration_s} s @{creator.username} may post")
         try:
             caption = build_caption(entry.description or "", entry.tags, limit=entry.caption_limit)
         except CaptionTooLong as exc:
-            raise EntryStop("bad_input", f'field "description": {exc}', exc) from None
+            raise EntryStop(BAD_INPUT, f'field "description": {exc}', exc) from None
         if caption.dropped_tags:
             self.say(f"  entry {entry.index + 1}: tags dropped to fit the caption limit: "
                      f"{' '.join('#' + t for t in caption.dropped_tags)}")
@@ -159,16 +164,16 @@ class Publisher:
             info = probe(entry.video_path)
             problems = check_video(info)
             if problems:
-                raise EntryStop("bad_input", f'field "video_path": {"; ".join(problems)}')
+                raise EntryStop(BAD_INPUT, f'field "video_path": {"; ".join(problems)}')
             return info, plan_chunks(info.size_bytes, self.chunk_size), mime_type(info)
         except (MediaError, ChunkPlanError) as exc:
-            raise EntryStop("bad_input", f'field "video_path": {exc}', exc) from None
+            raise EntryStop(BAD_INPUT, f'field "video_path": {exc}', exc) from None
 
     def _privacy(self, entry: PostRequest, creator) -> str:
         try:
             privacy = choose_privacy(entry.privacy, self.default_privacy, creator)
         except PrivacyNotOffered as exc:
-            raise EntryStop("bad_input", str(exc), exc) from None
+            raise EntryStop(BAD_INPUT, str(exc), exc) from None
         if not entry.privacy:
             source = "--privacy" if self.default_privacy else "the safe default (no privacy given)"
             self.say(f"  entry {entry.index + 1}: privacy {privacy} from {source}")
@@ -198,10 +203,10 @@ class Publisher:
                         start_chunk=record.next_chunk, runtime=self.runtime, on_progress=bar, on_chunk=chunk_done)
         except UploadError as exc:
             if exc.transient:
-                raise EntryStop("try_later", f"upload interrupted at chunk {exc.next_chunk + 1}/"
+                raise EntryStop(TRY_LATER, f"upload interrupted at chunk {exc.next_chunk + 1}/"
                                          f"{plan.total_chunk_count} ({exc}); re-run to resume", exc) from None
             self.results.save(state["record"], state=FAILED, error=str(exc))
-            raise EntryStop("failed", str(exc), exc) from None
+            raise EntryStop(OUTCOME_FAILED, str(exc), exc) from None
         finally:
             if bar is not None and hasattr(bar, "close"):
                 bar.close()
@@ -217,7 +222,7 @@ class Publisher:
                 return self._terminal(entry, record, status)
             if self.runtime.monotonic() + delay > deadline:
                 self.results.save(record, status=status.status)
-                raise EntryStop("try_later", f"{record.publish_id} still {status.status} after "
+                raise EntryStop(TRY_LATER, f"{record.publish_id} still {status.status} after "
                                          f"{self.poll_timeout_s:.0f} s; re-run later to follow it to the end")
             self.runtime.sleep(delay)
             delay = min(delay * 1.5, 30.0)
@@ -227,17 +232,17 @@ class Publisher:
             record = self.results.save(record, state=FAILED, status=status.status, fail_reason=status.fail_reason,
                                        error=f"TikTok failed the post: {status.fail_reason}")
             retryable = status.fail_reason in RETRYABLE_FAIL_REASONS
-            return self._outcome(entry, record, "try_later" if retryable else "failed",
+            return self._outcome(entry, record, TRY_LATER if retryable else OUTCOME_FAILED,
                                  f"TikTok failed the post ({status.fail_reason})"
                                  + ("; re-run to try again" if retryable else ""))
         done = POSTED if status.status == "PUBLISH_COMPLETE" else IN_INBOX
         record = self.results.save(record, state=done, status=status.status, post_ids=status.post_ids,
                                    upload_url=None)
         if done == IN_INBOX:
-            return self._outcome(entry, record, "inbox", "sent to the creator's TikTok inbox as a draft")
+            return self._outcome(entry, record, OUTCOME_DONE, "sent to the creator's TikTok inbox as a draft")
         ids = f"; public post id {status.post_ids[0]}" if status.post_ids else " (no public post id: not public, "
         ids += "" if status.post_ids else "or still in moderation)"
-        return self._outcome(entry, record, "posted", f"posted{ids}")
+        return self._outcome(entry, record, OUTCOME_DONE, f"posted{ids}")
 
     # -- plumbing ----------------------------------------------------------------------------------------------
 
@@ -247,11 +252,11 @@ class Publisher:
     def _check_account(self, open_id: str) -> None:
         account = self.store.get(open_id)
         if account is None:
-            raise EntryStop("bad_input", f'field "user_id": no connected account {open_id} in {self.store.path}; '
+            raise EntryStop(BAD_INPUT, f'field "user_id": no connected account {open_id} in {self.store.path}; '
                                      "log in with the app first")
         if account.emulated != self.emulated:
             where = "the emulator" if account.emulated else "TikTok"
-            raise EntryStop("bad_input", f'field "user_id": account {open_id} was linked through {where}; '
+            raise EntryStop(BAD_INPUT, f'field "user_id": account {open_id} was linked through {where}; '
                                      f"this run talks to {'the emulator' if self.emulated else 'TikTok'}")
 
     def _call(self, open_id: str, fn: Callable[[str], Any], *, idempotent: bool = True) -> Any:
@@ -259,7 +264,7 @@ class Publisher:
 
     def _outcome(self, entry: PostRequest, record: PostRecord, status: str, detail: str) -> Outcome:
         return Outcome(index=entry.index, user_id=entry.user_id, media=_media_label(entry), status=status,
-                       detail=detail, publish_id=record.publish_id, post_ids=record.post_ids,
+                       detail=detail, state=record.state, publish_id=record.publish_id, post_ids=record.post_ids,
                        error_code=None, log_id=record.log_id)
 
     def _stopped(self, entry: PostRequest, key: str, stop: EntryStop) -> Outcome:
@@ -270,13 +275,14 @@ class Publisher:
         log_id = getattr(error, "log_id", None)
         record = self.results.get(key) or PostRecord(key=key, index=entry.index, user_id=entry.user_id,
                                                      state=FAILED, emulated=self.emulated)
-        if stop.status == "unknown" or record.in_flight:
+        if stop.may_exist or record.in_flight:
             state = record.state
         else:
             state = FAILED
         record = self.results.save(record, state=state, error=stop.detail, log_id=log_id)
         return Outcome(index=entry.index, user_id=entry.user_id, media=_media_label(entry), status=stop.status,
-                       detail=stop.detail, publish_id=record.publish_id, error_code=code, log_id=log_id)
+                       detail=stop.detail, state=record.state, publish_id=record.publish_id, error_code=code,
+                       log_id=log_id)
 
 def _plan_fields(plan: ChunkPlan) -> dict[str, int]:
     return {"video_size": plan.video_size, "chunk_size": plan.chunk_size,

@@ -5,9 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
-from typing import Literal
 
 from tiktok.atomic import atomic_write
+from tiktok.exitcodes import BAD_INPUT, DONE, FAILED, RELINK, SKIPPED, TRY_LATER
 from tiktok.errors import RelinkNeeded, ScopeError, TikTokError
 from tiktok.report import csvfiles
 from tiktok.report.csvfiles import AccountDay, ReportFileError
@@ -15,16 +15,15 @@ from tiktok.report.fetch import AccountReading, DisplayReader
 from tiktok.report.snapshot import VIDEO_COLUMNS, AccountStats, video_rows
 from tiktok.auth.tokens import Account
 
-Status = Literal["written", "skipped", "relink", "bad-input", "failed", "retry"]
 
 
 @dataclass(frozen=True)
 class AccountOutcome:
-    """One account's result; ``day`` holds what to write when ``status`` is ``written``."""
+    """One account's result; ``day`` holds what to write when ``status`` is DONE."""
 
     open_id: str
     label: str
-    status: Status
+    status: str
     detail: str
     day: AccountDay | None = None
 
@@ -46,35 +45,35 @@ def utc_day(epoch_s: float) -> date:
 def report_account(reader: DisplayReader, root: Path, day: date, account: Account, *, emulated: bool,
                    backfill: bool) -> AccountOutcome:
     """Read one account and compare it with its previous saved day; nothing is written here."""
-    def outcome(status: Status, detail: str, prepared: AccountDay | None = None) -> AccountOutcome:
+    def outcome(status: str, detail: str, prepared: AccountDay | None = None) -> AccountOutcome:
         return AccountOutcome(account.open_id, account.label, status, detail, prepared)
 
     if account.emulated != emulated:
         where, now = ("the emulator", "TikTok") if account.emulated else ("TikTok", "the emulator")
-        return outcome("skipped", f"linked through {where}; not reported while talking to {now}")
+        return outcome(SKIPPED, f"linked through {where}; not reported while talking to {now}")
     if account.relink_reason:
-        return outcome("relink", f"log in again in the app: {account.relink_reason}")
+        return outcome(RELINK, f"log in again in the app: {account.relink_reason}")
     if "video.list" not in account.scopes:
-        return outcome("relink", "the video.list scope was not granted; log in again in the app and allow it")
+        return outcome(RELINK, "the video.list scope was not granted; log in again in the app and allow it")
     try:
         reading = reader.read(account)
     except RelinkNeeded as exc:
-        return outcome("relink", f"log in again in the app: {exc.reason}")
+        return outcome(RELINK, f"log in again in the app: {exc.reason}")
     except ScopeError as exc:
-        return outcome("relink", f"TikTok refused a scope ({exc}); log in again in the app and allow it")
+        return outcome(RELINK, f"TikTok refused a scope ({exc}); log in again in the app and allow it")
     except TikTokError as exc:
         if exc.transient:
-            return outcome("retry", f"{exc} persisted after retries; nothing written for it, try later")
-        return outcome("failed", f"could not read the account: {exc}")
+            return outcome(TRY_LATER, f"{exc} persisted after retries; nothing written for it, try later")
+        return outcome(FAILED, f"could not read the account: {exc}")
     if reading.username and not account.username:  # linked without the profile scope's name: name it now
         account = replace(account, username=reading.username)
     if backfill and (later := _reported_since(root, day, account.open_id, {reading.username, account.username})):
-        return outcome("bad-input", f"already has a report for {later}; a back-fill only fills a missed day")
+        return outcome(BAD_INPUT, f"already has a report for {later}; a back-fill only fills a missed day")
     try:
         prepared = prepare_day(root, day, reading)
     except ReportFileError as exc:
-        return outcome("bad-input", f"an earlier report cannot be read: {exc}")
-    return outcome("written", describe(prepared, reading, backfill), prepared)
+        return outcome(BAD_INPUT, f"an earlier report cannot be read: {exc}")
+    return outcome(DONE, describe(prepared, reading, backfill), prepared)
 
 
 def _reported_since(root: Path, day: date, open_id: str, usernames: set[str | None]) -> date | None:
@@ -113,16 +112,16 @@ def describe(prepared: AccountDay, reading: AccountReading, backfill: bool) -> s
 
 def write_outcomes(root: Path, day: date, outcomes: list[AccountOutcome]) -> tuple[list[AccountOutcome], list[Path]]:
     """Write the day's files for every account read; returns updated outcomes and the paths written."""
-    ready = [o.day for o in outcomes if o.status == "written"]
+    ready = [o.day for o in outcomes if o.status == DONE]
     if not ready:
         return outcomes, []
     try:
         paths, summary = write_files(root, day, ready)
     except ReportFileError as exc:
-        return _mark(outcomes, "bad-input", f"nothing written for {day}: {exc}"), []
+        return _mark(outcomes, BAD_INPUT, f"nothing written for {day}: {exc}"), []
     except (OSError, ValueError) as exc:
-        return _mark(outcomes, "failed", f"nothing written for {day}: {exc}"), []
-    updated = [_with_file(o, paths[o.open_id]) if o.status == "written" else o for o in outcomes]
+        return _mark(outcomes, FAILED, f"nothing written for {day}: {exc}"), []
+    updated = [_with_file(o, paths[o.open_id]) if o.status == DONE else o for o in outcomes]
     return updated, [*paths.values(), *([summary] if summary else [])]
 
 
@@ -145,8 +144,8 @@ def write_files(root: Path, day: date, days: list[AccountDay]) -> tuple[dict[str
     return {d.account.open_id: paths[d.account.open_id] for d in days}, summary
 
 
-def _mark(outcomes: list[AccountOutcome], status: Status, detail: str) -> list[AccountOutcome]:
-    return [AccountOutcome(o.open_id, o.label, status, detail) if o.status == "written" else o for o in outcomes]
+def _mark(outcomes: list[AccountOutcome], status: str, detail: str) -> list[AccountOutcome]:
+    return [AccountOutcome(o.open_id, o.label, status, detail) if o.status == DONE else o for o in outcomes]
 
 
 def _with_file(outcome: AccountOutcome, path: object) -> AccountOutcome:

@@ -19,7 +19,8 @@ from tqdm import tqdm
 
 from tiktok.config import read_environment
 from tiktok.errors import AccountNotFound
-from tiktok.exitcodes import ExitStatus, combine
+from tiktok.exitcodes import DONE, FAILED, ExitStatus, outcome_line
+from tiktok.exitcodes import exit_status as fold_outcomes
 from tiktok.report.daily import AccountOutcome, date_problem, report_account, utc_day, write_outcomes
 from tiktok.report.fetch import REPORT_RETRY, DisplayReader
 from tiktok.report.cli import DEFAULT_REPORTS_DIR, REPORTS_DIR_ENV, S3_ENDPOINT_ENV, S3_URI_ENV
@@ -27,10 +28,6 @@ from tiktok.report.s3 import S3URIError, UploadOutcome, parse_s3_uri, upload_rep
 from tiktok.retry import Runtime
 from tiktok.services import Services
 from tiktok.auth.tokens import Account
-
-STATUS_EXIT = {"relink": ExitStatus.RELINK_NEEDED, "bad-input": ExitStatus.BAD_INPUT, "failed": ExitStatus.FAILED,
-               "retry": ExitStatus.TRY_LATER}
-
 
 def command(args: argparse.Namespace, services: Services, *, clock: Callable[[], float] = time.time,
             sleep: Callable[[float], None] = time.sleep, say: Callable[[str], None] | None = None) -> int:
@@ -82,22 +79,17 @@ def _chosen(services: Services, wanted: Sequence[str]) -> list[Account]:
     return [accounts[open_id] for open_id in (list(dict.fromkeys(wanted)) or sorted(accounts))]
 
 
-_LABELS = {"written": "WROTE", "skipped": "SKIPPED", "relink": "RELINK", "bad-input": "REFUSED",
-           "failed": "FAILED", "retry": "TRY-LATER"}
-
-
 def format_outcome(outcome: AccountOutcome) -> str:
-    return f"{_LABELS[outcome.status]:<9} {outcome.label}: {outcome.detail}"
+    return outcome_line(outcome.status, outcome.label, outcome.detail)
 
 
 def format_upload(upload: UploadOutcome, uri: str) -> str:
     if upload.ok:
         bucket, _ = parse_s3_uri(uri)
-        return f"{'UPLOADED':<9} {upload.path} -> s3://{bucket}/{upload.key}"
-    return f"{'NOT-UPLOADED':<9} {upload.path}: {upload.error}; the local file is kept"
+        return outcome_line(DONE, str(upload.path), f"uploaded to s3://{bucket}/{upload.key}")
+    return outcome_line(FAILED, str(upload.path), f"not uploaded: {upload.error}; the local file is kept")
 
 
 def exit_status(outcomes: Sequence[AccountOutcome], uploads: Sequence[UploadOutcome] = ()) -> ExitStatus:
     """Relink > bad input > failed > try later; a failed upload counts as failed."""
-    codes = [STATUS_EXIT.get(o.status, ExitStatus.OK) for o in outcomes]
-    return combine(codes + [ExitStatus.FAILED for u in uploads if not u.ok])
+    return fold_outcomes([o.status for o in outcomes] + [FAILED for u in uploads if not u.ok])

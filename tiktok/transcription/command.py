@@ -11,15 +11,13 @@ from pathlib import Path
 
 from tiktok.config import load_settings, read_environment
 from tiktok.errors import ConfigError, TokenFileError
-from tiktok.exitcodes import OUTCOME_EXIT, ExitStatus, combine
+from tiktok.exitcodes import ExitStatus, outcome_label
+from tiktok.exitcodes import exit_status as fold_outcomes
 from tiktok.services import build_services
 from tiktok.transcription.cli import DEFAULT_TRANSCRIPTS_DIR
 from tiktok.transcription.jobs import Outcome, assemblyai_target, collect_jobs, trusted_hosts
 from tiktok.transcription.run import run_jobs
 from tiktok.transcription.store import TranscriptsFolderError, TranscriptStore
-
-STATUS_EXIT = OUTCOME_EXIT
-
 
 def run(args: argparse.Namespace, *, sleep: Callable[[float], None] = time.sleep) -> int:
     if not args.inputs and not args.account:
@@ -56,13 +54,13 @@ def run(args: argparse.Namespace, *, sleep: Callable[[float], None] = time.sleep
 
 
 def exit_status(outcomes: Sequence[Outcome]) -> ExitStatus:
-    return combine(STATUS_EXIT.get(o.status, ExitStatus.OK) for o in outcomes)
+    return fold_outcomes(o.status for o in outcomes)
 
 
 def summary(outcomes: Sequence[Outcome], root: Path, standin: bool) -> str:
     counts: dict[str, int] = {}
     for outcome in outcomes:
         counts[outcome.status] = counts.get(outcome.status, 0) + 1
-    parts = ", ".join(f"{n} {status.replace('_', ' ')}" for status, n in counts.items()) or "nothing to do"
+    parts = ", ".join(f"{n} {outcome_label(status)}" for status, n in counts.items()) or "nothing to do"
     tail = " (synthetic stand-in text, not speech recognition)" if standin else ""
     return f"summary: {parts}; transcripts in {root}{tail}"

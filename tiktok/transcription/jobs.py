@@ -15,7 +15,8 @@ from urllib.parse import unquote, urlsplit
 from tiktok.auth.access import call_with_token
 from tiktok.config import Settings
 from tiktok.transcription.download import classify_url
-from tiktok.errors import ConfigError, RelinkNeeded, TikTokError
+from tiktok.errors import ConfigError, RelinkNeeded, ScopeError, TikTokError
+from tiktok.exitcodes import BAD_INPUT, FAILED, RELINK, TRY_LATER, outcome_line
 from tiktok.services import Services
 from tiktok.transcription.store import TranscriptRecord, safe_name
 from tiktok.retry import DISPLAY_RETRY, Runtime
@@ -44,7 +45,7 @@ class Job:
 
 @dataclass(frozen=True)
 class Outcome:
-    status: str  # done | skipped | failed | try_later | bad_input | relink
+    status: str  # an outcome of tiktok.exitcodes
     label: str
     detail: str
 
@@ -60,7 +61,7 @@ class Target:
 
 
 def format_outcome(outcome: Outcome) -> str:
-    return f"{outcome.status.upper().replace('_', ' '):<10} {outcome.label}: {outcome.detail}"
+    return outcome_line(outcome.status, outcome.label, outcome.detail)
 
 
 def assemblyai_target(env: Mapping[str, str], settings: Settings, stack: ExitStack) -> Target:
@@ -120,7 +121,7 @@ def job_for_input(value: str, trusted: frozenset[str], usernames: Mapping[str, s
     if "://" in value:
         kind = classify_url(value, trusted_hosts=trusted)
         if kind == "unknown":
-            return Outcome("bad_input", value, "not a TikTok video URL or a link to a media file (.mp4, .mov, ...)")
+            return Outcome(BAD_INPUT, value, "not a TikTok video URL or a link to a media file (.mp4, .mov, ...)")
         parts = urlsplit(value)
         if kind == "tiktok":
             match = _VIDEO_ID_IN_URL.search(parts.path)
@@ -135,13 +136,13 @@ def job_for_input(value: str, trusted: frozenset[str], usernames: Mapping[str, s
         return Job(record=record, url=value)
     path = Path(value).expanduser()
     if not path.is_file():
-        return Outcome("bad_input", value, "no such file (give a media file, a TikTok URL or --account)")
+        return Outcome(BAD_INPUT, value, "no such file (give a media file, a TikTok URL or --account)")
     resolved = path.resolve()
     try:
         video_id = safe_name(f"{path.stem}-{_file_digest(resolved)}")  # same bytes, same transcript
         created = int(resolved.stat().st_mtime)
     except OSError as exc:
-        return Outcome("bad_input", value, f"the file cannot be read ({exc.strerror or exc})")
+        return Outcome(BAD_INPUT, value, f"the file cannot be read ({exc.strerror or exc})")
     record = TranscriptRecord(video_id=video_id, open_id=LOCAL_ACCOUNT, title=path.name, created_time=created,
                               source_url=str(resolved))
     return Job(record=record, path=resolved)
@@ -152,22 +153,25 @@ def account_jobs(open_id: str, args: argparse.Namespace, settings: Settings, ser
     """Jobs for every listed video of one connected account (as many as were listed before any failure)."""
     account = services.store.get(open_id)
     if account is None:
-        return [], Outcome("bad_input", open_id, f"no connected account with this open_id in "
+        return [], Outcome(BAD_INPUT, open_id, f"no connected account with this open_id in "
                                                  f"{services.store.path}; log in with the app first")
     if account.emulated != settings.emulated:
         where = "the emulator" if account.emulated else "TikTok"
         now = "the emulator" if settings.emulated else "TikTok"
-        return [], Outcome("bad_input", account.label, f"linked through {where}; not used while talking to {now}")
+        return [], Outcome(BAD_INPUT, account.label, f"linked through {where}; not used while talking to {now}")
     if account.relink_reason:
-        return [], Outcome("relink", account.label, f"log in again in the app: {account.relink_reason}")
+        return [], Outcome(RELINK, account.label, f"log in again in the app: {account.relink_reason}")
     token_call = lambda fn: call_with_token(services.store, services.oauth, open_id, fn)
     try:
         videos = list_videos(services.api, token_call, limit=args.limit, since=args.since,
                              runtime=Runtime(sleep=sleep, policy=DISPLAY_RETRY))
     except RelinkNeeded as exc:
-        return [], Outcome("relink", account.label, f"log in again in the app: {exc.reason}")
+        return [], Outcome(RELINK, account.label, f"log in again in the app: {exc.reason}")
+    except ScopeError as exc:
+        return [], Outcome(RELINK, account.label, f"the account did not grant video.list ({exc}); log in again in "
+                                                  "the app and allow it")
     except TikTokError as exc:
-        status = "try_later" if exc.transient else "failed"
+        status = TRY_LATER if exc.transient else FAILED
         return [], Outcome(status, account.label, f"could not list the videos: {exc}")
     return [Job(record=TranscriptRecord(
         video_id=v.id, open_id=open_id, username=account.username or v.username, title=v.title or v.description,

@@ -8,6 +8,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 
+from tiktok.exitcodes import BAD_INPUT, DONE, FAILED, SKIPPED, TRY_LATER
 from tiktok.transcription.download import DownloadFailed, download_video
 from tiktok.errors import TikTokError
 from tiktok.progress import ByteProgress
@@ -35,7 +36,7 @@ def transcribe_job(job: Job, store: TranscriptStore, target: Target, *, timeout_
     """Download (when a URL), transcribe and save one video; on failure record why."""
     record = job.record
     if not force and store.is_done(record.open_id, record.video_id):
-        return Outcome("skipped", job.label, "already transcribed (--force to redo)")
+        return Outcome(SKIPPED, job.label, "already transcribed (--force to redo)")
     transcript_id = None
     progress = ByteProgress(job.label)
     try:
@@ -49,20 +50,20 @@ def transcribe_job(job: Job, store: TranscriptStore, target: Target, *, timeout_
         result.raise_for_status()
         saved = store.save(replace(record, language=result.language, duration_s=result.duration_s,
                                    transcript_id=result.transcript_id), result.text, result.srt, result.vtt)
-        return Outcome("done", job.label, f"{_title(saved)}-> {store.path(saved.open_id, saved.video_id, 'txt')}")
+        return Outcome(DONE, job.label, f"{_title(saved)}-> {store.path(saved.open_id, saved.video_id, 'txt')}")
     except DownloadFailed as exc:
-        status, reason = ("try_later" if exc.transient else "failed"), f"download failed: {exc.reason}"
+        status, reason = (TRY_LATER if exc.transient else FAILED), f"download failed: {exc.reason}"
     except MediaFileError as exc:
-        status, reason = "bad_input", f"the media file cannot be read: {exc.reason}"
+        status, reason = BAD_INPUT, f"the media file cannot be read: {exc.reason}"
     except TranscriptionError as exc:
         transcript_id = exc.transcript_id or transcript_id
-        status, reason = ("try_later" if exc.transient else "failed"), f"transcription failed: {exc.reason}"
+        status, reason = (TRY_LATER if exc.transient else FAILED), f"transcription failed: {exc.reason}"
     except TikTokError as exc:  # e.g. the transcripts folder went away mid-run
-        return Outcome("failed", job.label, str(exc))
+        return Outcome(FAILED, job.label, str(exc))
     finally:
         progress.close()
     try:
-        store.record_failure(replace(record, transcript_id=transcript_id), reason)
+        store.record_failure(replace(record, transcript_id=transcript_id), reason, status)
     except TranscriptsFolderError as exc:
         reason = f"{reason} (and the failure could not be recorded: {exc})"
     return Outcome(status, job.label, reason)

@@ -22,6 +22,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
+from tiktok.exitcodes import DONE, FAILED, OUTCOME_EXIT
 from tiktok.atomic import atomic_write
 from tiktok.errors import FileProblem
 
@@ -59,13 +60,21 @@ class TranscriptRecord:
     status: str = STATUS_COMPLETED
     error: str | None = None
     saved_at: str | None = None  # ISO 8601 UTC, set by the store
+    outcome: str | None = None  # for a failed video: the run's outcome word (failed, try_later, bad_input, relink)
 
     @property
     def ok(self) -> bool:
         return self.status == STATUS_COMPLETED
 
+    @property
+    def result(self) -> str:
+        """The outcome word the command printed for this video (tiktok.exitcodes), for the pages."""
+        return DONE if self.ok else (self.outcome if self.outcome in OUTCOME_EXIT else FAILED)
+
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)
+        if data["outcome"] is None:
+            del data["outcome"]  # completed records keep the shape they always had
         account = {"open_id": data.pop("open_id"), "username": data.pop("username")}
         return {"video_id": data.pop("video_id"), "account": account, **data}
 
@@ -126,7 +135,7 @@ class TranscriptStore:
 
     def save(self, record: TranscriptRecord, text: str, srt: str, vtt: str) -> TranscriptRecord:
         """Write the three text files, then the record (status completed); returns the record as saved."""
-        saved = replace(record, status=STATUS_COMPLETED, error=None, saved_at=self._now())
+        saved = replace(record, status=STATUS_COMPLETED, error=None, outcome=None, saved_at=self._now())
         with self._folder_errors():
             self.path(record.open_id, record.video_id, "txt").parent.mkdir(parents=True, exist_ok=True)
             for kind, content in zip(TEXT_KINDS, (text, srt, vtt)):
@@ -134,12 +143,13 @@ class TranscriptStore:
             self._write_record(saved)
         return saved
 
-    def record_failure(self, record: TranscriptRecord, reason: str) -> TranscriptRecord:
-        """Record why a video failed, unless a completed transcript is already there (that one is returned)."""
+    def record_failure(self, record: TranscriptRecord, reason: str, outcome: str = FAILED) -> TranscriptRecord:
+        """Record why a video failed (and the run's ``outcome`` word), unless a completed transcript is already
+        there (that one is returned)."""
         existing = self.get(record.open_id, record.video_id)
         if existing is not None and self.is_done(record.open_id, record.video_id):
             return existing
-        failed = replace(record, status=STATUS_FAILED, error=reason, saved_at=self._now())
+        failed = replace(record, status=STATUS_FAILED, error=reason, outcome=outcome, saved_at=self._now())
         with self._folder_errors():
             self.path(record.open_id, record.video_id, "json").parent.mkdir(parents=True, exist_ok=True)
             self._write_record(failed)

@@ -13,6 +13,7 @@ from tiktok.config import Settings, load_settings
 from tiktok.logs import install_redaction
 from tiktok.services import build_services
 from tiktok.errors import TokenFileError
+from tiktok.exitcodes import outcome_label
 from tiktok.auth.tokens import TokenStore
 from tiktok.web.flows import LoginFlows
 
@@ -39,6 +40,7 @@ def create_app(test_config: Mapping[str, Any] | None = None, *, settings: Settin
                                                                                    clock=clock))
     app.extensions["tiktok_login_flows"] = LoginFlows(clock=clock)
     install_redaction("werkzeug")  # the callback's code and state appear in request lines
+    app.add_template_filter(outcome_label, "outcome_label")  # the CLI's outcome words on every page
     from tiktok.web.views import bp
     app.register_blueprint(bp)
     from tiktok.web.stats import register as register_stats
