@@ -1,21 +1,54 @@
-"""Typed errors for everything that can go wrong talking to TikTok or keeping its tokens.
+"""Typed errors for everything that can go wrong talking to TikTok, AssemblyAI or the disk.
+
+Every exception class the package raises is in this tree (tests/test_errors.py checks it); ``transient`` on an
+instance says whether a later run may succeed without a person (the TRY LATER outcome).
 
     TikTokError
     ├── ConfigError                 bad or missing configuration (names the variable or file)
+    │   └── S3URIError              report/s3: an --s3-uri / $REPORTS_S3_URI that is not s3://bucket/prefix
     ├── FileProblem                 a file or folder this tool reads or writes is unusable (names it)
-    │   └── TokenFileError          user_tokens.json unreadable, corrupt or the wrong shape
-    │       (also ManifestError, MediaError, ResultsFileError, TranscriptsFolderError, ReportFileError)
+    │   ├── TokenFileError          user_tokens.json unreadable, corrupt or the wrong shape
+    │   ├── ManifestError           posting/manifest: videos_to_upload.json unreadable or not a list of entries
+    │   ├── MediaError              posting/media: a video that cannot be inspected at all
+    │   ├── ResultsFileError        posting/results: the <manifest>.results.json file is unusable
+    │   ├── ReportFileError         report/csvfiles: a saved report CSV cannot be read
+    │   └── TranscriptsFolderError  transcription/store: the transcripts folder cannot be used
     ├── AccountNotFound             no stored account with that open_id
     ├── RelinkNeeded                the account's grant is gone; a person must log in again
     ├── TransportError              the request never got an answer (connection refused or dropped, timeout)
     ├── OAuthError                  the token/revoke endpoints' own flat shape {error, error_description, log_id}
-    └── APIError                    the {data, error} envelope of the Display and Content Posting APIs
-        ├── AuthError               access_token_invalid
-        ├── ScopeError              scope_not_authorized, scope_permission_missed
-        ├── RateLimited             rate_limit_exceeded (carries retry_after when known)
-        ├── InvalidRequest          invalid_param / invalid_params and other 4xx request faults
-        ├── PostingRefused          caps, bans, audit state, privacy and URL ownership refusals (403, or 200)
-        └── ServerError             5xx or internal_error
+    ├── APIError                    the {data, error} envelope of the Display and Content Posting APIs
+    │   ├── AuthError               access_token_invalid
+    │   ├── ScopeError              scope_not_authorized, scope_permission_missed
+    │   ├── RateLimited             rate_limit_exceeded (carries retry_after when known)
+    │   ├── InvalidRequest          invalid_param / invalid_params and other 4xx request faults
+    │   ├── PostingRefused          caps, bans, audit state, privacy and URL ownership refusals (403, or 200)
+    │   └── ServerError             5xx, internal_error, or an answer that breaks the contract (malformed_response)
+    ├── GaveUp                      retry: still transient when the attempts ran out or the wait asked was too long
+    ├── CaptionTooLong              posting/caption: title and tags do not fit TikTok's limit
+    ├── ChunkPlanError              posting/chunks: no valid chunk plan for this size or chunk size
+    ├── UploadError                 posting/transfer: the chunk upload cannot go on (names the next chunk)
+    ├── PrivacyNotOffered           posting/client: the privacy level is not among the creator's options
+    ├── VideoListUnavailable        transcription/videolist: the video list stayed rate-limited or down
+    ├── DownloadFailed              transcription/download: yt-dlp could not fetch the video
+    │   ├── UnsupportedURL          not a URL yt-dlp can download
+    │   ├── LoginRequired           the video needs a logged-in viewer
+    │   ├── IPBlocked               TikTok blocks this network (transient)
+    │   ├── ExtractorOutdated       yt-dlp's TikTok extractor needs an update
+    │   ├── VideoNotFound           removed, private, or a wrong link
+    │   ├── AccessDenied            HTTP 403 from the media host (transient)
+    │   └── NetworkError            no answer from the media host (transient)
+    └── TranscriptionError          transcription/assemblyai: AssemblyAI did not give a transcript
+        ├── MediaFileError          the local file to send is missing or unreadable
+        ├── TranscriptionAuthError  AssemblyAI refused the API key (401/403)
+        ├── TranscriptionRejected   AssemblyAI refused the request (4xx)
+        ├── TranscriptionUnavailable  AssemblyAI unreachable or 5xx / 429 (transient)
+        ├── TranscriptionTimeout    the transcript did not finish in time (transient)
+        └── TranscriptionFailed     AssemblyAI finished with status "error"
+
+Outside the tree, because they never leave their module: ``posting.policy.EntryStop`` (ends one manifest entry
+with its outcome), ``posting.fields.Bad`` (one field's problem while validating), ``posting.transfer._ChunkNotTaken``
+(one chunk PUT to send again) and ``web.flows.StateError`` (a login callback whose state is unknown).
 
 Messages never contain a token or a secret; they end with TikTok's ``log_id`` when there is one.
 """
