@@ -78,3 +78,20 @@ def test_an_account_end_to_end_then_searchable_in_the_app(emulator, tokens_path,
     results = page.split('id="results"', 1)[1].split("</section>", 1)[0]
     assert videos[1]["id"] in results
     assert videos[0]["id"] not in results and videos[2]["id"] not in results
+
+
+@pytest.mark.parametrize("verbose", [False, True])
+def test_the_built_in_standin_is_quiet_unless_verbose(emulator, tokens_path, tmp_path, verbose):
+    store = TokenStore(tokens_path)
+    oauth = OAuthClient(requests.Session(), api_base=emulator.url, client_key=emulator.config.client_key,
+                        client_secret=CLIENT_SECRET)
+    link_account(emulator.url, store, oauth, BO)
+    env = {"TIKTOK_CLIENT_KEY": emulator.config.client_key, "TIKTOK_CLIENT_SECRET": CLIENT_SECRET,
+           "TIKTOK_API_BASE": emulator.url, "TOKENS_FILE": str(tokens_path), "TRANSCRIPTS_DIR": "out"}
+    result = run_script("--account", BO, *(["-v"] if verbose else []), cwd=tmp_path, env=env)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "local AssemblyAI stand-in" in result.stdout and "summary: 3 DONE" in result.stdout
+    request_lines = [line for line in result.stderr.splitlines() if '"POST /v2/transcript' in line]
+    assert bool(request_lines) is verbose
+    if not verbose:
+        assert result.stderr == ""

@@ -94,6 +94,8 @@ def test_dry_run_prints_the_plan_and_posts_nothing(workdir, emulator, remote):
     assert result.returncode == 2  # the stranger has no connected account
     assert "1 chunk(s)" in result.stdout and "SELF_ONLY (default)" in result.stdout
     assert 'field "user_id"' in result.stdout and "nothing was posted" in result.stdout
+    assert "not checked against the creator's options" in result.stdout
+    assert "Not checked, because they need TikTok: the creator's privacy options" in result.stdout
     assert remote.state()["posts"] == []
 
 

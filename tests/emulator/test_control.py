@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -92,6 +93,16 @@ def test_clock_only_moves_forward(emulator, remote):
     assert remote.advance_clock(30) == pytest.approx(before + 30)
     response = requests.post(emulator.url + "/_emulator/clock", json={"advance": -5}, timeout=10)
     assert response.status_code == 400
+
+
+def test_get_clock_shows_the_emulated_time(emulator, remote):
+    before = remote.clock()
+    assert before["now"] == pytest.approx(remote.state()["now"], abs=5)
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", before["iso"])
+    remote.advance_clock(86_400)
+    after = remote.clock()
+    assert after["now"] - before["now"] == pytest.approx(86_400, abs=5)
+    assert after["iso"][:10] != before["iso"][:10]  # one emulated day later
 
 
 def test_state_never_contains_a_raw_secret(walker, remote):

@@ -6,6 +6,7 @@ Faults are applied in ``apply_fault`` (a ``before_request`` hook) to every path 
 from __future__ import annotations
 
 import socket
+import time
 
 from flask import Blueprint, Response, jsonify, request
 from werkzeug.exceptions import ClientDisconnected
@@ -44,6 +45,13 @@ def add_fault():
 def clear_faults():
     current_state().clear_faults()
     return jsonify({"faults": []})
+
+
+@bp.get("/clock")
+def show_clock():
+    """The emulated time: ``now`` (Unix seconds) and the same as ISO 8601 UTC."""
+    now = current_state().now()
+    return jsonify({"now": now, "iso": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(now))})
 
 
 @bp.post("/clock")

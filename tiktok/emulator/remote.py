@@ -40,6 +40,10 @@ class EmulatorRemote:
     def clear_faults(self) -> None:
         self._call("DELETE", "/faults")
 
+    def clock(self) -> dict:
+        """The emulated time: ``now`` and ``iso`` (see ``GET /_emulator/clock``)."""
+        return self._call("GET", "/clock")
+
     def advance_clock(self, seconds: float) -> float:
         """Move the emulator clock forward; returns its new epoch time."""
         return self._call("POST", "/clock", {"advance": seconds})["now"]

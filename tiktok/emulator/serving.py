@@ -9,7 +9,7 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass, field
 
-from werkzeug.serving import BaseWSGIServer, make_server
+from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 
 
 @dataclass
@@ -43,9 +43,17 @@ class RunningServer:
         self.shutdown()
 
 
-def serve_in_thread(app, host: str = "127.0.0.1", port: int = 0) -> RunningServer:
-    """Start ``app`` on ``host:port`` (port 0 picks a free one) and return once it accepts connections."""
-    server = make_server(host, port, app, threaded=True)
+class _SilentRequestHandler(WSGIRequestHandler):
+    def log_request(self, *args, **kwargs) -> None:  # no access-log line per request
+        pass
+
+
+def serve_in_thread(app, host: str = "127.0.0.1", port: int = 0, *, log_requests: bool = True) -> RunningServer:
+    """Start ``app`` on ``host:port`` (port 0 picks a free one) and return once it accepts connections.
+
+    ``log_requests=False`` keeps werkzeug's one-line-per-request access log quiet (errors are still logged)."""
+    handler = WSGIRequestHandler if log_requests else _SilentRequestHandler
+    server = make_server(host, port, app, threaded=True, request_handler=handler)
     thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05},  # quick shutdown
                               name=f"wsgi-{server.port}", daemon=True)
     thread.start()

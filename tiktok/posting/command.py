@@ -122,8 +122,11 @@ def _dry_run(entries: Sequence[PostRequest], args, settings, say) -> int:
             lines.append(f"  caption: {caption.text!r}")
         privacy = "inbox draft (set in the app)" if entry.draft and entry.media_type == "VIDEO" else (
             entry.privacy or args.privacy or "SELF_ONLY (default)")
-        lines.append(f"  privacy: {privacy}")
+        lines.append(f"  privacy: {privacy} (not checked against the creator's options: that needs TikTok)")
         for line in lines:
             say(line)
-    say("dry run: nothing was posted")
+    say("dry run: nothing was posted. Checked here: the manifest, the accounts, each video file against TikTok's "
+        "limits and its chunk plan. Not checked, because they need TikTok: the creator's privacy options, their "
+        "maximum video duration and disabled interactions (creator_info), posting caps and bans, and URL "
+        "ownership for pulls; a real run checks these before it posts.")
     return ExitStatus.BAD_INPUT if failed else ExitStatus.OK

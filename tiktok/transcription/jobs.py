@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import logging
 import re
 import secrets
 from collections.abc import Callable, Mapping
@@ -84,7 +85,8 @@ def assemblyai_target(env: Mapping[str, str], settings: Settings, stack: ExitSta
     from tiktok.emulator.serving import serve_in_thread
 
     standin_key = secrets.token_hex(16)  # lives only in this process
-    server = stack.enter_context(serve_in_thread(create_standin(api_key=standin_key)))
+    verbose = logging.getLogger().isEnabledFor(logging.DEBUG)  # -v: show the stand-in's request lines too
+    server = stack.enter_context(serve_in_thread(create_standin(api_key=standin_key), log_requests=verbose))
     return Target(api_key=standin_key, base_url=server.url, poll_interval_s=STANDIN_POLL_INTERVAL_S, standin=True)
 
 
