@@ -177,7 +177,8 @@ def test_no_token_or_secret_is_ever_printed(run_cli, emulator, store, oauth, rem
 
 def test_exit_precedence_is_the_same_for_every_command():
     from tiktok.exitcodes import ExitStatus, combine
-    from tiktok.auth.refresh import Outcome, exit_status
+    from tiktok.auth.refresh import Outcome
+    from tiktok.exitcodes import exit_status
     assert combine([]) == ExitStatus.OK
     assert combine([ExitStatus.TRY_LATER, ExitStatus.FAILED]) == ExitStatus.FAILED
     assert combine([ExitStatus.TRY_LATER, ExitStatus.BAD_INPUT, ExitStatus.FAILED]) == ExitStatus.BAD_INPUT

@@ -16,6 +16,7 @@ import tiktok.transcription.cli as cli
 import tiktok.transcription.command as command
 from tests.media_fixtures import make_video
 from tests.support.flows import link_account
+from tiktok.exitcodes import exit_status
 from tiktok.transcription import run as transcribe_run
 from tiktok.emulator.config import EmulatorConfig, default_users
 from tiktok.emulator.server import start_emulator
@@ -368,7 +369,7 @@ def test_parse_since_is_the_start_of_the_utc_day():
     ({"bad_input", "failed"}, 2), ({"relink", "bad_input", "failed", "try_later"}, 3), (set(), 0),
 ])
 def test_exit_precedence(statuses, code):
-    assert command.exit_status([command.Outcome(s, "x", "") for s in statuses]) == code
+    assert exit_status([command.Outcome(s, "x", "") for s in statuses]) == code
 
 
 def test_an_account_that_needs_relinking_exits_3_and_the_others_still_run(run, linked, store, tmp_path, aai):

@@ -74,7 +74,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _refresh(args: argparse.Namespace, services) -> int:
-    from tiktok.auth.refresh import exit_status, format_outcome, parse_duration, refresh_accounts
+    from tiktok.auth.refresh import format_outcome, parse_duration, refresh_accounts
+    from tiktok.exitcodes import exit_status
 
     try:
         within = parse_duration(args.within)

@@ -52,9 +52,10 @@ def outcome_line(outcome: str, subject: str, detail: str) -> str:
     return f"{outcome_label(outcome):<{LABEL_WIDTH}} {subject}: {detail}"
 
 
-def exit_status(outcomes: Iterable[str], *, also: Iterable[ExitStatus] = ()) -> ExitStatus:
-    """The exit code of a run whose items ended with ``outcomes`` (plus any codes in ``also``)."""
-    return combine([*(OUTCOME_EXIT[o] for o in outcomes), *also])
+def exit_status(outcomes: Iterable[object]) -> ExitStatus:
+    """The exit code of a run whose items ended with ``outcomes``: outcome words, or anything with a ``status``
+    attribute holding one (every command's Outcome). This is the only place outcomes become an exit code."""
+    return combine(OUTCOME_EXIT[o if isinstance(o, str) else getattr(o, "status")] for o in outcomes)
 
 
 def combine(codes: Iterable[ExitStatus]) -> ExitStatus:

@@ -1,6 +1,6 @@
 """Refresh what is about to expire, for cron and for the app's /refresh_tokens/ page.
 
-Each account gets one :class:`Outcome`; :func:`exit_status` folds them into the command's exit code.
+Each account gets one :class:`Outcome`; ``tiktok.exitcodes.exit_status`` folds them into the exit code.
 """
 
 from __future__ import annotations
@@ -11,8 +11,7 @@ from typing import Iterable
 
 from tiktok.auth.access import RELINK_WARNING_S, refresh_account
 from tiktok.errors import AccountNotFound, RelinkNeeded, TikTokError
-from tiktok.exitcodes import DONE, FAILED, RELINK, SKIPPED, TRY_LATER, ExitStatus, outcome_line
-from tiktok.exitcodes import exit_status as fold_outcomes
+from tiktok.exitcodes import DONE, FAILED, RELINK, SKIPPED, TRY_LATER, outcome_line
 from tiktok.auth.oauth import OAuthClient
 from tiktok.auth.tokens import Account, TokenStore
 
@@ -71,10 +70,6 @@ def _after(outcome, account: Account, status: str, detail: str, now: float) -> O
                                       f"({format_time(account.refresh_expires_at)}): log in again in the app "
                                       "before then", account)
     return outcome(status, f"{detail}; refresh token until {format_time(account.refresh_expires_at)}", account)
-
-
-def exit_status(outcomes: Iterable[Outcome]) -> ExitStatus:
-    return fold_outcomes(o.status for o in outcomes)
 
 
 def format_outcome(outcome: Outcome) -> str:

@@ -10,8 +10,7 @@ from typing import Sequence
 from tiktok.posting.chunks import ChunkPlanError, plan_chunks
 from tiktok.config import load_settings
 from tiktok.errors import ConfigError, TikTokError
-from tiktok.exitcodes import BAD_INPUT, ExitStatus, outcome_label
-from tiktok.exitcodes import exit_status as fold_outcomes
+from tiktok.exitcodes import BAD_INPUT, ExitStatus, exit_status, outcome_label
 from tiktok.posting.manifest import ManifestError, PostRequest, load_manifest
 from tiktok.posting.media import MediaError, check_video, probe
 from tiktok.posting.client import PostingClient
@@ -60,17 +59,13 @@ def run(args: argparse.Namespace) -> int:
         say(f"{prefix}  {outcome_label(outcome.status)}: {outcome.detail}"
             + (f" [publish_id {outcome.publish_id}]" if outcome.publish_id else "")
             + (f" (log_id {outcome.log_id})" if outcome.log_id and outcome.log_id not in outcome.detail else ""))
-    status = exit_status(outcomes, bad_entries=len(manifest.problems))
+    status = exit_status([*outcomes, *([BAD_INPUT] if manifest.problems else [])])
     say(_summary(outcomes, len(manifest.problems), settings.emulated))
     if args.json:
         print(json.dumps({"emulated": settings.emulated, "exit_status": int(status),
                           "outcomes": [o.to_json() for o in outcomes],
                           "problems": [p.message for p in manifest.problems]}, indent=2))
     return status
-
-
-def exit_status(outcomes: Sequence[Outcome], *, bad_entries: int = 0) -> ExitStatus:
-    return fold_outcomes([o.status for o in outcomes] + ([BAD_INPUT] if bad_entries else []))
 
 
 def _summary(outcomes: Sequence[Outcome], bad_entries: int, emulated: bool) -> str:

@@ -19,8 +19,7 @@ from tqdm import tqdm
 
 from tiktok.config import read_environment
 from tiktok.errors import AccountNotFound
-from tiktok.exitcodes import DONE, FAILED, ExitStatus, outcome_line
-from tiktok.exitcodes import exit_status as fold_outcomes
+from tiktok.exitcodes import DONE, FAILED, ExitStatus, exit_status, outcome_line
 from tiktok.report.daily import AccountOutcome, date_problem, report_account, utc_day, write_outcomes
 from tiktok.report.fetch import REPORT_RETRY, DisplayReader
 from tiktok.report.cli import DEFAULT_REPORTS_DIR, REPORTS_DIR_ENV, S3_ENDPOINT_ENV, S3_URI_ENV
@@ -57,7 +56,7 @@ def command(args: argparse.Namespace, services: Services, *, clock: Callable[[],
     uploads = upload_reports(written, s3_uri, endpoint_url=endpoint) if s3_uri and written else []
     for upload in uploads:
         say(prefix + format_upload(upload, s3_uri))
-    return exit_status(outcomes, uploads)
+    return exit_status([*outcomes, *(FAILED for u in uploads if not u.ok)])  # a failed upload counts as failed
 
 
 def _s3_problem(uri: str | None) -> str | None:
@@ -89,7 +88,3 @@ def format_upload(upload: UploadOutcome, uri: str) -> str:
         return outcome_line(DONE, str(upload.path), f"uploaded to s3://{bucket}/{upload.key}")
     return outcome_line(FAILED, str(upload.path), f"not uploaded: {upload.error}; the local file is kept")
 
-
-def exit_status(outcomes: Sequence[AccountOutcome], uploads: Sequence[UploadOutcome] = ()) -> ExitStatus:
-    """Relink > bad input > failed > try later; a failed upload counts as failed."""
-    return fold_outcomes([o.status for o in outcomes] + [FAILED for u in uploads if not u.ok])

@@ -11,8 +11,7 @@ from pathlib import Path
 
 from tiktok.config import load_settings, read_environment
 from tiktok.errors import ConfigError, TokenFileError
-from tiktok.exitcodes import ExitStatus, outcome_label
-from tiktok.exitcodes import exit_status as fold_outcomes
+from tiktok.exitcodes import ExitStatus, exit_status, outcome_label
 from tiktok.services import build_services
 from tiktok.transcription.cli import DEFAULT_TRANSCRIPTS_DIR
 from tiktok.transcription.jobs import Outcome, assemblyai_target, collect_jobs, trusted_hosts
@@ -51,10 +50,6 @@ def run(args: argparse.Namespace, *, sleep: Callable[[float], None] = time.sleep
     say(summary(outcomes, store.root, target.standin))
     return exit_status(outcomes)
 
-
-
-def exit_status(outcomes: Sequence[Outcome]) -> ExitStatus:
-    return fold_outcomes(o.status for o in outcomes)
 
 
 def summary(outcomes: Sequence[Outcome], root: Path, standin: bool) -> str:

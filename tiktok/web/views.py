@@ -14,7 +14,8 @@ from tiktok.api import user_fields_for
 from tiktok.errors import OAuthError, RelinkNeeded, TikTokError
 from tiktok.auth.oauth import build_authorize_url
 from tiktok.auth.pkce import code_challenge
-from tiktok.auth.refresh import describe_duration, exit_status, format_time, refresh_accounts
+from tiktok.auth.refresh import describe_duration, format_time, refresh_accounts
+from tiktok.exitcodes import exit_status
 from tiktok.services import Services
 from tiktok.auth.tokens import Account
 from tiktok.web.flows import LoginFlows, StateError
