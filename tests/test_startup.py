@@ -67,3 +67,20 @@ def test_app_bad_options_exit_2(tmp_path: Path, args: list[str], needle: str) ->
                             text=True, timeout=30)
     assert result.returncode == 2
     assert needle in result.stderr
+
+
+@pytest.mark.parametrize("parse, text, expected", [
+    ("positive_int", "3", 3), ("positive_int", "0", "0 must be 1 or more"), ("positive_int", "x", "'x' is not a"),
+    ("positive_float", "0.5", 0.5), ("positive_float", "0", "0 must be more than 0"),
+    ("positive_float", "nan", "nan must be more than 0"), ("tcp_port", "8000", 8000),
+    ("tcp_port", "65536", "65536 is not a TCP port"), ("tcp_port", "", "'' is not a whole number"),
+])
+def test_shared_option_types(parse: str, text: str, expected: object) -> None:
+    import argparse
+
+    from tiktok import options
+    if isinstance(expected, str):
+        with pytest.raises(argparse.ArgumentTypeError, match=expected):
+            getattr(options, parse)(text)
+    else:
+        assert getattr(options, parse)(text) == expected
