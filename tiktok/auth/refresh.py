@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import Iterable
 
 from tiktok.auth.access import RELINK_WARNING_S, refresh_account
-from tiktok.errors import AccountNotFound, RelinkNeeded, TikTokError
+from tiktok.errors import AccountNotFound, RelinkNeeded, TikTokError, TokenFileError
 from tiktok.exitcodes import DONE, FAILED, RELINK, SKIPPED, TRY_LATER, outcome_line
 from tiktok.auth.oauth import OAuthClient
 from tiktok.auth.tokens import Account, TokenStore
@@ -55,6 +55,8 @@ def _refresh_one(store: TokenStore, oauth: OAuthClient, account: Account, *, wit
         refreshed = refresh_account(store, oauth, account.open_id, leeway=within, force=force)
     except RelinkNeeded as exc:
         return outcome(RELINK, f"log in again in the app: {exc.reason}")
+    except TokenFileError:
+        raise  # the file itself is unusable (full or read-only disk, wrong key): the whole run stops, exit 2
     except TikTokError as exc:
         return outcome(TRY_LATER if exc.transient else FAILED, f"refresh failed: {exc}")
     now = store.clock()

@@ -1,13 +1,29 @@
 """Connected accounts and their tokens, kept in one JSON file guarded by a lock file beside it.
 
-Every change goes through :meth:`TokenStore.transaction`: take the lock, re-read the file, change it, write a temp
-file in the same folder, fsync, ``os.replace`` over the original, fsync the folder, release. Readers need no lock:
-``os.replace`` is atomic, so a reader sees the old file or the new one, never a mix. A file that cannot be read or
-parsed raises :class:`TokenFileError` naming it and is never overwritten.
+Every change goes through :meth:`TokenStore.transaction`: take the lock, re-read the file, *reserve the space* for
+the next version (a temp file in the same folder, already written at a generous size and fsynced), change it, write
+the real content into that reserved temp file, fsync, ``os.replace`` over the original, fsync the folder, release.
+The reservation is made before the caller gets the accounts, so a refresh (which rotates the refresh token at
+TikTok: the old one dies) is never sent when the new token could not be stored: a full, read-only or unwritable
+folder raises :class:`TokenFileError` first. Readers need no lock: ``os.replace`` is atomic, so a reader sees the
+old file or the new one, never a mix. A file that cannot be read or parsed raises :class:`TokenFileError` naming it
+and is never overwritten.
+
+A token file that is a symlink is updated through the link: the path is resolved once when the store is made, and
+both the lock file (``<target>.lock``) and the temp file live beside the target, so processes naming the link and
+processes naming the target share one lock, and the link stays a link.
+
+With a key (``TOKENS_KEY``, a Fernet key) the secret fields (``access_token``, ``refresh_token``) are stored
+encrypted and authenticated (Fernet: AES-128-CBC + HMAC-SHA256), each value bound to its account and field name;
+the file then says ``"encryption": "fernet:v1"`` and every secret value starts with ``fernet:v1:``. An encrypted
+file read without the key, or with another key, raises :class:`TokenFileError` and is left untouched. A plain file
+read with a key works and is encrypted at its next write; ``python -m tiktok tokens encrypt|decrypt|rotate-key``
+migrates it at once (:meth:`TokenStore.migrate`).
 
 File shape (``user_tokens.json.example``)::
 
     {"version": 1, "accounts": {"<open_id>": {<Account fields>}, ...}}
+    {"version": 1, "encryption": "fernet:v1", "accounts": {"<open_id>": {"access_token": "fernet:v1:...", ...}}}
 """
 
 from __future__ import annotations
@@ -22,12 +38,15 @@ from typing import Any, Callable, Iterator
 
 from filelock import FileLock, Timeout
 
-from tiktok.atomic import atomic_write, remove_stale_temps
-from tiktok.errors import TokenFileError
+from tiktok.atomic import Reservation, remove_stale_temps, reserve
+from tiktok.errors import ConfigError, TokenFileError
 from tiktok.auth.oauth import TokenGrant
 
 FORMAT_VERSION = 1
 LOCK_TIMEOUT_S = 60.0  # long enough for a refresh round trip held under the lock
+RESERVE_HEADROOM = 16 * 1024  # reserved beyond twice the current size: room for new, longer or encrypted tokens
+ENCRYPTION = "fernet:v1"  # the only encryption scheme; also the prefix of every encrypted value
+SECRET_FIELDS = ("access_token", "refresh_token")
 Clock = Callable[[], float]
 
 
@@ -112,42 +131,65 @@ def _check_types(values: dict[str, Any], open_id: str, path: Path) -> None:
 
 
 class TokenStore:
-    """The token file. Construct one per use; locks are created per transaction (safe across fork)."""
+    """The token file. Construct one per use; locks are created per transaction (safe across fork).
+
+    ``key``: a Fernet key (``TOKENS_KEY``); with it, secret fields are written encrypted and encrypted files can be
+    read. ``path`` stays as given for messages; ``target`` (the symlink-resolved path) is what is locked and written.
+    """
 
     def __init__(self, path: str | os.PathLike[str], *, lock_timeout: float = LOCK_TIMEOUT_S,
-                 clock: Clock = time.time) -> None:
+                 clock: Clock = time.time, key: str | None = None) -> None:
         self.path = Path(path)
-        self.lock_path = self.path.with_name(self.path.name + ".lock")
+        self.target = Path(os.path.realpath(self.path))  # through any symlinks, once: one lock for link and target
+        self.lock_path = self.target.with_name(self.target.name + ".lock")
         self.lock_timeout = lock_timeout
         self.clock = clock
+        self._cipher = _Cipher(key) if key else None
 
     def __repr__(self) -> str:
         return f"TokenStore({str(self.path)!r})"
 
+    @property
+    def encrypts(self) -> bool:
+        """True when this store writes the secret fields encrypted."""
+        return self._cipher is not None
+
     def load(self) -> dict[str, Account]:
         """All accounts, read without the lock. A missing file is an empty store."""
-        return _parse(self.path, _read_text(self.path))
+        return self._read()[0]
+
+    def encryption(self) -> str | None:
+        """How the file on disk is encrypted now (``"fernet:v1"``) or None for a plain (or missing) file."""
+        return self._read()[1]
 
     def get(self, open_id: str) -> Account | None:
         return self.load().get(open_id)
 
     @contextmanager
     def transaction(self) -> Iterator[dict[str, Account]]:
-        """Hold the lock, yield the accounts as a dict to change, and write it back atomically if it changed."""
-        lock = FileLock(str(self.lock_path), timeout=self.lock_timeout, mode=0o600)
-        try:
-            lock.acquire()
-        except Timeout:
-            raise TokenFileError(self.path, f"could not lock {self.lock_path} within {self.lock_timeout:.0f} s "
-                                            "(another process is holding it)") from None
-        try:
+        """Hold the lock, reserve the space for the write, yield the accounts as a dict to change, and write it back
+        atomically (into the reserved space) if it changed."""
+        with self._locked():
             accounts = self.load()
             before = dict(accounts)
-            yield accounts
-            if accounts != before:
-                self._write(accounts)
-        finally:
-            lock.release()
+            with self._reserved() as reservation:
+                yield accounts
+                if accounts != before:
+                    self._write(accounts, reservation, self._cipher)
+
+    def migrate(self, new_key: str | None) -> bool:
+        """Rewrite the file under the lock, read with this store's key and written with ``new_key`` (None: plain).
+
+        Returns False (nothing written) when the file is missing, or already plain and ``new_key`` is None.
+        """
+        cipher = _Cipher(new_key) if new_key else None
+        with self._locked():
+            accounts, encryption = self._read()
+            if not self.target.exists() or (encryption is None and cipher is None):
+                return False
+            with self._reserved() as reservation:
+                self._write(accounts, reservation, cipher)
+        return True
 
     def put(self, account: Account) -> None:
         with self.transaction() as accounts:
@@ -157,12 +199,106 @@ class TokenStore:
         with self.transaction() as accounts:
             return accounts.pop(open_id, None) is not None
 
-    def _write(self, accounts: dict[str, Account]) -> None:
-        payload = {"version": FORMAT_VERSION,
-                   "accounts": {oid: acct.to_json() for oid, acct in sorted(accounts.items())}}
+    @contextmanager
+    def _locked(self) -> Iterator[None]:
+        lock = FileLock(str(self.lock_path), timeout=self.lock_timeout, mode=0o600)
+        try:
+            lock.acquire()
+        except Timeout:
+            raise TokenFileError(self.path, f"could not lock {self.lock_path} within {self.lock_timeout:.0f} s "
+                                            "(another process is holding it)") from None
+        except OSError as exc:
+            raise TokenFileError(self.path, f"cannot be locked: {self.lock_path}: {_why(exc)}; nothing was "
+                                            "changed and no token was refreshed") from None
+        try:
+            yield
+        finally:
+            lock.release()
+
+    @contextmanager
+    def _reserved(self) -> Iterator[Reservation]:
+        """The temp file for the next write, already holding enough bytes; raises before any change if it can't."""
+        try:
+            remove_stale_temps(self.target)  # only the lock holder writes temps, so any left are a killed writer's
+            try:
+                current = self.target.stat().st_size
+            except FileNotFoundError:
+                current = 0
+            reservation = reserve(self.target, 2 * current + RESERVE_HEADROOM)
+        except OSError as exc:
+            raise TokenFileError(self.path, f"cannot be written: reserving space for the next version in "
+                                            f"{self.target.parent} failed ({_why(exc)}); nothing was changed and no "
+                                            "token was refreshed") from None
+        try:
+            yield reservation
+        finally:
+            reservation.discard()
+
+    def _read(self) -> tuple[dict[str, Account], str | None]:
+        return _parse(self.path, _read_text(self.path), self._cipher)
+
+    def _write(self, accounts: dict[str, Account], reservation: Reservation, cipher: "_Cipher | None") -> None:
+        payload: dict[str, Any] = {"version": FORMAT_VERSION, "accounts": {
+            oid: _seal(acct.to_json(), cipher) for oid, acct in sorted(accounts.items())}}
+        if cipher is not None:
+            payload["encryption"] = ENCRYPTION
         text = json.dumps(payload, indent=2, sort_keys=True) + "\n"
-        remove_stale_temps(self.path)  # only the lock holder writes temps, so any left are a killed writer's
-        atomic_write(self.path, text, mode=0o600)
+        try:
+            reservation.commit(text, mode=0o600)
+        except OSError as exc:
+            raise TokenFileError(self.path, f"could not be written ({_why(exc)}); it still holds its previous "
+                                            "content") from None
+
+
+class _Cipher:
+    """Fernet over one secret value, bound to its account and field (a value moved elsewhere fails to open)."""
+
+    def __init__(self, key: str) -> None:
+        from cryptography.fernet import Fernet  # only when a key is set: plain stores never load cryptography
+
+        try:
+            self._fernet = Fernet(key.strip().encode("ascii"))
+        except (ValueError, TypeError, UnicodeError):
+            raise ConfigError("TOKENS_KEY is not a Fernet key (44 characters of url-safe base64; make one with: "
+                              "python -c \"from cryptography.fernet import Fernet; "
+                              "print(Fernet.generate_key().decode())\")") from None
+
+    def seal(self, open_id: str, name: str, value: str) -> str:
+        plain = json.dumps([open_id, name, value]).encode("utf-8")
+        return f"{ENCRYPTION}:{self._fernet.encrypt(plain).decode('ascii')}"
+
+    def open(self, open_id: str, name: str, value: Any, path: Path) -> str:
+        from cryptography.fernet import InvalidToken
+
+        prefix = ENCRYPTION + ":"
+        if not isinstance(value, str) or not value.startswith(prefix):
+            raise TokenFileError(path, f'is marked encrypted but account "{open_id}" field "{name}" is not '
+                                       f'"{prefix}..."; restore the file from a backup')
+        try:
+            plain = self._fernet.decrypt(value[len(prefix):].encode("ascii"))
+        except (InvalidToken, UnicodeError):
+            raise TokenFileError(path, "is encrypted with another key: TOKENS_KEY does not open it (nothing was "
+                                       "changed; set TOKENS_KEY to the key it was written with)") from None
+        try:
+            bound_id, bound_name, secret = json.loads(plain)
+        except (ValueError, TypeError):
+            raise TokenFileError(path, f'account "{open_id}" field "{name}" decrypts to something this tool did '
+                                       "not write") from None
+        if (bound_id, bound_name) != (open_id, name) or not isinstance(secret, str):
+            raise TokenFileError(path, f'account "{open_id}" field "{name}" holds a value sealed for another '
+                                       "account or field")
+        return secret
+
+
+def _seal(data: dict[str, Any], cipher: _Cipher | None) -> dict[str, Any]:
+    if cipher is None:
+        return data
+    return {**data, **{name: cipher.seal(data["open_id"], name, data[name]) for name in SECRET_FIELDS}}
+
+
+def _why(exc: OSError) -> str:
+    """``No space left on device`` and the like; never the exception's repr (no paths or data doubled)."""
+    return exc.strerror or exc.__class__.__name__
 
 
 def _read_text(path: Path) -> str | None:
@@ -174,9 +310,10 @@ def _read_text(path: Path) -> str | None:
         raise TokenFileError(path, f"cannot be read ({exc.__class__.__name__}: {getattr(exc, 'strerror', '') or exc})")
 
 
-def _parse(path: Path, text: str | None) -> dict[str, Account]:
+def _parse(path: Path, text: str | None, cipher: _Cipher | None = None) -> tuple[dict[str, Account], str | None]:
+    """The accounts and the file's encryption scheme (None when plain)."""
     if text is None:
-        return {}
+        return {}, None
     if not text.strip():
         raise TokenFileError(path, "is empty (expected a JSON object; restore it from a backup or delete it "
                                    "and log in again)")
@@ -188,4 +325,18 @@ def _parse(path: Path, text: str | None) -> dict[str, Account]:
         raise TokenFileError(path, 'has the wrong shape: expected {"version": 1, "accounts": {...}}')
     if data.get("version") != FORMAT_VERSION:
         raise TokenFileError(path, f"has format version {data.get('version')!r}; this tool reads {FORMAT_VERSION}")
-    return {oid: Account.from_json(oid, acct, path) for oid, acct in data["accounts"].items()}
+    encryption = data.get("encryption")
+    if encryption is None:
+        return {oid: Account.from_json(oid, acct, path) for oid, acct in data["accounts"].items()}, None
+    if encryption != ENCRYPTION:
+        raise TokenFileError(path, f"is encrypted with {encryption!r}; this tool reads {ENCRYPTION!r}")
+    if cipher is None:
+        raise TokenFileError(path, "is encrypted but TOKENS_KEY is not set: set it (in .env or the environment) to "
+                                   "the key the file was written with; the file was not changed")
+    accounts = {}
+    for oid, acct in data["accounts"].items():
+        if isinstance(acct, dict):
+            acct = {**acct, **{name: cipher.open(oid, name, acct[name], path) for name in SECRET_FIELDS
+                               if name in acct}}
+        accounts[oid] = Account.from_json(oid, acct, path)
+    return accounts, ENCRYPTION
