@@ -160,7 +160,7 @@ def test_refresh_page_reports_an_account_that_needs_relinking(app_under_test, we
     web.login(open_id=ADA)
     web.login(open_id=BO)
     remote.revoke_user(ADA)  # Ada removed the app in TikTok's settings
-    page = web.get("/refresh_tokens/").text
+    page = web.post_form("/refresh_tokens/").text
     assert "relink" in page and "refreshed" in page
     assert stored(app_under_test)[ADA].relink_reason
     assert "Relink needed" in web.get("/").text
@@ -180,7 +180,7 @@ def test_relink_replaces_the_accounts_tokens(app_under_test, web, remote):
 def test_relink_clears_a_relink_warning(app_under_test, web, remote):
     web.login(open_id=ADA)
     remote.revoke_user(ADA)
-    web.get("/refresh_tokens/")
+    web.post_form("/refresh_tokens/")
     assert stored(app_under_test)[ADA].relink_reason
     authorize_url = web.start_login(f"/accounts/{ADA}/relink")
     web.get(consent(authorize_url, open_id=ADA).headers["Location"], allow_redirects=False)

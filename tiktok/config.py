@@ -23,6 +23,7 @@ DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8000
 DEFAULT_EMULATOR_PORT = 8001
 DEFAULT_TOKENS_FILE = "user_tokens.json"
+LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")  # binding elsewhere needs APP_PASSWORD
 # The emulator's built-in app registration (see tiktok/emulator/config.py); not secrets of any real app.
 EMULATOR_CLIENT_KEY = "emulator-client-key"
 EMULATOR_CLIENT_SECRET = "emulator-client-secret"
@@ -46,6 +47,10 @@ class Settings:
     emulated: bool = True
     #: True when the app should start the emulator itself (emulated and no TIKTOK_API_BASE given).
     embedded_emulator: bool = True
+    #: Extra Host header names the app answers to (ALLOWED_HOSTS); its own loopback names always work.
+    allowed_hosts: tuple[str, ...] = ()
+    #: APP_PASSWORD: when set, every page but the sign-in page asks for it; required to bind beyond loopback.
+    app_password: str | None = field(default=None, repr=False)
 
     @property
     def environment(self) -> str:
@@ -99,6 +104,8 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         emulator_port=emulator_port, secret_key=get("FLASK_SECRET_KEY") or None,
         emulated=api_base.rstrip("/") != TIKTOK_API_BASE,
         embedded_emulator=not get("TIKTOK_CLIENT_KEY") and not explicit_base,
+        allowed_hosts=tuple(h.strip().lower() for h in get("ALLOWED_HOSTS").split(",") if h.strip()),
+        app_password=env.get("APP_PASSWORD") or None,
     )
 
 

@@ -39,6 +39,8 @@ def create_app(test_config: Mapping[str, Any] | None = None, *, settings: Settin
     app.extensions["tiktok_services"] = build_services(settings, store=TokenStore(settings.tokens_path,
                                                                                    clock=clock))
     app.extensions["tiktok_login_flows"] = LoginFlows(clock=clock)
+    from tiktok.web.security import install as install_security
+    install_security(app, settings, clock)  # Host allow-list, security headers, APP_PASSWORD gate
     install_redaction("werkzeug")  # the callback's code and state appear in request lines
     app.add_template_filter(outcome_label, "outcome_label")  # the CLI's outcome words on every page
     from tiktok.web.views import bp

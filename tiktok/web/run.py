@@ -22,7 +22,8 @@ def build_parser() -> argparse.ArgumentParser:
                                      description="The local web app: log in with TikTok, tokens, posting, "
                                                  "transcripts and stats.")
     parser.add_argument("--host", metavar="HOST",
-                        help=f"address to listen on (default $HOST or {DEFAULT_HOST}; keep it on loopback)")
+                        help=f"address to listen on (default $HOST or {DEFAULT_HOST}; anything beyond loopback needs "
+                             "APP_PASSWORD)")
     parser.add_argument("--port", type=tcp_port, metavar="PORT",
                         help=f"port to listen on (default $PORT or {DEFAULT_PORT})")
     parser.add_argument("--emulator-port", type=tcp_port, metavar="PORT",
@@ -52,6 +53,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         settings = load_settings({**read_environment(), **overrides(args)})
     except ConfigError as exc:
         print(f"error: {exc}", file=sys.stderr)
+        return 2
+    from tiktok.config import LOOPBACK_HOSTS
+    if settings.host not in LOOPBACK_HOSTS and not settings.app_password:
+        print(f"error: refusing to listen on {settings.host}: beyond loopback anyone on the network could use "
+              "your TikTok accounts. Set APP_PASSWORD in .env (and ALLOWED_HOSTS to the name you browse to), "
+              "or keep --host 127.0.0.1", file=sys.stderr)
         return 2
     emulator = None
     if settings.embedded_emulator:

@@ -147,10 +147,16 @@ def profile_for(grant) -> dict[str, str]:
             "avatar_url": str(user.get("avatar_url") or "")}
 
 
-@bp.route("/refresh_tokens/", methods=["GET", "POST"])
+@bp.get("/refresh_tokens/")
+def confirm_refresh():
+    """A GET changes nothing (an <img src> on another site must not rotate tokens): it asks for the POST."""
+    return render_template("refresh.html", outcomes=None, all_ok=True,
+                           count=len(services().store.load()))
+
+
+@bp.post("/refresh_tokens/")
 def refresh_tokens():
-    if request.method == "POST":
-        check_csrf()
+    check_csrf()
     svc = services()
     outcomes = refresh_accounts(svc.store, svc.oauth, within=0, refresh_all=True, emulated=svc.settings.emulated)
     status = exit_status(outcomes)
