@@ -41,3 +41,14 @@ def tcp_port(text: str) -> int:
     if not 0 < value <= 65535:
         raise argparse.ArgumentTypeError(f"{value} is not a TCP port (1-65535)")
     return value
+
+
+def int_between(low: int, high: int, unit: str = ""):
+    """An argparse type for a whole number from ``low`` to ``high`` inclusive (``unit`` names it in the error)."""
+    def parse(text: str) -> int:
+        value = _number(text, int, "a whole number")
+        if not low <= value <= high:
+            raise argparse.ArgumentTypeError(f"{value:,} is outside {low:,}-{high:,}{' ' + unit if unit else ''}")
+        return value
+    parse.__name__ = "whole number"  # argparse names the type in its messages
+    return parse

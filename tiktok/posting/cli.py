@@ -13,12 +13,12 @@ from pathlib import Path
 from typing import Sequence
 
 from tiktok.exitcodes import PRECEDENCE_HELP
-from tiktok.options import verbosity_options
-from tiktok.posting.limits import DEFAULT_CHUNK_BYTES, PRIVACY_LEVELS
+from tiktok.options import int_between, positive_float, verbosity_options
+from tiktok.posting.limits import DEFAULT_CHUNK_BYTES, MAX_CHUNK_BYTES, MIN_CHUNK_BYTES, PRIVACY_LEVELS
 
 EPILOG = """exit codes: 0 everything posted (or already posted); 1 some posts failed; 2 bad input (manifest,
 file, account or arguments: the other entries were still posted); 3 an account must be linked again in the app;
-4 rate-limited or TikTok unavailable: run again later to resume. """ + PRECEDENCE_HELP
+4 rate-limited or TikTok unavailable, or another run is posting some entries: run again later to resume. """ + PRECEDENCE_HELP
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
@@ -35,13 +35,16 @@ def build_parser() -> argparse.ArgumentParser:
                         help="validate everything and print the plan; no call to TikTok")
     parser.add_argument("--json", action="store_true", help="print the outcomes as JSON on stdout")
     parser.add_argument("--force", action="store_true",
-                        help="re-post an entry whose earlier init may or may not have reached TikTok")
-    parser.add_argument("--poll-timeout", type=float, default=600.0, metavar="SECONDS",
+                        help="re-post an entry whose earlier init may or may not have reached TikTok; post even "
+                             "when the results file beside the manifest exists but holds no records")
+    parser.add_argument("--poll-timeout", type=positive_float, default=600.0, metavar="SECONDS",
                         help="how long to follow each post's status (default 600)")
-    parser.add_argument("--poll-interval", type=float, default=3.0, metavar="SECONDS",
+    parser.add_argument("--poll-interval", type=positive_float, default=3.0, metavar="SECONDS",
                         help="first wait between status checks; it grows to 30 s (default 3)")
-    parser.add_argument("--chunk-size", type=int, default=DEFAULT_CHUNK_BYTES, metavar="BYTES",
-                        help=f"chunk size for files over 64 MB (default {DEFAULT_CHUNK_BYTES:,})")
+    parser.add_argument("--chunk-size", type=int_between(MIN_CHUNK_BYTES, MAX_CHUNK_BYTES, "bytes (TikTok's chunk "
+                                                          "limits)"), default=DEFAULT_CHUNK_BYTES, metavar="BYTES",
+                        help=f"chunk size for files over 64 MB, {MIN_CHUNK_BYTES:,}-{MAX_CHUNK_BYTES:,} "
+                             f"(default {DEFAULT_CHUNK_BYTES:,})")
     return parser
 
 

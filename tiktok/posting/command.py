@@ -10,13 +10,13 @@ from typing import Sequence
 from tiktok.posting.chunks import ChunkPlanError, plan_chunks
 from tiktok.config import load_settings
 from tiktok.errors import ConfigError, TikTokError
-from tiktok.exitcodes import BAD_INPUT, ExitStatus, exit_status, outcome_label
+from tiktok.exitcodes import BAD_INPUT, SKIPPED, TRY_LATER, ExitStatus, exit_status, outcome_label
 from tiktok.posting.manifest import ManifestError, PostRequest, load_manifest
 from tiktok.posting.media import MediaError, check_video, probe
 from tiktok.posting.client import PostingClient
 from tiktok.progress import ByteProgress
-from tiktok.posting.publisher import Outcome, Publisher
-from tiktok.posting.results import ResultsFileError, ResultsStore, results_path_for
+from tiktok.posting.publisher import CLAIMED_ELSEWHERE, Outcome, Publisher, media_label
+from tiktok.posting.results import ResultsFileError, ResultsStore, entry_key, results_path_for
 from tiktok.services import build_services
 from tiktok.posting.transfer import upload_session
 
@@ -38,20 +38,42 @@ def run(args: argparse.Namespace) -> int:
     if args.dry_run:
         return _dry_run(manifest.entries, args, settings, say) if not manifest.problems else ExitStatus.BAD_INPUT
 
+    results = ResultsStore(results_path_for(args.manifest))
+    try:
+        emptied = results.exists_but_empty()
+    except ResultsFileError as exc:
+        say(f"error: {exc}")
+        return ExitStatus.BAD_INPUT
+    if emptied and manifest.entries:
+        say(f"warning: {results.path} exists but holds no records: if earlier runs posted these entries, their "
+            "record is gone and TikTok may already hold them. Check the profiles, then re-run with --force to post "
+            "every entry anyway (or delete the empty file).")
+        if not args.force:
+            say("nothing was posted")
+            return ExitStatus.BAD_INPUT
+
     services = build_services(settings)
     publisher = Publisher(
         store=services.store, oauth=services.oauth, posting=PostingClient(services.api),
-        upload_session=upload_session(), results=ResultsStore(results_path_for(args.manifest)),
+        upload_session=upload_session(), results=results,
         emulated=settings.emulated, default_privacy=args.privacy, poll_timeout_s=args.poll_timeout,
         poll_interval_s=args.poll_interval,
         chunk_size=args.chunk_size, force=args.force, say=say,
         progress=None if args.json else ByteProgress)
     outcomes: list[Outcome] = []
+    first_of: dict[str, int] = {}  # entry_key -> the index of the first entry with those fields
     for position, entry in enumerate(manifest.entries, 1):
         say(f"{prefix}[{position}/{len(manifest.entries)}] entry {entry.index + 1} for {entry.user_id}: "
             f"{_describe(entry)}")
+        key = entry_key(entry)
         try:
-            outcome = publisher.publish(entry)
+            if key in first_of:
+                outcome = Outcome(index=entry.index, user_id=entry.user_id, media=media_label(entry),
+                                  status=SKIPPED, detail=f"entry {entry.index + 1} is the same as entry "
+                                  f"{first_of[key] + 1} (every field alike); skipped, it is posted once")
+            else:
+                first_of[key] = entry.index
+                outcome = publisher.publish(entry)
         except (ResultsFileError, TikTokError) as exc:
             say(f"error: {exc}")
             return ExitStatus.BAD_INPUT if isinstance(exc, ResultsFileError) else ExitStatus.FAILED
@@ -59,7 +81,9 @@ def run(args: argparse.Namespace) -> int:
         say(f"{prefix}  {outcome_label(outcome.status)}: {outcome.detail}"
             + (f" [publish_id {outcome.publish_id}]" if outcome.publish_id else "")
             + (f" (log_id {outcome.log_id})" if outcome.log_id and outcome.log_id not in outcome.detail else ""))
-    status = exit_status([*outcomes, *([BAD_INPUT] if manifest.problems else [])])
+    # An entry another run is posting is SKIPPED here but not done yet: exit 4 (TRY LATER) says "run again later".
+    busy = [TRY_LATER] if any(o.state == CLAIMED_ELSEWHERE for o in outcomes) else []
+    status = exit_status([*outcomes, *busy, *([BAD_INPUT] if manifest.problems else [])])
     say(_summary(outcomes, len(manifest.problems), settings.emulated))
     if args.json:
         print(json.dumps({"emulated": settings.emulated, "exit_status": int(status),
@@ -92,7 +116,7 @@ def _dry_run(entries: Sequence[PostRequest], args, settings, say) -> int:
     """Local checks only: accounts, media, chunk plans. Privacy is checked against creator_info when posting."""
     from tiktok.posting.caption import build_caption
     from tiktok.auth.tokens import TokenStore
-    accounts = TokenStore(settings.tokens_path).load()
+    accounts = TokenStore(settings.tokens_path, key=settings.tokens_key).load()
     failed = False
     for entry in entries:
         lines = [f"entry {entry.index + 1} for {entry.user_id}: {_describe(entry)}"]

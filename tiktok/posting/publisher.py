@@ -4,6 +4,11 @@ Never post twice: the results file records each step before the next one starts.
 flight is resumed (upload from the chunk TikTok holds, or status polling), never initialised again. A retried
 init is safe only for FILE_UPLOAD (a publish without bytes never posts); for URL pulls and photos, an init whose
 answer was lost stops that entry with an explanation instead of risking a second post.
+
+Two runs at once: each entry is claimed in the results file (``ResultsStore.claim``) before anything else, and the
+claim is released when the entry ends. An entry another live run holds is SKIPPED with ``state`` CLAIMED_ELSEWHERE
+(the command turns that into exit 4, TRY LATER: the entry is not done yet, a later run will see how it ended). A
+killed run's claim is taken over and its records resumed by the rules above.
 """
 
 from __future__ import annotations
@@ -52,6 +57,7 @@ from tiktok.posting.transfer import UploadError, send_chunks
 
 log = logging.getLogger(__name__)
 UPLOAD_URL_TTL_S = 3600  # media transfer guide: the upload URL is valid for one hour
+CLAIMED_ELSEWHERE = "claimed_elsewhere"  # Outcome.state of an entry skipped because another run is posting it
 
 
 @dataclass(frozen=True)
@@ -92,6 +98,19 @@ class Publisher:
 
     def publish(self, entry: PostRequest) -> Outcome:
         key = entry_key(entry)
+        holder, dead = self.results.claim(key)
+        if holder is not None:
+            return Outcome(index=entry.index, user_id=entry.user_id, media=media_label(entry), status=SKIPPED,
+                           detail=f"another run ({holder.describe()}) is posting this entry; skipped (run again "
+                                  "later to see how it ended)", state=CLAIMED_ELSEWHERE)
+        try:
+            if dead is not None:
+                self.say(f"  entry {entry.index + 1}: taking over from a run that stopped ({dead.describe()})")
+            return self._publish_claimed(entry, key)
+        finally:
+            self.results.release(key)
+
+    def _publish_claimed(self, entry: PostRequest, key: str) -> Outcome:
         record = self.results.get(key) or PostRecord(key=key, index=entry.index, user_id=entry.user_id,
                                                      state="new", emulated=self.emulated)
         try:
@@ -263,7 +282,7 @@ class Publisher:
         return call_for_post(self.store, self.oauth, self.runtime, open_id, fn, idempotent=idempotent)
 
     def _outcome(self, entry: PostRequest, record: PostRecord, status: str, detail: str) -> Outcome:
-        return Outcome(index=entry.index, user_id=entry.user_id, media=_media_label(entry), status=status,
+        return Outcome(index=entry.index, user_id=entry.user_id, media=media_label(entry), status=status,
                        detail=detail, state=record.state, publish_id=record.publish_id, post_ids=record.post_ids,
                        error_code=None, log_id=record.log_id)
 
@@ -280,7 +299,7 @@ class Publisher:
         else:
             state = FAILED
         record = self.results.save(record, state=state, error=stop.detail, log_id=log_id)
-        return Outcome(index=entry.index, user_id=entry.user_id, media=_media_label(entry), status=stop.status,
+        return Outcome(index=entry.index, user_id=entry.user_id, media=media_label(entry), status=stop.status,
                        detail=stop.detail, state=record.state, publish_id=record.publish_id, error_code=code,
                        log_id=log_id)
 
@@ -289,7 +308,7 @@ def _plan_fields(plan: ChunkPlan) -> dict[str, int]:
             "total_chunk_count": plan.total_chunk_count}
 
 
-def _media_label(entry: PostRequest) -> str:
+def media_label(entry: PostRequest) -> str:
     if entry.video_path is not None:
         return entry.video_path.name
     if entry.video_url:

@@ -4,12 +4,20 @@
 content, so editing an entry makes it a new post while reordering entries changes nothing. Every change is made
 under a lock file and written atomically (mode 0600: a record can hold an unexpired upload URL, whose
 ``upload_token`` is a credential).
+
+Claims: two runs on the same manifest never post the same entry. Before an entry's init, a run claims it under the
+lock (``claims`` in the file: pid, host, start time) and releases the claim when the entry ends. A live claim held by
+another run makes :meth:`ResultsStore.claim` return it, and the caller skips the entry. A claim is live when its run
+is on this host and its pid is alive, or it is on another host (we cannot see its processes) and younger than
+``CLAIM_TIMEOUT_S``. A dead claim (a killed run) is taken over; the records say where that run stopped.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import os
+import socket
 import time
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, replace
@@ -32,6 +40,7 @@ POSTED = "posted"               # PUBLISH_COMPLETE
 IN_INBOX = "inbox"              # SEND_TO_USER_INBOX (drafts)
 FAILED = "failed"               # terminal failure; a re-run tries again with a new post
 DONE = {POSTED, IN_INBOX}
+CLAIM_TIMEOUT_S = 6 * 3600  # another host's claim counts as live this long: generous, posts take minutes
 
 
 class ResultsFileError(FileProblem):
@@ -67,6 +76,44 @@ class PostRecord:
         return data
 
 
+@dataclass(frozen=True)
+class Claim:
+    """Which run is posting an entry: its process id, host name and when it claimed the entry (epoch seconds)."""
+
+    pid: int
+    host: str
+    started_at: float
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def describe(self) -> str:
+        since = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(self.started_at))
+        return f"pid {self.pid} on {self.host}, since {since}"
+
+
+def pid_alive(pid: int) -> bool:
+    """Whether a process with this id exists on this host."""
+    if pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # it exists, under another user
+    except OSError:
+        return False
+    return True
+
+
+def claim_is_live(claim: Claim, *, host: str, now: float, alive=pid_alive, timeout_s: float = CLAIM_TIMEOUT_S) -> bool:
+    """The claim rules (module docstring): whether ``claim`` still stops other runs from posting its entry."""
+    if claim.host == host:
+        return alive(claim.pid)
+    return now - claim.started_at < timeout_s
+
+
 def entry_key(entry: PostRequest) -> str:
     """A stable identity for what is posted: the entry's own fields, not its position in the manifest."""
     canonical = json.dumps(entry.to_entry(), sort_keys=True, separators=(",", ":"), default=str)
@@ -78,44 +125,90 @@ def results_path_for(manifest: Path) -> Path:
 
 
 class ResultsStore:
-    def __init__(self, path: Path, *, clock=time.time) -> None:
+    def __init__(self, path: Path, *, clock=time.time, pid: int | None = None, host: str | None = None,
+                 alive=pid_alive, claim_timeout_s: float = CLAIM_TIMEOUT_S) -> None:
         self.path = Path(path)
         self.lock_path = self.path.with_name(self.path.name + ".lock")
         self.clock = clock
+        self.pid = os.getpid() if pid is None else pid
+        self.host = socket.gethostname() if host is None else host
+        self.alive = alive
+        self.claim_timeout_s = claim_timeout_s
 
-    def load(self) -> dict[str, PostRecord]:
+    def _read(self) -> tuple[dict[str, PostRecord], dict[str, Claim]] | None:
+        """Records and claims; None when the file does not exist. A blank file or ``{}`` holds nothing."""
         try:
             text = self.path.read_text(encoding="utf-8")
         except FileNotFoundError:
-            return {}
+            return None
         except (OSError, UnicodeDecodeError) as exc:
             raise ResultsFileError(self.path, f"cannot be read ({type(exc).__name__})") from None
         try:
-            data = json.loads(text)
+            data = json.loads(text) if text.strip() else {}
+            if data == {}:
+                return {}, {}
             records = data["records"]
-            assert data.get("version") == FORMAT_VERSION and isinstance(records, dict)
-            return {key: PostRecord(**{**value, "post_ids": tuple(value.get("post_ids") or ())})
-                    for key, value in records.items()}
+            claims = data.get("claims") or {}
+            assert data.get("version") == FORMAT_VERSION and isinstance(records, dict) and isinstance(claims, dict)
+            return ({key: PostRecord(**{**value, "post_ids": tuple(value.get("post_ids") or ())})
+                     for key, value in records.items()},
+                    {key: Claim(**value) for key, value in claims.items()})
         except (ValueError, KeyError, TypeError, AssertionError) as exc:
             raise ResultsFileError(self.path, f"is not a results file this tool wrote ({type(exc).__name__}); "
                                               "move it aside to start afresh") from None
+
+    def load(self) -> dict[str, PostRecord]:
+        read = self._read()
+        return {} if read is None else read[0]
+
+    def exists_but_empty(self) -> bool:
+        """True when the file exists and parses but holds no records and no claims: the record of earlier runs
+        is gone (emptied or replaced), so TikTok may already hold posts this folder has no trace of."""
+        read = self._read()
+        return read is not None and not read[0] and not read[1]
 
     def get(self, key: str) -> PostRecord | None:
         return self.load().get(key)
 
     @contextmanager
-    def _transaction(self) -> Iterator[dict[str, PostRecord]]:
+    def _transaction(self) -> Iterator[tuple[dict[str, PostRecord], dict[str, Claim]]]:
         with FileLock(str(self.lock_path), timeout=60, mode=0o600):
-            records = self.load()
-            yield records
+            records, claims = self._read() or ({}, {})
+            yield records, claims
             remove_stale_temps(self.path)
             payload = {"version": FORMAT_VERSION,
                        "records": {k: r.to_json() for k, r in sorted(records.items())}}
+            if claims:
+                payload["claims"] = {k: c.to_json() for k, c in sorted(claims.items())}
             atomic_write(self.path, json.dumps(payload, indent=2, sort_keys=True) + "\n", mode=0o600)
+
+    def claim(self, key: str) -> tuple[Claim | None, Claim | None]:
+        """Claim entry ``key`` for this run, under the lock. Returns ``(holder, taken_over)``: ``holder`` is the
+        live claim of another run (nothing changed; skip the entry), else None and the entry is ours;
+        ``taken_over`` is the dead claim we replaced, if any."""
+        with self._transaction() as (_, claims):
+            current = claims.get(key)
+            mine = current is not None and (current.host, current.pid) == (self.host, self.pid)
+            if current is not None and not mine and claim_is_live(
+                    current, host=self.host, now=self.clock(), alive=self.alive, timeout_s=self.claim_timeout_s):
+                return current, None
+            claims[key] = Claim(pid=self.pid, host=self.host, started_at=self.clock())
+            return None, None if mine else current
+
+    def release(self, key: str) -> None:
+        """Drop this run's claim on ``key`` (another run's claim is left alone)."""
+        with self._transaction() as (_, claims):
+            current = claims.get(key)
+            if current is not None and (current.host, current.pid) == (self.host, self.pid):
+                del claims[key]
+
+    def claims(self) -> dict[str, Claim]:
+        read = self._read()
+        return {} if read is None else read[1]
 
     def save(self, record: PostRecord, **changes: Any) -> PostRecord:
         """Store ``record`` with ``changes`` applied and the time stamped; returns what was stored."""
         updated = replace(record, **changes, updated_at=self.clock())
-        with self._transaction() as records:
+        with self._transaction() as (records, _):
             records[updated.key] = updated
         return updated
