@@ -8,7 +8,7 @@ import re
 import subprocess
 import sys
 from pathlib import Path
-from urllib.parse import urlencode
+from urllib.parse import parse_qs, urlencode, urlsplit
 
 import pytest
 import requests
@@ -178,7 +178,8 @@ def sign_in(client, password=PASSWORD, next_path="/"):
 def test_with_a_password_every_page_redirects_to_sign_in(locked, path):
     response = locked.test_client().get(path)
     assert response.status_code == 302
-    assert response.headers["Location"].startswith("/app-login/?next=")
+    location = urlsplit(response.headers["Location"])
+    assert location.path == "/app-login/" and parse_qs(location.query) == {"next": [path]}
 
 
 def test_the_sign_in_page_and_assets_are_open(locked):
@@ -253,3 +254,43 @@ def test_binding_beyond_loopback_without_a_password_is_refused(tmp_path, host):
     assert result.returncode == 2, result.stderr
     assert "APP_PASSWORD" in result.stderr and host in result.stderr
     assert "EMULATED MODE" not in result.stderr  # refused before anything started
+
+
+def free_port() -> int:
+    import socket
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def test_with_a_password_the_app_serves_beyond_loopback_with_waitress(tmp_path):
+    port, emulator_port = free_port(), free_port()
+    env = {"PATH": os.environ["PATH"], "HOME": str(tmp_path), "APP_PASSWORD": PASSWORD}
+    proc = subprocess.Popen([sys.executable, str(ROOT / "app.py"), "--host", "0.0.0.0", "--port", str(port),
+                             "--emulator-port", str(emulator_port)], cwd=tmp_path, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        url = f"http://127.0.0.1:{port}/"
+        for _ in range(200):
+            assert proc.poll() is None, proc.communicate()[1]
+            try:
+                response = requests.get(url, allow_redirects=False, timeout=2)
+                break
+            except requests.ConnectionError:
+                import time
+                time.sleep(0.1)
+        else:
+            raise AssertionError("the app did not start")
+        assert response.headers["Server"] == "waitress"
+        assert response.status_code == 302 and response.headers["Location"].startswith("/app-login/")
+        assert requests.get(url, headers={"Host": "evil.example"}, timeout=5).status_code == 421
+        session = requests.Session()
+        form = session.get(url + "app-login/", timeout=5).text
+        signed_in = session.post(url + "app-login/", data={"csrf": csrf_of(form), "password": PASSWORD}, timeout=5)
+        assert signed_in.status_code == 200 and 'id="no-accounts"' in signed_in.text
+    finally:
+        proc.terminate()
+        _, stderr = proc.communicate(timeout=15)
+    assert proc.returncode == 0, stderr
+    assert f"open http://127.0.0.1:{port}/" in stderr
+    assert PASSWORD not in stderr

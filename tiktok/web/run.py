@@ -6,6 +6,7 @@ The options are parsed before anything heavy loads, so ``--help`` and a bad opti
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
 from collections.abc import Sequence
 
@@ -76,12 +77,47 @@ def main(argv: Sequence[str] | None = None) -> int:
     log.info("open http://%s:%d/ (tokens file: %s)", "127.0.0.1" if settings.host in ("0.0.0.0", "::")
              else settings.host, settings.port, settings.tokens_path.resolve())
     try:
-        app.run(host=settings.host, port=settings.port, debug=False, use_reloader=False)
-    except OSError as exc:
-        print(f"error: cannot listen on {settings.host}:{settings.port} ({exc}); pick a free port with --port",
-              file=sys.stderr)
-        return 2
+        from waitress import create_server  # a production WSGI server, loaded only to serve
+
+        try:
+            server = create_server(AccessLog(app), host=settings.host, port=settings.port, threads=8)
+        except OSError as exc:
+            print(f"error: cannot listen on {settings.host}:{settings.port} ({exc}); pick a free port with --port",
+                  file=sys.stderr)
+            return 2
+        signal.signal(signal.SIGTERM, _stop)
+        try:
+            server.run()
+        except KeyboardInterrupt:
+            pass
+        finally:
+            server.close()
     finally:
         if emulator is not None:
             emulator.shutdown()
     return 0
+
+
+def _stop(signum, frame) -> None:
+    raise KeyboardInterrupt  # SIGTERM stops the server like Ctrl-C: the emulator is shut down, exit 0
+
+
+class AccessLog:
+    """One log line per request (waitress writes none); the root handlers mask code, state and tokens."""
+
+    def __init__(self, app) -> None:
+        import logging
+
+        from tiktok.logs import install_redaction
+
+        self.app = app
+        self.log = logging.getLogger("tiktok.web.access")
+        install_redaction("tiktok.web.access")
+
+    def __call__(self, environ, start_response):
+        def logging_start_response(status, headers, exc_info=None):
+            query = environ.get("QUERY_STRING", "")
+            path = environ.get("PATH_INFO", "") + (f"?{query}" if query else "")
+            self.log.info('"%s %s" %s', environ.get("REQUEST_METHOD", ""), path, status.split(" ", 1)[0])
+            return start_response(status, headers, exc_info) if exc_info else start_response(status, headers)
+        return self.app(environ, logging_start_response)

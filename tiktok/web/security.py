@@ -100,7 +100,8 @@ def install(app: Flask, settings: Settings, clock) -> None:
             if isinstance(signed_in, (int, float)) and 0 <= clock() - signed_in < SESSION_HOURS * 3600:
                 return None
             session.pop("signed_in_at", None)
-            target = request.full_path if request.method == "GET" else "/"
+            query = request.query_string.decode("latin-1")
+            target = request.path + (f"?{query}" if query else "") if request.method == "GET" else "/"
             return redirect(url_for("security.app_login", next=target))
 
     @app.after_request
