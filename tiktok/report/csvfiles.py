@@ -8,6 +8,11 @@ Layout under the reports root (``reports/`` by default)::
 ``<account>`` is the username when known, else the open_id, made safe as a file name by :func:`safe_name`.
 Files are UTF-8 CSV (RFC 4180: comma, double quotes, CRLF line ends) with a header line.
 
+CSV injection (OWASP): a text cell that starts with ``=``, ``+``, ``-``, ``@``, a tab or a carriage return is
+written with a ``'`` in front, so a spreadsheet shows it as text instead of running it as a formula (a video titled
+``=HYPERLINK(...)``). Number columns (counts, ``duration``, the ``*_change`` columns, where "-3" is a number) are
+never touched. Reading a file back takes that ``'`` off again, so rewriting a day's summary does not stack quotes.
+
 Every file is written to a temp file in the same folder, fsynced, then moved over the target with ``os.replace``,
 so a reader (or an S3 upload) sees the old file or the new one, never half of one. Writing a day replaces that day's
 files for the accounts written and touches nothing else: other days, and other accounts' rows in that day's
@@ -28,7 +33,9 @@ from pathlib import Path
 from tiktok.atomic import atomic_write
 from tiktok.errors import FileProblem
 from tiktok.report.snapshot import (
+    ACCOUNT_COUNTS,
     SUMMARY_COLUMNS,
+    VIDEO_COUNTS,
     VIDEO_COLUMNS,
     AccountStats,
     Row,
@@ -42,7 +49,7 @@ from tiktok.report.snapshot import (
 
 __all__ = ["VIDEO_COLUMNS", "SUMMARY_COLUMNS", "SUMMARY_FILE", "ReportFileError", "AccountDay", "safe_name",
            "account_file_name", "day_dir", "report_days", "find_account_file", "previous_day_with_data",
-           "write_day", "build_account_day", "render_csv", "read_table", "read_videos", "read_summary", "load_previous"]
+           "write_day", "build_account_day", "render_csv", "neutralise", "restore", "read_table", "read_videos", "read_summary", "load_previous"]
 
 SUMMARY_FILE = "summary.csv"
 FILE_MODE = 0o644  # reports are not secret, and an analytics pipeline may read them as another user
@@ -51,6 +58,9 @@ _UNSAFE = re.compile(r"[^A-Za-z0-9._-]")  # TikTok usernames use letters, digits
 # Columns a file must have to be read back (the change columns are ours to recompute).
 VIDEO_REQUIRED = VIDEO_COLUMNS[:VIDEO_COLUMNS.index("share_count") + 1]
 SUMMARY_REQUIRED = SUMMARY_COLUMNS[:SUMMARY_COLUMNS.index("video_count") + 1]
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")  # OWASP CSV injection: cells a spreadsheet may evaluate
+NUMBER_COLUMNS = frozenset({"duration", *VIDEO_COUNTS, *ACCOUNT_COUNTS,
+                            *(f"{name}_change" for name in (*VIDEO_COUNTS, *ACCOUNT_COUNTS))})
 _DAY_NAME = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _RESERVED = {"summary", "con", "prn", "aux", "nul", *(f"com{i}" for i in range(1, 10)),
              *(f"lpt{i}" for i in range(1, 10))}  # our own summary file, and Windows device names
@@ -147,13 +157,27 @@ def _merged_summary(path: Path, new_rows: Sequence[Row]) -> list[Row]:
     return sorted([*kept, *new_rows], key=lambda row: str(row["open_id"]))
 
 
+def neutralise(value):
+    """A text cell made safe for spreadsheets: ``'`` in front when it starts like a formula (module docstring)."""
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+        return "'" + value
+    return value
+
+
+def restore(value: str) -> str:
+    """The inverse of :func:`neutralise` for a cell read back from a file."""
+    return value[1:] if value[:1] == "'" and value[1:].startswith(FORMULA_STARTS) else value
+
+
 def render_csv(columns: Sequence[str], rows: Iterable[Row]) -> bytes:
-    """The exact bytes of a report file: header, then rows in ``columns`` order (None as an empty cell)."""
+    """The exact bytes of a report file: header, then rows in ``columns`` order (None as an empty cell), text
+    cells neutralised against formula injection."""
     buffer = io.StringIO(newline="")
     writer = csv.writer(buffer)
     writer.writerow(columns)
     for row in rows:
-        writer.writerow([row.get(column) for column in columns])
+        writer.writerow([row.get(column) if column in NUMBER_COLUMNS else neutralise(row.get(column))
+                         for column in columns])
     return buffer.getvalue().encode("utf-8")
 
 
@@ -196,7 +220,8 @@ def _rows(path: Path, reader, required: Sequence[str]) -> list[tuple[int, dict[s
         if cells and len(cells) != len(header):  # csv yields [] for a blank line, which is harmless
             raise ReportFileError(path, start, f"has {len(cells)} fields where the header has {len(header)}")
         if cells:
-            rows.append((start, dict(zip(header, cells))))
+            rows.append((start, {column: cell if column in NUMBER_COLUMNS else restore(cell)
+                                 for column, cell in zip(header, cells)}))
         start = reader.line_num + 1
     return rows
 
