@@ -19,6 +19,9 @@ TIKTOK_API_BASE = "https://open.tiktokapis.com"
 TIKTOK_AUTH_URL = "https://www.tiktok.com/v2/auth/authorize/"
 DEFAULT_SCOPES = ("user.info.basic", "user.info.profile", "user.info.stats", "video.list", "video.publish",
                   "video.upload")
+# TikTok's documented scopes this tool can use (reference 8.1); TIKTOK_SCOPES may name only these. TikTok has other
+# scope families (research.*, portability.*, ...) that nothing here calls. The emulator keeps its own list.
+KNOWN_SCOPES = DEFAULT_SCOPES
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8000
 DEFAULT_EMULATOR_PORT = 8001
@@ -93,6 +96,10 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     if encoding not in ENCODINGS:
         raise ConfigError(f"TIKTOK_PKCE_ENCODING={encoding!r}: expected one of {', '.join(ENCODINGS)}")
     scopes = tuple(s.strip() for s in get("TIKTOK_SCOPES", ",".join(DEFAULT_SCOPES)).split(",") if s.strip())
+    unknown = [s for s in scopes if s not in KNOWN_SCOPES]
+    if unknown:
+        raise ConfigError(f"TIKTOK_SCOPES names unknown scope{'s' if len(unknown) > 1 else ''} "
+                          f"{', '.join(unknown)}: TikTok's scopes for this tool are {', '.join(KNOWN_SCOPES)}")
     if "user.info.basic" not in scopes:
         raise ConfigError("TIKTOK_SCOPES must include user.info.basic (the app reads the account's name with it)")
     callback_host = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host

@@ -137,6 +137,9 @@ def job_for_input(value: str, trusted: frozenset[str], usernames: Mapping[str, s
         record = TranscriptRecord(video_id=safe_name(video_id), open_id=open_id, username=username, source_url=value)
         return Job(record=record, url=value)
     path = Path(value).expanduser()
+    if path.is_dir():
+        return Outcome(BAD_INPUT, value, "is a directory, not a media file (name the files in it, e.g. "
+                                         f"{value.rstrip('/')}/*.mp4, or give a TikTok URL or --account)")
     if not path.is_file():
         return Outcome(BAD_INPUT, value, "no such file (give a media file, a TikTok URL or --account)")
     resolved = path.resolve()
