@@ -3,6 +3,7 @@
     refresh    refresh access tokens that are about to expire (run it hourly from cron)
     accounts   list the connected accounts and when their tokens expire
     report     write today's stats CSVs per account, optionally upload them to S3 (run it daily from cron)
+    tokens     encrypt, decrypt or re-key the token file in place (TOKENS_KEY, TOKENS_NEW_KEY)
 """
 
 from __future__ import annotations
@@ -25,6 +26,16 @@ next run may succeed. """ + PRECEDENCE_HELP + """
 crontab (hourly):  0 * * * *  cd /path/to/project && .venv/bin/python -m tiktok refresh >> refresh.log 2>&1"""
 
 
+TOKENS_EPILOG = """keys: TOKENS_KEY is the key the file is (or will be) encrypted with; TOKENS_NEW_KEY, for rotate-key
+only, is the key to encrypt it with from now on. Make a key with
+  .venv/bin/python -c "from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())"
+After rotate-key, put the new key in TOKENS_KEY (and remove TOKENS_NEW_KEY) before anything else reads the file.
+Every other command (refresh, accounts, report, the app) reads an encrypted file with TOKENS_KEY.
+
+exit codes: 0 done (or nothing to do); 2 a key is missing or wrong, or the token file is unusable; the file is then
+left unchanged."""
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m tiktok", description="TikTok account tools.",
                                      formatter_class=argparse.RawDescriptionHelpFormatter, epilog=EPILOG)
@@ -45,6 +56,17 @@ def build_parser() -> argparse.ArgumentParser:
 
     commands.add_parser("accounts", parents=[common], help="list connected accounts and their token deadlines")
     report_cli.add_parser(commands, [common])
+    tokens = commands.add_parser(
+        "tokens", parents=[common], help="encrypt, decrypt or re-key the token file in place",
+        formatter_class=argparse.RawDescriptionHelpFormatter, epilog=TOKENS_EPILOG,
+        description="Migrate the token file (TOKENS_FILE) in place, under its lock, with one atomic write. Only the "
+                    "access and refresh tokens are encrypted (Fernet: authenticated encryption); account names and "
+                    "deadlines stay readable. Keys are read from the environment or .env, never from the command "
+                    "line (a command line is visible to every user of the machine).")
+    tokens.add_argument("action", choices=("encrypt", "decrypt", "rotate-key"),
+                        help="encrypt: write it encrypted with TOKENS_KEY; decrypt: open it with TOKENS_KEY and write "
+                             "it plain; rotate-key: open it with TOKENS_KEY (the old key) and write it with "
+                             "TOKENS_NEW_KEY")
     return parser
 
 
@@ -67,6 +89,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             from tiktok.report.run import command
 
             return command(args, services)
+        if args.command == "tokens":
+            from tiktok.config import read_environment
+
+            return _tokens(args, services, read_environment().get("TOKENS_NEW_KEY", "").strip() or None)
         return _accounts(services)
     except (ConfigError, TokenFileError, AccountNotFound) as exc:
         print(f"error: {exc}", file=sys.stderr)
@@ -106,4 +132,39 @@ def _accounts(services) -> int:
               f"access={describe_duration(account.expires_at - now)} "
               f"refresh-until={format_time(account.refresh_expires_at)}"
               + (f" RELINK NEEDED: {account.relink_reason}" if account.relink_reason else ""))
+    return ExitStatus.OK
+
+
+def _tokens(args: argparse.Namespace, services, new_key: str | None) -> int:
+    """``tokens encrypt|decrypt|rotate-key``: one outcome line, the file named, never a key or token."""
+    from tiktok.errors import ConfigError
+    from tiktok.exitcodes import DONE, SKIPPED, outcome_line
+
+    store, settings = services.store, services.settings
+    where = str(settings.tokens_path)
+    before = store.encryption()  # opens the file with TOKENS_KEY: a wrong or missing key stops here
+    if not settings.tokens_key:
+        raise ConfigError(f"{where}: tokens {args.action} needs TOKENS_KEY (in .env or the environment)"
+                          + ("" if args.action != "rotate-key" else ": the key the file is encrypted with now"))
+    if args.action == "encrypt":
+        if before is not None:
+            print(outcome_line(SKIPPED, where, "already encrypted with TOKENS_KEY"))
+            return ExitStatus.OK
+        changed = store.migrate(settings.tokens_key)
+        detail = "access and refresh tokens are now encrypted with TOKENS_KEY"
+    elif args.action == "decrypt":
+        changed = store.migrate(None)
+        detail = "written plain: the tokens are readable by anyone who can read the file; unset TOKENS_KEY"
+    else:
+        if not new_key:
+            raise ConfigError("tokens rotate-key needs TOKENS_NEW_KEY (in .env or the environment): the key to "
+                              "encrypt the file with from now on")
+        if new_key == settings.tokens_key:
+            raise ConfigError("TOKENS_NEW_KEY is the same key as TOKENS_KEY")
+        changed = store.migrate(new_key)
+        detail = "re-encrypted with TOKENS_NEW_KEY: put that key in TOKENS_KEY now and remove TOKENS_NEW_KEY"
+    if not changed:
+        print(outcome_line(SKIPPED, where, "no token file yet" if not store.target.exists() else "already plain"))
+        return ExitStatus.OK
+    print(outcome_line(DONE, where, detail))
     return ExitStatus.OK

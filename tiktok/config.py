@@ -46,6 +46,8 @@ class Settings:
     port: int
     emulator_port: int
     secret_key: str | None = field(default=None, repr=False)
+    #: TOKENS_KEY: a Fernet key; when set, the token file's access and refresh tokens are stored encrypted.
+    tokens_key: str | None = field(default=None, repr=False)
     #: True unless we talk to TikTok's own API host: pages, logs and stored accounts then say "emulated".
     emulated: bool = True
     #: True when the app should start the emulator itself (emulated and no TIKTOK_API_BASE given).
@@ -109,6 +111,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         scopes=scopes, pkce_encoding=encoding,  # type: ignore[arg-type]
         tokens_path=Path(get("TOKENS_FILE", DEFAULT_TOKENS_FILE)), host=host, port=port,
         emulator_port=emulator_port, secret_key=get("FLASK_SECRET_KEY") or None,
+        tokens_key=get("TOKENS_KEY") or None,
         emulated=api_base.rstrip("/") != TIKTOK_API_BASE,
         embedded_emulator=not get("TIKTOK_CLIENT_KEY") and not explicit_base,
         allowed_hosts=tuple(h.strip().lower() for h in get("ALLOWED_HOSTS").split(",") if h.strip()),

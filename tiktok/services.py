@@ -32,7 +32,7 @@ def build_services(settings: Settings, *, store: TokenStore | None = None,
     session = session or http_session()
     return Services(
         settings=settings,
-        store=store or TokenStore(settings.tokens_path),
+        store=store or TokenStore(settings.tokens_path, key=settings.tokens_key),
         oauth=OAuthClient(session, api_base=settings.api_base, client_key=settings.client_key,
                           client_secret=settings.client_secret),
         api=ApiClient(session, api_base=settings.api_base),

@@ -37,7 +37,8 @@ def create_app(test_config: Mapping[str, Any] | None = None, *, settings: Settin
         CLOCK=clock,
     )
     app.extensions["tiktok_services"] = build_services(settings, store=TokenStore(settings.tokens_path,
-                                                                                   clock=clock))
+                                                                                   clock=clock,
+                                                                                   key=settings.tokens_key))
     app.extensions["tiktok_login_flows"] = LoginFlows(clock=clock)
     from tiktok.web.security import install as install_security
     install_security(app, settings, clock)  # Host allow-list, security headers, APP_PASSWORD gate
