@@ -8,7 +8,7 @@ under a lock file and written atomically (mode 0600: a record can hold an unexpi
 Claims: two runs on the same manifest never post the same entry. Before an entry's init, a run claims it under the
 lock (``claims`` in the file: pid, host, start time) and releases the claim when the entry ends. A live claim held by
 another run makes :meth:`ResultsStore.claim` return it, and the caller skips the entry. A claim is live when its run
-is on this host and its pid is alive, or it is on another host (we cannot see its processes) and younger than
+is on this host and its pid is alive (and not reused by a newer process), or it is on another host (we cannot see its processes) and younger than
 ``CLAIM_TIMEOUT_S``. A dead claim (a killed run) is taken over; the records say where that run stopped.
 """
 
@@ -24,9 +24,9 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any, Iterator
 
-from filelock import FileLock
+from filelock import FileLock, Timeout
 
-from tiktok.atomic import atomic_write, remove_stale_temps
+from tiktok.atomic import remove_stale_temps, reserve
 from tiktok.errors import FileProblem
 from tiktok.posting.manifest import PostRequest
 
@@ -40,6 +40,7 @@ POSTED = "posted"               # PUBLISH_COMPLETE
 IN_INBOX = "inbox"              # SEND_TO_USER_INBOX (drafts)
 FAILED = "failed"               # terminal failure; a re-run tries again with a new post
 DONE = {POSTED, IN_INBOX}
+RESERVE_HEADROOM = 16 * 1024  # reserved beyond twice the file's size before each write
 CLAIM_TIMEOUT_S = 6 * 3600  # another host's claim counts as live this long: generous, posts take minutes
 
 
@@ -107,11 +108,32 @@ def pid_alive(pid: int) -> bool:
     return True
 
 
-def claim_is_live(claim: Claim, *, host: str, now: float, alive=pid_alive, timeout_s: float = CLAIM_TIMEOUT_S) -> bool:
-    """The claim rules (module docstring): whether ``claim`` still stops other runs from posting its entry."""
+def process_start_time(pid: int) -> float | None:
+    """When process ``pid`` started (epoch seconds) where /proc tells (Linux), else None."""
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii") as handle:
+            ticks = int(handle.read().rsplit(")", 1)[1].split()[19])  # field 22, starttime, after the comm field
+        with open("/proc/stat", encoding="ascii") as handle:
+            boot = next(int(line.split()[1]) for line in handle if line.startswith("btime "))
+        return boot + ticks / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError, StopIteration):
+        return None
+
+
+def claim_is_live(claim: Claim, *, host: str, now: float, alive=pid_alive, started=process_start_time,
+                  timeout_s: float = CLAIM_TIMEOUT_S) -> bool:
+    """The claim rules (module docstring): whether ``claim`` still stops other runs from posting its entry.
+    On this host a pid that is alive but started after the claim was made is another process reusing the id."""
     if claim.host == host:
-        return alive(claim.pid)
+        if not alive(claim.pid):
+            return False
+        began = started(claim.pid)
+        return began is None or began <= claim.started_at + 2.0  # 2 s: /proc's tick and btime rounding
     return now - claim.started_at < timeout_s
+
+
+def _why(exc: OSError) -> str:
+    return exc.strerror or type(exc).__name__
 
 
 def entry_key(entry: PostRequest) -> str:
@@ -126,13 +148,14 @@ def results_path_for(manifest: Path) -> Path:
 
 class ResultsStore:
     def __init__(self, path: Path, *, clock=time.time, pid: int | None = None, host: str | None = None,
-                 alive=pid_alive, claim_timeout_s: float = CLAIM_TIMEOUT_S) -> None:
+                 alive=pid_alive, started=process_start_time, claim_timeout_s: float = CLAIM_TIMEOUT_S) -> None:
         self.path = Path(path)
         self.lock_path = self.path.with_name(self.path.name + ".lock")
         self.clock = clock
         self.pid = os.getpid() if pid is None else pid
         self.host = socket.gethostname() if host is None else host
         self.alive = alive
+        self.started = started
         self.claim_timeout_s = claim_timeout_s
 
     def _read(self) -> tuple[dict[str, PostRecord], dict[str, Claim]] | None:
@@ -172,15 +195,40 @@ class ResultsStore:
 
     @contextmanager
     def _transaction(self) -> Iterator[tuple[dict[str, PostRecord], dict[str, Claim]]]:
-        with FileLock(str(self.lock_path), timeout=60, mode=0o600):
+        """Lock, read, reserve the space for the write (tiktok.atomic.reserve), yield, write into the reservation.
+        A full, read-only or unwritable folder raises ResultsFileError (exit 2) before the caller changes anything,
+        and the file keeps its previous content."""
+        lock = FileLock(str(self.lock_path), timeout=60, mode=0o600)
+        try:
+            lock.acquire()
+        except Timeout:
+            raise ResultsFileError(self.path, f"could not lock {self.lock_path} within 60 s (another run is "
+                                              "holding it)") from None
+        except OSError as exc:
+            raise ResultsFileError(self.path, f"cannot be locked: {self.lock_path}: {_why(exc)}") from None
+        try:
             records, claims = self._read() or ({}, {})
-            yield records, claims
-            remove_stale_temps(self.path)
-            payload = {"version": FORMAT_VERSION,
-                       "records": {k: r.to_json() for k, r in sorted(records.items())}}
-            if claims:
-                payload["claims"] = {k: c.to_json() for k, c in sorted(claims.items())}
-            atomic_write(self.path, json.dumps(payload, indent=2, sort_keys=True) + "\n", mode=0o600)
+            try:
+                remove_stale_temps(self.path)
+                current = self.path.stat().st_size if self.path.exists() else 0
+                reservation = reserve(self.path, 2 * current + RESERVE_HEADROOM)
+            except OSError as exc:
+                raise ResultsFileError(self.path, f"cannot be written: reserving space for the next version in "
+                                                  f"{self.path.parent} failed ({_why(exc)}); nothing was "
+                                                  "changed") from None
+            with reservation:
+                yield records, claims
+                payload = {"version": FORMAT_VERSION,
+                           "records": {k: r.to_json() for k, r in sorted(records.items())}}
+                if claims:
+                    payload["claims"] = {k: c.to_json() for k, c in sorted(claims.items())}
+                try:
+                    reservation.commit(json.dumps(payload, indent=2, sort_keys=True) + "\n", mode=0o600)
+                except OSError as exc:
+                    raise ResultsFileError(self.path, f"could not be written ({_why(exc)}); it still holds its "
+                                                      "previous content") from None
+        finally:
+            lock.release()
 
     def claim(self, key: str) -> tuple[Claim | None, Claim | None]:
         """Claim entry ``key`` for this run, under the lock. Returns ``(holder, taken_over)``: ``holder`` is the
@@ -190,7 +238,8 @@ class ResultsStore:
             current = claims.get(key)
             mine = current is not None and (current.host, current.pid) == (self.host, self.pid)
             if current is not None and not mine and claim_is_live(
-                    current, host=self.host, now=self.clock(), alive=self.alive, timeout_s=self.claim_timeout_s):
+                    current, host=self.host, now=self.clock(), alive=self.alive, started=self.started,
+                    timeout_s=self.claim_timeout_s):
                 return current, None
             claims[key] = Claim(pid=self.pid, host=self.host, started_at=self.clock())
             return None, None if mine else current
