@@ -27,6 +27,7 @@ from tiktok.posting.results import (
     claim_is_live,
     entry_key,
     pid_alive,
+    process_start_time,
 )
 from tests.emulator.posting_helpers import make_image, start_media_host
 from tests.media_fixtures import make_video
@@ -55,15 +56,19 @@ def test_claim_rules_as_a_table():
     assert not claim_is_live(here, host="h1", now=1000.0, alive=lambda pid: False)      # same host, pid dead
     assert claim_is_live(here, host="h2", now=1000.0 + CLAIM_TIMEOUT_S - 1, alive=lambda pid: False)  # other host
     assert not claim_is_live(here, host="h2", now=1000.0 + CLAIM_TIMEOUT_S, alive=alive)  # other host, too old
+    assert claim_is_live(here, host="h1", now=5000.0, alive=alive, started=lambda pid: 990.0)   # the same process
+    assert not claim_is_live(here, host="h1", now=5000.0, alive=alive, started=lambda pid: 4000.0)  # pid reused
+    assert claim_is_live(here, host="h1", now=5000.0, alive=alive, started=lambda pid: None)    # unknown: alive
     assert CLAIM_TIMEOUT_S == 6 * 3600
 
 
 def test_live_claim_blocks_dead_pid_is_taken_over_other_host_times_out(tmp_path):
     path = tmp_path / "videos_to_upload.results.json"
     clock, live = Clock(), {100, 200}
-    first = ResultsStore(path, clock=clock, pid=100, host="h1", alive=live.__contains__)
-    second = ResultsStore(path, clock=clock, pid=200, host="h1", alive=live.__contains__)
-    remote_host = ResultsStore(path, clock=clock, pid=100, host="h2", alive=lambda pid: True)
+    unknown = lambda pid: None  # noqa: E731 (no process start times: the pid alone decides)
+    first = ResultsStore(path, clock=clock, pid=100, host="h1", alive=live.__contains__, started=unknown)
+    second = ResultsStore(path, clock=clock, pid=200, host="h1", alive=live.__contains__, started=unknown)
+    remote_host = ResultsStore(path, clock=clock, pid=100, host="h2", alive=lambda pid: True, started=unknown)
 
     assert first.claim("k") == (None, None)
     first.save(PostRecord(key="k", index=0, user_id=ADA, state=PENDING_INIT))
@@ -88,10 +93,16 @@ def test_live_claim_blocks_dead_pid_is_taken_over_other_host_times_out(tmp_path)
     assert "claims" not in json.loads(path.read_text())                # no empty claims table left behind
 
 
-def test_pid_alive_sees_a_real_dead_process():
+def test_pid_alive_sees_a_real_dead_process_and_a_reused_pid_counts_as_dead():
     child = subprocess.Popen([sys.executable, "-c", "pass"])
     child.wait()
     assert pid_alive(os.getpid()) and not pid_alive(child.pid) and not pid_alive(0)
+    me = socket.gethostname()
+    began = process_start_time(os.getpid())
+    assert began is not None and began <= time.time() + 2
+    assert claim_is_live(Claim(pid=os.getpid(), host=me, started_at=time.time()), host=me, now=time.time())
+    old = Claim(pid=os.getpid(), host=me, started_at=began - 60)  # made before this process existed
+    assert not claim_is_live(old, host=me, now=time.time())
 
 
 # -- the publisher with claims ----------------------------------------------------------------------------------
@@ -126,6 +137,20 @@ def test_a_killed_runs_pending_pull_is_taken_over_but_not_reposted_without_force
     assert any("taking over from a run that stopped (pid 999999999" in line for line in harness.lines)
     assert outcome.status == "failed" and "--force" in outcome.detail and outcome.state == PENDING_INIT
     assert remote.state()["posts"] == [] and harness.results.claims() == {}
+
+
+def test_a_killed_runs_file_upload_is_taken_over_and_posted_once(emulator, remote, tmp_path):
+    harness = Harness(emulator, remote, tmp_path)
+    make_video(tmp_path / "clip.mp4")
+    entry = {"user_id": ADA, "video_path": "clip.mp4", "privacy": "SELF_ONLY"}
+    key = _key_of(entry, tmp_path)
+    killed = ResultsStore(harness.results.path, pid=999_999_999, host=socket.gethostname())
+    killed.claim(key)
+    killed.save(PostRecord(key=key, index=0, user_id=ADA, state=PENDING_INIT, emulated=True))
+    (outcome,) = harness.post([entry], poll_interval_s=0.01)  # a FILE_UPLOAD init without bytes never posts
+    assert any("taking over" in line for line in harness.lines)
+    assert (outcome.status, outcome.state) == ("done", "posted") and len(remote.state()["posts"]) == 1
+    assert harness.results.claims() == {}
 
 
 def _key_of(raw: dict, base: Path) -> str:
