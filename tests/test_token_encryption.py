@@ -202,3 +202,15 @@ def test_the_report_reads_an_encrypted_file(emulator, tokens_path, tmp_path, mon
     monkeypatch.delenv("TOKENS_KEY")
     without = reporter()
     assert without.code == 2 and "TOKENS_KEY is not set" in without.err, without.err
+
+
+def test_the_app_logs_in_and_lists_accounts_with_an_encrypted_file(serve_app, tokens_path):
+    app = serve_app(TOKENS_KEY=KEY)
+    web = app.client()
+    web.login(open_id=ADA)
+    store = TokenStore(tokens_path, key=KEY)
+    account = store.get(ADA)
+    assert account is not None and json.loads(tokens_path.read_text())["encryption"] == "fernet:v1"
+    page = web.get("/")
+    assert page.status_code == 200 and (account.username in page.text or ADA in page.text)
+    assert_hidden(tokens_path.read_text() + page.text, secrets_of(store), KEY)
