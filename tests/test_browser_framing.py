@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 from playwright.sync_api import sync_playwright
 
-from tests.test_browser_login import CHROMIUM_ARGS, chromium_path
+from tests.test_browser_login import CHROMIUM_ARGS, chromium_path, page  # noqa: F401 (the page fixture)
 from tiktok.emulator.serving import serve_in_thread
 
 
@@ -64,3 +64,44 @@ def test_another_origin_cannot_frame_the_accounts_page(app_under_test, attacker)
             assert direct.locator("#login").is_visible()
         finally:
             browser.close()
+
+
+def test_the_policy_leaves_relink_and_remove_working_in_a_browser(page, app_under_test):
+    """The CSP must not break the app itself: Relink's form post redirects to the consent page (form-action),
+    and Remove asks first through assets/app.js (no inline handler)."""
+    from tiktok.auth.tokens import TokenStore
+    from tiktok.emulator.config import default_users
+
+    ada = default_users()[0]
+    violations: list[str] = []
+    page.on("console", lambda message: violations.append(message.text)
+            if "Content Security Policy" in message.text else None)
+    page.goto(app_under_test.url + "/")
+    page.click("#login")
+    page.check(f"input[name=open_id][value='{ada.open_id}']")
+    page.click("#authorize")
+    row = page.wait_for_selector(f"tr[data-open-id='{ada.open_id}']")
+    row.query_selector("button.relink").click()
+    page.wait_for_selector("#authorize")  # the emulator's consent page, reached through the redirect
+    page.check(f"input[name=open_id][value='{ada.open_id}']")
+    page.click("#authorize")
+    page.wait_for_selector("#accounts")
+    questions: list[str] = []
+
+    def answer(dialog, accept):
+        questions.append(dialog.message)
+        dialog.accept() if accept else dialog.dismiss()
+
+    posts: list[str] = []
+    page.on("request", lambda request: posts.append(request.url) if request.method == "POST" else None)
+    page.once("dialog", lambda dialog: answer(dialog, False))
+    page.click(f"tr[data-open-id='{ada.open_id}'] button.remove")
+    page.wait_for_timeout(300)  # a submitted form would have sent its POST by now
+    assert questions and "Revoke" in questions[0]
+    assert posts == []
+    assert ada.open_id in TokenStore(app_under_test.tokens_path).load()  # dismissed: nothing removed
+    page.once("dialog", lambda dialog: answer(dialog, True))
+    page.click(f"tr[data-open-id='{ada.open_id}'] button.remove")
+    page.wait_for_selector("#no-accounts")
+    assert ada.open_id not in TokenStore(app_under_test.tokens_path).load()
+    assert not violations, violations
