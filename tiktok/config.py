@@ -46,7 +46,8 @@ class Settings:
     port: int
     emulator_port: int
     secret_key: str | None = field(default=None, repr=False)
-    #: TOKENS_KEY: a Fernet key; when set, the token file's access and refresh tokens are stored encrypted.
+    #: TOKENS_KEY: a Fernet key; when set, the token file's access and refresh tokens and the posting results file's
+    #: upload URLs are stored encrypted (tiktok.sealing).
     tokens_key: str | None = field(default=None, repr=False)
     #: True unless we talk to TikTok's own API host: pages, logs and stored accounts then say "emulated".
     emulated: bool = True

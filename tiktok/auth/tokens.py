@@ -14,11 +14,11 @@ both the lock file (``<target>.lock``) and the temp file live beside the target,
 processes naming the target share one lock, and the link stays a link.
 
 With a key (``TOKENS_KEY``, a Fernet key) the secret fields (``access_token``, ``refresh_token``) are stored
-encrypted and authenticated (Fernet: AES-128-CBC + HMAC-SHA256), each value bound to its account and field name;
-the file then says ``"encryption": "fernet:v1"`` and every secret value starts with ``fernet:v1:``. An encrypted
-file read without the key, or with another key, raises :class:`TokenFileError` and is left untouched. A plain file
-read with a key works and is encrypted at its next write; ``python -m tiktok tokens encrypt|decrypt|rotate-key``
-migrates it at once (:meth:`TokenStore.migrate`).
+encrypted and authenticated (Fernet: AES-128-CBC + HMAC-SHA256, :mod:`tiktok.sealing`), each value bound to its
+account and field name; the file then says ``"encryption": "fernet:v1"`` and every secret value starts with
+``fernet:v1:``. An encrypted file read without the key, or with another key, raises :class:`TokenFileError` and is
+left untouched. A plain file read with a key works and is encrypted at its next write;
+``python -m tiktok tokens encrypt|decrypt|rotate-key`` migrates it at once (:meth:`TokenStore.migrate`).
 
 File shape (``user_tokens.json.example``)::
 
@@ -39,13 +39,13 @@ from typing import Any, Callable, Iterator
 from filelock import FileLock, Timeout
 
 from tiktok.atomic import Reservation, remove_stale_temps, reserve
-from tiktok.errors import ConfigError, TokenFileError
+from tiktok.errors import TokenFileError
 from tiktok.auth.oauth import TokenGrant
+from tiktok.sealing import ENCRYPTION, Cipher
 
 FORMAT_VERSION = 1
 LOCK_TIMEOUT_S = 60.0  # long enough for a refresh round trip held under the lock
 RESERVE_HEADROOM = 16 * 1024  # reserved beyond twice the current size: room for new, longer or encrypted tokens
-ENCRYPTION = "fernet:v1"  # the only encryption scheme; also the prefix of every encrypted value
 SECRET_FIELDS = ("access_token", "refresh_token")
 Clock = Callable[[], float]
 
@@ -144,7 +144,7 @@ class TokenStore:
         self.lock_path = self.target.with_name(self.target.name + ".lock")
         self.lock_timeout = lock_timeout
         self.clock = clock
-        self._cipher = _Cipher(key) if key else None
+        self._cipher = Cipher(key) if key else None
 
     def __repr__(self) -> str:
         return f"TokenStore({str(self.path)!r})"
@@ -182,7 +182,7 @@ class TokenStore:
 
         Returns False (nothing written) when the file is missing, or already plain and ``new_key`` is None.
         """
-        cipher = _Cipher(new_key) if new_key else None
+        cipher = Cipher(new_key) if new_key else None
         with self._locked():
             accounts, encryption = self._read()
             if not self.target.exists() or (encryption is None and cipher is None):
@@ -237,7 +237,7 @@ class TokenStore:
     def _read(self) -> tuple[dict[str, Account], str | None]:
         return _parse(self.path, _read_text(self.path), self._cipher)
 
-    def _write(self, accounts: dict[str, Account], reservation: Reservation, cipher: "_Cipher | None") -> None:
+    def _write(self, accounts: dict[str, Account], reservation: Reservation, cipher: "Cipher | None") -> None:
         payload: dict[str, Any] = {"version": FORMAT_VERSION, "accounts": {
             oid: _seal(acct.to_json(), cipher) for oid, acct in sorted(accounts.items())}}
         if cipher is not None:
@@ -250,47 +250,7 @@ class TokenStore:
                                             "content") from None
 
 
-class _Cipher:
-    """Fernet over one secret value, bound to its account and field (a value moved elsewhere fails to open)."""
-
-    def __init__(self, key: str) -> None:
-        from cryptography.fernet import Fernet  # only when a key is set: plain stores never load cryptography
-
-        try:
-            self._fernet = Fernet(key.strip().encode("ascii"))
-        except (ValueError, TypeError, UnicodeError):
-            raise ConfigError("TOKENS_KEY is not a Fernet key (44 characters of url-safe base64; make one with: "
-                              "python -c \"from cryptography.fernet import Fernet; "
-                              "print(Fernet.generate_key().decode())\")") from None
-
-    def seal(self, open_id: str, name: str, value: str) -> str:
-        plain = json.dumps([open_id, name, value]).encode("utf-8")
-        return f"{ENCRYPTION}:{self._fernet.encrypt(plain).decode('ascii')}"
-
-    def open(self, open_id: str, name: str, value: Any, path: Path) -> str:
-        from cryptography.fernet import InvalidToken
-
-        prefix = ENCRYPTION + ":"
-        if not isinstance(value, str) or not value.startswith(prefix):
-            raise TokenFileError(path, f'is marked encrypted but account "{open_id}" field "{name}" is not '
-                                       f'"{prefix}..."; restore the file from a backup')
-        try:
-            plain = self._fernet.decrypt(value[len(prefix):].encode("ascii"))
-        except (InvalidToken, UnicodeError):
-            raise TokenFileError(path, "is encrypted with another key: TOKENS_KEY does not open it (nothing was "
-                                       "changed; set TOKENS_KEY to the key it was written with)") from None
-        try:
-            bound_id, bound_name, secret = json.loads(plain)
-        except (ValueError, TypeError):
-            raise TokenFileError(path, f'account "{open_id}" field "{name}" decrypts to something this tool did '
-                                       "not write") from None
-        if (bound_id, bound_name) != (open_id, name) or not isinstance(secret, str):
-            raise TokenFileError(path, f'account "{open_id}" field "{name}" holds a value sealed for another '
-                                       "account or field")
-        return secret
-
-
-def _seal(data: dict[str, Any], cipher: _Cipher | None) -> dict[str, Any]:
+def _seal(data: dict[str, Any], cipher: Cipher | None) -> dict[str, Any]:
     if cipher is None:
         return data
     return {**data, **{name: cipher.seal(data["open_id"], name, data[name]) for name in SECRET_FIELDS}}
@@ -310,7 +270,7 @@ def _read_text(path: Path) -> str | None:
         raise TokenFileError(path, f"cannot be read ({exc.__class__.__name__}: {getattr(exc, 'strerror', '') or exc})")
 
 
-def _parse(path: Path, text: str | None, cipher: _Cipher | None = None) -> tuple[dict[str, Account], str | None]:
+def _parse(path: Path, text: str | None, cipher: Cipher | None = None) -> tuple[dict[str, Account], str | None]:
     """The accounts and the file's encryption scheme (None when plain)."""
     if text is None:
         return {}, None
@@ -334,9 +294,10 @@ def _parse(path: Path, text: str | None, cipher: _Cipher | None = None) -> tuple
         raise TokenFileError(path, "is encrypted but TOKENS_KEY is not set: set it (in .env or the environment) to "
                                    "the key the file was written with; the file was not changed")
     accounts = {}
+    fail = lambda why: TokenFileError(path, why)  # noqa: E731
     for oid, acct in data["accounts"].items():
         if isinstance(acct, dict):
-            acct = {**acct, **{name: cipher.open(oid, name, acct[name], path) for name in SECRET_FIELDS
+            acct = {**acct, **{name: cipher.open(oid, name, acct[name], fail=fail) for name in SECRET_FIELDS
                                if name in acct}}
         accounts[oid] = Account.from_json(oid, acct, path)
     return accounts, ENCRYPTION

@@ -38,10 +38,10 @@ def run(args: argparse.Namespace) -> int:
     if args.dry_run:
         return _dry_run(manifest.entries, args, settings, say) if not manifest.problems else ExitStatus.BAD_INPUT
 
-    results = ResultsStore(results_path_for(args.manifest))
     try:
+        results = ResultsStore(results_path_for(args.manifest), key=settings.tokens_key)
         emptied = results.exists_but_empty()
-    except ResultsFileError as exc:
+    except (ConfigError, ResultsFileError) as exc:
         say(f"error: {exc}")
         return ExitStatus.BAD_INPUT
     if emptied and manifest.entries:

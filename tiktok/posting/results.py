@@ -10,6 +10,12 @@ lock (``claims`` in the file: pid, host, start time) and releases the claim when
 another run makes :meth:`ResultsStore.claim` return it, and the caller skips the entry. A claim is live when its run
 is on this host and its pid is alive (and not reused by a newer process), or it is on another host (we cannot see its processes) and younger than
 ``CLAIM_TIMEOUT_S``. A dead claim (a killed run) is taken over; the records say where that run stopped.
+
+Upload URLs sealed at rest: with a key (``TOKENS_KEY``, the Fernet key that also seals the token file), each
+record's ``upload_url`` is written sealed (:mod:`tiktok.sealing`: ``fernet:v1:...``, bound to the record's key and
+the field name) and opened when read; the file then says ``"encryption": "fernet:v1"``. A sealed upload URL read
+without the key, or with another key, raises :class:`ResultsFileError` naming the file (exit 2), and the file is
+never overwritten. A plain results file read with a key works and is sealed at its next write.
 """
 
 from __future__ import annotations
@@ -29,6 +35,7 @@ from filelock import FileLock, Timeout
 from tiktok.atomic import remove_stale_temps, reserve
 from tiktok.errors import FileProblem
 from tiktok.posting.manifest import PostRequest
+from tiktok.sealing import ENCRYPTION, cipher_for, is_sealed
 
 FORMAT_VERSION = 1
 
@@ -148,8 +155,10 @@ def results_path_for(manifest: Path) -> Path:
 
 class ResultsStore:
     def __init__(self, path: Path, *, clock=time.time, pid: int | None = None, host: str | None = None,
-                 alive=pid_alive, started=process_start_time, claim_timeout_s: float = CLAIM_TIMEOUT_S) -> None:
+                 alive=pid_alive, started=process_start_time, claim_timeout_s: float = CLAIM_TIMEOUT_S,
+                 key: str | None = None) -> None:
         self.path = Path(path)
+        self._cipher = cipher_for(key)  # ConfigError for a key that is not a Fernet key
         self.lock_path = self.path.with_name(self.path.name + ".lock")
         self.clock = clock
         self.pid = os.getpid() if pid is None else pid
@@ -173,12 +182,34 @@ class ResultsStore:
             records = data["records"]
             claims = data.get("claims") or {}
             assert data.get("version") == FORMAT_VERSION and isinstance(records, dict) and isinstance(claims, dict)
-            return ({key: PostRecord(**{**value, "post_ids": tuple(value.get("post_ids") or ())})
-                     for key, value in records.items()},
+            if data.get("encryption", ENCRYPTION) != ENCRYPTION:
+                raise ResultsFileError(self.path, f"is encrypted with {data['encryption']!r}; this tool reads "
+                                                  f"{ENCRYPTION!r}")
+            return ({key: PostRecord(**self._opened(key, value)) for key, value in records.items()},
                     {key: Claim(**value) for key, value in claims.items()})
         except (ValueError, KeyError, TypeError, AssertionError) as exc:
             raise ResultsFileError(self.path, f"is not a results file this tool wrote ({type(exc).__name__}); "
                                               "move it aside to start afresh") from None
+
+    def _opened(self, key: str, value: dict[str, Any]) -> dict[str, Any]:
+        """One record's fields as stored, its sealed ``upload_url`` opened (ResultsFileError if it cannot be)."""
+        value = {**value, "post_ids": tuple(value.get("post_ids") or ())}
+        url = value.get("upload_url")
+        if is_sealed(url):
+            if self._cipher is None:
+                raise ResultsFileError(self.path, "holds encrypted upload URLs but TOKENS_KEY is not set: set it (in "
+                                                  ".env or the environment) to the key the file was written with; "
+                                                  "the file was not changed")
+            value["upload_url"] = self._cipher.open(key, "upload_url", url, owner="record",
+                                                    fail=lambda why: ResultsFileError(self.path, why))
+        return value
+
+    def _stored(self, record: PostRecord) -> dict[str, Any]:
+        """One record as written: with a key, its ``upload_url`` sealed to the record's key and the field name."""
+        data = record.to_json()
+        if self._cipher is not None and data.get("upload_url") is not None:
+            data["upload_url"] = self._cipher.seal(record.key, "upload_url", data["upload_url"])
+        return data
 
     def load(self) -> dict[str, PostRecord]:
         read = self._read()
@@ -218,8 +249,10 @@ class ResultsStore:
                                                   "changed") from None
             with reservation:
                 yield records, claims
-                payload = {"version": FORMAT_VERSION,
-                           "records": {k: r.to_json() for k, r in sorted(records.items())}}
+                payload: dict[str, Any] = {"version": FORMAT_VERSION,
+                                           "records": {k: self._stored(r) for k, r in sorted(records.items())}}
+                if self._cipher is not None:
+                    payload["encryption"] = ENCRYPTION
                 if claims:
                     payload["claims"] = {k: c.to_json() for k, c in sorted(claims.items())}
                 try:
