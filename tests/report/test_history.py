@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -67,3 +68,31 @@ def test_missing_summary_gives_unknown_followers(root):
     write_report(root, DAY1)
     (root / "2026-11-20" / "summary.csv").unlink()
     assert load_history(root, OPEN_ID, "alice").points == (DayPoint(DAY1, None, 1200),)
+
+
+def test_each_file_is_parsed_once_and_again_only_when_it_changes(root):
+    from tiktok.report.history import ParsedFiles, PARSED
+    for day in (DAY1, DAY2, DAY3):
+        write_report(root, day)
+    before = PARSED.parses
+    first = load_history(root, OPEN_ID, "alice")
+    parsed_first = PARSED.parses - before
+    assert parsed_first == 6  # per day: summary.csv and the account's CSV
+    for open_id, username in (("bob", None), ("carol", None), (OPEN_ID, "alice")):  # more accounts, a second view
+        load_history(root, open_id, username)
+    assert PARSED.parses - before == parsed_first
+    write_report(root, DAY2)  # rewriting a day (new mtime) is noticed
+    for path in (root / DAY2.isoformat()).iterdir():
+        stamp = path.stat().st_mtime + 10  # whatever the filesystem's timestamp resolution
+        os.utime(path, (stamp, stamp))
+    assert load_history(root, OPEN_ID, "alice") == first
+    assert PARSED.parses - before == parsed_first + 2
+
+    small = ParsedFiles(capacity=2)
+    files = [root / f"{name}.txt" for name in "abc"]
+    for path in files:
+        path.write_text(path.stem)
+        small.get(path, Path.read_text)
+    assert small.parses == 3
+    small.get(files[0], Path.read_text)  # evicted as the least recently used
+    assert small.parses == 4

@@ -4,11 +4,17 @@ Each day with a report folder contributes a point when it has the account's CSV 
 from ``summary.csv``, total views are the sum of ``view_count`` over the account's videos that day (a value is None
 when its file is missing). A day whose files cannot be read is left out and named in ``problems``, so one bad file
 does not hide the chart. No saved day at all gives an empty :class:`AccountHistory` (``has_history`` False).
+
+Parsed files are cached, keyed on path, size and modification time (:class:`ParsedFiles`): the Stats page reads
+each day's ``summary.csv`` once for all accounts, not once per account, and a rewritten day is read again.
 """
 
 from __future__ import annotations
 
 import os
+import threading
+from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -25,6 +31,38 @@ from tiktok.report.csvfiles import (
 )
 
 TOP_VIDEOS = 10  # rows in the Stats page's table
+CACHED_FILES = 4096  # parsed files kept (a year of summaries for a few accounts is ~1,100); least recently used go
+
+
+class ParsedFiles:
+    """``get(path, parse)``: ``parse(path)``'s result, reused while the file's size and mtime are unchanged."""
+
+    def __init__(self, capacity: int = CACHED_FILES) -> None:
+        self._capacity = capacity
+        self._entries: OrderedDict[tuple[str, str], tuple[tuple[int, int], object]] = OrderedDict()
+        self._lock = threading.Lock()  # the app serves requests from several threads
+        self.parses = 0  # how many times a file was actually read (tests and benchmarks look at it)
+
+    def get(self, path: Path, parse: Callable[[Path], object]):
+        info = path.stat()
+        stamp = (info.st_size, info.st_mtime_ns)
+        key = (str(path), getattr(parse, "__qualname__", repr(parse)))
+        with self._lock:
+            hit = self._entries.get(key)
+            if hit is not None and hit[0] == stamp:
+                self._entries.move_to_end(key)
+                return hit[1]
+        value = parse(path)  # may raise ReportFileError: nothing is cached then
+        with self._lock:
+            self.parses += 1
+            self._entries[key] = (stamp, value)
+            self._entries.move_to_end(key)
+            while len(self._entries) > self._capacity:
+                self._entries.popitem(last=False)
+        return value
+
+
+PARSED = ParsedFiles()
 
 
 @dataclass(frozen=True)
@@ -91,9 +129,9 @@ def load_history(reports_root: str | os.PathLike[str], open_id: str, username: s
 
 def _day_point(folder: Path, day: date, open_id: str, username: str | None) -> tuple[DayPoint | None, Path | None]:
     summary_path = folder / SUMMARY_FILE
-    account = read_summary(summary_path).get(open_id) if summary_path.is_file() else None
+    account = PARSED.get(summary_path, read_summary).get(open_id) if summary_path.is_file() else None
     account_file = find_account_file(folder, open_id, account.username if account else username)
-    total_views = _total_views(account_file) if account_file is not None else None
+    total_views = PARSED.get(account_file, _total_views) if account_file is not None else None
     if account is None and account_file is None:
         return None, None
     followers = account.follower_count if account is not None else None
