@@ -5,7 +5,11 @@ from __future__ import annotations
 import errno
 import os
 import tempfile
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
+
+from filelock import FileLock, Timeout
 
 
 def atomic_write(path: str | os.PathLike[str], data: bytes | str, *, mode: int = 0o600) -> None:
@@ -132,3 +136,26 @@ def _fsync_folder(folder: Path) -> None:
         os.fsync(dir_fd)
     finally:
         os.close(dir_fd)
+
+
+def os_reason(exc: OSError) -> str:
+    """``No space left on device`` and the like; never the exception's repr (no paths or data doubled)."""
+    return exc.strerror or type(exc).__name__
+
+
+@contextmanager
+def held_lock(lock_path: str | os.PathLike[str], timeout: float,
+              fail: Callable[[str], Exception]) -> Iterator[None]:
+    """Hold the file lock at ``lock_path``. Waiting longer than ``timeout`` seconds, or a lock file that cannot be
+    made, raises ``fail(reason)``: each store turns the reason into its own typed error naming its file."""
+    lock = FileLock(str(lock_path), timeout=timeout, mode=0o600)
+    try:
+        lock.acquire()
+    except Timeout:
+        raise fail(f"could not lock {lock_path} within {timeout:.0f} s (another process is holding it)") from None
+    except OSError as exc:
+        raise fail(f"cannot be locked: {lock_path}: {os_reason(exc)}") from None
+    try:
+        yield
+    finally:
+        lock.release()

@@ -36,9 +36,7 @@ from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
-from filelock import FileLock, Timeout
-
-from tiktok.atomic import Reservation, remove_stale_temps, reserve
+from tiktok.atomic import Reservation, held_lock, os_reason, remove_stale_temps, reserve
 from tiktok.errors import TokenFileError
 from tiktok.auth.oauth import TokenGrant
 from tiktok.sealing import ENCRYPTION, Cipher
@@ -201,19 +199,10 @@ class TokenStore:
 
     @contextmanager
     def _locked(self) -> Iterator[None]:
-        lock = FileLock(str(self.lock_path), timeout=self.lock_timeout, mode=0o600)
-        try:
-            lock.acquire()
-        except Timeout:
-            raise TokenFileError(self.path, f"could not lock {self.lock_path} within {self.lock_timeout:.0f} s "
-                                            "(another process is holding it)") from None
-        except OSError as exc:
-            raise TokenFileError(self.path, f"cannot be locked: {self.lock_path}: {_why(exc)}; nothing was "
-                                            "changed and no token was refreshed") from None
-        try:
+        def fail(reason: str) -> TokenFileError:
+            return TokenFileError(self.path, f"{reason}; nothing was changed and no token was refreshed")
+        with held_lock(self.lock_path, self.lock_timeout, fail):
             yield
-        finally:
-            lock.release()
 
     @contextmanager
     def _reserved(self) -> Iterator[Reservation]:
@@ -227,8 +216,8 @@ class TokenStore:
             reservation = reserve(self.target, 2 * current + RESERVE_HEADROOM)
         except OSError as exc:
             raise TokenFileError(self.path, f"cannot be written: reserving space for the next version in "
-                                            f"{self.target.parent} failed ({_why(exc)}); nothing was changed and no "
-                                            "token was refreshed") from None
+                                            f"{self.target.parent} failed ({os_reason(exc)}); nothing was changed "
+                                            "and no token was refreshed") from None
         try:
             yield reservation
         finally:
@@ -246,7 +235,7 @@ class TokenStore:
         try:
             reservation.commit(text, mode=0o600)
         except OSError as exc:
-            raise TokenFileError(self.path, f"could not be written ({_why(exc)}); it still holds its previous "
+            raise TokenFileError(self.path, f"could not be written ({os_reason(exc)}); it still holds its previous "
                                             "content") from None
 
 
@@ -254,11 +243,6 @@ def _seal(data: dict[str, Any], cipher: Cipher | None) -> dict[str, Any]:
     if cipher is None:
         return data
     return {**data, **{name: cipher.seal(data["open_id"], name, data[name]) for name in SECRET_FIELDS}}
-
-
-def _why(exc: OSError) -> str:
-    """``No space left on device`` and the like; never the exception's repr (no paths or data doubled)."""
-    return exc.strerror or exc.__class__.__name__
 
 
 def _read_text(path: Path) -> str | None:

@@ -8,8 +8,8 @@ under a lock file and written atomically (mode 0600: a record can hold an unexpi
 Claims: two runs on the same manifest never post the same entry. Before an entry's init, a run claims it under the
 lock (``claims`` in the file: pid, host, start time) and releases the claim when the entry ends. A live claim held by
 another run makes :meth:`ResultsStore.claim` return it, and the caller skips the entry. A claim is live when its run
-is on this host and its pid is alive (and not reused by a newer process), or it is on another host (we cannot see its processes) and younger than
-``CLAIM_TIMEOUT_S``. A dead claim (a killed run) is taken over; the records say where that run stopped.
+is on this host and its pid is alive (and not reused by a newer process), or it is on another host (we cannot see
+its processes) and younger than ``CLAIM_TIMEOUT_S``. A dead claim (a killed run) is taken over; the records say where that run stopped.
 
 Upload URLs sealed at rest: with a key (``TOKENS_KEY``, the Fernet key that also seals the token file), each
 record's ``upload_url`` is written sealed (:mod:`tiktok.sealing`: ``fernet:v1:...``, bound to the record's key and
@@ -30,9 +30,7 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any, Iterator
 
-from filelock import FileLock, Timeout
-
-from tiktok.atomic import remove_stale_temps, reserve
+from tiktok.atomic import held_lock, os_reason, remove_stale_temps, reserve
 from tiktok.errors import FileProblem
 from tiktok.posting.manifest import PostRequest
 from tiktok.sealing import ENCRYPTION, cipher_for, is_sealed
@@ -48,6 +46,7 @@ IN_INBOX = "inbox"              # SEND_TO_USER_INBOX (drafts)
 FAILED = "failed"               # terminal failure; a re-run tries again with a new post
 DONE = {POSTED, IN_INBOX}
 RESERVE_HEADROOM = 16 * 1024  # reserved beyond twice the file's size before each write
+LOCK_TIMEOUT_S = 60.0  # a run waits this long for another run's short read-change-write of the file
 CLAIM_TIMEOUT_S = 6 * 3600  # another host's claim counts as live this long: generous, posts take minutes
 
 
@@ -139,10 +138,6 @@ def claim_is_live(claim: Claim, *, host: str, now: float, alive=pid_alive, start
     return now - claim.started_at < timeout_s
 
 
-def _why(exc: OSError) -> str:
-    return exc.strerror or type(exc).__name__
-
-
 def entry_key(entry: PostRequest) -> str:
     """A stable identity for what is posted: the entry's own fields, not its position in the manifest."""
     canonical = json.dumps(entry.to_entry(), sort_keys=True, separators=(",", ":"), default=str)
@@ -229,15 +224,7 @@ class ResultsStore:
         """Lock, read, reserve the space for the write (tiktok.atomic.reserve), yield, write into the reservation.
         A full, read-only or unwritable folder raises ResultsFileError (exit 2) before the caller changes anything,
         and the file keeps its previous content."""
-        lock = FileLock(str(self.lock_path), timeout=60, mode=0o600)
-        try:
-            lock.acquire()
-        except Timeout:
-            raise ResultsFileError(self.path, f"could not lock {self.lock_path} within 60 s (another run is "
-                                              "holding it)") from None
-        except OSError as exc:
-            raise ResultsFileError(self.path, f"cannot be locked: {self.lock_path}: {_why(exc)}") from None
-        try:
+        with held_lock(self.lock_path, LOCK_TIMEOUT_S, lambda reason: ResultsFileError(self.path, reason)):
             records, claims = self._read() or ({}, {})
             try:
                 remove_stale_temps(self.path)
@@ -245,7 +232,7 @@ class ResultsStore:
                 reservation = reserve(self.path, 2 * current + RESERVE_HEADROOM)
             except OSError as exc:
                 raise ResultsFileError(self.path, f"cannot be written: reserving space for the next version in "
-                                                  f"{self.path.parent} failed ({_why(exc)}); nothing was "
+                                                  f"{self.path.parent} failed ({os_reason(exc)}); nothing was "
                                                   "changed") from None
             with reservation:
                 yield records, claims
@@ -258,10 +245,8 @@ class ResultsStore:
                 try:
                     reservation.commit(json.dumps(payload, indent=2, sort_keys=True) + "\n", mode=0o600)
                 except OSError as exc:
-                    raise ResultsFileError(self.path, f"could not be written ({_why(exc)}); it still holds its "
+                    raise ResultsFileError(self.path, f"could not be written ({os_reason(exc)}); it still holds its "
                                                       "previous content") from None
-        finally:
-            lock.release()
 
     def claim(self, key: str) -> tuple[Claim | None, Claim | None]:
         """Claim entry ``key`` for this run, under the lock. Returns ``(holder, taken_over)``: ``holder`` is the
