@@ -19,6 +19,7 @@ from tiktok.auth.tokens import TokenStore
 from tiktok.emulator.config import default_users
 from tiktok.posting.results import PENDING_INIT, PostRecord, ResultsFileError, ResultsStore
 from tests.media_fixtures import make_video
+from tests.support.mounts import read_only_bind, umount
 from tests.support.flows import link_account
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -48,14 +49,6 @@ def test_no_space_raises_results_file_error_and_keeps_the_file(tmp_path, monkeyp
     assert set(store.load()) == {"k1", "k2"}
 
 
-def _mount(*args: str) -> str | None:
-    try:
-        done = subprocess.run(["mount", *args], capture_output=True, text=True, timeout=20)
-    except (OSError, subprocess.SubprocessError) as exc:
-        return f"{type(exc).__name__}: {exc}"
-    return None if done.returncode == 0 else (done.stderr.strip() or f"mount exit {done.returncode}")
-
-
 def test_upload_with_a_read_only_manifest_folder_exits_2_and_posts_nothing(tmp_path, emulator, remote, monkeypatch):
     """A read-only bind mount of the manifest's folder when mount is allowed (root ignores chmod); otherwise
     EROFS injected into the store in-process. The assertion messages say which path ran."""
@@ -70,11 +63,7 @@ def test_upload_with_a_read_only_manifest_folder_exits_2_and_posts_nothing(tmp_p
     make_video(source / "clip.mp4")
     (source / "videos_to_upload.json").write_text(json.dumps(
         [{"user_id": ADA, "video_path": "clip.mp4", "description": "x", "privacy": "SELF_ONLY"}]))
-    refused = _mount("--bind", str(source), str(view))
-    if refused is None:
-        refused = _mount("-o", "remount,ro,bind", str(view))
-        if refused is not None:
-            subprocess.run(["umount", str(view)], capture_output=True, timeout=20)
+    refused = read_only_bind(source, view)
     how = "read-only bind mount" if refused is None else f"injected EROFS (mount not permitted: {refused})"
     try:
         if refused is None:
@@ -101,4 +90,4 @@ def test_upload_with_a_read_only_manifest_folder_exits_2_and_posts_nothing(tmp_p
         assert remote.state()["posts"] == [], f"[{how}] something was posted"
     finally:
         if refused is None:
-            subprocess.run(["umount", str(view)], capture_output=True, timeout=20)
+            umount(view)

@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import errno
 import os
-import subprocess
 import time
 from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
+from tests.support.mounts import mount, read_only_bind, umount
 from tiktok import atomic, cli
 from tiktok.auth.tokens import TokenStore
 from tiktok.emulator.config import EmulatorConfig, default_users
@@ -113,25 +113,12 @@ def test_reservation_falls_back_to_writing_and_cleans_up_when_that_fails(tmp_pat
     assert target.read_text() == '{"new": 1}' and temps_beside(target) == []
 
 
-def _mount(*args: str) -> str | None:
-    """Run mount; None when it worked, else why not (not root, no mount binary, a container that forbids it)."""
-    try:
-        done = subprocess.run(["mount", *args], capture_output=True, text=True, timeout=20)
-    except (OSError, subprocess.SubprocessError) as exc:
-        return f"{type(exc).__name__}: {exc}"
-    return None if done.returncode == 0 else (done.stderr.strip() or f"mount exit {done.returncode}")
-
-
-def _umount(where: Path) -> None:
-    subprocess.run(["umount", str(where)], capture_output=True, timeout=20)
-
-
 def test_a_really_full_tmpfs_refuses_before_the_refresh(run, emulator, oauth, remote, tmp_path, monkeypatch):
     """A 64 KiB tmpfs filled to the last byte when mount is allowed; otherwise the same checks with ENOSPC injected
     (the assertion messages say which path ran)."""
     disk = tmp_path / "disk"
     disk.mkdir()
-    refused = _mount("-t", "tmpfs", "-o", "size=64k,mode=0700", "tmpfs", str(disk))
+    refused = mount("-t", "tmpfs", "-o", "size=64k,mode=0700", "tmpfs", str(disk))
     how = "tmpfs 64k" if refused is None else f"injected ENOSPC (mount not permitted: {refused})"
     try:
         tokens = disk / "user_tokens.json"
@@ -162,7 +149,7 @@ def test_a_really_full_tmpfs_refuses_before_the_refresh(run, emulator, oauth, re
         assert store.get(ADA).refresh_token != old.refresh_token, how
     finally:
         if refused is None:
-            _umount(disk)
+            umount(disk)
 
 
 def test_a_read_only_folder_refuses_before_the_refresh(run, emulator, oauth, remote, tmp_path, monkeypatch):
@@ -174,11 +161,7 @@ def test_a_read_only_folder_refuses_before_the_refresh(run, emulator, oauth, rem
     store = TokenStore(source / "user_tokens.json")
     link_account(emulator.url, store, oauth, ADA)
     expire_soon(store, ADA)
-    refused = _mount("--bind", str(source), str(view))
-    if refused is None:
-        refused = _mount("-o", "remount,ro,bind", str(view))
-        if refused is not None:
-            _umount(view)
+    refused = read_only_bind(source, view)
     how = "read-only bind mount" if refused is None else f"injected EROFS (mount not permitted: {refused})"
     tokens = (view if refused is None else source) / "user_tokens.json"
     try:
@@ -194,7 +177,7 @@ def test_a_read_only_folder_refuses_before_the_refresh(run, emulator, oauth, rem
             assert code == 0 and ADA in out, f"[{how}] {out}{err}"
     finally:
         if refused is None:
-            _umount(view)
+            umount(view)
 
 
 def test_a_symlinked_token_file_is_updated_through_the_link(run, emulator, oauth, remote, tmp_path):
