@@ -8,7 +8,14 @@ its peak RSS is its own) and by curl streaming each chunk from a file (``-T``, o
 ``--next`` per chunk, Expect disabled). Each side gets its own publish from a real init call. Ours is timed over
 its chunk PUTs; curl over its whole process, so a second ratio takes curl's start-up (measured alone) out. Prints
 median wall times, both ratios, both sides' peak RSS per size, and our RSS difference between the largest and
-smallest size (add 1000000000 to --sizes for a 1 GB sparse file).
+smallest size. The default sizes include a 1 GB sparse file.
+
+Memory is compared two ways. "Peak RSS" is each process's whole high-water mark: ours carries the Python
+interpreter, requests and the client modules (about 20 MiB before the first byte is sent), curl carries only libcurl.
+"Transfer memory" counts what the upload itself adds, the same way on both sides: ours is the high-water mark after
+the PUTs minus the high-water mark just before them (same process, after imports and init); curl's is its peak on
+the real upload minus its peak on a transfer of nothing (the same binary's start-up footprint). That is the number
+that says whether memory grows with the file, and the one the two sides can match.
 """
 
 from __future__ import annotations
@@ -36,7 +43,10 @@ from tiktok.auth.oauth import OAuthClient  # noqa: E402
 from tiktok.posting.client import PostingClient, file_source_info  # noqa: E402
 from tiktok.auth.tokens import TokenStore  # noqa: E402
 
-ADA = "723f24d7-e717-40f8-a2b6-cb8464cd23b4"  # the emulator's first seeded user
+# The emulator's seeded users. Each size posts as the next one, so no creator passes the ~15 direct posts a day
+# the emulator allows (3 sizes x 3 repeats x 2 sides would be 18 for one creator).
+USERS = ("723f24d7-e717-40f8-a2b6-cb8464cd23b4", "0b6f3c52-9d84-4e2a-b1c7-5f0e3a9d2c68",
+         "e51a7d90-2c4b-4b6f-9e03-8a1d5c7f2b49")
 KEY, SECRET = "emulator-client-key", "emulator-client-secret"
 
 
@@ -53,14 +63,15 @@ def start_emulator(workdir: Path) -> tuple[subprocess.Popen, str]:
 def link(url: str, tokens: Path) -> None:
     from tests.support.flows import link_account
     oauth = OAuthClient(requests.Session(), api_base=url, client_key=KEY, client_secret=SECRET)
-    link_account(url, TokenStore(tokens), oauth, ADA, scopes=("user.info.basic", "video.publish"))
+    for open_id in USERS:
+        link_account(url, TokenStore(tokens), oauth, open_id, scopes=("user.info.basic", "video.publish"))
 
 
-def init_upload(url: str, tokens: Path, size: int) -> tuple[str, object]:
+def init_upload(url: str, tokens: Path, size: int, open_id: str) -> tuple[str, object]:
     from tiktok.auth.access import refresh_account
     # Init allows 6 calls a minute per access token; a fresh token per run keeps repeated runs inside it.
     oauth = OAuthClient(requests.Session(), api_base=url, client_key=KEY, client_secret=SECRET)
-    token = refresh_account(TokenStore(tokens), oauth, ADA, force=True).access_token
+    token = refresh_account(TokenStore(tokens), oauth, open_id, force=True).access_token
     plan = plan_chunks(size)
     posting = PostingClient(ApiClient(requests.Session(), api_base=url))
     post_info = {"privacy_level": "SELF_ONLY", "disable_comment": True, "disable_duet": True,
@@ -73,14 +84,17 @@ def make_video(path: Path, size: int) -> Path:
     return padded_video(path, size)
 
 
-def ours(url: str, tokens: Path, video: Path) -> dict:
-    """Runs in a child process: init, then time our chunk PUTs; report wall time and peak RSS."""
+def ours(url: str, tokens: Path, video: Path, open_id: str) -> dict:
+    """Runs in a child process: init, then time our chunk PUTs; report wall time, peak RSS and what the PUTs added."""
     from tiktok.posting.transfer import send_chunks, upload_session
-    upload_url, plan = init_upload(url, tokens, video.stat().st_size)
+    upload_url, plan = init_upload(url, tokens, video.stat().st_size, open_id)
+    session = upload_session()
+    before = peak_rss_kb()
     start = time.perf_counter()
-    send_chunks(upload_session(), upload_url, video, plan, "video/mp4")
+    send_chunks(session, upload_url, video, plan, "video/mp4")
     seconds = time.perf_counter() - start
-    return {"seconds": seconds, "peak_rss_kb": peak_rss_kb()}
+    peak = peak_rss_kb()
+    return {"seconds": seconds, "peak_rss_kb": peak, "transfer_kb": peak - before}
 
 
 def peak_rss_kb() -> int:
@@ -102,11 +116,18 @@ def curl_startup_s(repeat: int = 7) -> float:
     return best
 
 
-def curl(url: str, tokens: Path, video: Path, scratch: Path) -> tuple[float, int]:
+def curl_idle_rss_kb() -> int:
+    """curl's peak RSS on a transfer of nothing: the footprint its start-up alone brings (GNU time's %M)."""
+    done = subprocess.run(["/usr/bin/time", "-f", "%M", "curl", "-sS", "-o", "/dev/null", "file:///dev/null"],
+                          capture_output=True, text=True, check=True)
+    return int(done.stderr.strip().splitlines()[-1])
+
+
+def curl(url: str, tokens: Path, video: Path, scratch: Path, open_id: str) -> tuple[float, int]:
     """curl streaming each chunk from a file (``-T``), one process and connection, ``--next`` per chunk.
 
     Returns the wall time, process start included, and curl's peak RSS in KiB (GNU time's %M)."""
-    upload_url, plan = init_upload(url, tokens, video.stat().st_size)
+    upload_url, plan = init_upload(url, tokens, video.stat().st_size, open_id)
     per_transfer = ["-sS", "-o", "/dev/null", "-w", "%{http_code}\\n"]  # --next resets these
     args = ["curl"]
     with open(video, "rb") as source:
@@ -142,12 +163,13 @@ def curl(url: str, tokens: Path, video: Path, scratch: Path) -> tuple[float, int
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--sizes", default="30000000,300000001", help="comma-separated file sizes in bytes")
+    parser.add_argument("--sizes", default="30000000,300000001,1000000000",
+                        help="comma-separated file sizes in bytes (at most 3 with the default --repeat)")
     parser.add_argument("--repeat", type=int, default=3, help="runs per side and size; medians are printed")
-    parser.add_argument("--child", nargs=3, metavar=("URL", "TOKENS", "VIDEO"), help=argparse.SUPPRESS)
+    parser.add_argument("--child", nargs=4, metavar=("URL", "TOKENS", "VIDEO", "OPEN_ID"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        print(json.dumps(ours(args.child[0], Path(args.child[1]), Path(args.child[2]))))
+        print(json.dumps(ours(args.child[0], Path(args.child[1]), Path(args.child[2]), args.child[3])))
         return 0
     if shutil.which("curl") is None or not Path("/usr/bin/time").exists():
         print("curl and GNU time are needed for the baseline (apt-get install curl time)", file=sys.stderr)
@@ -159,30 +181,37 @@ def main() -> int:
         tokens = work / "user_tokens.json"
         link(url, tokens)
         rows = []
-        for size in sizes:
+        idle_kb = curl_idle_rss_kb()
+        for position, size in enumerate(sizes):
+            open_id = USERS[position % len(USERS)]
             video = make_video(work / f"video-{size}.mp4", size)
-            mine, theirs, rss, curl_rss = [], [], [], []
+            mine, theirs, rss, curl_rss, added = [], [], [], [], []
             for _ in range(args.repeat):
-                child = subprocess.run([sys.executable, __file__, "--child", url, str(tokens), str(video)],
+                child = subprocess.run([sys.executable, __file__, "--child", url, str(tokens), str(video), open_id],
                                        check=True, capture_output=True, text=True)
                 result = json.loads(child.stdout)
                 mine.append(result["seconds"])
                 rss.append(result["peak_rss_kb"])
-                seconds, peak_kb = curl(url, tokens, video, work)
+                added.append(result["transfer_kb"])
+                seconds, peak_kb = curl(url, tokens, video, work, open_id)
                 theirs.append(seconds)
                 curl_rss.append(peak_kb)
-            rows.append((size, statistics.median(mine), statistics.median(theirs), max(rss), max(curl_rss)))
+            rows.append((size, statistics.median(mine), statistics.median(theirs), max(rss), max(curl_rss),
+                         max(added), max(curl_rss) - idle_kb))
             video.unlink()
         startup = curl_startup_s()
         print(f"curl start-up and exit alone: {startup * 1000:.1f} ms (subtracted for the PUT-only ratio)")
+        print(f"curl's peak RSS on a transfer of nothing: {idle_kb / 1024:.1f} MiB")
         print(f"{'bytes':>13} {'chunks':>6} {'ours s':>7} {'curl s':>7} {'ratio':>6} {'PUT-only':>8} "
-              f"{'our RSS':>9} {'curl RSS':>9}")
-        for size, mine, theirs, rss, theirs_rss in rows:
+              f"{'peak RSS ours/curl':>19} {'transfer memory ours/curl':>26} {'diff':>8}")
+        for size, mine, theirs, rss, theirs_rss, added, curl_added in rows:
             print(f"{size:>13,} {plan_chunks(size).total_chunk_count:>6} {mine:>7.2f} {theirs:>7.2f} "
-                  f"{mine / theirs:>6.2f} {mine / max(theirs - startup, 1e-9):>8.2f} {rss / 1024:>5.1f} MiB "
-                  f"{theirs_rss / 1024:>5.1f} MiB")
+                  f"{mine / theirs:>6.2f} {mine / max(theirs - startup, 1e-9):>8.2f} "
+                  f"{rss / 1024:>8.1f} / {theirs_rss / 1024:>5.1f} MiB {added / 1024:>13.1f} / {curl_added / 1024:>5.1f} MiB"
+                  f" {(added - curl_added) / 1024:>+7.1f}M")
         (small, *_, large) = rows if len(rows) > 1 else rows * 2
         print(f"our peak RSS difference, {large[0]:,} vs {small[0]:,} bytes: {(large[3] - small[3]) / 1024:+.1f} MiB")
+        print("targets: ratio <= 1.1 at 300 MB and 1 GB; transfer memory equal within 10 MiB (diff column).")
         print("ratio: ours (chunk PUTs only, timed inside our process) / curl (whole process); PUT-only: the same with "
               "curl's own start-up taken out. Medians of --repeat runs; same emulator, same chunk plan.")
     finally:
