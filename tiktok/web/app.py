@@ -55,4 +55,16 @@ def create_app(test_config: Mapping[str, Any] | None = None, *, settings: Settin
     def token_file_unusable(exc: TokenFileError):
         return render_template("message.html", title="The token file cannot be used", ok=False,
                                message=f"{exc}. Nothing was changed; fix or restore the file, then reload."), 500
+
+    @app.errorhandler(404)
+    def not_found(exc):
+        return render_template("message.html", title="Page not found", ok=False,
+                               message="Nothing lives at this address. It may have been removed, or the link is "
+                                       "wrong."), 404
+
+    @app.errorhandler(500)
+    def server_error(exc):  # Flask has logged the traceback; the page says nothing about the code or its data
+        return render_template("message.html", title="Something went wrong", ok=False,
+                               message="The app hit an error it did not expect, and this request did not finish. "
+                                       "The details are in the app's log; try again, or go back."), 500
     return app
