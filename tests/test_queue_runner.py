@@ -1,0 +1,77 @@
+"""The app's background runner (tiktok.web.queue_runner.QueueRunner): one run at a time, no kick lost.
+
+Real threads; the runs block on events the test controls, so nothing here sleeps or races a timer."""
+
+from __future__ import annotations
+
+import threading
+from types import SimpleNamespace
+
+from tiktok.web.queue_runner import QueueRunner, summary
+
+WAIT_S = 10.0  # only ever reached when the runner is broken
+
+
+def gated_run():
+    """A run that records its start and waits for the test to let it end."""
+    started, release, calls = threading.Semaphore(0), threading.Event(), []
+
+    def run():
+        calls.append(len(calls) + 1)
+        started.release()
+        assert release.wait(WAIT_S), "the test never released the run"
+        return SimpleNamespace(outcomes=[], problems=[], status=0, emulated=True)
+    return run, started, release, calls
+
+
+def test_kick_starts_one_run_and_a_kick_during_it_runs_exactly_one_more_round():
+    run, started, release, calls = gated_run()
+    runner = QueueRunner(run)
+    assert runner.kick() is True
+    assert started.acquire(timeout=WAIT_S)
+    assert runner.running
+    assert runner.kick() is False   # one run at a time ...
+    assert runner.kick() is False   # ... and kicks while it runs fold into one more round
+    release.set()
+    assert runner.join(WAIT_S)
+    assert calls == [1, 2]
+    assert runner.rounds == 2
+    assert not runner.running
+
+
+def test_a_run_that_raises_is_logged_and_later_kicks_still_run(caplog):
+    calls = []
+
+    def run():
+        calls.append(1)
+        if len(calls) == 1:
+            raise RuntimeError("manifest vanished")
+        return SimpleNamespace(outcomes=[], problems=[], status=0, emulated=False)
+    runner = QueueRunner(run)
+    assert runner.kick() is True
+    assert runner.join(WAIT_S)
+    assert "posting run failed" in caplog.text
+    assert runner.kick() is True
+    assert runner.join(WAIT_S)
+    assert len(calls) == 2 and runner.rounds == 2
+
+
+def test_tick_kicks_until_stopped():
+    kicked = threading.Semaphore(0)
+    runner = QueueRunner(lambda: kicked.release())
+    assert runner.start_tick(0) is None  # 0 is off
+    thread = runner.start_tick(0.001)
+    for _ in range(3):
+        assert kicked.acquire(timeout=WAIT_S)
+    runner.stop()
+    thread.join(WAIT_S)
+    assert not thread.is_alive()
+
+
+def test_summary_counts_outcomes_and_says_emulated():
+    report = SimpleNamespace(outcomes=[SimpleNamespace(status="done"), SimpleNamespace(status="done"),
+                                       SimpleNamespace(status="scheduled")],
+                             problems=["entry 3: bad"], status=1, emulated=True)
+    line = summary(report)
+    assert line == "2 done, 1 scheduled, 1 invalid; status 1 (EMULATED: nothing was sent to TikTok)"
+    assert summary(SimpleNamespace(outcomes=[], problems=[], status=0, emulated=False)) == "nothing to do; status 0"

@@ -1,0 +1,154 @@
+"""The app's background runner: ``run_queue`` (the same run as cron's ``upload_to_tiktok.py``) in one thread.
+
+"Post now" and Retry call :func:`kick`; the page then follows the records the run writes. One app never runs two
+at once: a kick while a run is going returns False and makes that run go round once more when it ends, so no kick
+is lost (the second round sees what the kick was for). Two processes (the app and cron) are kept apart by the
+results file's per-entry claims, not by anything here.
+
+``QUEUE_TICK_S`` kicks every so many seconds, so scheduled entries post with no cron line: 0 (off) in tests' config,
+30 for ``python app.py`` (which builds the app from the environment), or whatever the environment says.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Callable
+
+from flask import Flask
+
+from tiktok.config import Settings, read_environment
+from tiktok.errors import ConfigError
+
+log = logging.getLogger(__name__)
+
+EXTENSION = "tiktok_queue_runner"
+DEFAULT_MANIFEST = "videos_to_upload.json"
+APP_TICK_S = 30.0  # python app.py: scheduled posts go out within half a minute of their time
+
+
+class QueueRunner:
+    """Runs ``run`` in a daemon thread, never two at once; ``kick`` while running queues exactly one more round."""
+
+    def __init__(self, run: Callable[[], Any]) -> None:
+        self.run = run
+        self._lock = threading.Lock()
+        self._running = False
+        self._again = False
+        self._thread: threading.Thread | None = None
+        self._stop = threading.Event()
+        self.rounds = 0  # finished runs, for tests and the log
+
+    def kick(self) -> bool:
+        """Start a run now (True), or, when one is going, have it run once more after it ends (False)."""
+        with self._lock:
+            if self._running:
+                self._again = True
+                return False
+            self._running = True
+            self._thread = threading.Thread(target=self._rounds, name="queue-runner", daemon=True)
+            self._thread.start()
+            return True
+
+    @property
+    def running(self) -> bool:
+        with self._lock:
+            return self._running
+
+    def join(self, timeout: float | None = None) -> bool:
+        """Wait for the current thread (rounds included) to end; True when nothing is running afterwards."""
+        thread = self._thread
+        if thread is not None:
+            thread.join(timeout)
+        return not self.running
+
+    def _rounds(self) -> None:
+        while True:
+            self._one_round()
+            with self._lock:
+                if not self._again:
+                    self._running = False
+                    return
+                self._again = False
+
+    def _one_round(self) -> None:
+        try:
+            report = self.run()
+        except Exception:  # a run that breaks must not kill the thread silently or stop later kicks
+            log.exception("posting run failed")
+        else:
+            log.info("posting run: %s", summary(report))
+        finally:
+            self.rounds += 1
+
+    def start_tick(self, seconds: float) -> threading.Thread | None:
+        """Kick every ``seconds`` until :meth:`stop`; nothing when ``seconds`` is 0 or less."""
+        if seconds <= 0:
+            return None
+
+        def tick() -> None:
+            while not self._stop.wait(seconds):
+                self.kick()
+        thread = threading.Thread(target=tick, name="queue-tick", daemon=True)
+        thread.start()
+        return thread
+
+    def stop(self) -> None:
+        self._stop.set()
+
+
+def summary(report: Any) -> str:
+    """One log line for a RunReport: how many entries ended how, and the exit status."""
+    counts: dict[str, int] = {}
+    for outcome in getattr(report, "outcomes", ()) or ():
+        counts[outcome.status] = counts.get(outcome.status, 0) + 1
+    parts = ", ".join(f"{n} {status}" for status, n in sorted(counts.items())) or "nothing to do"
+    problems = len(getattr(report, "problems", ()) or ())
+    if problems:
+        parts += f", {problems} invalid"
+    tail = " (EMULATED: nothing was sent to TikTok)" if getattr(report, "emulated", False) else ""
+    return f"{parts}; status {int(getattr(report, 'status', 0))}{tail}"
+
+
+def manifest_path_for(settings: Settings, source: Mapping[str, Any]) -> Path:
+    """``settings.manifest_path`` (MANIFEST_FILE) when Settings has it, else the variable or the default file."""
+    path = getattr(settings, "manifest_path", None)
+    return Path(path) if path is not None else Path(str(source.get("MANIFEST_FILE") or DEFAULT_MANIFEST))
+
+
+def install(app: Flask, settings: Settings, test_config: Mapping[str, Any] | None) -> QueueRunner:
+    """Attach the runner (and start the tick when ``QUEUE_TICK_S`` asks for one)."""
+    source = test_config if test_config else read_environment()
+    app.config["MANIFEST_PATH"] = manifest_path_for(settings, source)
+    clock = app.config["CLOCK"]
+
+    def run() -> Any:
+        from tiktok.posting.runner import run_queue  # the CLI's one code path
+        return run_queue(app.config["MANIFEST_PATH"], settings, clock=clock, say=log.info)
+
+    runner = QueueRunner(run)
+    app.extensions[EXTENSION] = runner
+    default_tick = 0.0 if test_config else APP_TICK_S
+    raw = str(source.get("QUEUE_TICK_S") or default_tick)
+    try:
+        seconds = float(raw)
+    except ValueError:
+        raise ConfigError(f"QUEUE_TICK_S={raw!r} is not a number of seconds (0 turns the tick off)") from None
+    app.config["QUEUE_TICK_S"] = seconds
+    runner.start_tick(seconds)
+    return runner
+
+
+def runner_of(app: Flask) -> QueueRunner:
+    return app.extensions[EXTENSION]
+
+
+def kick(app: Flask) -> bool:
+    """Start a posting run in the background (True), or queue one more round of the run going on (False)."""
+    return runner_of(app).kick()
+
+
+def start_tick(app: Flask, seconds: float) -> threading.Thread | None:
+    return runner_of(app).start_tick(seconds)
