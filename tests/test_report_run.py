@@ -146,7 +146,7 @@ def test_429_from_the_display_api_is_retried_then_reported_as_try_later(reporter
     reporter.link(BO)  # BO's open_id sorts first, so its first list call meets the faults
     remote.inject_fault("/v2/video/list/", status=429, error="rate_limit_exceeded", times=faults,
                         retry_after=retry_after)
-    result = reporter()
+    result = reporter("--jobs", "1")  # one account after another, so BO's calls meet the faults first
     assert result.code == code, result.out
     assert len(reporter.sleeps) == sleeps
     assert all(1.5 * 2 ** i <= s <= 2.5 * 2 ** i for i, s in enumerate(reporter.sleeps))  # 2 s doubling, +-25 % jitter
@@ -157,6 +157,32 @@ def test_429_from_the_display_api_is_retried_then_reported_as_try_later(reporter
     else:
         assert result.line(BO).startswith("[emulator] TRY LATER") and "rate_limit_exceeded" in result.line(BO)
         assert not bo_file.exists()
+
+
+def test_accounts_read_in_parallel_write_the_same_files_and_lines_as_one_at_a_time(reporter, tmp_path):
+    for open_id in (ADA, BO, CY):
+        reporter.link(open_id)
+    day = reporter.today().isoformat()
+    results, files = {}, {}
+    for jobs in ("1", "4"):
+        reporter.reports = tmp_path / f"reports-{jobs}"
+        results[jobs] = reporter("--jobs", jobs)
+        assert results[jobs].code == 0, results[jobs].out
+        folder = reporter.reports / day
+        files[jobs] = {p.name: p.read_bytes() for p in sorted(folder.iterdir())}
+    assert files["1"] == files["4"] and len(files["4"]) == 4  # three accounts' CSVs and the summary
+    lines = {jobs: [line.replace(f"reports-{jobs}", "reports") for line in r.out.splitlines() if "DONE" in line]
+             for jobs, r in results.items()}
+    assert lines["1"] == lines["4"] and len(lines["4"]) == 3  # same order: by open_id, whatever ended first
+
+
+@pytest.mark.parametrize("value", ["0", "33", "x"])
+def test_a_bad_jobs_value_is_a_usage_error(reporter, value):
+    reporter.link(ADA)
+    result = reporter("--jobs", value)
+    assert result.code == 2
+    assert "--jobs" in result.err
+    assert not reporter.reports.exists()
 
 
 def test_account_of_the_other_environment_is_skipped(reporter):

@@ -10,12 +10,14 @@ from collections.abc import Callable, Sequence
 from datetime import date
 
 from tiktok.exitcodes import ExitStatus
-from tiktok.options import verbosity_options
+from tiktok.options import int_between, verbosity_options
 
 REPORTS_DIR_ENV = "REPORTS_DIR"
 DEFAULT_REPORTS_DIR = "reports"
 S3_URI_ENV = "REPORTS_S3_URI"  # read when --s3-uri is not given
 S3_ENDPOINT_ENV = "AWS_ENDPOINT_URL_S3"  # boto3's own variable for the S3 endpoint
+DEFAULT_JOBS = 4  # accounts read at once: ~4x faster on a slow network, far under the Display API's 600/min
+MAX_JOBS = 32
 
 DESCRIPTION = """Write today's counts of every connected account (or --account) to
 REPORTS/YYYY-MM-DD/<username>.csv (one row per public video) and REPORTS/YYYY-MM-DD/summary.csv (one row per
@@ -52,6 +54,10 @@ def add_parser(commands: argparse._SubParsersAction, parents: Sequence[argparse.
                         help=f"also upload each file written (default ${S3_URI_ENV}; unset = no upload)")
     report.add_argument("--s3-endpoint-url", metavar="URL",
                         help=f"S3-compatible endpoint (default ${S3_ENDPOINT_ENV}, else AWS)")
+    report.add_argument("--jobs", type=int_between(1, MAX_JOBS, "accounts at once"), default=DEFAULT_JOBS,
+                        metavar="N", help=f"accounts read at once, 1-{MAX_JOBS} (default {DEFAULT_JOBS}); every "
+                                          "account stays under the Display API's 600 requests a minute per "
+                                          "endpoint")
 
 
 def parse_day(text: str) -> date:

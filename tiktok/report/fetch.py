@@ -16,6 +16,7 @@ from tiktok.api import STATS_USER_FIELDS
 from tiktok.errors import ServerError
 from tiktok.report.snapshot import AccountStats, VideoStats
 from tiktok.pages import LIST_PATH, video_pages
+from tiktok.ratelimit import TokenLimiter
 from tiktok.retry import DISPLAY_RETRY, GaveUp, Runtime, call_with_retry
 from tiktok.services import Services
 from tiktok.auth.tokens import Account
@@ -24,6 +25,14 @@ USER_INFO_PATH = "/v2/user/info/"
 VIDEO_FIELDS = ("id", "title", "video_description", "create_time", "duration",
                 "view_count", "like_count", "comment_count", "share_count")  # video object, reference 6.4
 REPORT_RETRY = DISPLAY_RETRY
+# Display API: 600 requests per minute per endpoint (reference section 7; per token or per app is UNCONFIRMED, so a
+# run keeps each account under it and the default --jobs keeps the whole run far below it).
+DISPLAY_LIMITS = {USER_INFO_PATH: 600, LIST_PATH: 600}
+
+
+def display_limiter(**options) -> TokenLimiter:
+    """The one limiter a report run shares between its worker threads."""
+    return TokenLimiter(DISPLAY_LIMITS, **options)
 
 @dataclass(frozen=True)
 class AccountReading:
@@ -36,16 +45,21 @@ class AccountReading:
 
 
 class DisplayReader:
-    """Reads accounts through one app's services; ``runtime`` supplies sleep, jitter and the retry policy."""
+    """Reads accounts through one app's services; ``runtime`` supplies sleep, jitter and the retry policy.
 
-    def __init__(self, services: Services, runtime: Runtime) -> None:
+    One reader per worker thread (each with its own HTTP session); ``limiter`` is shared by all of them."""
+
+    def __init__(self, services: Services, runtime: Runtime, limiter: TokenLimiter | None = None) -> None:
         self._services = services
         self._runtime = runtime
+        self._limiter = limiter
 
     def _call(self, open_id: str, method: str, path: str, *, params: dict[str, str],
               json: Any = None) -> dict[str, Any]:
         svc = self._services
         def once() -> dict[str, Any]:
+            if self._limiter is not None:  # every attempt, retries included, takes a slot
+                self._limiter.acquire(open_id, path)
             return call_with_token(svc.store, svc.oauth, open_id,
                                    lambda token: svc.api.call(method, path, token, params=params, json=json))
         try:

@@ -11,8 +11,10 @@ from __future__ import annotations
 import argparse
 import random
 import sys
+import threading
 import time
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from tqdm import tqdm
@@ -21,11 +23,11 @@ from tiktok.config import read_environment
 from tiktok.errors import AccountNotFound
 from tiktok.exitcodes import DONE, FAILED, ExitStatus, exit_status, outcome_line
 from tiktok.report.daily import AccountOutcome, date_problem, report_account, utc_day, write_outcomes
-from tiktok.report.fetch import REPORT_RETRY, DisplayReader
-from tiktok.report.cli import DEFAULT_REPORTS_DIR, REPORTS_DIR_ENV, S3_ENDPOINT_ENV, S3_URI_ENV
+from tiktok.report.fetch import REPORT_RETRY, DisplayReader, display_limiter
+from tiktok.report.cli import DEFAULT_JOBS, DEFAULT_REPORTS_DIR, REPORTS_DIR_ENV, S3_ENDPOINT_ENV, S3_URI_ENV
 from tiktok.report.s3 import S3URIError, UploadOutcome, parse_s3_uri, upload_reports
 from tiktok.retry import Runtime
-from tiktok.services import Services
+from tiktok.services import Services, build_services
 from tiktok.auth.tokens import Account
 
 def command(args: argparse.Namespace, services: Services, *, clock: Callable[[], float] = time.time,
@@ -45,10 +47,17 @@ def command(args: argparse.Namespace, services: Services, *, clock: Callable[[],
     accounts = _chosen(services, args.account)
     if not accounts:
         say(f"{prefix}no connected accounts in {services.settings.tokens_path}; log in with the app first")
-    reader = DisplayReader(services, Runtime(sleep=sleep, rng=random.Random(), policy=REPORT_RETRY))
-    outcomes = [report_account(reader, root, day, account, emulated=services.settings.emulated,
-                               backfill=day < today)
-                for account in tqdm(accounts, desc="report", unit="account", disable=None, leave=False)]
+    readers = thread_readers(services, Runtime(sleep=sleep, rng=random.Random(), policy=REPORT_RETRY))
+    with tqdm(total=len(accounts), desc="report", unit="account", disable=None, leave=False) as bar:
+        bar_lock = threading.Lock()
+
+        def one(account: Account) -> AccountOutcome:
+            outcome = report_account(readers(), root, day, account, emulated=services.settings.emulated,
+                                     backfill=day < today)
+            with bar_lock:
+                bar.update(1)
+            return outcome
+        outcomes = in_parallel(one, accounts, getattr(args, "jobs", DEFAULT_JOBS))
     outcomes, written = write_outcomes(root, day, outcomes)
     for outcome in outcomes:
         say(prefix + format_outcome(outcome))
@@ -57,6 +66,30 @@ def command(args: argparse.Namespace, services: Services, *, clock: Callable[[],
     for upload in uploads:
         say(prefix + format_upload(upload, s3_uri))
     return exit_status([*outcomes, *(FAILED for u in uploads if not u.ok)])  # a failed upload counts as failed
+
+
+def thread_readers(services: Services, runtime: Runtime) -> Callable[[], DisplayReader]:
+    """Each worker thread's own reader: its own HTTP session (a requests.Session is not shared between threads),
+    the one token store (file-locked, so refreshes stay safe) and one limiter for the whole run."""
+    limiter, local = display_limiter(), threading.local()
+    main = threading.get_ident()
+
+    def reader() -> DisplayReader:
+        if getattr(local, "reader", None) is None:
+            own = services if threading.get_ident() == main else build_services(services.settings,
+                                                                                store=services.store)
+            local.reader = DisplayReader(own, runtime, limiter)
+        return local.reader
+    return reader
+
+
+def in_parallel(work: Callable[[Account], AccountOutcome], accounts: Sequence[Account],
+                jobs: int) -> list[AccountOutcome]:
+    """``work`` for every account, ``jobs`` at a time; the outcomes in the accounts' order whatever ends first."""
+    if jobs <= 1 or len(accounts) <= 1:
+        return [work(account) for account in accounts]
+    with ThreadPoolExecutor(max_workers=min(jobs, len(accounts)), thread_name_prefix="report") as pool:
+        return list(pool.map(work, accounts))
 
 
 def _s3_problem(uri: str | None) -> str | None:
