@@ -11,7 +11,7 @@ import argparse
 import sys
 import threading
 
-from .config import LEGACY_LIFETIMES, EmulatorConfig
+from .config import LEGACY_LIFETIMES, EmulatorConfig, default_users, generated_users
 from .server import start_emulator
 
 
@@ -34,6 +34,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--refresh-ttl", type=int, metavar="S", help="refresh token lifetime in seconds")
     parser.add_argument("--pkce-encoding", choices=("hex", "base64url"),
                         help="how the token endpoint checks PKCE (default: hex, as TikTok desktop apps)")
+    parser.add_argument("--latency", type=float, metavar="S",
+                        help="real seconds each API request waits, like the network to TikTok (default 0)")
+    parser.add_argument("--extra-users", type=int, default=0, metavar="N",
+                        help="seed N more public accounts (user0001, ...) beside the three default ones")
     return parser
 
 
@@ -49,6 +53,12 @@ def config_from_args(args: argparse.Namespace) -> EmulatorConfig:
         changes["redirect_uris"] = args.redirect_uri
     if args.sandbox_user:
         changes["sandbox_targets"] = args.sandbox_user
+    if args.latency is not None:
+        changes["latency_s"] = args.latency
+    if args.extra_users:
+        if args.extra_users < 0:
+            raise ValueError("--extra-users must be 0 or more")
+        changes["users"] = default_users() + generated_users(args.extra_users)
     return EmulatorConfig(**changes)  # type: ignore[arg-type]
 
 

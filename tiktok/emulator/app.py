@@ -6,9 +6,10 @@ isolate cookies by port, so the session cookie gets its own name and nothing rea
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
-from flask import Flask
+from flask import Flask, Response, request
 
 from . import (
     authorize,
@@ -23,11 +24,23 @@ from . import (
     videos,
 )
 from .config import EmulatorConfig
-from .envelope import EXTENSION_KEY
+from .envelope import EXTENSION_KEY, current_state
 from .logs import install_redaction
 from .state import EmulatorState
 
 TEMPLATES = Path(__file__).resolve().parents[2] / "templates"
+
+
+def network_latency() -> None:
+    """Wait ``latency_s`` (real time) before an API request, as the network to TikTok would; control calls do not."""
+    latency = current_state().config.latency_s
+    if latency and not request.path.startswith("/_emulator/"):
+        time.sleep(latency)
+
+
+def count_answer(response: Response) -> Response:
+    current_state().count_answer(request.path, response.status_code)
+    return response
 
 
 def create_emulator(config: EmulatorConfig | None = None, state: EmulatorState | None = None) -> Flask:
@@ -36,7 +49,9 @@ def create_emulator(config: EmulatorConfig | None = None, state: EmulatorState |
     app = Flask(__name__, template_folder=str(TEMPLATES))
     app.config.update(SESSION_COOKIE_NAME="tiktok_emulator_session")
     app.extensions[EXTENSION_KEY] = state or EmulatorState(config)
+    app.before_request(network_latency)
     app.before_request(control.apply_fault)
+    app.after_request(count_answer)
     for blueprint in (authorize.bp, token.bp, user_info.bp, control.bp):
         app.register_blueprint(blueprint)
     for blueprint in (videos.bp, media_server.bp):

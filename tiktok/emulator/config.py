@@ -76,6 +76,13 @@ def default_users() -> list[EmulatedUser]:
     ]
 
 
+def generated_users(count: int, start: int = 1) -> list[EmulatedUser]:
+    """``count`` more public accounts with fixed ids (``user0001``, ...), for benchmarks with many accounts."""
+    return [EmulatedUser(open_id=f"00000000-0000-4000-8000-{n:012d}", union_id=f"00000000-0000-4000-9000-{n:012d}",
+                         display_name=f"Emulated user {n}", username=f"user{n:04d}", follower_count=10 * n,
+                         following_count=n, likes_count=100 * n) for n in range(start, start + count)]
+
+
 def default_posting() -> dict[str, PostingSettings]:
     """Per-user posting settings: Bo may post at most 60 s and has stitches off; others use the defaults."""
     return {"0b6f3c52-9d84-4e2a-b1c7-5f0e3a9d2c68": PostingSettings(max_video_post_duration_sec=60,
@@ -116,6 +123,9 @@ class EmulatorConfig:
     processing_polls: int = PROCESSING_POLLS
     upload_url_ttl: int = UPLOAD_URL_TTL_S
     media_dir: str | None = None  # where received media goes; None: a fresh temporary directory per state
+    # EMU: real seconds every API request waits before it is handled, a stand-in for the network round trip to
+    # TikTok (benchmarks of concurrent clients need it; loopback answers in well under a millisecond)
+    latency_s: float = 0.0
     reject_branded_self_only: bool = False  # reference 8.4: UNCONFIRMED; strict mode answers 400 invalid_param
 
     def __post_init__(self) -> None:
@@ -168,6 +178,8 @@ def posting_problems(config: EmulatorConfig) -> list[str]:
         problems.append("posting caps and processing_polls must be >= 0")
     if config.upload_url_ttl <= 0:
         problems.append("upload_url_ttl must be positive")
+    if not 0 <= config.latency_s <= 10:
+        problems.append("latency_s must be from 0 to 10 seconds")
     problems += [f"verified URL prefix {p!r} must be a domain or end with '/'" for p in config.verified_url_prefixes
                  if "://" in p and not p.endswith("/")]
     return problems

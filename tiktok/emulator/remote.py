@@ -37,6 +37,10 @@ class EmulatorRemote:
             body["drop_after_bytes"] = drop_after_bytes
         return self._call("POST", "/faults", body)["faults"]
 
+    def rate_limited(self) -> int:
+        """How many 429 answers the emulator has sent so far (its rate limits and injected 429 faults)."""
+        return int(self.state()["rate_limited"]["total"])
+
     def clear_faults(self) -> None:
         self._call("DELETE", "/faults")
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import tempfile
 import threading
 import time
+from collections import Counter
 from dataclasses import asdict
 from typing import Any, Callable
 
@@ -34,6 +35,7 @@ class EmulatorState:
         self.tokens = TokenStore(config)
         self.faults = FaultQueue()
         self.limiter = SlidingWindowLimiter()
+        self.rate_limited: Counter[str] = Counter()  # path -> 429 answers sent (rate limits and injected faults)
         self.posts: dict[str, Post] = {}  # publish_id -> Post (tiktok/emulator/posts.py)
         self.posting = PostingBook()  # caps, upload sessions, forced fail reasons
         self.catalogue = Catalogue(config.users, self.clock.now())  # seeded videos; counts grow per emulated day
@@ -77,6 +79,12 @@ class EmulatorState:
         with self.lock:
             return self.limiter.allow(key, limit, self.now())
 
+    def count_answer(self, path: str, status: int) -> None:
+        """Note one answer; every 429 is counted per path, so a benchmark can show it caused none."""
+        if status == 429:
+            with self.lock:
+                self.rate_limited[path] += 1
+
     def revoke_user(self, open_id: str) -> int:
         with self.lock:
             return self.tokens.revoke_user(open_id)
@@ -100,6 +108,7 @@ class EmulatorState:
                 "users": [asdict(u) for u in config.users],
                 "tokens": self.tokens.summary(self.now()),
                 "faults": self.faults.public(),
+                "rate_limited": {"total": sum(self.rate_limited.values()), "by_path": dict(self.rate_limited)},
                 "posts": [p.public() for p in self.posts.values()],
                 "posting": {
                     "audited": config.audited, "daily_post_cap": config.daily_post_cap,
