@@ -154,7 +154,7 @@ def test_the_served_app_searches_over_loopback(serve_app, folder):
     ("a <i>b</i> c", ((3, 4),), "a &lt;<mark>i</mark>&gt;b&lt;/i&gt; c"),
     ("x & y", ((0, 1), (4, 5)), "<mark>x</mark> &amp; <mark>y</mark>"),
     ("plain", (), "plain"),
-    ('say "hi"', ((4, 8),), 'say <mark>&#34;hi&#34;</mark>'),
+    ('say "hi"', ((4, 8),), 'say <mark>&quot;hi&quot;</mark>'),
 ])
 def test_highlight_escapes_then_marks(text, matches, expected):
     snippet = Snippet(text=text, matches=matches, offset=0, cut_before=False, cut_after=False)
@@ -164,3 +164,29 @@ def test_highlight_escapes_then_marks(text, matches, expected):
 def test_retry_command_quotes_what_the_shell_would_split():
     record = TranscriptRecord(video_id="v", open_id="local", source_url="/home/me/my clip.mp4")
     assert retry_command(record) == ".venv/bin/python transcribe.py '/home/me/my clip.mp4'"
+
+
+def test_a_query_with_no_word_is_explained_not_an_error(client):
+    html = page(client, "/transcripts/", q="!!! ?")
+    assert 'id="query-problem"' in html and "type a word" in html
+
+
+def test_phrase_and_prefix_queries_work_on_the_page(client):
+    assert 'data-video-id="7300000000000000001"' in results_of(page(client, "/transcripts/", q='"hot oven"'))
+    assert 'id="no-results"' in page(client, "/transcripts/", q='"oven hot"')
+    assert "<mark>Sourdough</mark>" in results_of(page(client, "/transcripts/", q="sour*"))
+
+
+def test_many_hits_come_in_pages_with_next_and_previous(tmp_path):
+    store = TranscriptStore(tmp_path / "many")
+    for n in range(45):
+        store.save(TranscriptRecord(video_id=f"v{n:02d}", open_id=ADA, title=f"Clip {n}"),
+                   "starter " * 3000, "", "")  # 24 KB each, the word everywhere
+    client = create_app({"TOKENS_FILE": str(tmp_path / "tokens.json"),
+                         "TRANSCRIPTS_DIR": str(tmp_path / "many")}).test_client()
+    first = page(client, "/transcripts/", q="starter")
+    assert results_of(first).count('class="hit"') == 20
+    assert 'id="next-page"' in first and 'id="prev-page"' not in first and "page 1 of 3" in first
+    assert len(first.encode()) < 200_000
+    last = page(client, "/transcripts/", q="starter", page="3")
+    assert results_of(last).count('class="hit"') == 5 and 'id="prev-page"' in last and 'id="next-page"' not in last

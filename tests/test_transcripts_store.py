@@ -3,18 +3,19 @@
 from __future__ import annotations
 
 import json
+import re
 import os
 
 import pytest
 
+from tiktok.transcription.snippets import make_snippets
 from tiktok.transcription.store import (
     STATUS_COMPLETED,
     STATUS_FAILED,
+    QueryError,
     TranscriptRecord,
     TranscriptsFolderError,
     TranscriptStore,
-    find_matches,
-    make_snippets,
     safe_name,
 )
 
@@ -136,7 +137,8 @@ def test_list_records_newest_first_and_skips_corrupt_ones(store, caplog):
 
 def test_a_missing_root_lists_nothing(store):
     assert store.list_records() == []
-    assert store.search("anything") == []
+    assert store.search("anything").hits == ()
+    assert not store.root.exists()  # searching creates nothing
 
 
 @pytest.mark.parametrize("query, expected", [
@@ -146,21 +148,33 @@ def test_a_missing_root_lists_nothing(store):
     ("ferry lighthouse", ["1"]),
     ("ferry volcano", []),
     ("volcano", []),
-    ("", []),
-    ("   ", []),
+    ('"the ferry"', ["1"]),
+    ('"ferry the"', []),
+    ("light*", ["1"]),
+    ("ligh", []),  # words, not substrings
+    ("ferry OR volcano", []),  # typed operators are plain words, never FTS5 syntax
 ])
 def test_search_needs_every_word(store, query, expected):
     save(store, record("1"), "The old lighthouse keeper waved at the ferry.")
     save(store, record("2"), "A ferry crossed the bay at dawn.")
     save(store, record("3"), "Nothing about boats here.")
     store.record_failure(record("4"), "ferry lighthouse volcano")  # failed records are never search hits
-    assert sorted(hit.record.video_id for hit in store.search(query)) == expected
+    found = store.search(query)
+    assert sorted(hit.record.video_id for hit in found.hits) == expected
+    assert found.total == len(expected)
+
+
+@pytest.mark.parametrize("query", ["", "   ", "!!! ?", '""', "*"])
+def test_a_query_with_no_word_is_a_clear_error(store, query):
+    save(store, record("1"), "words")
+    with pytest.raises(QueryError, match="type a word"):
+        store.search(query)
 
 
 def test_search_snippets_mark_matches_with_offsets(store):
     text = "Intro words. " + "filler " * 30 + "the Lighthouse stands tall. " + "more " * 30 + "lighthouse again"
     save(store, record("1"), text)
-    (hit,) = store.search("lighthouse")
+    (hit,) = store.search("lighthouse").hits
     marked = [snippet.text[s:e] for snippet in hit.snippets for s, e in snippet.matches]
     assert marked == ["Lighthouse", "lighthouse"]
     first = hit.snippets[0]
@@ -170,7 +184,7 @@ def test_search_snippets_mark_matches_with_offsets(store):
 
 def test_snippets_merge_close_matches_and_respect_the_limit():
     text = "alpha beta alpha " + "x" * 500 + " alpha " + "y" * 500 + " alpha " + "z" * 500 + " alpha"
-    spans = find_matches(text, ["alpha"])
+    spans = [(m.start(), m.end()) for m in re.finditer("alpha", text)]
     snippets = make_snippets(text, spans, radius=20, limit=3)
     assert len(snippets) == 3
     assert len(snippets[0].matches) == 2  # the two early matches share one window
@@ -178,9 +192,10 @@ def test_snippets_merge_close_matches_and_respect_the_limit():
     assert not snippets[0].cut_before
 
 
-def test_find_matches_offsets_point_into_the_original_text():
-    text = "Straße and STRASSE"
-    assert [text[s:e] for s, e in find_matches(text, ["straße"])] == ["Straße"]
+def test_search_folds_case_and_diacritics_but_keeps_the_text_as_written(store):
+    save(store, record("1"), "Crème brûlée at the CAFÉ")
+    (hit,) = store.search("creme cafe").hits
+    assert [hit.snippets[0].text[a:b] for a, b in hit.snippets[0].matches] == ["Crème", "CAFÉ"]
 
 
 @pytest.mark.parametrize("value, expected", [

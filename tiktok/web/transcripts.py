@@ -6,6 +6,7 @@ The folder comes from ``TRANSCRIPTS_DIR`` (test config or environment; default `
 
 from __future__ import annotations
 
+import html
 import shlex
 from collections.abc import Mapping
 from pathlib import Path
@@ -13,17 +14,19 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from flask import Blueprint, Flask, Response, abort, current_app, render_template, request
-from markupsafe import Markup, escape
+from markupsafe import Markup
 
 from tiktok.config import read_environment
 from tiktok.auth.refresh import format_time
-from tiktok.transcription.store import Snippet, TranscriptRecord, TranscriptsFolderError, TranscriptStore
+from tiktok.transcription.store import QueryError, Snippet, TranscriptRecord, TranscriptsFolderError, \
+    TranscriptStore
 
 bp = Blueprint("transcripts", __name__, url_prefix="/transcripts")
 
 DEFAULT_DIR = "transcripts"
 STORE_KEY = "tiktok_transcripts"
 NON_ACCOUNT_FOLDERS = ("local", "links")  # transcribe_jobs' folders for inputs that are not an account's videos
+LIST_PER_PAGE = 100  # the list without a search: newest first, in pages, so no page grows with the folder
 DOWNLOAD_TYPES = {"txt": "text/plain; charset=utf-8", "srt": "application/x-subrip; charset=utf-8"}
 
 
@@ -44,11 +47,10 @@ def highlight(snippet: Snippet) -> Markup:
     """The snippet's text HTML-escaped, with each match wrapped in <mark> (offsets index the raw text)."""
     parts, last = [], 0
     for start, end in snippet.matches:
-        parts += [escape(snippet.text[last:start]), Markup("<mark>"), escape(snippet.text[start:end]),
-                  Markup("</mark>")]
+        parts += [html.escape(snippet.text[last:start]), "<mark>", html.escape(snippet.text[start:end]), "</mark>"]
         last = end
-    parts.append(escape(snippet.text[last:]))
-    return Markup("").join(parts)
+    parts.append(html.escape(snippet.text[last:]))
+    return Markup("".join(parts))  # every piece of text above went through html.escape
 
 
 def retry_command(record: TranscriptRecord) -> str:
@@ -81,12 +83,22 @@ def _page_error(message: str, status: int):
 @bp.get("/")
 def index():
     query = request.args.get("q", "").strip()
+    page = request.args.get("page", "1")
+    page = int(page) if page.isdigit() and 0 < int(page) < 1_000_000 else 1
+    results, problem = None, ""
     try:
-        records = store().list_records()
-        hits = store().search(query) if query else None
+        if query:
+            try:
+                results = store().search(query, page=page)
+            except QueryError as exc:
+                problem = str(exc)
+        records = [] if results is not None else store().list_records()  # a search page lists only its hits
     except TranscriptsFolderError as exc:
         return _page_error(f"{exc}. Set TRANSCRIPTS_DIR to the folder transcribe.py writes to.", 500)
-    return render_template("transcripts.html", records=records, hits=hits, query=query,
+    pages = max(1, -(-len(records) // LIST_PER_PAGE))
+    shown = records[(min(page, pages) - 1) * LIST_PER_PAGE:min(page, pages) * LIST_PER_PAGE]
+    return render_template("transcripts.html", records=shown, total_records=len(records), list_page=min(page, pages),
+                           list_pages=pages, results=results, query=query, problem=problem,
                            folder=current_app.config["TRANSCRIPTS_DIR"])
 
 

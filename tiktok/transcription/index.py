@@ -1,0 +1,348 @@
+"""The transcripts' full-text index: SQLite FTS5 (Python's own sqlite3, no server) kept in step with the folder.
+
+The files under ``transcripts/`` stay the source of truth; the index is a cache of them in
+``<root>/.search-index.sqlite3`` and can be deleted at any time. Before each search the index checks the folder:
+the root and every account folder are ``stat``-ed, and only a folder whose mtime changed is scanned again (the
+store writes every file by rename, which always changes its folder's mtime). The folder's mtime is read before
+it is scanned, so a file written during a scan is seen by the next search. A missing, corrupt or older-format
+index is rebuilt; one that cannot be written beside the transcripts (read-only folder) lives in the temp folder.
+
+Two processes refreshing at once are kept apart by SQLite's write lock (``BEGIN IMMEDIATE``): the second waits,
+then finds the work done, because what is stale is decided again inside the transaction.
+
+Results are bounded: a page of hits (``per_page``), each with at most a few snippets of text around its matches,
+newest video first. A search reads no transcript file: the record and text come from the index.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import os
+import re
+import sqlite3
+import tempfile
+from contextlib import closing
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Iterator
+
+from tiktok.transcription.snippets import Snippet, make_snippets
+
+INDEX_NAME = ".search-index.sqlite3"
+SCHEMA_VERSION = 2
+PER_PAGE = 20
+BUSY_TIMEOUT_S = 30.0
+MARK_START, MARK_END = "\x02", "\x03"  # never in transcript text (control characters are not speech)
+SLOTS = 1024  # row ids per second of creation time
+MAX_KEY = (2**63 - 1) // SLOTS - 1
+_TERM = re.compile(r'"([^"]*)"?|(\S+)')
+_WORDLIKE = re.compile(r"\w")
+
+SCHEMA = f"""
+CREATE TABLE folders (name TEXT PRIMARY KEY, mtime_ns INTEGER NOT NULL);
+CREATE TABLE docs (id INTEGER PRIMARY KEY, folder TEXT NOT NULL, video_id TEXT NOT NULL, signature TEXT NOT NULL,
+                   record TEXT NOT NULL, UNIQUE (folder, video_id));
+CREATE VIRTUAL TABLE fts USING fts5(title, body, tokenize = "unicode61 remove_diacritics 2");
+PRAGMA user_version = {SCHEMA_VERSION};
+"""
+
+
+class QueryError(ValueError):
+    """A search the index cannot run; the message is for the person who typed it."""
+
+
+def fts_query(text: str) -> str | None:
+    """The FTS5 MATCH expression for what a person typed, or None when it holds no word to look for.
+
+    Every term is quoted, so nothing typed is read as FTS5 syntax (AND, NEAR, column filters, parentheses) and no
+    input can make a query error. ``"two words"`` is a phrase; ``word*`` a prefix; all terms must occur."""
+    parts = []
+    for phrase, bare in _TERM.findall(text):
+        term, prefix = (phrase, False) if phrase else (bare.rstrip("*"), bare.endswith("*"))
+        term = term.replace('"', " ").strip()
+        if not _WORDLIKE.search(term):
+            continue
+        parts.append(f'"{term}"' + ("*" if prefix else ""))
+    return " ".join(parts) or None
+
+
+def marked_spans(marked: str) -> tuple[str, Iterator[tuple[int, int]]]:
+    """The text of an FTS5 ``highlight()`` without its markers, and the (start, end) offsets they enclosed.
+
+    The offsets come lazily, first to last: snippets stop reading them once their windows are full, so a word
+    found thousands of times in a long transcript costs no more than one found a few times."""
+    text = marked.replace(MARK_START, "").replace(MARK_END, "")
+
+    def spans() -> Iterator[tuple[int, int]]:
+        removed, at = 0, 0
+        while (start := marked.find(MARK_START, at)) != -1:
+            end = marked.find(MARK_END, start)
+            if end == -1:
+                return
+            yield start - removed, end - removed - 1
+            removed += 2
+            at = end + 1
+    return text, spans()
+
+
+@dataclass(frozen=True)
+class IndexedHit:
+    """One search hit: the record as saved (its JSON) and the snippets around its matches."""
+
+    record: dict
+    snippets: tuple[Snippet, ...]
+
+
+@dataclass(frozen=True)
+class SearchPage:
+    hits: tuple[IndexedHit, ...]
+    total: int  # transcripts matching, over every page
+    page: int
+    per_page: int
+
+    @property
+    def pages(self) -> int:
+        return max(1, math.ceil(self.total / self.per_page))
+
+    @property
+    def has_next(self) -> bool:
+        return self.page < self.pages
+
+
+@dataclass(frozen=True)
+class FileSig:
+    folder: str
+    video_id: str
+    signature: str  # the .json's and .txt's size and mtime: any rewrite changes it
+
+
+class TranscriptIndex:
+    """The index of one transcripts folder. Cheap to create; every call opens its own connection (threads)."""
+
+    def __init__(self, root: str | os.PathLike[str], path: str | os.PathLike[str] | None = None) -> None:
+        self.root = Path(root)
+        self.path = Path(path) if path is not None else self.root / INDEX_NAME
+
+    # -- searching --------------------------------------------------------------------------------------------
+
+    def search(self, query: str, *, page: int = 1, per_page: int = PER_PAGE) -> SearchPage:
+        """One page of the completed transcripts matching ``query``, newest video first. QueryError for no words."""
+        match = fts_query(query)
+        if match is None:
+            raise QueryError("type a word to look for (punctuation alone matches nothing)")
+        page = max(1, page)
+        if not self.root.is_dir():
+            return SearchPage((), 0, page, per_page)
+        self.refresh()
+        with self._open() as db:
+            total = db.execute("SELECT count(*) FROM fts WHERE fts MATCH ?", (match,)).fetchone()[0]
+            rows = db.execute(
+                f"SELECT docs.record, highlight(fts, 1, '{MARK_START}', '{MARK_END}') FROM fts "
+                "JOIN docs ON docs.id = fts.rowid WHERE fts MATCH ? ORDER BY fts.rowid DESC LIMIT ? OFFSET ?",
+                (match, per_page, (page - 1) * per_page)).fetchall()
+        hits = []
+        for record, marked in rows:
+            text, spans = marked_spans(marked)
+            hits.append(IndexedHit(json.loads(record), make_snippets(text, spans)))
+        return SearchPage(tuple(hits), total, page, per_page)
+
+    # -- keeping it fresh ---------------------------------------------------------------------------------------
+
+    def refresh(self) -> int:
+        """Bring the index in step with the folder; returns how many transcripts were (re)indexed or dropped."""
+        with self._open() as db:
+            if not self._stale_folders(db):
+                return 0
+            db.execute("BEGIN IMMEDIATE")  # one writer; whoever waited re-decides below what is still stale
+            try:
+                changed = self._apply(db, self._stale_folders(db))
+                db.execute("COMMIT")
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+            return changed
+
+    def _stale_folders(self, db: sqlite3.Connection) -> dict[str, int | None]:
+        """Account folders whose mtime differs from the index's (None: the folder is gone)."""
+        known = dict(db.execute("SELECT name, mtime_ns FROM folders"))
+        now = dict(account_folders(self.root))
+        stale: dict[str, int | None] = {name: mtime for name, mtime in now.items() if known.get(name) != mtime}
+        stale.update({name: None for name in known if name not in now})
+        return stale
+
+    def _apply(self, db: sqlite3.Connection, stale: dict[str, int | None]) -> int:
+        changed = 0
+        for folder, mtime in stale.items():
+            indexed = dict(db.execute("SELECT video_id, signature FROM docs WHERE folder = ?", (folder,)))
+            present = {sig.video_id: sig for sig in scan_folder(self.root / folder, folder)} if mtime else {}
+            for video_id in indexed.keys() - present.keys():
+                changed += self._drop(db, folder, video_id)
+            for video_id, sig in present.items():
+                if indexed.get(video_id) != sig.signature:
+                    changed += self._put(db, sig)
+            if mtime is None:
+                db.execute("DELETE FROM folders WHERE name = ?", (folder,))
+            else:
+                db.execute("INSERT OR REPLACE INTO folders VALUES (?, ?)", (folder, mtime))
+        return changed
+
+    def _drop(self, db: sqlite3.Connection, folder: str, video_id: str) -> int:
+        row = db.execute("SELECT id FROM docs WHERE folder = ? AND video_id = ?", (folder, video_id)).fetchone()
+        if row is None:
+            return 0
+        db.execute("DELETE FROM fts WHERE rowid = ?", row)
+        db.execute("DELETE FROM docs WHERE id = ?", row)
+        return 1
+
+    def _put(self, db: sqlite3.Connection, sig: FileSig) -> int:
+        """Index one transcript: a completed record with its text; anything else is only remembered as seen."""
+        self._drop(db, sig.folder, sig.video_id)
+        folder = self.root / sig.folder
+        record = read_json(folder / f"{sig.video_id}.json")
+        body = read_text(folder / f"{sig.video_id}.txt") if record and record.get("status") == "completed" else None
+        doc_id = free_id(db, newest_key(record or {}))
+        db.execute("INSERT INTO docs (id, folder, video_id, signature, record) VALUES (?, ?, ?, ?, ?)",
+                   (doc_id, sig.folder, sig.video_id, sig.signature, json.dumps(record or {})))
+        if body is not None:
+            db.execute("INSERT INTO fts (rowid, title, body) VALUES (?, ?, ?)",
+                       (doc_id, str(record.get("title") or ""), body))
+        return 1
+
+    # -- the database file --------------------------------------------------------------------------------------
+
+    def _open(self) -> closing[sqlite3.Connection]:
+        """A connection to a usable index: created when missing, rebuilt when corrupt or of another version."""
+        for attempt in range(2):
+            try:
+                db = self._connect(self.path)
+                try:
+                    version = db.execute("PRAGMA user_version").fetchone()[0]
+                    if version != SCHEMA_VERSION:
+                        self._create(db, version)
+                    return closing(db)
+                except BaseException:
+                    db.close()
+                    raise
+            except sqlite3.DatabaseError:
+                if attempt:
+                    raise
+                self._discard()  # a cache: a corrupt copy is dropped and built again from the files
+            except OSError:
+                if attempt:
+                    raise
+                self.path = fallback_path(self.root)  # the transcripts folder is read-only: keep it in /tmp
+        raise AssertionError("unreachable")
+
+    @staticmethod
+    def _connect(path: Path) -> sqlite3.Connection:
+        if not path.parent.is_dir():
+            raise FileNotFoundError(2, "no such folder", str(path.parent))
+        if not os.access(path.parent, os.W_OK) and not os.access(path, os.W_OK):
+            raise PermissionError(13, "read-only folder", str(path.parent))
+        db = sqlite3.connect(path, timeout=BUSY_TIMEOUT_S, isolation_level=None)
+        db.execute("PRAGMA journal_mode = WAL")  # readers never wait for a refresh
+        return db
+
+    def _create(self, db: sqlite3.Connection, version: int) -> None:
+        """Make the tables (dropping an older format's: the index is rebuilt from the files)."""
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            if db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION:  # another process just did it
+                db.execute("COMMIT")
+                return
+            for (name,) in db.execute("SELECT name FROM sqlite_master WHERE type = 'table' "
+                                      "AND name NOT LIKE 'fts_%' AND name NOT LIKE 'sqlite_%'").fetchall():
+                db.execute(f'DROP TABLE IF EXISTS "{name}"')
+            for statement in filter(str.strip, SCHEMA.split(";")):
+                db.execute(statement)
+            db.execute("COMMIT")
+        except BaseException:
+            if db.in_transaction:
+                db.execute("ROLLBACK")
+            raise
+
+    def _discard(self) -> None:
+        for suffix in ("", "-wal", "-shm"):
+            try:
+                os.unlink(f"{self.path}{suffix}")
+            except FileNotFoundError:
+                pass
+
+
+def newest_key(record: dict) -> int:
+    """When the video was made (its create_time), else when its transcript was saved: results list newest first."""
+    created = record.get("created_time")
+    if isinstance(created, int) and not isinstance(created, bool) and created > 0:
+        return created
+    try:
+        return int(datetime.fromisoformat(str(record.get("saved_at"))).timestamp())
+    except (TypeError, ValueError):
+        return 0
+
+
+def free_id(db: sqlite3.Connection, key: int) -> int:
+    """A row id that sorts by ``key``: ``key * SLOTS`` plus the first slot not taken by a video of the same second.
+
+    FTS5 walks its matches in row-id order, so ``ORDER BY rowid DESC LIMIT n`` reads n matches, not all of them:
+    a common word costs the same as a rare one (bm25's ``ORDER BY rank`` would score every match first)."""
+    base = max(0, min(key, MAX_KEY)) * SLOTS
+    taken = db.execute("SELECT max(id) FROM docs WHERE id BETWEEN ? AND ?", (base, base + SLOTS - 1)).fetchone()[0]
+    if taken is None:
+        return base
+    if taken + 1 < base + SLOTS:
+        return taken + 1
+    return db.execute("SELECT coalesce(max(id), 0) + 1 FROM docs").fetchone()[0]  # 1,024 in one second: past them
+
+
+def account_folders(root: Path) -> Iterator[tuple[str, int]]:
+    """(name, mtime_ns) of every account folder under ``root``."""
+    try:
+        entries = list(os.scandir(root))
+    except (FileNotFoundError, NotADirectoryError):
+        return
+    for entry in entries:
+        if entry.is_dir(follow_symlinks=False) and not entry.name.startswith("."):
+            yield entry.name, entry.stat().st_mtime_ns
+
+
+def scan_folder(folder: Path, name: str) -> list[FileSig]:
+    """Every video in one account folder with its files' signature (size and mtime of .json and .txt)."""
+    stats: dict[str, dict[str, str]] = {}
+    try:
+        entries = list(os.scandir(folder))
+    except FileNotFoundError:
+        return []
+    for entry in entries:
+        stem, dot, kind = entry.name.rpartition(".")
+        if dot and kind in ("json", "txt") and not stem.startswith("."):
+            try:
+                st = entry.stat()
+            except FileNotFoundError:
+                continue
+            stats.setdefault(stem, {})[kind] = f"{st.st_size}:{st.st_mtime_ns}"
+    return [FileSig(name, video_id, f"{kinds.get('json', '-')}/{kinds.get('txt', '-')}")
+            for video_id, kinds in stats.items() if "json" in kinds]
+
+
+def read_json(path: Path) -> dict | None:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None  # unreadable or half-replaced: not indexed now; its next rewrite changes the folder's mtime
+    return data if isinstance(data, dict) else None
+
+
+def read_text(path: Path) -> str | None:
+    try:
+        return path.read_text(encoding="utf-8")
+    except (OSError, ValueError):
+        return None
+
+
+def fallback_path(root: Path) -> Path:
+    """Where the index of a read-only transcripts folder lives: the temp folder, one file per folder."""
+    digest = hashlib.sha256(str(root.resolve()).encode()).hexdigest()[:16]
+    return Path(tempfile.gettempdir()) / f"tiktok-transcripts-{digest}{INDEX_NAME}"
