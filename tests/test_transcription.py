@@ -13,6 +13,7 @@ from tests.media_fixtures import make_video
 from tiktok.errors import ConfigError
 from tiktok.emulator.serving import serve_in_thread
 from tiktok.emulator.assemblyai import TEXT_PREFIX, create_standin, standin_state
+from tiktok.transcription.options import TranscriptOptions
 from tiktok.transcription.assemblyai import (
     MediaFileError,
     TranscriptionAuthError,
@@ -79,6 +80,30 @@ def test_speech_models_and_caption_width_are_passed_through(standin, controls, v
     assert controls.jobs[result.transcript_id].request["speech_models"] == ["universal-2"]
     wide = transcribe_file(videos[0], api_key=KEY, base_url=standin.url, chars_per_caption=200, **FAST)
     assert result.srt.count(" --> ") > wide.srt.count(" --> ")
+
+
+def test_speaker_labels_make_one_line_per_turn_and_language_detection_sets_the_language(standin, controls, videos):
+    config = TranscriptOptions(language_detection=True, speakers_expected=3).config_kwargs()
+    result = transcribe_file(videos[0], api_key=KEY, base_url=standin.url, config=config, **FAST)
+    assert result.ok and result.language == "en" and result.speakers == 3
+    lines = result.text.splitlines()
+    assert [line.split(":", 1)[0] for line in lines] == ["Speaker A", "Speaker B", "Speaker C"]
+    request = controls.jobs[result.transcript_id].request
+    assert (request["language_detection"], request["speaker_labels"], request["speakers_expected"]) == (True, True, 3)
+
+
+@pytest.mark.parametrize("config, words", [
+    ({"keyterms_prompt": ["one two three four five six seven"]}, "at most 6 words"),
+    ({"keyterms_prompt": [f"t{i}" for i in range(1001)]}, "at most 1000"),
+    ({"keyterms_prompt": ["ada"], "prompt": "a cooking video"}, "cannot be used together with prompt"),
+    ({"speaker_labels": True, "speakers_expected": 11}, "from 1 to 10"),
+    ({"word_boost": ["one two three four five six seven"]}, "at most 6 words"),
+])
+def test_options_assemblyai_refuses_are_a_rejected_request(standin, controls, videos, config, words):
+    with pytest.raises(TranscriptionRejected) as caught:
+        transcribe_file(videos[0], api_key=KEY, base_url=standin.url, config=config, **FAST)
+    assert caught.value.status_code == 400 and words in str(caught.value)
+    assert controls.transcript_count == 0 and not caught.value.transient
 
 
 def test_an_error_status_comes_back_with_assemblyais_reason(standin, controls, videos):

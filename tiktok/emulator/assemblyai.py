@@ -7,7 +7,14 @@ built from the sha256 and size of the uploaded bytes (or from the audio URL), st
 and is the same every time for the same input, so tests can tell videos apart.
 
 Progress is counted in polls, never in wall-clock time. Controls for tests live on ``StandinState``
-(``standin_state(app)``): fail the next transcripts, leave one processing forever, answer uploads with a 5xx.
+(``standin_state(app)``): fail the next transcripts, leave one processing forever, answer uploads with a 5xx; and
+``request_count`` counts every request it was sent.
+
+The transcription options a creator can pick are checked as AssemblyAI documents them and answered in kind:
+``language_detection`` (a detected ``language_code`` and ``language_confidence``), ``speaker_labels`` with
+``speakers_expected`` (at most 10; words and ``utterances`` carry speakers A, B, ...), and ``keyterms_prompt`` /
+``word_boost`` (lists of at most 1,000 terms of at most 6 words; ``keyterms_prompt`` not with ``prompt``). A
+malformed option is a 400 ``{"error": ...}`` at creation, as AssemblyAI answers a bad request.
 """
 
 from __future__ import annotations
@@ -35,6 +42,12 @@ _VOCABULARY = ("amber", "basil", "cedar", "delta", "ember", "fjord", "garnet", "
                "thistle", "umber", "velvet", "willow", "xylem", "yarrow", "zephyr", "bramble", "copper",
                "dune", "fennel", "glacier", "hazel")
 _WORDS_PER_TRANSCRIPT = 8
+MAX_TERMS = 1000  # keyterms prompting / word_boost: "up to 1,000 words or phrases"
+MAX_TERM_WORDS = 6  # ... "maximum 6 words per phrase"
+MAX_SPEAKERS = 10  # speakers_expected: "Up to 10 speakers are supported"
+DEFAULT_SPEAKERS = 2  # our choice when speaker_labels comes without speakers_expected
+DETECTED_LANGUAGE = "en"  # what language detection "hears" in the synthetic English-looking words
+DETECTED_CONFIDENCE = 0.97
 
 
 @dataclass
@@ -61,7 +74,18 @@ class StandinState:
     _stall_next: int = 0
     _upload_faults: list[int] = field(default_factory=list)
     _fates_by_digest: dict[str, tuple[str, str | None]] = field(default_factory=dict)
+    _requests: int = 0
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    @property
+    def request_count(self) -> int:
+        """Every request received, whatever its path or answer."""
+        with self._lock:
+            return self._requests
+
+    def _count_request(self) -> None:
+        with self._lock:
+            self._requests += 1
 
     def fail_next(self, count: int = 1, reason: str = DEFAULT_FAILURE) -> None:
         """The next ``count`` transcripts created end with status ``error`` and this reason."""
@@ -116,6 +140,7 @@ def create_standin(*, api_key: str = "test-key", polls_to_complete: int = 2) -> 
     """A Flask app standing in for AssemblyAI; its state is ``standin_state(app)``."""
     app = Flask(__name__)
     app.extensions[STATE_KEY] = StandinState(api_key=api_key, polls_to_complete=polls_to_complete)
+    app.before_request(_count_request)
     app.before_request(_check_key)
     app.add_url_rule("/v2/upload", view_func=_upload, methods=["POST"])
     app.add_url_rule("/v2/transcript", view_func=_create, methods=["POST"])
@@ -139,6 +164,10 @@ def _error(status: int, message: str) -> Response:
     response = jsonify({"error": message})
     response.status_code = status
     return response
+
+
+def _count_request() -> None:
+    _state()._count_request()
 
 
 def _check_key() -> Response | None:
@@ -169,6 +198,9 @@ def _create() -> Response:
     body = request.get_json(silent=True)
     if not isinstance(body, dict) or not isinstance(body.get("audio_url"), str) or not body["audio_url"]:
         return _error(400, "audio_url is required")
+    problem = option_problem(body)
+    if problem is not None:
+        return _error(400, problem)
     state = _state()
     audio_url = body["audio_url"]
     upload = _uploaded(state, audio_url)
@@ -183,6 +215,34 @@ def _create() -> Response:
     with state._lock:
         state.jobs[job.id] = job
     return jsonify(transcript_json(job, "queued"))
+
+
+def option_problem(body: dict[str, Any]) -> str | None:
+    """What AssemblyAI would refuse in the creator-facing options of a create request, or None."""
+    for name in ("language_detection", "speaker_labels"):
+        if name in body and not isinstance(body[name], bool):
+            return f"{name} must be a boolean"
+    if "language_code" in body and not (isinstance(body["language_code"], str) and body["language_code"]):
+        return "language_code must be a non-empty string"
+    speakers = body.get("speakers_expected")
+    if speakers is not None and (isinstance(speakers, bool) or not isinstance(speakers, int)
+                                 or not 1 <= speakers <= MAX_SPEAKERS):
+        return f"speakers_expected must be a whole number from 1 to {MAX_SPEAKERS}"
+    for name in ("keyterms_prompt", "word_boost"):
+        if name in body and (problem := _terms_problem(name, body[name])):
+            return problem
+    if body.get("keyterms_prompt") and body.get("prompt"):
+        return "keyterms_prompt cannot be used together with prompt"
+    return None
+
+
+def _terms_problem(name: str, terms: Any) -> str | None:
+    if not isinstance(terms, list) or not all(isinstance(t, str) and t.strip() for t in terms):
+        return f"{name} must be a list of non-empty strings"
+    if len(terms) > MAX_TERMS:
+        return f"{name} takes at most {MAX_TERMS} words or phrases, not {len(terms)}"
+    long = next((t for t in terms if len(t.split()) > MAX_TERM_WORDS), None)
+    return f"{name} phrases are at most {MAX_TERM_WORDS} words: {long!r}" if long else None
 
 
 def _uploaded(state: StandinState, audio_url: str) -> tuple[str, int] | None:
@@ -209,7 +269,7 @@ def _subtitles(transcript_id: str, kind: str) -> Response:
     if status_after_polls(job.fate, job.polls, state.polls_to_complete) != "completed":
         return _error(400, "Transcript is not completed; subtitles are available once it is")
     limit = request.args.get("chars_per_caption", type=int) or DEFAULT_CHARS_PER_CAPTION
-    cues = group_cues(timed_words(job.digest, job.size), limit)
+    cues = group_cues(_words(job), limit)
     text = render_srt(cues) if kind == "srt" else render_vtt(cues)
     return Response(text, mimetype="text/plain")
 
@@ -236,6 +296,31 @@ def timed_words(digest: str, size: int | None) -> list[dict[str, Any]]:
              "speaker": None} for i, text in enumerate(synthetic_text_words(digest, size))]
 
 
+def speaker_words(words: list[dict[str, Any]], speakers: int) -> list[dict[str, Any]]:
+    """The words split into ``speakers`` consecutive turns, labelled A, B, ... as AssemblyAI labels speakers."""
+    size = math.ceil(len(words) / max(1, min(speakers, len(words))))
+    return [{**word, "speaker": chr(ord("A") + i // size)} for i, word in enumerate(words)]
+
+
+def utterances(words: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Turn-by-turn utterances (AssemblyAI's ``utterances`` shape) from speaker-labelled words."""
+    turns: list[list[dict[str, Any]]] = []
+    for word in words:
+        if turns and turns[-1][-1]["speaker"] == word["speaker"]:
+            turns[-1].append(word)
+        else:
+            turns.append([word])
+    return [{"text": " ".join(w["text"] for w in turn), "start": turn[0]["start"], "end": turn[-1]["end"],
+             "confidence": 0.5, "speaker": turn[0]["speaker"], "channel": None, "words": turn} for turn in turns]
+
+
+def _words(job: _Job) -> list[dict[str, Any]]:
+    words = timed_words(job.digest, job.size)
+    if job.request.get("speaker_labels"):
+        words = speaker_words(words, job.request.get("speakers_expected") or DEFAULT_SPEAKERS)
+    return words
+
+
 def transcript_json(job: _Job, status: str) -> dict[str, Any]:
     """The transcript object as ``GET /v2/transcript/<id>`` returns it at ``status``."""
     echoed = {key: value for key, value in job.request.items() if key != "audio_url"}
@@ -243,10 +328,16 @@ def transcript_json(job: _Job, status: str) -> dict[str, Any]:
                             "text": None, "words": None, "error": None, "audio_duration": None,
                             "language_code": echoed.get("language_code"), "speech_model_used": None}
     if status == "completed":
-        words = timed_words(job.digest, job.size)
+        words = _words(job)
+        detected = job.request.get("language_detection") is True
         body.update(text=" ".join(w["text"] for w in words), words=words, confidence=0.5,
                     audio_duration=math.ceil(words[-1]["end"] / 1000),
-                    language_code=body["language_code"] or "en_us", speech_model_used="stand-in")
+                    language_code=DETECTED_LANGUAGE if detected else body["language_code"] or "en_us",
+                    speech_model_used="stand-in")
+        if detected:
+            body["language_confidence"] = DETECTED_CONFIDENCE
+        if job.request.get("speaker_labels"):
+            body["utterances"] = utterances(words)
     elif status == "error":
         body["error"] = job.reason or DEFAULT_FAILURE
     return body

@@ -24,6 +24,8 @@ DAY_S = 86_400                 # an emulated day is a UTC calendar day
 DEFAULT_SEEDED_VIDEOS = 3      # per public user unless EmulatedUser.seeded_videos says otherwise
 SEED_GAP_MIN_S = 6 * 3600      # seeded videos are 6 to 54 hours apart, newest just before the start day
 SEED_GAP_SPAN_S = 48 * 3600
+CAPTIONED_ONE_IN = 3           # EMU: about one seeded video in three has TikTok's auto-generated captions
+CAPTION_LANGUAGE = "eng-US"    # TikTok's LanguageCodeName form (subtitleInfos), not an ISO 639-1 code
 VIDEO_WIDTH, VIDEO_HEIGHT = 360, 640   # portrait, as TikTok; matches the generated media
 TOPICS = ("One-pan pasta", "Knife skills", "Sourdough basics", "Five-minute breakfast", "Street food tour",
           "Kitchen hacks", "Spice cupboard", "Leftover magic", "Weeknight curry", "Dessert in a mug")
@@ -44,6 +46,7 @@ class CatalogueVideo:
     height: int = VIDEO_HEIGHT
     is_aigc: bool = False
     media_path: str | None = None  # a posted video's own file; None = generated from the id on request
+    captions: bool = False     # TikTok offers auto-generated captions for it (seeded videos only)
 
     @property
     def create_time(self) -> int:
@@ -124,8 +127,20 @@ def seed_videos(user: EmulatedUser, count: int, start_day: int) -> list[Catalogu
             id=video_id_for(create_s, salt), open_id=user.open_id, create_ms=create_s * 1000,
             title=f"Episode {number}: {topic}",
             description=f"{topic}, episode {number} by @{user.username}. #emulated #ep{number}",
-            duration=hashed(salt, "duration", 2, 4), is_aigc=hashed(salt, "aigc", 0, 4) == 0))
+            duration=hashed(salt, "duration", 2, 4), is_aigc=hashed(salt, "aigc", 0, 4) == 0,
+            captions=hashed(salt, "captions", 1, CAPTIONED_ONE_IN) == 1))
     return videos
+
+
+def caption_cues(video: CatalogueVideo, username: str) -> list[tuple[int, int, str]]:
+    """The words of a captioned video as (start_ms, end_ms, text) cues spread over its duration.
+
+    Derived from the video's own title and owner, so each captioned video reads differently from every other and
+    from anything the AssemblyAI stand-in writes.
+    """
+    lines = [f"Hey, it's {username} here.", f"{video.title}.", f"Clip {video.id[-6:]}, see you next time!"]
+    span_ms = max(1, video.duration) * 1000 // len(lines)
+    return [(i * span_ms, (i + 1) * span_ms - 100, text) for i, text in enumerate(lines)]
 
 
 def _field(record: Any, name: str, default: Any = None) -> Any:

@@ -3,13 +3,18 @@
 Seeded videos get a real clip generated with PyAV on first request (flat colour and a sine tone, both derived from
 the video id, so two videos never download the same bytes) and cached in a temporary folder that lives as long as
 the emulator app; posted videos are served from the file the upload produced. Share pages carry ``og:video`` and a
-``<video src>`` so yt-dlp's generic extractor downloads the clip over loopback. Cover URLs expire like TikTok's
-(``x-expires``, six hours after the API handed them out) and then answer 403.
+``<video src>`` so yt-dlp's generic extractor downloads the clip over loopback, and, like TikTok's web pages, the
+video as JSON in ``<script id="__UNIVERSAL_DATA_FOR_REHYDRATION__">`` (``webapp.video-detail`` ->
+``itemInfo.itemStruct``), the part yt-dlp's TikTok extractor reads. A captioned video lists its auto-generated
+captions there in ``video.subtitleInfos`` (``LanguageCodeName``, ``Url``, ``Format: webvtt``, ``Source: ASR``), and the
+caption file is served as WebVTT. Cover and caption URLs expire like TikTok's (``x-expires``, six hours after they
+were handed out) and then answer 403.
 """
 
 from __future__ import annotations
 
 import array
+import json
 import math
 import mimetypes
 import os
@@ -23,12 +28,14 @@ from urllib.parse import quote, urlencode
 import av
 from flask import Blueprint, Response, abort, current_app, request, send_file
 
-from .catalogue import CatalogueVideo, find_video, hashed
+from .catalogue import CAPTION_LANGUAGE, CatalogueVideo, caption_cues, emulated_day, find_video, hashed, video_stats
 from .envelope import current_state
 
 bp = Blueprint("media_server", __name__)
 
 COVER_TTL_S = 6 * 3600      # video object docs: cover_image_url "TTL 6 hours"
+CAPTION_TTL_S = COVER_TTL_S  # EMU: TikTok's caption URLs carry an expiry too; the same six hours as covers
+UNIVERSAL_DATA_ID = "__UNIVERSAL_DATA_FOR_REHYDRATION__"  # the script element yt-dlp's TikTok extractor reads
 MEDIA_FPS = 24              # media requirements: 23-60 fps
 AUDIO_RATE_HZ = 16_000
 AUDIO_FRAME_SAMPLES = 1024  # AAC's frame size
@@ -49,6 +56,10 @@ def media_url(base_url: str, video_id: str) -> str:
 
 def cover_url(base_url: str, video_id: str, expires_s: int) -> str:
     return f"{base_url}/_emulator/cover/{video_id}.jpg?x-expires={expires_s}"
+
+
+def caption_url(base_url: str, video_id: str, expires_s: int) -> str:
+    return f"{base_url}/_emulator/captions/{video_id}.vtt?x-expires={expires_s}"
 
 
 def embed_link(base_url: str, video_id: str) -> str:
@@ -145,8 +156,43 @@ def _video_or_404(video_id: str) -> CatalogueVideo:
     return video
 
 
+def item_struct(video: CatalogueVideo, username: str, base_url: str, now_s: float) -> dict[str, object]:
+    """The video as TikTok's web page embeds it (``itemInfo.itemStruct``): the fields yt-dlp's TikTok extractor
+    reads for formats, metadata and subtitles."""
+    stats = video_stats(video.id, video.created_day, emulated_day(now_s))
+    media, cover = media_url(base_url, video.id), cover_url(base_url, video.id, int(now_s) + COVER_TTL_S)
+    details: dict[str, object] = {"id": video.id, "width": video.width, "height": video.height,
+                                  "duration": video.duration, "playAddr": media, "cover": cover}
+    if video.captions:
+        expires = int(now_s) + CAPTION_TTL_S
+        vtt = caption_vtt(video, username)
+        details["subtitleInfos"] = [{
+            "LanguageID": "2", "LanguageCodeName": CAPTION_LANGUAGE, "Url": caption_url(base_url, video.id, expires),
+            "UrlExpire": str(expires), "Format": "webvtt", "Version": "1", "Source": "ASR",
+            "Size": str(len(vtt.encode()))}]
+    return {"id": video.id, "desc": video.description, "createTime": str(video.create_time),
+            "author": {"id": video.open_id, "uniqueId": username, "nickname": username}, "video": details,
+            "stats": {"playCount": stats.view_count, "diggCount": stats.like_count,
+                      "commentCount": stats.comment_count, "shareCount": stats.share_count}}
+
+
+def universal_data(video: CatalogueVideo, username: str, base_url: str, now_s: float) -> str:
+    """The JSON of the page's rehydration script, with ``<`` escaped so no string can close the element."""
+    data = {"__DEFAULT_SCOPE__": {"webapp.video-detail": {
+        "statusCode": 0, "statusMsg": "", "itemInfo": {"itemStruct": item_struct(video, username, base_url, now_s)}}}}
+    return json.dumps(data, separators=(",", ":")).replace("<", "\\u003c")
+
+
+def caption_vtt(video: CatalogueVideo, username: str) -> str:
+    """The video's captions as WebVTT."""
+    def stamp(ms: int) -> str:
+        return f"{ms // 3_600_000:02}:{ms // 60_000 % 60:02}:{ms // 1000 % 60:02}.{ms % 1000:03}"
+    return "WEBVTT\n\n" + "".join(f"{stamp(start)} --> {stamp(end)}\n{text}\n\n"
+                                   for start, end, text in caption_cues(video, username))
+
+
 def share_page(video: CatalogueVideo, username: str, base_url: str, now_s: float) -> str:
-    """An HTML page for one video with the tags yt-dlp's generic extractor looks for."""
+    """An HTML page for one video with the tags yt-dlp's generic extractor looks for and TikTok's embedded JSON."""
     media, cover = media_url(base_url, video.id), cover_url(base_url, video.id, int(now_s) + COVER_TTL_S)
     title = escape(video.title or f"Video {video.id}")
     return (f'<!doctype html><html><head><meta charset="utf-8"><title>{title}</title>'
@@ -158,7 +204,9 @@ def share_page(video: CatalogueVideo, username: str, base_url: str, now_s: float
             f'<meta property="og:image" content="{escape(cover)}"></head><body>'
             f'<p>TikTok emulator - nothing here reaches TikTok</p><h1>@{escape(username)}</h1>'
             f'<video src="{media}" poster="{escape(cover)}" width="{video.width}" height="{video.height}" controls '
-            f'playsinline></video><p>{escape(video.description)}</p></body></html>')
+            f'playsinline></video><p>{escape(video.description)}</p>'
+            f'<script id="{UNIVERSAL_DATA_ID}" type="application/json">'
+            f'{universal_data(video, username, base_url, now_s)}</script></body></html>')
 
 
 @bp.get("/@<username>/video/<video_id>")
@@ -191,11 +239,26 @@ def media(video_id: str):
     return send_file(media_cache().clip(video), mimetype="video/mp4", conditional=True)
 
 
+@bp.get("/_emulator/captions/<video_id>.vtt")
+def captions(video_id: str):
+    video = _video_or_404(video_id)
+    owner = current_state().user(video.open_id)
+    if not video.captions or owner is None:
+        abort(404)
+    if not _unexpired(request.args.get("x-expires", "")):
+        return Response("caption URL expired; load the video's page again for a fresh one", status=403,
+                        mimetype="text/plain")
+    return Response(caption_vtt(video, owner.username), mimetype="text/vtt")
+
+
+def _unexpired(expires: str) -> bool:
+    return expires.isdigit() and int(expires) >= current_state().now()
+
+
 @bp.get("/_emulator/cover/<video_id>.jpg")
 def cover(video_id: str):
     video = _video_or_404(video_id)
-    expires = request.args.get("x-expires", "")
-    if not expires.isdigit() or int(expires) < current_state().now():
+    if not _unexpired(request.args.get("x-expires", "")):
         return Response("cover URL expired; query the video again for a fresh one", status=403,
                         mimetype="text/plain")
     return Response(media_cache().cover(video.id), mimetype="image/jpeg")

@@ -21,14 +21,14 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable, Mapping
 
 import assemblyai as aai
 import httpx
 
 from tiktok.errors import ConfigError, TikTokError
 
-DEFAULT_POLL_INTERVAL_S = 3.0  # the SDK's own default polling_interval
+DEFAULT_POLL_INTERVAL_S = 3.0  # the SDK's own default polling_interval (the CLI passes options.poll_interval_for)
 DEFAULT_HTTP_TIMEOUT_S = 30.0  # the SDK's default http_timeout: bounds each socket operation, not the whole call
 DEFAULT_SPEECH_MODELS = ("universal-3-pro", "universal-2")  # ecosystem notes §1: docs disagree, so always send it
 MIN_POLL_WINDOW_S = 0.01  # poll at least once even when the upload used up the budget
@@ -84,6 +84,7 @@ class TranscriptResult:
     language: str | None
     duration_s: float | None
     error: str | None
+    speakers: int = 0  # distinct speakers labelled (with speaker_labels); the text is then one line per turn
 
     @property
     def ok(self) -> bool:
@@ -101,9 +102,12 @@ def transcribe_file(path: str | Path, *, api_key: str, base_url: str, timeout_s:
                     poll_interval_s: float = DEFAULT_POLL_INTERVAL_S,
                     speech_models: tuple[str, ...] = DEFAULT_SPEECH_MODELS,
                     http_timeout_s: float = DEFAULT_HTTP_TIMEOUT_S,
-                    chars_per_caption: int | None = None,
+                    chars_per_caption: int | None = None, config: Mapping[str, Any] | None = None,
                     clock: Callable[[], float] = time.monotonic) -> TranscriptResult:
-    """Upload ``path``, wait at most ``timeout_s`` overall for the transcript, and fetch its SRT and VTT."""
+    """Upload ``path``, wait at most ``timeout_s`` overall for the transcript, and fetch its SRT and VTT.
+
+    ``config`` holds more ``aai.TranscriptionConfig`` parameters (``TranscriptOptions.config_kwargs``).
+    """
     if not api_key:
         raise ConfigError("ASSEMBLYAI_API_KEY is not set: an AssemblyAI API key is needed to transcribe")
     path = Path(path)
@@ -112,7 +116,8 @@ def transcribe_file(path: str | Path, *, api_key: str, base_url: str, timeout_s:
     deadline = clock() + timeout_s
     client = aai.Client(settings=aai.Settings(api_key=api_key, base_url=base_url, polling_interval=poll_interval_s,
                                               http_timeout=min(http_timeout_s, timeout_s)))
-    transcriber = aai.Transcriber(client=client, config=aai.TranscriptionConfig(speech_models=list(speech_models)))
+    transcriber = aai.Transcriber(client=client, config=aai.TranscriptionConfig(speech_models=list(speech_models),
+                                                                                **(config or {})))
     transcript_id: str | None = None
     try:
         transcript = transcriber.submit(str(path))
@@ -174,10 +179,18 @@ def _finish(transcript: aai.Transcript, chars_per_caption: int | None) -> Transc
 def _result(transcript: aai.Transcript, srt: str, vtt: str) -> TranscriptResult:
     language = transcript.language_code
     duration = transcript.audio_duration
+    utterances = transcript.utterances or []
+    speakers = {u.speaker for u in utterances if u.speaker}
+    text = speaker_text(utterances) if speakers else transcript.text or ""
     return TranscriptResult(transcript_id=transcript.id or "", status=_status_value(transcript.status),
-                            text=transcript.text or "", srt=srt, vtt=vtt,
-                            language=getattr(language, "value", language),
-                            duration_s=float(duration) if duration is not None else None, error=transcript.error)
+                            text=text, srt=srt, vtt=vtt, language=getattr(language, "value", language),
+                            duration_s=float(duration) if duration is not None else None, error=transcript.error,
+                            speakers=len(speakers))
+
+
+def speaker_text(utterances: list[aai.Utterance]) -> str:
+    """One line per speaker turn, "Speaker A: ...", as AssemblyAI's own examples print utterances."""
+    return "\n".join(f"Speaker {u.speaker}: {u.text}" for u in utterances)
 
 
 def _status_value(status: aai.TranscriptStatus | str) -> str:

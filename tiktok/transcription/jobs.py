@@ -19,12 +19,12 @@ from tiktok.transcription.download import classify_url
 from tiktok.errors import ConfigError, RelinkNeeded, ScopeError, TikTokError
 from tiktok.exitcodes import BAD_INPUT, FAILED, RELINK, TRY_LATER, outcome_line
 from tiktok.services import Services
+from tiktok.transcription.options import poll_interval_for, video_key_terms
 from tiktok.transcription.store import TranscriptRecord, safe_name
 from tiktok.retry import DISPLAY_RETRY, Runtime
 from tiktok.transcription.videolist import list_videos
 
 DEFAULT_BASE_URL = "https://api.assemblyai.com"  # the SDK's default (ecosystem notes section 1)
-DEFAULT_POLL_INTERVAL_S = 3.0  # the SDK's default polling_interval
 STANDIN_POLL_INTERVAL_S = 0.05  # the loopback stand-in counts polls, not seconds: no reason to wait long
 LOCAL_ACCOUNT = "local"  # transcripts folder for local files
 LINKS_ACCOUNT = "links"  # ... for media URLs and TikTok URLs without a known account
@@ -38,6 +38,7 @@ class Job:
     record: TranscriptRecord
     url: str | None = None  # downloaded with yt-dlp when set
     path: Path | None = None  # a local file, sent as it is
+    key_terms: tuple[str, ...] = ()  # the creator's name and the video's hashtags, for --video-key-terms
 
     @property
     def label(self) -> str:
@@ -65,14 +66,17 @@ def format_outcome(outcome: Outcome) -> str:
     return outcome_line(outcome.status, outcome.label, outcome.detail)
 
 
-def assemblyai_target(env: Mapping[str, str], settings: Settings, stack: ExitStack) -> Target:
-    """The configured AssemblyAI; in emulator mode with no key, a stand-in served on loopback until ``stack`` ends."""
+def assemblyai_target(env: Mapping[str, str], settings: Settings, stack: ExitStack, *, jobs: int = 1) -> Target:
+    """The configured AssemblyAI; in emulator mode with no key, a stand-in served on loopback until ``stack`` ends.
+
+    Polls every ``poll_interval_for(jobs)`` seconds unless ASSEMBLYAI_POLLING_INTERVAL says otherwise.
+    """
     key = (env.get("ASSEMBLYAI_API_KEY") or "").strip()
     if key:
         base = (env.get("ASSEMBLYAI_BASE_URL") or "").strip() or DEFAULT_BASE_URL
         raw_poll = (env.get("ASSEMBLYAI_POLLING_INTERVAL") or "").strip()
         try:
-            poll = float(raw_poll) if raw_poll else DEFAULT_POLL_INTERVAL_S
+            poll = float(raw_poll) if raw_poll else poll_interval_for(jobs)
         except ValueError:
             raise ConfigError(f"ASSEMBLYAI_POLLING_INTERVAL={raw_poll!r} is not a number of seconds") from None
         if poll <= 0:
@@ -135,7 +139,7 @@ def job_for_input(value: str, trusted: frozenset[str], usernames: Mapping[str, s
             username, open_id = "", LINKS_ACCOUNT
             video_id = f"{Path(parts.path).stem}-{_digest(value)}"
         record = TranscriptRecord(video_id=safe_name(video_id), open_id=open_id, username=username, source_url=value)
-        return Job(record=record, url=value)
+        return Job(record=record, url=value, key_terms=video_key_terms(username))
     path = Path(value).expanduser()
     if path.is_dir():
         return Outcome(BAD_INPUT, value, "is a directory, not a media file (name the files in it, e.g. "
@@ -180,7 +184,8 @@ def account_jobs(open_id: str, args: argparse.Namespace, settings: Settings, ser
         return [], Outcome(status, account.label, f"could not list the videos: {exc}")
     return [Job(record=TranscriptRecord(
         video_id=v.id, open_id=open_id, username=account.username or v.username, title=v.title or v.description,
-        created_time=v.create_time, source_url=v.share_url), url=v.share_url) for v in videos], None
+        created_time=v.create_time, source_url=v.share_url), url=v.share_url,
+        key_terms=video_key_terms(account.username or v.username, v.title, v.description)) for v in videos], None
 
 
 def _digest(text: str) -> str:
