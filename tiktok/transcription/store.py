@@ -20,19 +20,22 @@ import time
 from dataclasses import asdict, dataclass, replace
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import Any, Callable
 
 from tiktok.exitcodes import DONE, FAILED, OUTCOME_EXIT
 from tiktok.atomic import atomic_write
 from tiktok.errors import FileProblem
+from tiktok.transcription.index import PER_PAGE, QueryError, TranscriptIndex
+from tiktok.transcription.snippets import Snippet
+
+__all__ = ["QueryError", "SearchHit", "SearchResults", "Snippet", "TranscriptRecord", "TranscriptStore",
+           "TranscriptsFolderError"]
 
 log = logging.getLogger(__name__)
 
 STATUS_COMPLETED = "completed"
 STATUS_FAILED = "failed"
 TEXT_KINDS = ("txt", "srt", "vtt")
-SNIPPET_RADIUS_CHARS = 60  # context shown either side of a match
-MAX_SNIPPETS = 3  # per transcript in search results
 FILE_MODE = 0o644  # transcripts are not secret; mkstemp's 0600 would hide them from other local tools
 _UNSAFE_NAME_CHARS = re.compile(r"[^A-Za-z0-9._-]")
 
@@ -93,20 +96,23 @@ class TranscriptRecord:
 
 
 @dataclass(frozen=True)
-class Snippet:
-    """A piece of transcript text around matches; ``matches`` are (start, end) offsets into ``text``."""
-
-    text: str
-    matches: tuple[tuple[int, int], ...]
-    offset: int  # where ``text`` starts in the full transcript
-    cut_before: bool
-    cut_after: bool
-
-
-@dataclass(frozen=True)
 class SearchHit:
     record: TranscriptRecord
     snippets: tuple[Snippet, ...]
+
+
+@dataclass(frozen=True)
+class SearchResults:
+    """One page of hits; ``total`` counts every matching transcript."""
+
+    hits: tuple[SearchHit, ...]
+    total: int
+    page: int
+    per_page: int
+
+    @property
+    def pages(self) -> int:
+        return max(1, -(-self.total // self.per_page))
 
 
 def safe_name(value: str) -> str:
@@ -178,18 +184,16 @@ class TranscriptStore:
         records = [r for r in map(self._load, self._record_files()) if r is not None]
         return sorted(records, key=lambda r: (r.saved_at or "", r.created_time or 0, r.video_id), reverse=True)
 
-    def search(self, query: str) -> list[SearchHit]:
-        """Completed transcripts whose text contains every word of ``query`` (case-insensitive), newest first."""
-        words = query_words(query)
-        if not words:
-            return []
-        hits = []
-        for record in self.list_records():
-            text = self._text_or_none(record) if record.ok else None
-            spans = find_matches(text, words) if text is not None else None
-            if spans is not None:
-                hits.append(SearchHit(record, make_snippets(text, spans)))
-        return hits
+    def search(self, query: str, *, page: int = 1, per_page: int = PER_PAGE) -> SearchResults:
+        """One page of the completed transcripts matching ``query`` (every word, "a phrase", or pre*), best first,
+        from the full-text index (tiktok.transcription.index); QueryError when it holds no word."""
+        with self._folder_errors(allow_missing=True):
+            if self.root.exists() and not self.root.is_dir():
+                raise NotADirectoryError(20, "is not a folder")
+            found = TranscriptIndex(self.root).search(query, page=page, per_page=per_page)
+        return SearchResults(hits=tuple(SearchHit(TranscriptRecord.from_json(h.record), h.snippets)
+                                        for h in found.hits),
+                             total=found.total, page=found.page, per_page=found.per_page)
 
     def _text_or_none(self, record: TranscriptRecord) -> str | None:
         try:
@@ -248,52 +252,6 @@ class _FolderErrors:
         else:
             reason = exc.strerror or str(exc)
         raise TranscriptsFolderError(self.root, reason) from exc
-
-
-def query_words(query: str) -> list[str]:
-    """The distinct words of a search query, in order."""
-    return list(dict.fromkeys(query.split()))
-
-
-def find_matches(text: str, words: Iterable[str]) -> list[tuple[int, int]] | None:
-    """Sorted (start, end) spans of every word in ``text`` (case-insensitive); None unless every word occurs."""
-    spans: list[tuple[int, int]] = []
-    for word in words:
-        found = [m.span() for m in re.finditer(re.escape(word), text, re.IGNORECASE)]
-        if not found:
-            return None
-        spans.extend(found)
-    return sorted(set(spans))
-
-
-def make_snippets(text: str, spans: list[tuple[int, int]], radius: int = SNIPPET_RADIUS_CHARS,
-                  limit: int = MAX_SNIPPETS) -> tuple[Snippet, ...]:
-    """Up to ``limit`` windows of text around the matches, with match offsets relative to each window."""
-    windows: list[list[int]] = []
-    for start, end in spans:
-        lo, hi = _snap_left(text, max(0, start - radius), start), _snap_right(text, min(len(text), end + radius), end)
-        if windows and lo <= windows[-1][1]:
-            windows[-1][1] = max(windows[-1][1], hi)
-        elif len(windows) < limit:
-            windows.append([lo, hi])
-    return tuple(Snippet(text=text[lo:hi], offset=lo, cut_before=lo > 0, cut_after=hi < len(text),
-                         matches=tuple((max(s, lo) - lo, min(e, hi) - lo) for s, e in spans if s < hi and e > lo))
-                 for lo, hi in windows)
-
-
-def _snap_left(text: str, lo: int, limit: int) -> int:
-    # start the window at a word boundary rather than mid-word, without passing the match
-    if lo == 0:
-        return 0
-    space = text.find(" ", lo, limit)
-    return space + 1 if space != -1 else lo
-
-
-def _snap_right(text: str, hi: int, limit: int) -> int:
-    if hi >= len(text):
-        return len(text)
-    space = text.rfind(" ", limit, hi)
-    return space if space != -1 else hi
 
 
 def _atomic_write(path: Path, text: str) -> None:
