@@ -131,7 +131,8 @@ def test_results_come_in_bounded_pages_with_bounded_snippets(tmp_path):
         assert all(s.text[a:b] == "ferry" for s in hit.snippets for a, b in s.matches)
 
 
-def test_a_read_only_folder_is_indexed_in_the_temp_folder(tmp_path, monkeypatch):
+def test_a_read_only_folder_is_indexed_in_the_user_s_cache(tmp_path, monkeypatch):
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
     source, view = tmp_path / "t", tmp_path / "view"
     save(make_store(source), "1", "ferry")
     view.mkdir()
@@ -144,7 +145,8 @@ def test_a_read_only_folder_is_indexed_in_the_temp_folder(tmp_path, monkeypatch)
         fallback_path(view).unlink(missing_ok=True)
         assert ids(make_store(view), "ferry") == ["1"]
         assert not (view / INDEX_NAME).exists()
-        assert fallback_path(view).exists()
+        assert fallback_path(view).exists() and fallback_path(view).parent == tmp_path / "cache" / "tiktok-tool"
+        assert oct(os.stat(fallback_path(view).parent).st_mode & 0o777) == "0o700"
     finally:
         fallback_path(view).unlink(missing_ok=True)
         if refused is None:
@@ -184,3 +186,51 @@ def test_hits_come_newest_video_first_even_within_one_second(tmp_path):
     order = [hit.record.video_id for hit in store.search("ferry").hits]
     assert order[0] == "local"  # saved now, long after the videos were made
     assert order[1] == "b" and set(order[2:4]) == {"c", "d"} and order[4] == "a"
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1_800_000_000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_an_edit_in_place_is_seen_by_the_periodic_full_scan(tmp_path):
+    store, clock = make_store(tmp_path / "t"), Clock()
+    save(store, "1", "the ferry")
+    index = TranscriptIndex(store.root, clock=clock)
+    assert index.refresh() == 1
+    folder = store.root / "acct-a"
+    folder_mtime = folder.stat().st_mtime_ns
+    with open(store.path("acct-a", "1", "txt"), "w", encoding="utf-8") as text:  # same inode, folder untouched
+        text.write("the boat, much longer now")
+    os.utime(folder, ns=(folder_mtime, folder_mtime))
+    assert index.refresh() == 0  # the folder looks the same ...
+    clock.now += index_module.FULL_SCAN_S
+    assert index.refresh() == 1  # ... until the full scan compares every file
+    assert [h.record["video_id"] for h in index.search("boat").hits] == ["1"]
+    assert index.search("ferry").hits == ()
+
+
+def test_the_index_file_is_private(tmp_path):
+    store = make_store(tmp_path / "t")
+    save(store, "1", "ferry")
+    store.search("ferry")
+    assert oct(os.stat(store.root / INDEX_NAME).st_mode & 0o777) == "0o600"
+
+
+def test_an_index_another_process_holds_is_searched_as_it_stands(tmp_path, monkeypatch):
+    store = make_store(tmp_path / "t")
+    save(store, "1", "ferry one")
+    assert ids(store, "ferry") == ["1"]
+    save(store, "2", "ferry two")  # stale now, but a long rebuild elsewhere holds the write lock
+    monkeypatch.setattr(index_module, "BUSY_TIMEOUT_S", 0.05)
+    holder = sqlite3.connect(store.root / INDEX_NAME, isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")
+    try:
+        assert ids(store, "ferry") == ["1"]  # not a 500, not a dropped index: what it held
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+    assert ids(store, "ferry") == ["1", "2"]

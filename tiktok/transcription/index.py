@@ -4,8 +4,9 @@ The files under ``transcripts/`` stay the source of truth; the index is a cache 
 ``<root>/.search-index.sqlite3`` and can be deleted at any time. Before each search the index checks the folder:
 the root and every account folder are ``stat``-ed, and only a folder whose mtime changed is scanned again (the
 store writes every file by rename, which always changes its folder's mtime). The folder's mtime is read before
-it is scanned, so a file written during a scan is seen by the next search. A missing, corrupt or older-format
-index is rebuilt; one that cannot be written beside the transcripts (read-only folder) lives in the temp folder.
+it is scanned, so a file written during a scan is seen by the next search; every ``FULL_SCAN_S`` all files' sizes
+and mtimes are compared too, for a file edited in place. A missing, corrupt or older-format index is rebuilt
+(mode 0600); one that cannot be written beside the transcripts (read-only folder) lives in the user's cache.
 
 Two processes refreshing at once are kept apart by SQLite's write lock (``BEGIN IMMEDIATE``): the second waits,
 then finds the work done, because what is stale is decided again inside the transaction.
@@ -18,23 +19,28 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import math
 import os
 import re
 import sqlite3
-import tempfile
+import time
 from contextlib import closing
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Iterator
+from typing import Callable, Iterator
 
 from tiktok.transcription.snippets import Snippet, make_snippets
 
+log = logging.getLogger(__name__)
 INDEX_NAME = ".search-index.sqlite3"
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 PER_PAGE = 20
 BUSY_TIMEOUT_S = 30.0
+FULL_SCAN_S = 300.0  # every file's size and mtime are compared this often, for edits that keep the folder's mtime
+INDEX_MODE = 0o600
+SQLITE_BUSY, SQLITE_LOCKED = 5, 6
 MARK_START, MARK_END = "\x02", "\x03"  # never in transcript text (control characters are not speech)
 SLOTS = 1024  # row ids per second of creation time
 MAX_KEY = (2**63 - 1) // SLOTS - 1
@@ -43,15 +49,23 @@ _WORDLIKE = re.compile(r"\w")
 
 SCHEMA = f"""
 CREATE TABLE folders (name TEXT PRIMARY KEY, mtime_ns INTEGER NOT NULL);
+CREATE TABLE meta (key TEXT PRIMARY KEY, value REAL NOT NULL);
 CREATE TABLE docs (id INTEGER PRIMARY KEY, folder TEXT NOT NULL, video_id TEXT NOT NULL, signature TEXT NOT NULL,
                    record TEXT NOT NULL, UNIQUE (folder, video_id));
-CREATE VIRTUAL TABLE fts USING fts5(title, body, tokenize = "unicode61 remove_diacritics 2");
+CREATE VIRTUAL TABLE fts USING fts5(title, body, tokenize = "unicode61 remove_diacritics 2", prefix = "2 3");
 PRAGMA user_version = {SCHEMA_VERSION};
 """
 
 
 class QueryError(ValueError):
-    """A search the index cannot run; the message is for the person who typed it."""
+    """A search that cannot run (no word in it, or the index is held by another process's long rebuild); the
+    message is for the person who typed it."""
+
+
+def is_busy(exc: BaseException) -> bool:
+    """True for SQLite's "database is locked/busy": another process holds the index, nothing is wrong with it."""
+    return isinstance(exc, sqlite3.OperationalError) and (
+        getattr(exc, "sqlite_errorcode", None) in (SQLITE_BUSY, SQLITE_LOCKED) or "locked" in str(exc))
 
 
 def fts_query(text: str) -> str | None:
@@ -122,9 +136,11 @@ class FileSig:
 class TranscriptIndex:
     """The index of one transcripts folder. Cheap to create; every call opens its own connection (threads)."""
 
-    def __init__(self, root: str | os.PathLike[str], path: str | os.PathLike[str] | None = None) -> None:
+    def __init__(self, root: str | os.PathLike[str], path: str | os.PathLike[str] | None = None, *,
+                 clock: Callable[[], float] = time.time) -> None:
         self.root = Path(root)
         self.path = Path(path) if path is not None else self.root / INDEX_NAME
+        self.clock = clock
 
     # -- searching --------------------------------------------------------------------------------------------
 
@@ -136,8 +152,19 @@ class TranscriptIndex:
         page = max(1, page)
         if not self.root.is_dir():
             return SearchPage((), 0, page, per_page)
-        self.refresh()
-        with self._open() as db:
+        try:
+            self.refresh()
+        except sqlite3.OperationalError as exc:
+            if not is_busy(exc):
+                raise
+            log.warning("transcript index busy (another process is updating it); searching what it holds now")
+        try:
+            db_handle = self._open()
+        except sqlite3.OperationalError as exc:
+            if not is_busy(exc):
+                raise
+            raise QueryError("the search index is being built by another process; try again in a moment") from None
+        with db_handle as db:
             total = db.execute("SELECT count(*) FROM fts WHERE fts MATCH ?", (match,)).fetchone()[0]
             rows = db.execute(
                 f"SELECT docs.record, highlight(fts, 1, '{MARK_START}', '{MARK_END}') FROM fts "
@@ -159,6 +186,8 @@ class TranscriptIndex:
             db.execute("BEGIN IMMEDIATE")  # one writer; whoever waited re-decides below what is still stale
             try:
                 changed = self._apply(db, self._stale_folders(db))
+                if self._full_scan_due(db):
+                    db.execute("INSERT OR REPLACE INTO meta VALUES ('full_scan', ?)", (self.clock(),))
                 db.execute("COMMIT")
             except BaseException:
                 db.execute("ROLLBACK")
@@ -166,12 +195,19 @@ class TranscriptIndex:
             return changed
 
     def _stale_folders(self, db: sqlite3.Connection) -> dict[str, int | None]:
-        """Account folders whose mtime differs from the index's (None: the folder is gone)."""
+        """Account folders whose mtime differs from the index's (None: the folder is gone); every folder when a
+        full scan is due, which then re-reads only the files whose size or mtime changed."""
         known = dict(db.execute("SELECT name, mtime_ns FROM folders"))
         now = dict(account_folders(self.root))
-        stale: dict[str, int | None] = {name: mtime for name, mtime in now.items() if known.get(name) != mtime}
+        everything = self._full_scan_due(db)
+        stale: dict[str, int | None] = {name: mtime for name, mtime in now.items()
+                                        if everything or known.get(name) != mtime}
         stale.update({name: None for name in known if name not in now})
         return stale
+
+    def _full_scan_due(self, db: sqlite3.Connection) -> bool:
+        row = db.execute("SELECT value FROM meta WHERE key = 'full_scan'").fetchone()
+        return row is None or not 0 <= self.clock() - row[0] < FULL_SCAN_S
 
     def _apply(self, db: sqlite3.Connection, stale: dict[str, int | None]) -> int:
         changed = 0
@@ -226,14 +262,14 @@ class TranscriptIndex:
                 except BaseException:
                     db.close()
                     raise
-            except sqlite3.DatabaseError:
-                if attempt:
+            except sqlite3.DatabaseError as exc:
+                if attempt or is_busy(exc):  # busy: another process is building it, so it must not be dropped
                     raise
                 self._discard()  # a cache: a corrupt copy is dropped and built again from the files
             except OSError:
                 if attempt:
                     raise
-                self.path = fallback_path(self.root)  # the transcripts folder is read-only: keep it in /tmp
+                self.path = fallback_path(self.root)  # the transcripts folder is read-only: keep it in our cache
         raise AssertionError("unreachable")
 
     @staticmethod
@@ -242,6 +278,8 @@ class TranscriptIndex:
             raise FileNotFoundError(2, "no such folder", str(path.parent))
         if not os.access(path.parent, os.W_OK) and not os.access(path, os.W_OK):
             raise PermissionError(13, "read-only folder", str(path.parent))
+        if not path.exists():
+            os.close(os.open(path, os.O_WRONLY | os.O_CREAT, INDEX_MODE))  # SQLite's -wal/-shm copy this mode
         db = sqlite3.connect(path, timeout=BUSY_TIMEOUT_S, isolation_level=None)
         db.execute("PRAGMA journal_mode = WAL")  # readers never wait for a refresh
         return db
@@ -343,6 +381,9 @@ def read_text(path: Path) -> str | None:
 
 
 def fallback_path(root: Path) -> Path:
-    """Where the index of a read-only transcripts folder lives: the temp folder, one file per folder."""
+    """Where the index of a read-only transcripts folder lives: the user's own cache folder (mode 0700), one file
+    per transcripts folder (never a guessable name in the shared temp folder)."""
+    cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "tiktok-tool"
+    cache.mkdir(mode=0o700, parents=True, exist_ok=True)
     digest = hashlib.sha256(str(root.resolve()).encode()).hexdigest()[:16]
-    return Path(tempfile.gettempdir()) / f"tiktok-transcripts-{digest}{INDEX_NAME}"
+    return cache / f"transcripts-{digest}{INDEX_NAME}"
