@@ -235,7 +235,8 @@ def test_the_polling_interval_env_still_wins(env):
 # subtitle files (pure)
 
 def test_webvtt_headers_notes_settings_tags_and_entities_are_handled():
-    vtt = ("\ufeffWEBVTT - TikTok\nKind: captions\nLanguage: en\n\nNOTE made by TikTok\n\nSTYLE\n::cue { color: red }\n\n"
+    vtt = ("\ufeffWEBVTT - TikTok\nKind: captions\nLanguage: en\n\nNOTE made by TikTok\n\n"
+           "STYLE\n::cue { color: red }\n\n"
            "1\n00:01.000 --> 00:02.500 align:start position:0%\n<v Ada>Hello &amp; <c.big>welcome</c></v>\n"
            "to my <00:00:02.000>kitchen\n\n"
            "01:00:03.000 --> 01:00:04.000\nA &lt;b&gt; tag&nbsp;here\n\n")

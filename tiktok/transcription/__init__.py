@@ -2,9 +2,12 @@
 
 - ``cli``        transcribe.py's command line
 - ``jobs``       inputs become one job per video (or an outcome saying why not)
-- ``run``        each job: download, transcribe, save
+- ``run``        each job: TikTok's captions, or download and transcribe; then save
 - ``videolist``  an account's videos through /v2/video/list/
+- ``captions``   a TikTok video's own captions through yt-dlp (tried first)
+- ``subtitles``  WebVTT/SubRip files as cues, and cues as text, SRT and VTT
 - ``download``   yt-dlp, for TikTok URLs and media URLs
 - ``assemblyai`` the AssemblyAI SDK, pointed at the configured base URL
+- ``options``    AssemblyAI features a creator picks, and the polling interval
 - ``store``      transcripts on disk, and search over them
 """

@@ -3,8 +3,9 @@
 Inputs become jobs (one per video); jobs run ``--jobs`` at a time. Each job first asks yt-dlp for the video's own
 TikTok captions (not with ``--no-captions``); without them it downloads with yt-dlp into a temporary folder (removed
 on success and failure), transcribes through the AssemblyAI SDK with a bounded wait (the options in
-:mod:`tiktok.transcription.options`), and saves ``.txt``/``.srt``/``.vtt``/``.json`` through :class:`TranscriptStore`. A failed video gets its reason recorded; the
-others go on. Finished videos are skipped unless ``--force``, so a second run does no work.
+:mod:`tiktok.transcription.options`), and saves ``.txt``/``.srt``/``.vtt``/``.json`` through :class:`TranscriptStore`.
+A failed video gets its reason recorded; the others go on. Finished videos are skipped unless ``--force``, so a
+second run does no work.
 """
 
 from __future__ import annotations
@@ -36,9 +37,9 @@ EPILOG = """exit codes:
 
 environment: ASSEMBLYAI_API_KEY (required unless the TikTok emulator is in use, where a labelled local stand-in
 makes synthetic text instead), ASSEMBLYAI_BASE_URL (another AssemblyAI host, e.g. https://api.eu.assemblyai.com),
-ASSEMBLYAI_POLLING_INTERVAL (seconds between status polls; default """ + f"{SHORT_CLIP_POLL_S:g}" + """ s, longer with many
---jobs so all polls stay within a third of AssemblyAI's 20,000 requests per 5 minutes), TRANSCRIPTS_DIR (default
-transcripts/)."""
+ASSEMBLYAI_POLLING_INTERVAL (seconds between status polls; default """ + f"{SHORT_CLIP_POLL_S:g}" + """ s, longer
+with many --jobs, so that all polls stay within a third of AssemblyAI's 20,000 requests per 5 minutes),
+TRANSCRIPTS_DIR (default transcripts/)."""
 
 
 def build_parser() -> argparse.ArgumentParser:

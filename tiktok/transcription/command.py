@@ -32,7 +32,8 @@ def run(args: argparse.Namespace, *, sleep: Callable[[float], None] = time.sleep
     say = lambda text: print(prefix + text, flush=True)
     with ExitStack() as stack:
         try:
-            target = assemblyai_target(env, settings, stack, jobs=args.jobs)  # first: without a key, stop before touching anything
+            # first: without a key, stop before touching anything
+            target = assemblyai_target(env, settings, stack, jobs=args.jobs)
             store = TranscriptStore(args.transcripts or env.get("TRANSCRIPTS_DIR") or DEFAULT_TRANSCRIPTS_DIR)
             store.ensure_writable()
         except (ConfigError, TranscriptsFolderError) as exc:
