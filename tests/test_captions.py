@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import re
+from contextlib import ExitStack
 
 import pytest
 import requests
@@ -15,11 +16,14 @@ from tests.test_transcribe_cli import (  # noqa: F401  (fixtures shared with the
     _clear_faults, aai, caption_text, captioned, catalogue, downloads, emulator, env, expected_text, line_for,
     linked, media_digest, oauth, run, standin, standin_app, store, work_tmp,
 )
+from tiktok.config import load_settings, read_environment
 from tiktok.emulator.catalogue import CatalogueVideo, find_video
 from tiktok.emulator.media_server import UNIVERSAL_DATA_ID, universal_data
 from tiktok.emulator.serving import serve_in_thread
 from tiktok.emulator.config import default_users
 from tiktok.transcription.captions import fetch_captions
+from tiktok.transcription.cli import main
+from tiktok.transcription.jobs import assemblyai_target
 from tiktok.transcription.options import HTTP_LIMIT_PER_S, SHORT_CLIP_POLL_S, poll_interval_for
 from tiktok.transcription.subtitles import Cue, parse_subtitles, plain_text, render_srt, render_vtt
 
@@ -196,13 +200,11 @@ def test_without_options_none_are_sent(run, emulator, aai):
 ])
 def test_bad_assemblyai_options_exit_2_before_anything_runs(env, argv, aai):
     with pytest.raises(SystemExit) as caught:
-        from tiktok.transcription.cli import main
         main([*argv, "--account", ADA])
     assert caught.value.code == 2 and aai.request_count == 0
 
 
 def test_too_many_key_terms_exit_2(env, capsys):
-    from tiktok.transcription.cli import main
     with pytest.raises(SystemExit) as caught:
         main(["--key-term", ",".join(f"term{i}" for i in range(1001)), "--account", ADA])
     assert caught.value.code == 2 and "at most 1000" in capsys.readouterr().err
@@ -220,10 +222,6 @@ def test_the_poll_interval_is_short_and_all_jobs_stay_within_a_third_of_the_http
 
 
 def test_the_polling_interval_env_still_wins(env):
-    from contextlib import ExitStack
-
-    from tiktok.config import load_settings, read_environment
-    from tiktok.transcription.jobs import assemblyai_target
     env.delenv("ASSEMBLYAI_POLLING_INTERVAL")
     settings = load_settings(read_environment())
     with ExitStack() as stack:
