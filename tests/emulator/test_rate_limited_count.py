@@ -68,3 +68,11 @@ def test_command_line_refuses_a_negative_user_count():
     done = subprocess.run([sys.executable, "-m", "tiktok.emulator", "--extra-users", "-1"], cwd=REPO,
                           capture_output=True, text=True, timeout=60)
     assert done.returncode == 2 and "--extra-users" in done.stderr
+
+
+def test_a_state_reset_starts_the_count_again(walker, emulator, remote):
+    token = walker.login()["access_token"]
+    remote.inject_fault(USER_INFO_PATH, status=429, error="rate_limit_exceeded")
+    assert walker.user_info(token).status_code == 429 and remote.rate_limited() == 1
+    emulator.reset()
+    assert remote.state()["rate_limited"] == {"total": 0, "by_path": {}}

@@ -38,6 +38,10 @@ def build_parser() -> argparse.ArgumentParser:
                         help="real seconds each API request waits, like the network to TikTok (default 0)")
     parser.add_argument("--extra-users", type=int, default=0, metavar="N",
                         help="seed N more public accounts (user0001, ...) beside the three default ones")
+    parser.add_argument("--moderation-delay", type=float, metavar="S",
+                        help="seconds after PUBLISH_COMPLETE before a public post's id is published (default 0)")
+    parser.add_argument("--withhold-post-ids", action="store_true",
+                        help="never publish public post ids, as TikTok sometimes does")
     return parser
 
 
@@ -55,6 +59,10 @@ def config_from_args(args: argparse.Namespace) -> EmulatorConfig:
         changes["sandbox_targets"] = args.sandbox_user
     if args.latency is not None:
         changes["latency_s"] = args.latency
+    if args.moderation_delay is not None:
+        changes["moderation_delay_s"] = args.moderation_delay
+    if args.withhold_post_ids:
+        changes["withhold_post_ids"] = True
     if args.extra_users:
         if args.extra_users < 0:
             raise ValueError("--extra-users must be 0 or more")

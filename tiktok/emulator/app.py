@@ -38,6 +38,11 @@ def network_latency() -> None:
         time.sleep(latency)
 
 
+def release_public_ids() -> None:
+    """Publish the post ids whose moderation is over before anything can read them (moderation.py)."""
+    current_state().release_public_ids()
+
+
 def count_answer(response: Response) -> Response:
     current_state().count_answer(request.path, response.status_code)
     return response
@@ -50,6 +55,7 @@ def create_emulator(config: EmulatorConfig | None = None, state: EmulatorState |
     app.config.update(SESSION_COOKIE_NAME="tiktok_emulator_session")
     app.extensions[EXTENSION_KEY] = state or EmulatorState(config)
     app.before_request(network_latency)
+    app.before_request(release_public_ids)
     app.before_request(control.apply_fault)
     app.after_request(count_answer)
     for blueprint in (authorize.bp, token.bp, user_info.bp, control.bp):

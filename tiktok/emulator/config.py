@@ -14,6 +14,7 @@ UNCONFIRMED upstream, chosen here:
 from __future__ import annotations
 
 import dataclasses
+import math
 from dataclasses import dataclass, field
 
 from .posts import PostingSettings
@@ -126,6 +127,10 @@ class EmulatorConfig:
     # EMU: real seconds every API request waits before it is handled, a stand-in for the network round trip to
     # TikTok (benchmarks of concurrent clients need it; loopback answers in well under a millisecond)
     latency_s: float = 0.0
+    # reference 3.5: public posts' ids appear only after moderation ("usually < 1 min, sometimes hours", often
+    # never); emulator seconds after PUBLISH_COMPLETE, or never when withheld (tiktok/emulator/moderation.py)
+    moderation_delay_s: float = 0.0
+    withhold_post_ids: bool = False
     reject_branded_self_only: bool = False  # reference 8.4: UNCONFIRMED; strict mode answers 400 invalid_param
 
     def __post_init__(self) -> None:
@@ -180,6 +185,11 @@ def posting_problems(config: EmulatorConfig) -> list[str]:
         problems.append("upload_url_ttl must be positive")
     if not 0 <= config.latency_s <= 10:
         problems.append("latency_s must be from 0 to 10 seconds")
+    delay = config.moderation_delay_s
+    if isinstance(delay, bool) or not isinstance(delay, (int, float)) or not math.isfinite(delay) or delay < 0:
+        problems.append("moderation_delay_s must be a finite number of seconds >= 0")
+    if not isinstance(config.withhold_post_ids, bool):
+        problems.append("withhold_post_ids must be True or False")
     problems += [f"verified URL prefix {p!r} must be a domain or end with '/'" for p in config.verified_url_prefixes
                  if "://" in p and not p.endswith("/")]
     return problems

@@ -13,6 +13,7 @@ from werkzeug.exceptions import ClientDisconnected
 
 from .envelope import api_error, current_state, oauth_error
 from .faults import Fault, fault_from_json
+from .moderation import moderation_changes, moderation_view
 from .posts import SEND_TO_USER_INBOX
 from .processing import user_posted
 
@@ -61,6 +62,23 @@ def advance_clock():
     if not isinstance(seconds, (int, float)) or isinstance(seconds, bool) or seconds < 0:
         return _bad("advance must be a number of seconds >= 0")
     return jsonify({"now": current_state().advance(float(seconds))})
+
+
+@bp.get("/moderation")
+def show_moderation():
+    """The moderation new public posts get: ``delay_s`` (emulator seconds) and ``withhold``."""
+    return jsonify(moderation_view(current_state()))
+
+
+@bp.post("/moderation")
+def set_moderation():
+    """Change the moderation delay and/or withholding for posts that complete from now on."""
+    state = current_state()
+    try:
+        state.set_moderation(moderation_changes(request.get_json(silent=True)))
+    except ValueError as exc:
+        return _bad(str(exc))
+    return jsonify(moderation_view(state))
 
 
 @bp.post("/users/<open_id>/revoke")

@@ -63,6 +63,8 @@ class Post:
     polls_left: int = 0            # status fetches still answered "processing" after the transfer finished
     forced_fail_reason: str | None = None
     partial_chunks_discarded: int = 0  # PUTs whose body ended early (client dropped)
+    pending_post_id: int | None = None  # a public post's id while moderation holds it back (moderation.py)
+    public_at: float | None = None     # when that id is published; None with a pending id: withheld for good
 
     @property
     def privacy_level(self) -> str | None:
@@ -71,6 +73,22 @@ class Post:
     @property
     def terminal(self) -> bool:
         return self.status in TERMINAL_STATUSES
+
+    @property
+    def moderation(self) -> str | None:
+        """``under_review``, ``withheld`` or ``public`` for a public post (moderation.py); None otherwise."""
+        if self.post_ids:
+            return "public"
+        if self.pending_post_id is None:
+            return None
+        return "withheld" if self.public_at is None else "under_review"
+
+    def release_if_due(self, now: float) -> bool:
+        """Publish the pending id when its review is over; True when it was published now."""
+        if self.pending_post_id is None or self.public_at is None or now < self.public_at:
+            return False
+        self.post_ids, self.pending_post_id = [self.pending_post_id], None
+        return True
 
     def public(self) -> dict[str, Any]:
         """What ``/_emulator/state`` shows (no tokens exist on a Post)."""
@@ -84,6 +102,7 @@ class Post:
             "completed_at": self.completed_at, "post_ids": list(self.post_ids),
             "transfer_done": self.transfer_done, "processing_polls_left": self.polls_left,
             "partial_chunks_discarded": self.partial_chunks_discarded,
+            "moderation": self.moderation, "public_at": self.public_at,
         }
 
 
@@ -109,6 +128,7 @@ class PostingBook:
     active_users: dict[str, float] = field(default_factory=dict)          # open_id -> first direct post in window
     forced_fail_reasons: list[str] = field(default_factory=list)         # applied to the next posts, in order
     cancel_events: dict[str, threading.Event] = field(default_factory=dict)
+    under_review: set[str] = field(default_factory=set)  # publish_ids whose post id is published later
     next_id: int = 0
 
     def direct_posts_today(self, open_id: str, now: float) -> int:

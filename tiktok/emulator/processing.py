@@ -6,8 +6,8 @@ fetches, and the next fetch reveals the terminal state (0 polls: terminal at onc
 ``state.lock`` to be held.
 
 Terminal states: direct -> PUBLISH_COMPLETE, inbox -> SEND_TO_USER_INBOX, FAILED when the check failed or a fail
-reason was forced. ``publicaly_available_post_id`` gets one 19-digit id only for PUBLIC_TO_EVERYONE direct posts
-(no moderation delay is emulated). Media files are kept for video posts that succeeded (the read side serves
+reason was forced. ``publicaly_available_post_id`` gets one 19-digit id only for PUBLIC_TO_EVERYONE posts, once
+their moderation is over (``moderation.py``). Media files are kept for video posts that succeeded (the read side serves
 them) and deleted otherwise.
 """
 
@@ -16,6 +16,7 @@ from __future__ import annotations
 import os
 import secrets
 
+from .moderation import start_review
 from .posts import FAILED, PUBLISH_COMPLETE, SEND_TO_USER_INBOX, Post
 from .state import EmulatorState
 
@@ -72,7 +73,7 @@ def settle(state: EmulatorState, post: Post) -> None:
         return
     post.status, post.completed_at = status, state.now()
     if post.mode == "direct" and post.privacy_level == "PUBLIC_TO_EVERYONE":
-        post.post_ids = [new_post_id()]
+        start_review(state, post, new_post_id())
     if post.kind != "video":
         discard_media(post)
 
@@ -88,7 +89,7 @@ def user_posted(state: EmulatorState, post: Post, post_info: dict) -> None:
     post.post_info = {**post.post_info, **post_info}
     post.status, post.completed_at = PUBLISH_COMPLETE, state.now()
     if post.privacy_level == "PUBLIC_TO_EVERYONE":
-        post.post_ids = [new_post_id()]
+        start_review(state, post, new_post_id())
 
 
 def discard_media(post: Post) -> None:

@@ -52,6 +52,20 @@ class EmulatorRemote:
         """Move the emulator clock forward; returns its new epoch time."""
         return self._call("POST", "/clock", {"advance": seconds})["now"]
 
+    def moderation(self) -> dict[str, Any]:
+        """The moderation new public posts get: ``{"delay_s": float, "withhold": bool}``."""
+        return self._call("GET", "/moderation")
+
+    def set_moderation(self, *, delay_s: float | None = None, withhold: bool | None = None) -> dict[str, Any]:
+        """Change the moderation delay (emulator seconds) and/or withholding of public post ids, for posts that
+        complete from now on; returns the new settings. ``None`` leaves a setting as it is."""
+        body: dict[str, Any] = {}
+        if delay_s is not None:
+            body["delay_s"] = delay_s
+        if withhold is not None:
+            body["withhold"] = withhold
+        return self._call("POST", "/moderation", body)
+
     def revoke_user(self, open_id: str) -> int:
         """Revoke every grant of ``open_id`` (the user removed the app); returns how many were active."""
         return self._call("POST", f"/users/{open_id}/revoke")["revoked_grants"]

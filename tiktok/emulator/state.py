@@ -85,6 +85,23 @@ class EmulatorState:
             with self.lock:
                 self.rate_limited[path] += 1
 
+    def release_public_ids(self) -> None:
+        """Publish the post ids whose moderation delay is over (every request and snapshot calls this first)."""
+        with self.lock:
+            if not self.posting.under_review:
+                return
+            now = self.now()
+            done = {pid for pid in self.posting.under_review
+                    if pid not in self.posts or self.posts[pid].release_if_due(now)}
+            self.posting.under_review -= done
+
+    def set_moderation(self, changes: dict[str, Any]) -> None:
+        """Change ``moderation_delay_s`` / ``withhold_post_ids`` at runtime (ValueError when invalid)."""
+        with self.lock:
+            checked = self.config.replace(**changes)  # validated like any config
+            for name in changes:  # one config object stays shared by every part of the state
+                setattr(self.config, name, getattr(checked, name))
+
     def revoke_user(self, open_id: str) -> int:
         with self.lock:
             return self.tokens.revoke_user(open_id)
@@ -96,6 +113,7 @@ class EmulatorState:
         """
         config = self.config
         with self.lock:
+            self.release_public_ids()
             return {
                 "client": {
                     "client_key": config.client_key, "app_name": config.app_name,
@@ -115,6 +133,7 @@ class EmulatorState:
                     "pending_share_cap": config.pending_share_cap, "unaudited_user_cap": config.unaudited_user_cap,
                     "verified_url_prefixes": list(config.verified_url_prefixes),
                     "processing_polls": config.processing_polls, "upload_url_ttl": config.upload_url_ttl,
+                    "moderation_delay_s": config.moderation_delay_s, "withhold_post_ids": config.withhold_post_ids,
                     "settings": {open_id: asdict(s) for open_id, s in config.posting.items()},
                     "forced_fail_reasons": list(self.posting.forced_fail_reasons),
                 },
