@@ -180,3 +180,11 @@ def test_command_line_sets_the_moderation():
     assert (default.moderation_delay_s, default.withhold_post_ids) == (0.0, False)
     with pytest.raises(ValueError, match="moderation_delay_s"):
         config_from_args(build_parser().parse_args(["--moderation-delay", "-1"]))
+
+
+def test_a_runtime_change_leaves_the_callers_config_alone(make_emulator):
+    config = EmulatorConfig()
+    server = make_emulator(config)
+    EmulatorRemote(server.url).set_moderation(delay_s=5, withhold=True)
+    assert (server.config.moderation_delay_s, server.config.withhold_post_ids) == (5.0, True)
+    assert (config.moderation_delay_s, config.withhold_post_ids) == (0.0, False)

@@ -82,6 +82,9 @@ def main(argv: list[str] | None = None) -> int:
     print(f"client key: {config.client_key}", flush=True)
     for uri in config.redirect_uris:
         print(f"redirect URI: {uri}", flush=True)
+    if config.withhold_post_ids or config.moderation_delay_s:
+        review = "withheld for good" if config.withhold_post_ids else f"after {config.moderation_delay_s:g} s"
+        print(f"public post ids: {review}", flush=True)
     print("Press Ctrl-C to stop.", flush=True)
     try:
         threading.Event().wait()

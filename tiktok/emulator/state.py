@@ -87,6 +87,8 @@ class EmulatorState:
 
     def release_public_ids(self) -> None:
         """Publish the post ids whose moderation delay is over (every request and snapshot calls this first)."""
+        if not self.posting.under_review:
+            return  # nothing under review: no lock taken on the hot path
         with self.lock:
             if not self.posting.under_review:
                 return
@@ -98,9 +100,8 @@ class EmulatorState:
     def set_moderation(self, changes: dict[str, Any]) -> None:
         """Change ``moderation_delay_s`` / ``withhold_post_ids`` at runtime (ValueError when invalid)."""
         with self.lock:
-            checked = self.config.replace(**changes)  # validated like any config
-            for name in changes:  # one config object stays shared by every part of the state
-                setattr(self.config, name, getattr(checked, name))
+            # a validated copy, so the caller's config object (maybe shared by tests) is never changed
+            self.config = self.tokens.config = self.config.replace(**changes)
 
     def revoke_user(self, open_id: str) -> int:
         with self.lock:
