@@ -251,7 +251,7 @@ class TranscriptIndex:
 
     def _open(self) -> closing[sqlite3.Connection]:
         """A connection to a usable index: created when missing, rebuilt when corrupt or of another version."""
-        for attempt in range(2):
+        for rebuilt in (False, True):  # a second pass only after dropping a corrupt copy or moving to the cache
             try:
                 db = self._connect(self.path)
                 try:
@@ -263,11 +263,11 @@ class TranscriptIndex:
                     db.close()
                     raise
             except sqlite3.DatabaseError as exc:
-                if attempt or is_busy(exc):  # busy: another process is building it, so it must not be dropped
+                if rebuilt or is_busy(exc):  # busy: another process is building it, so it must not be dropped
                     raise
                 self._discard()  # a cache: a corrupt copy is dropped and built again from the files
             except OSError:
-                if attempt:
+                if rebuilt:
                     raise
                 self.path = fallback_path(self.root)  # the transcripts folder is read-only: keep it in our cache
         raise AssertionError("unreachable")
