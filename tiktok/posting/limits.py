@@ -11,3 +11,6 @@ MAX_CHUNKS = 1000  # guide: 1 <= total_chunk_count <= 1000
 # accepted under either reading; 4 GiB files (4,294,967,296 bytes) would only pass if TikTok means GiB.
 MAX_VIDEO_BYTES = 4_000_000_000
 DEFAULT_CHUNK_BYTES = 10_000_000  # our choice: inside [MIN_CHUNK_BYTES, MAX_CHUNK_BYTES] under both readings
+
+# Per user access token, per sliding minute (reference section 7): calls of each kind a run may send.
+POSTING_LIMITS = {"init": 6, "creator_info": 20, "status": 30}

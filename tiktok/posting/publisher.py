@@ -46,17 +46,21 @@ from tiktok.posting.results import (
     PENDING_INIT,
     POSTED,
     PROCESSING,
+    PUBLIC,
     UPLOADING,
     PostRecord,
     ResultsStore,
     entry_key,
 )
+from tiktok.ratelimit import TokenLimiter
 from tiktok.retry import Runtime
 from tiktok.auth.tokens import TokenStore
 from tiktok.posting.transfer import UploadError, send_chunks
 
 log = logging.getLogger(__name__)
 UPLOAD_URL_TTL_S = 3600  # media transfer guide: the upload URL is valid for one hour
+FIRST_POLL_S = 1.0  # first wait between status fetches; each wait is 1.5 times the last, up to MAX_POLL_S
+MAX_POLL_S = 30.0
 CLAIMED_ELSEWHERE = "claimed_elsewhere"  # Outcome.state of an entry skipped because another run is posting it
 
 
@@ -90,9 +94,11 @@ class Publisher:
     runtime: Runtime = field(default_factory=lambda: Runtime(policy=POSTING_RETRY))
     default_privacy: str | None = None
     poll_timeout_s: float = 600.0
-    poll_interval_s: float = 3.0  # first wait between status fetches (TikTok allows 30 a minute per token)
+    poll_interval_s: float = FIRST_POLL_S  # first wait between status fetches (TikTok allows 30 a minute per token)
     chunk_size: int = DEFAULT_CHUNK_BYTES
     force: bool = False
+    retry_failed: bool = False  # start again entries TikTok failed for good (otherwise only a retry request does)
+    limiter: TokenLimiter | None = None  # shared by a run's threads: TikTok's per-token limits (limits.POSTING_LIMITS)
     say: Callable[[str], None] = print
     progress: Callable[[str, int], Any] | None = None  # (label, total bytes) -> callable(n) with .close()
 
@@ -115,11 +121,19 @@ class Publisher:
                                                      state="new", emulated=self.emulated)
         try:
             if record.state in DONE:
+                if record.awaiting_public_id(self._now()):
+                    self._check_account(entry.user_id)
+                    return self._follow_public_id(entry, record)
                 return self._outcome(entry, record, SKIPPED, "already "
                                      + ("posted" if record.state == POSTED else "sent to the inbox")
                                      + " in an earlier run; skipped")
+            if record.needs_person and not self.retry_failed:
+                why = record.error or "TikTok refused it"
+                return self._outcome(entry, record, OUTCOME_FAILED, f"failed earlier ({why}); not tried again by "
+                                     "itself: press Retry on the Posts page, or run with --retry-failed")
             self._check_account(entry.user_id)
-            if record.state == PENDING_INIT and entry.source == "PULL_FROM_URL" and not self.force:
+            again = self.force or record.retry_requested
+            if record.state == PENDING_INIT and entry.source == "PULL_FROM_URL" and not again:
                 raise EntryStop(OUTCOME_FAILED, "an earlier run sent this post's init and never learned the answer, so it "
                                         "may already be on TikTok; check the profile, then re-run with --force to "
                                         "post it again", may_exist=True)
@@ -136,7 +150,7 @@ class Publisher:
         plan = mime = info = None
         if entry.source == "FILE_UPLOAD":  # checked against TikTok's limits before any call
             info, plan, mime = self._media_plan(entry)
-        creator = self._call(uid, self.posting.creator_info)
+        creator = self._call(uid, self.posting.creator_info, "creator_info")
         if info is not None and creator.max_duration_s and info.duration_s > creator.max_duration_s:
             raise EntryStop(BAD_INPUT, f'field "video_path": {entry.video_path}: {info.duration_s:.1f} s is longer '
                                      f"than the {creator.max_duration_s} s @{creator.username} may post")
@@ -151,8 +165,10 @@ class Publisher:
         if not entry.draft:
             privacy = self._privacy(entry, creator)
         record = self.results.save(record, state=PENDING_INIT, publish_id=None, upload_url=None, error=None,
-                                   log_id=None, status=None, fail_reason=None, next_chunk=0,
-                                   plan=None if plan is None else _plan_fields(plan))
+                                   log_id=None, status=None, fail_reason=None, next_chunk=0, post_ids=(),
+                                   plan=None if plan is None else _plan_fields(plan), privacy=privacy,
+                                   username=creator.username or None, published_at=None, outcome=None,
+                                   retry_requested=False)
         init = self._init(entry, creator, privacy, caption, plan)
         record = self.results.save(
             record, state=UPLOADING if plan else PROCESSING, publish_id=init.publish_id, upload_url=init.upload_url,
@@ -163,7 +179,7 @@ class Publisher:
 
     def _resume(self, entry: PostRequest, record: PostRecord) -> Outcome:
         self.say(f"  entry {entry.index + 1}: resuming {record.publish_id} from an earlier run")
-        status = self._call(entry.user_id, lambda t: self.posting.status(t, record.publish_id))
+        status = self._status(entry, record)
         if status.terminal:
             return self._terminal(entry, record, status)
         if record.state == UPLOADING:
@@ -202,10 +218,10 @@ class Publisher:
         uid = entry.user_id
         if entry.media_type == "PHOTO":
             body = photo_body(entry, None if entry.draft else creator, privacy, caption)
-            return self._call(uid, lambda t: self.posting.init_photo(t, body), idempotent=False)
+            return self._call(uid, lambda t: self.posting.init_photo(t, body), "init", idempotent=False)
         source_info = file_source_info(plan) if plan else pull_source_info(entry.video_url)
         post_info = None if entry.draft else video_post_info(entry, creator, privacy, caption)
-        return self._call(uid, lambda t: self.posting.init_video(t, source_info, post_info),
+        return self._call(uid, lambda t: self.posting.init_video(t, source_info, post_info), "init",
                           idempotent=plan is not None)
 
     def _upload(self, entry: PostRequest, record: PostRecord, plan: ChunkPlan, mime: str) -> PostRecord:
@@ -236,7 +252,7 @@ class Publisher:
         deadline = self.runtime.monotonic() + self.poll_timeout_s
         delay = self.poll_interval_s
         while True:
-            status = self._call(entry.user_id, lambda t: self.posting.status(t, record.publish_id))
+            status = self._status(entry, record)
             if status.terminal:
                 return self._terminal(entry, record, status)
             if self.runtime.monotonic() + delay > deadline:
@@ -244,24 +260,43 @@ class Publisher:
                 raise EntryStop(TRY_LATER, f"{record.publish_id} still {status.status} after "
                                          f"{self.poll_timeout_s:.0f} s; re-run later to follow it to the end")
             self.runtime.sleep(delay)
-            delay = min(delay * 1.5, 30.0)
+            delay = min(delay * 1.5, MAX_POLL_S)
+
+    def _follow_public_id(self, entry: PostRequest, record: PostRecord) -> Outcome:
+        """One status fetch for a public post TikTok published but whose id moderation still holds back; never an
+        init. The entry stays done either way (SKIPPED: nothing was posted now)."""
+        status = self._status(entry, record)
+        if status.status != "PUBLISH_COMPLETE":
+            return self._terminal(entry, record, status) if status.terminal else self._outcome(
+                entry, record, SKIPPED, f"posted in an earlier run; TikTok now says {status.status}")
+        if not status.post_ids:
+            return self._outcome(entry, record, SKIPPED, "posted in an earlier run; still under review at TikTok "
+                                 "(its public link comes once moderation clears it)")
+        record = self.results.save(record, post_ids=status.post_ids, status=status.status)
+        return self._outcome(entry, record, SKIPPED, f"posted in an earlier run; cleared review: public post id "
+                             f"{status.post_ids[0]}")
 
     def _terminal(self, entry: PostRequest, record: PostRecord, status: PublishStatus) -> Outcome:
         if status.status == "FAILED":
-            record = self.results.save(record, state=FAILED, status=status.status, fail_reason=status.fail_reason,
-                                       error=f"TikTok failed the post: {status.fail_reason}")
             retryable = status.fail_reason in RETRYABLE_FAIL_REASONS
+            record = self.results.save(record, state=FAILED, status=status.status, fail_reason=status.fail_reason,
+                                       error=f"TikTok failed the post: {status.fail_reason}",
+                                       outcome=TRY_LATER if retryable else OUTCOME_FAILED, upload_url=None)
             return self._outcome(entry, record, TRY_LATER if retryable else OUTCOME_FAILED,
                                  f"TikTok failed the post ({status.fail_reason})"
                                  + ("; re-run to try again" if retryable else ""))
         done = POSTED if status.status == "PUBLISH_COMPLETE" else IN_INBOX
         record = self.results.save(record, state=done, status=status.status, post_ids=status.post_ids,
-                                   upload_url=None)
+                                   upload_url=None, outcome=OUTCOME_DONE,
+                                   published_at=self._now() if done == POSTED else None)
         if done == IN_INBOX:
             return self._outcome(entry, record, OUTCOME_DONE, "sent to the creator's TikTok inbox as a draft")
-        ids = f"; public post id {status.post_ids[0]}" if status.post_ids else " (no public post id: not public, "
-        ids += "" if status.post_ids else "or still in moderation)"
-        return self._outcome(entry, record, OUTCOME_DONE, f"posted{ids}")
+        if status.post_ids:
+            return self._outcome(entry, record, OUTCOME_DONE, f"posted; public post id {status.post_ids[0]}")
+        if record.privacy == PUBLIC:
+            return self._outcome(entry, record, OUTCOME_DONE, "posted; under review at TikTok: its public link "
+                                 "comes once moderation clears it (later runs look for it for 24 h)")
+        return self._outcome(entry, record, OUTCOME_DONE, "posted (not public, so TikTok gives no public link)")
 
     # -- plumbing ----------------------------------------------------------------------------------------------
 
@@ -278,7 +313,18 @@ class Publisher:
             raise EntryStop(BAD_INPUT, f'field "user_id": account {open_id} was linked through {where}; '
                                      f"this run talks to {'the emulator' if self.emulated else 'TikTok'}")
 
-    def _call(self, open_id: str, fn: Callable[[str], Any], *, idempotent: bool = True) -> Any:
+    def _status(self, entry: PostRequest, record: PostRecord):
+        return self._call(entry.user_id, lambda t: self.posting.status(t, record.publish_id), "status")
+
+    def _call(self, open_id: str, fn: Callable[[str], Any], kind: str, *, idempotent: bool = True) -> Any:
+        """One API call as ``open_id``; every attempt (retries and the retry after a refresh included) first takes
+        a slot of ``kind`` from the shared limiter, so the run never sends what TikTok would refuse with 429."""
+        limiter = self.limiter
+        if limiter is not None:
+            def limited(token: str, call: Callable[[str], Any] = fn) -> Any:
+                limiter.acquire(open_id, kind)
+                return call(token)
+            fn = limited
         return call_for_post(self.store, self.oauth, self.runtime, open_id, fn, idempotent=idempotent)
 
     def _outcome(self, entry: PostRequest, record: PostRecord, status: str, detail: str) -> Outcome:
@@ -294,11 +340,16 @@ class Publisher:
         log_id = getattr(error, "log_id", None)
         record = self.results.get(key) or PostRecord(key=key, index=entry.index, user_id=entry.user_id,
                                                      state=FAILED, emulated=self.emulated)
+        if record.state in DONE:  # only the look for its public id stopped: the post itself stands
+            return Outcome(index=entry.index, user_id=entry.user_id, media=media_label(entry), status=stop.status,
+                           detail=f"posted in an earlier run; could not look for its public link: {stop.detail}",
+                           state=record.state, publish_id=record.publish_id, error_code=code, log_id=log_id)
         if stop.may_exist or record.in_flight:
             state = record.state
         else:
             state = FAILED
-        record = self.results.save(record, state=state, error=stop.detail, log_id=log_id)
+        record = self.results.save(record, state=state, error=stop.detail, log_id=log_id, outcome=stop.status,
+                                   retry_requested=False)
         return Outcome(index=entry.index, user_id=entry.user_id, media=media_label(entry), status=stop.status,
                        detail=stop.detail, state=record.state, publish_id=record.publish_id, error_code=code,
                        log_id=log_id)

@@ -45,6 +45,8 @@ POSTED = "posted"               # PUBLISH_COMPLETE
 IN_INBOX = "inbox"              # SEND_TO_USER_INBOX (drafts)
 FAILED = "failed"               # terminal failure; a re-run tries again with a new post
 DONE = {POSTED, IN_INBOX}
+PUBLIC = "PUBLIC_TO_EVERYONE"  # the one privacy level whose posts get a public id (after moderation)
+PUBLIC_ID_FOLLOW_S = 24 * 3600  # later runs look for a posted public entry's id this long after it was published
 RESERVE_HEADROOM = 16 * 1024  # reserved beyond twice the file's size before each write
 LOCK_TIMEOUT_S = 60.0  # a run waits this long for another run's short read-change-write of the file
 CLAIM_TIMEOUT_S = 6 * 3600  # another host's claim counts as live this long: generous, posts take minutes
@@ -72,10 +74,37 @@ class PostRecord:
     log_id: str | None = None
     emulated: bool = False
     updated_at: float = 0.0
+    privacy: str | None = None  # the privacy level the init sent (None for an inbox draft)
+    username: str | None = None  # creator_info's creator_username at init: the post's link needs it
+    published_at: float | None = None  # when a run saw PUBLISH_COMPLETE
+    outcome: str | None = None  # the last attempt's outcome (tiktok.exitcodes); "failed" waits for a retry
+    retry_requested: bool = False  # a person asked for another attempt (the Posts page's Retry)
 
     @property
     def in_flight(self) -> bool:
         return self.publish_id is not None and self.state in (UPLOADING, PROCESSING)
+
+    @property
+    def bytes_sent(self) -> int:
+        """Bytes TikTok holds of a FILE_UPLOAD (whole chunks acknowledged), 0 for other sources."""
+        plan = self.plan or {}
+        total = plan.get("video_size", 0)
+        if self.state in (PROCESSING, POSTED, IN_INBOX):
+            return total
+        return min(total, self.next_chunk * plan.get("chunk_size", 0))
+
+    def awaiting_public_id(self, now: float) -> bool:
+        """A public post TikTok published but whose id it has not released yet (moderation), still followed."""
+        if self.state != POSTED or self.post_ids or self.privacy != PUBLIC:
+            return False
+        since = self.published_at if self.published_at is not None else self.updated_at
+        return now - since < PUBLIC_ID_FOLLOW_S
+
+    @property
+    def needs_person(self) -> bool:
+        """A failure a re-run will not fix by itself (TikTok refused for good): only a retry request, or
+        ``--retry-failed``, starts it again. Rate limits, outages, relinks and local problems retry on their own."""
+        return self.state == FAILED and self.outcome == "failed" and not self.retry_requested
 
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)
@@ -139,8 +168,12 @@ def claim_is_live(claim: Claim, *, host: str, now: float, alive=pid_alive, start
 
 
 def entry_key(entry: PostRequest) -> str:
-    """A stable identity for what is posted: the entry's own fields, not its position in the manifest."""
-    canonical = json.dumps(entry.to_entry(), sort_keys=True, separators=(",", ":"), default=str)
+    """A stable identity for what is posted: the entry's own fields, not its position in the manifest.
+
+    ``post_at`` is left out: rescheduling an entry keeps its identity and its record, so an entry moved to another
+    time after (or while) it was posted can never be posted a second time."""
+    fields = {name: value for name, value in entry.to_entry().items() if name != "post_at"}
+    canonical = json.dumps(fields, sort_keys=True, separators=(",", ":"), default=str)
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()[:20]
 
 
@@ -272,6 +305,20 @@ class ResultsStore:
     def claims(self) -> dict[str, Claim]:
         read = self._read()
         return {} if read is None else read[1]
+
+    def request_retry(self, key: str) -> bool:
+        """Mark a failed entry (or one stopped with its init unanswered) for another attempt by the next run;
+        False when there is no such record any more (it was retried, or posted, meanwhile)."""
+        with self._transaction() as (records, claims):
+            record = records.get(key)
+            if record is None or record.state not in (FAILED, PENDING_INIT) or record.retry_requested:
+                return False
+            holder = claims.get(key)
+            if holder is not None and claim_is_live(holder, host=self.host, now=self.clock(), alive=self.alive,
+                                                    started=self.started, timeout_s=self.claim_timeout_s):
+                return False  # a run is working on it right now
+            records[key] = replace(record, retry_requested=True, updated_at=self.clock())
+            return True
 
     def save(self, record: PostRecord, **changes: Any) -> PostRecord:
         """Store ``record`` with ``changes`` applied and the time stamped; returns what was stored."""
