@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
 from datetime import timedelta, timezone
 from pathlib import Path
 
@@ -22,26 +21,6 @@ ACCOUNTS = {ADA: Account(open_id=ADA, access_token="a", refresh_token="r", expir
                          avatar_url="https://p16.example/ada.jpg")}
 
 
-# Until the post_at field and the new record fields land (other helpers' files), the same names on a subclass.
-if "post_at" in {f.name for f in fields(PostRequest)}:
-    Request = PostRequest
-else:
-    @dataclass(frozen=True)
-    class Request(PostRequest):  # type: ignore[no-redef]
-        post_at: str | None = None
-
-if "outcome" in {f.name for f in fields(PostRecord)}:
-    Record = PostRecord
-else:
-    @dataclass(frozen=True)
-    class Record(PostRecord):  # type: ignore[no-redef]
-        privacy: str | None = None
-        username: str | None = None
-        published_at: float | None = None
-        outcome: str | None = None
-        retry_requested: bool = False
-
-
 def at(seconds_from_now: float) -> str:
     """A post_at text with an offset, ``seconds_from_now`` after NOW."""
     from datetime import datetime
@@ -50,12 +29,12 @@ def at(seconds_from_now: float) -> str:
 
 
 def video(index: int = 0, **kw) -> PostRequest:
-    return Request(index=index, user_id=ADA, video_path=Path(f"/media/clip{index}.mp4"), description="Bread",
+    return PostRequest(index=index, user_id=ADA, video_path=Path(f"/media/clip{index}.mp4"), description="Bread",
                    tags=("baking",), **kw)
 
 
 def record(entry: PostRequest, state: str, **kw) -> PostRecord:
-    return Record(key=entry_key(entry), index=entry.index, user_id=entry.user_id, state=state, **kw)
+    return PostRecord(key=entry_key(entry), index=entry.index, user_id=entry.user_id, state=state, **kw)
 
 
 def board(entries, records=(), *, problems=(), emulated=False):
@@ -174,8 +153,8 @@ def test_invalid_entries_and_file_problems():
 
 
 def test_photos_and_urls_are_labelled_by_what_they_are():
-    photos = Request(index=0, user_id="someone-else", photo_urls=("https://a/1.jpg", "https://a/2.jpg"))
-    pulled = Request(index=1, user_id=ADA, video_url="https://cdn.example/v.mp4")
+    photos = PostRequest(index=0, user_id="someone-else", photo_urls=("https://a/1.jpg", "https://a/2.jpg"))
+    pulled = PostRequest(index=1, user_id=ADA, video_url="https://cdn.example/v.mp4")
     first, second = board([photos, pulled]).cards
     assert (first.kind, first.media) == ("photo", "2 photo(s)")
     assert not first.who.connected and first.who.handle == "someone-else"

@@ -1,6 +1,7 @@
 """``python -m tiktok``: commands for cron and the shell.
 
     refresh    refresh access tokens that are about to expire (run it hourly from cron)
+    post       post what is due in videos_to_upload.json (the same as upload_to_tiktok.py; cron every minute)
     accounts   list the connected accounts and when their tokens expire
     report     write today's stats CSVs per account, optionally upload them to S3 (run it daily from cron)
     tokens     encrypt, decrypt or re-key the token file in place (TOKENS_KEY, TOKENS_NEW_KEY)
@@ -54,6 +55,8 @@ def build_parser() -> argparse.ArgumentParser:
     refresh.add_argument("--account", action="append", default=[], metavar="OPEN_ID",
                          help="only this account (repeatable)")
 
+    commands.add_parser("post", add_help=False, help="post what is due in videos_to_upload.json, like "
+                        "upload_to_tiktok.py (python -m tiktok post --help)")
     commands.add_parser("accounts", parents=[common], help="list connected accounts and their token deadlines")
     report_cli.add_parser(commands, [common])
     tokens = commands.add_parser(
@@ -71,6 +74,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["post"]:  # the posting command has its own parser: the same code path as upload_to_tiktok.py
+        from tiktok.posting.cli import main as post_main
+        return post_main(argv[1:], prog="python -m tiktok post")
     parser = build_parser()
     args = parser.parse_args(argv)
     from tiktok.config import load_settings  # after parsing: --help and bad arguments stay instant
@@ -100,7 +107,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _refresh(args: argparse.Namespace, services) -> int:
-    from tiktok.auth.refresh import format_outcome, parse_duration, refresh_accounts
+    from tiktok.auth.refresh import format_outcome, refresh_accounts
+    from tiktok.options import parse_duration
     from tiktok.exitcodes import exit_status
 
     try:

@@ -26,6 +26,9 @@ DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8000
 DEFAULT_EMULATOR_PORT = 8001
 DEFAULT_TOKENS_FILE = "user_tokens.json"
+DEFAULT_MANIFEST_FILE = "videos_to_upload.json"  # the post queue the CLI, cron and the app share
+DEFAULT_MEDIA_DIR = "media"  # where the app's composer stores uploaded videos
+DEFAULT_POST_GRACE_S = 3600.0  # a scheduled post later than this is "missed", not posted silently
 LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")  # binding elsewhere needs APP_PASSWORD
 # The emulator's built-in app registration (see tiktok/emulator/config.py); not secrets of any real app.
 EMULATOR_CLIENT_KEY = "emulator-client-key"
@@ -57,6 +60,12 @@ class Settings:
     allowed_hosts: tuple[str, ...] = ()
     #: APP_PASSWORD: when set, every page but the sign-in page asks for it; required to bind beyond loopback.
     app_password: str | None = field(default=None, repr=False)
+    #: MANIFEST_FILE: the post queue (videos_to_upload.json) the app's composer and Posts page use.
+    manifest_path: Path = Path(DEFAULT_MANIFEST_FILE)
+    #: MEDIA_DIR: where the composer streams uploaded videos.
+    media_dir: Path = Path(DEFAULT_MEDIA_DIR)
+    #: POST_GRACE: how late a scheduled post may still go out (seconds, or 90s / 15m / 2h / 1d).
+    post_grace_s: float = DEFAULT_POST_GRACE_S
 
     @property
     def environment(self) -> str:
@@ -117,7 +126,20 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         embedded_emulator=not get("TIKTOK_CLIENT_KEY") and not explicit_base,
         allowed_hosts=tuple(h.strip().lower() for h in get("ALLOWED_HOSTS").split(",") if h.strip()),
         app_password=env.get("APP_PASSWORD") or None,
+        manifest_path=Path(get("MANIFEST_FILE", DEFAULT_MANIFEST_FILE)),
+        media_dir=Path(get("MEDIA_DIR", DEFAULT_MEDIA_DIR)),
+        post_grace_s=_duration(get("POST_GRACE"), "POST_GRACE", DEFAULT_POST_GRACE_S),
     )
+
+
+def _duration(raw: str, name: str, default: float) -> float:
+    if not raw:
+        return default
+    from tiktok.options import parse_duration
+    try:
+        return parse_duration(raw)
+    except ValueError as exc:
+        raise ConfigError(f"{name}: {exc}") from None
 
 
 def _int(env: Mapping[str, str], name: str, default: int) -> int:

@@ -43,6 +43,31 @@ def tcp_port(text: str) -> int:
     return value
 
 
+DURATION_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def parse_duration(text: str) -> float:
+    """Seconds in ``90``, ``90s``, ``15m``, ``2h`` or ``1d``; ValueError with the reason otherwise. Pure."""
+    raw = text.strip().lower()
+    unit = raw[-1:] if raw[-1:] in DURATION_UNITS else "s"
+    number = raw[:-1] if raw[-1:] in DURATION_UNITS else raw
+    try:
+        value = float(number) * DURATION_UNITS[unit]
+    except ValueError:
+        raise ValueError(f"{text!r} is not a duration such as 90s, 15m, 2h or 1d") from None
+    if not 0 <= value < float("inf"):
+        raise ValueError(f"{text!r} must be 0 or more")
+    return value
+
+
+def duration(text: str) -> float:
+    """argparse type for :func:`parse_duration`."""
+    try:
+        return parse_duration(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
 def int_between(low: int, high: int, unit: str = ""):
     """An argparse type for a whole number from ``low`` to ``high`` inclusive (``unit`` names it in the error)."""
     def parse(text: str) -> int:

@@ -97,15 +97,3 @@ def describe_duration(seconds: float) -> str:
     return f"{minutes}m" if minutes else f"{secs}s"
 
 
-def parse_duration(text: str) -> float:
-    """``90m``, ``2h``, ``1d``, ``3600s`` or plain seconds -> seconds."""
-    text = text.strip().lower()
-    units = {"s": 1, "m": 60, "h": 3600, "d": 86400}
-    number, unit = (text[:-1], text[-1]) if text and text[-1] in units else (text, "s")
-    try:
-        value = float(number)
-    except ValueError:
-        raise ValueError(f"{text!r} is not a duration like 90m, 2h, 1d or 3600") from None
-    if value < 0:
-        raise ValueError(f"{text!r} is negative")
-    return value * units[unit]

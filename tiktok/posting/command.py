@@ -1,24 +1,22 @@
-"""What ``upload_to_tiktok.py`` does once its arguments parse: validate, post, report (see ``cli``)."""
+"""What ``upload_to_tiktok.py`` does once its arguments parse: a run (or ``--watch``), a dry run, the lines."""
 
 from __future__ import annotations
 
 import argparse
 import json
 import sys
+import time
 from typing import Sequence
 
-from tiktok.posting.chunks import ChunkPlanError, plan_chunks
 from tiktok.config import load_settings
-from tiktok.errors import ConfigError, TikTokError
-from tiktok.exitcodes import BAD_INPUT, SKIPPED, TRY_LATER, ExitStatus, exit_status, outcome_label
+from tiktok.errors import ConfigError
+from tiktok.exitcodes import ExitStatus
+from tiktok.posting.chunks import ChunkPlanError, plan_chunks
 from tiktok.posting.manifest import ManifestError, PostRequest, load_manifest
 from tiktok.posting.media import MediaError, check_video, probe
-from tiktok.posting.client import PostingClient
+from tiktok.posting.results import ResultsFileError
+from tiktok.posting.runner import Hooks, RunOptions, RunReport, describe, run_queue, summary, utc_text
 from tiktok.progress import ByteProgress
-from tiktok.posting.publisher import CLAIMED_ELSEWHERE, Outcome, Publisher, media_label
-from tiktok.posting.results import ResultsFileError, ResultsStore, entry_key, results_path_for
-from tiktok.services import build_services
-from tiktok.posting.transfer import upload_session
 
 
 def run(args: argparse.Namespace) -> int:
@@ -30,86 +28,74 @@ def run(args: argparse.Namespace) -> int:
     except (ConfigError, ManifestError) as exc:
         say(f"error: {exc}")
         return ExitStatus.BAD_INPUT
-    prefix = "[emulator] " if settings.emulated else ""
-    for warning in manifest.warnings:
-        say(f"warning: {warning.message}")
-    for problem in manifest.problems:
-        say(f"error: {problem.message}")
     if args.dry_run:
+        for warning in manifest.warnings:
+            say(f"warning: {warning.message}")
+        for problem in manifest.problems:
+            say(f"error: {problem.message}")
         return _dry_run(manifest.entries, args, settings, say) if not manifest.problems else ExitStatus.BAD_INPUT
+    options = RunOptions(jobs=args.jobs, grace_s=settings.post_grace_s if args.grace is None else args.grace,
+                         force=args.force, retry_failed=args.retry_failed, privacy=args.privacy,
+                         poll_timeout_s=args.poll_timeout, poll_interval_s=args.poll_interval,
+                         chunk_size=args.chunk_size)
+    hooks = Hooks(say=say, progress=None if args.json else ByteProgress)
+    if args.watch:
+        return _watch(args, settings, options, hooks, say)
+    report = _run_once(args, settings, options, hooks, say)
+    if args.json:
+        print(json.dumps(report_json(report), indent=2))
+    return report.status
+
+
+def _run_once(args, settings, options: RunOptions, hooks: Hooks, say) -> RunReport:
+    """One run with its lines: warnings and problems first, then each entry as it goes, then the summary."""
+    try:
+        report = run_queue(args.manifest, settings, options, hooks=hooks, clock=time.time)
+    except (ConfigError, ManifestError, ResultsFileError) as exc:
+        say(f"error: {exc}")
+        return RunReport(status=ExitStatus.BAD_INPUT, emulated=settings.emulated, stopped=str(exc))
+    if report.stopped:
+        say(f"warning: {report.stopped}")
+        say("nothing was posted")
+        return report
+    say(summary(report))
+    return report
+
+
+def _watch(args, settings, options: RunOptions, hooks: Hooks, say) -> int:
+    """--watch: run now, then whenever an entry comes due, until Ctrl-C or SIGTERM (exit 0)."""
+    import signal
+    import threading
+
+    from tiktok.posting.watch import watch
+
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+
+    def changed() -> float | None:
+        try:
+            return args.manifest.stat().st_mtime_ns
+        except OSError:
+            return None
+
+    def after(report: RunReport, wake: float) -> None:
+        say(f"watching {args.manifest}: next look at {utc_text(wake)} (Ctrl-C stops)")
 
     try:
-        results = ResultsStore(results_path_for(args.manifest), key=settings.tokens_key)
-        emptied = results.exists_but_empty()
-    except (ConfigError, ResultsFileError) as exc:
-        say(f"error: {exc}")
-        return ExitStatus.BAD_INPUT
-    if emptied and manifest.entries:
-        say(f"warning: {results.path} exists but holds no records: if earlier runs posted these entries, their "
-            "record is gone and TikTok may already hold them. Check the profiles, then re-run with --force to post "
-            "every entry anyway (or delete the empty file).")
-        if not args.force:
-            say("nothing was posted")
-            return ExitStatus.BAD_INPUT
-
-    services = build_services(settings)
-    publisher = Publisher(
-        store=services.store, oauth=services.oauth, posting=PostingClient(services.api),
-        upload_session=upload_session(), results=results,
-        emulated=settings.emulated, default_privacy=args.privacy, poll_timeout_s=args.poll_timeout,
-        poll_interval_s=args.poll_interval,
-        chunk_size=args.chunk_size, force=args.force, say=say,
-        progress=None if args.json else ByteProgress)
-    outcomes: list[Outcome] = []
-    first_of: dict[str, int] = {}  # entry_key -> the index of the first entry with those fields
-    for position, entry in enumerate(manifest.entries, 1):
-        say(f"{prefix}[{position}/{len(manifest.entries)}] entry {entry.index + 1} for {entry.user_id}: "
-            f"{_describe(entry)}")
-        key = entry_key(entry)
-        try:
-            if key in first_of:
-                outcome = Outcome(index=entry.index, user_id=entry.user_id, media=media_label(entry),
-                                  status=SKIPPED, detail=f"entry {entry.index + 1} is the same as entry "
-                                  f"{first_of[key] + 1} (every field alike); skipped, it is posted once")
-            else:
-                first_of[key] = entry.index
-                outcome = publisher.publish(entry)
-        except (ResultsFileError, TikTokError) as exc:
-            say(f"error: {exc}")
-            return ExitStatus.BAD_INPUT if isinstance(exc, ResultsFileError) else ExitStatus.FAILED
-        outcomes.append(outcome)
-        say(f"{prefix}  {outcome_label(outcome.status)}: {outcome.detail}"
-            + (f" [publish_id {outcome.publish_id}]" if outcome.publish_id else "")
-            + (f" (log_id {outcome.log_id})" if outcome.log_id and outcome.log_id not in outcome.detail else ""))
-    # An entry another run is posting is SKIPPED here but not done yet: exit 4 (TRY LATER) says "run again later".
-    busy = [TRY_LATER] if any(o.state == CLAIMED_ELSEWHERE for o in outcomes) else []
-    status = exit_status([*outcomes, *busy, *([BAD_INPUT] if manifest.problems else [])])
-    say(_summary(outcomes, len(manifest.problems), settings.emulated))
-    if args.json:
-        print(json.dumps({"emulated": settings.emulated, "exit_status": int(status),
-                          "outcomes": [o.to_json() for o in outcomes],
-                          "problems": [p.message for p in manifest.problems]}, indent=2))
-    return status
+        watch(lambda: _run_once(args, settings, options, hooks, say), clock=time.time, sleep=stop.wait,
+              changed=changed, stopped=stop.is_set, after=after)
+    except KeyboardInterrupt:
+        pass
+    say("stopped watching")
+    return ExitStatus.OK
 
 
-def _summary(outcomes: Sequence[Outcome], bad_entries: int, emulated: bool) -> str:
-    counts: dict[str, int] = {}
-    for outcome in outcomes:
-        counts[outcome_label(outcome.status)] = counts.get(outcome_label(outcome.status), 0) + 1
-    if bad_entries:
-        counts[f"{outcome_label(BAD_INPUT)} (invalid entries)"] = bad_entries
-    parts = ", ".join(f"{n} {name}" for name, n in counts.items()) or "nothing to do"
-    tail = " (EMULATED: nothing was sent to TikTok)" if emulated else ""
-    return f"summary: {parts}{tail}"
-
-
-def _describe(entry: PostRequest) -> str:
-    kind = "draft " if entry.draft else ""
-    if entry.media_type == "PHOTO":
-        return f"{kind}photo post of {len(entry.photo_urls)} image(s)"
-    if entry.video_url:
-        return f"{kind}video pulled from {entry.video_url}"
-    return f"{kind}video {entry.video_path}"
+def report_json(report: RunReport) -> dict:
+    return {"emulated": report.emulated, "exit_status": int(report.status),
+            "outcomes": [o.to_json() for o in report.outcomes],
+            "problems": [p.message for p in report.problems],
+            "next_due_at": utc_text(report.next_due_at) if report.next_due_at is not None else None,
+            "under_review": report.following}
 
 
 def _dry_run(entries: Sequence[PostRequest], args, settings, say) -> int:
@@ -119,7 +105,7 @@ def _dry_run(entries: Sequence[PostRequest], args, settings, say) -> int:
     accounts = TokenStore(settings.tokens_path, key=settings.tokens_key).load()
     failed = False
     for entry in entries:
-        lines = [f"entry {entry.index + 1} for {entry.user_id}: {_describe(entry)}"]
+        lines = [f"entry {entry.index + 1} for {entry.user_id}: {describe(entry)}"]
         if entry.user_id not in accounts:
             lines.append(f'  problem: field "user_id": no connected account in {settings.tokens_path}')
             failed = True

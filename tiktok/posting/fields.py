@@ -5,6 +5,7 @@ from __future__ import annotations
 import ipaddress
 from collections.abc import Callable
 from contextvars import ContextVar
+from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -115,6 +116,25 @@ def _title(value: Any) -> str:
     return value
 
 
+def parse_post_at(text: str) -> datetime:
+    """An ISO 8601 date-time with a UTC offset (``2026-12-03T09:00:00+01:00`` or ``...Z``); Bad otherwise.
+
+    A time without an offset is refused, not read as local time: a manifest moved to a server in another zone (or
+    cron's TZ) must not post hours early or late."""
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise Bad(f"is not an ISO 8601 date and time such as 2026-12-03T09:00:00+01:00, got {text!r}") from None
+    if moment.tzinfo is None or moment.utcoffset() is None:
+        raise Bad(f"needs a UTC offset such as +01:00 or Z, got {text!r}")
+    return moment
+
+
+def _post_at(value: Any) -> str:
+    parse_post_at(_nonempty_string(value).strip())
+    return value.strip()
+
+
 FIELDS: dict[str, Callable[[Any], Any]] = {
     "user_id": _nonempty_string,
     "video_path": _nonempty_string,
@@ -128,4 +148,5 @@ FIELDS: dict[str, Callable[[Any], Any]] = {
     **{name: _boolean for name in TOGGLE_FIELDS},
     "video_cover_timestamp_ms": _count,
     "title": _title,
+    "post_at": _post_at,
 }

@@ -36,6 +36,7 @@ from tiktok.posting.fields import (  # noqa: F401 - PRIVACY_LEVELS, MAX_PHOTOS a
     SOURCE_FIELDS,
     TOGGLE_FIELDS,
     Bad,
+    parse_post_at,
     type_name,
 )
 
@@ -83,6 +84,12 @@ class PostRequest:
     brand_organic_toggle: bool | None = None
     video_cover_timestamp_ms: int | None = None
     title: str | None = None
+    post_at: str | None = None  # when to post, as written (ISO 8601 with an offset); None: at the next run
+
+    @property
+    def due_at(self) -> float | None:
+        """``post_at`` as epoch seconds; None when the entry has no time."""
+        return parse_post_at(self.post_at).timestamp() if self.post_at is not None else None
 
     @property
     def media_type(self) -> str:
@@ -120,7 +127,7 @@ class PostRequest:
             entry["tags"] = list(self.tags)
         if self.draft:
             entry["draft"] = True
-        for name in ("privacy", *TOGGLE_FIELDS, "video_cover_timestamp_ms", "title"):
+        for name in ("privacy", *TOGGLE_FIELDS, "video_cover_timestamp_ms", "title", "post_at"):
             if getattr(self, name) is not None:
                 entry[name] = getattr(self, name)
         return entry

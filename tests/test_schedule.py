@@ -1,0 +1,394 @@
+"""Scheduled posts (``post_at``): the pure rules as tables, then real runs against the emulator with an injected
+clock (not due, due, missed, two cron runs at once, --watch), accounts in parallel, and the shared limiter."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import threading
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import pytest
+import requests
+
+from tiktok.auth.oauth import OAuthClient
+from tiktok.auth.tokens import TokenStore
+from tiktok.config import load_settings
+from tiktok.emulator.config import default_users, generated_users
+from tiktok.exitcodes import DONE, FAILED, SCHEDULED, SKIPPED, ExitStatus
+from tiktok.posting.limits import POSTING_LIMITS
+from tiktok.posting.manifest import PostRequest
+from tiktok.posting.results import FAILED as FAILED_STATE
+from tiktok.posting.results import POSTED, PostRecord, ResultsStore, entry_key, results_path_for
+from tiktok.posting.runner import Hooks, RunOptions, RunReport, plan_entries, run_queue
+from tiktok.posting.schedule import next_due, when
+from tiktok.posting.watch import next_wake, watch
+from tiktok.ratelimit import TokenLimiter
+from tests.media_fixtures import make_video
+from tests.support.flows import link_account
+
+ROOT = Path(__file__).resolve().parents[1]
+ADA, BO, CY = (u.open_id for u in default_users())
+SCOPES = ("user.info.basic", "video.publish", "video.upload")
+T = 1_796_000_000.0  # 2026-11-30 00:53:20 UTC
+FAST = RunOptions(poll_interval_s=0.01)
+
+
+def at(epoch: float, hours: int = 1) -> str:
+    """``epoch`` as ISO 8601 in a UTC+hours zone (the offset is part of the value)."""
+    return datetime.fromtimestamp(epoch, timezone(timedelta(hours=hours))).isoformat()
+
+
+# -- the pure rules ------------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("due_at, now, grace, expected", [
+    (None, T, 3600, "due"),
+    (T + 1, T, 3600, "scheduled"),
+    (T, T, 3600, "due"),
+    (T - 3600, T, 3600, "due"),
+    (T - 3601, T, 3600, "missed"),
+    (T - 10, T, 0, "missed"),
+])
+def test_when_an_entry_may_be_posted(due_at, now, grace, expected):
+    assert when(due_at, now, grace) == expected
+
+
+def test_next_due_is_the_earliest_time_still_to_come():
+    assert next_due([None, T - 5, T + 30, T + 10], T) == T + 10
+    assert next_due([None, T - 5], T) is None
+
+
+def entry(index: int, user: str = ADA, **fields) -> PostRequest:
+    return PostRequest(index=index, user_id=user, video_path=Path(f"/media/{index}.mp4"), description=f"e{index}",
+                       **fields)
+
+
+def record(e: PostRequest, state: str, **fields) -> PostRecord:
+    return PostRecord(key=entry_key(e), index=e.index, user_id=e.user_id, state=state, **fields)
+
+
+def test_plan_settles_what_needs_no_call_and_hands_on_the_rest():
+    later, missed, due, done, refused, review, old_review, failed_again, copy = (
+        entry(0, post_at=at(T + 600)), entry(1, post_at=at(T - 7200)), entry(2, post_at=at(T - 60)),
+        entry(3), entry(4), entry(5), entry(6), entry(7), entry(2, post_at=at(T - 60)))
+    copy = PostRequest(**{**copy.__dict__, "index": 8})
+    records = {entry_key(e): r for e, r in [
+        (done, record(done, POSTED, post_ids=(1,), privacy="PUBLIC_TO_EVERYONE")),
+        (refused, record(refused, FAILED_STATE, outcome="failed", error="TikTok refused: spam_risk_text")),
+        (review, record(review, POSTED, privacy="PUBLIC_TO_EVERYONE", published_at=T - 60)),
+        (old_review, record(old_review, POSTED, privacy="PUBLIC_TO_EVERYONE", published_at=T - 25 * 3600)),
+        (failed_again, record(failed_again, FAILED_STATE, outcome="try_later")),
+    ]}
+    entries = [later, missed, due, done, refused, review, old_review, failed_again, copy]
+    work, settled = plan_entries(entries, records, now=T, options=RunOptions(grace_s=3600))
+    assert [e.index for e in work] == [2, 5, 7]
+    assert {i: o.status for i, o in settled.items()} == {0: SCHEDULED, 1: FAILED, 3: SKIPPED, 4: FAILED, 6: SKIPPED,
+                                                         8: SKIPPED}
+    assert "10 min from now" in settled[0].detail and "missed" in settled[1].detail and "--force" in settled[1].detail
+    assert "press Retry" in settled[4].detail and "same as entry 3" in settled[8].detail
+    forced, _ = plan_entries(entries, records, now=T, options=RunOptions(force=True, retry_failed=True))
+    assert [e.index for e in forced] == [1, 2, 4, 5, 7]
+
+
+# -- real runs against the emulator, with an injected clock ---------------------------------------------------------
+
+class Queue:
+    """A folder with linked accounts, a clip and a manifest, and runs of the real runner over it."""
+
+    def __init__(self, folder: Path, emulator, users=(ADA, BO)) -> None:
+        self.folder, self.emulator = folder, emulator
+        self.store = TokenStore(folder / "user_tokens.json")
+        oauth = OAuthClient(requests.Session(), api_base=emulator.url, client_key=emulator.config.client_key,
+                            client_secret=emulator.config.client_secret)
+        for open_id in users:
+            link_account(emulator.url, self.store, oauth, open_id, scopes=SCOPES)
+        make_video(folder / "clip.mp4")
+        self.manifest = folder / "videos_to_upload.json"
+        self.lines: list[str] = []
+        self.settings = load_settings(self.env())
+
+    def env(self) -> dict[str, str]:
+        return {"TIKTOK_CLIENT_KEY": self.emulator.config.client_key,
+                "TIKTOK_CLIENT_SECRET": self.emulator.config.client_secret,
+                "TIKTOK_API_BASE": self.emulator.url, "TOKENS_FILE": str(self.folder / "user_tokens.json")}
+
+    def write(self, entries: list[dict]) -> None:
+        self.manifest.write_text(json.dumps(entries))
+
+    def run(self, now: float, options: RunOptions = FAST, **hooks) -> RunReport:
+        return run_queue(self.manifest, self.settings, options, clock=lambda: now,
+                         hooks=Hooks(say=self.lines.append, **hooks))
+
+    def records(self) -> dict[str, PostRecord]:
+        return ResultsStore(results_path_for(self.manifest)).load()
+
+
+@pytest.fixture
+def queue(tmp_path, emulator):
+    return Queue(tmp_path, emulator)
+
+
+def video(user: str = ADA, **fields) -> dict:
+    return {"user_id": user, "video_path": "clip.mp4", "privacy": "SELF_ONLY", **fields}
+
+
+def test_an_entry_not_due_is_untouched(queue, remote):
+    now = remote.clock()["now"]
+    queue.write([video(post_at=at(now + 3600), description="later")])
+    report = queue.run(now)
+    assert [o.status for o in report.outcomes] == [SCHEDULED] and report.status == ExitStatus.OK
+    assert report.next_due_at == pytest.approx(now + 3600, abs=1)
+    assert remote.state()["posts"] == [] and queue.records() == {}
+    assert any("SCHEDULED: scheduled for" in line for line in queue.lines)
+
+
+def test_a_due_entry_is_posted_once(queue, remote):
+    now = remote.clock()["now"]
+    queue.write([video(post_at=at(now + 600), description="at ten past")])
+    assert [o.status for o in queue.run(now).outcomes] == [SCHEDULED]
+    first = queue.run(now + 601)
+    assert [o.status for o in first.outcomes] == [DONE] and first.status == ExitStatus.OK
+    again = queue.run(now + 660)
+    assert [o.status for o in again.outcomes] == [SKIPPED]
+    posts = remote.state()["posts"]
+    assert len(posts) == 1 and posts[0]["status"] == "PUBLISH_COMPLETE"
+    assert posts[0]["post_info"]["title"] == "at ten past"
+
+
+def test_an_entry_missed_beyond_the_grace_period_is_reported_and_not_posted(queue, remote):
+    now = remote.clock()["now"]
+    queue.write([video(post_at=at(now - 2 * 3600), description="yesterday's news")])
+    report = queue.run(now, RunOptions(grace_s=3600, poll_interval_s=0.01))
+    (outcome,) = report.outcomes
+    assert outcome.status == FAILED and report.status == ExitStatus.FAILED
+    assert "missed" in outcome.detail and "2 h" in outcome.detail and "--force" in outcome.detail
+    assert remote.state()["posts"] == [] and queue.records() == {}
+    inside = queue.run(now, RunOptions(grace_s=3 * 3600, poll_interval_s=0.01))  # a longer grace period posts it
+    assert [o.status for o in inside.outcomes] == [DONE] and len(remote.state()["posts"]) == 1
+
+
+def test_force_posts_a_missed_entry(queue, remote):
+    now = remote.clock()["now"]
+    queue.write([video(post_at=at(now - 86400))])
+    report = queue.run(now, RunOptions(force=True, poll_interval_s=0.01))
+    assert [o.status for o in report.outcomes] == [DONE] and len(remote.state()["posts"]) == 1
+
+
+def test_a_rescheduled_entry_keeps_its_record_and_is_never_posted_again(queue, remote):
+    now = remote.clock()["now"]
+    queue.write([video(post_at=at(now - 60))])
+    assert [o.status for o in queue.run(now).outcomes] == [DONE]
+    queue.write([video(post_at=at(now + 3600))])  # moved after it was posted
+    assert [o.status for o in queue.run(now).outcomes] == [SKIPPED]
+    assert [o.status for o in queue.run(now + 7200).outcomes] == [SKIPPED]
+    assert len(remote.state()["posts"]) == 1
+
+
+def test_two_cron_runs_at_once_make_one_post(queue, remote):
+    now = remote.clock()["now"]
+    queue.write([video(post_at=at(now - 30), description="due now"),
+                 video(user=BO, post_at=at(now + 86400), description="tomorrow")])
+    env = {"PATH": os.environ["PATH"], "HOME": str(queue.folder), "PYTHONPATH": str(ROOT), **queue.env()}
+    command = [sys.executable, str(ROOT / "upload_to_tiktok.py"), "--json", "--poll-interval", "0.01"]
+    runs = [subprocess.Popen(command, cwd=queue.folder, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                             text=True) for _ in range(2)]
+    finished = [(run.wait(timeout=60), *run.communicate()) for run in runs]
+    reports = [json.loads(out) for _, out, _ in finished]
+    posts = remote.state()["posts"]
+    assert len(posts) == 1 and posts[0]["open_id"] == ADA, [err for _, _, err in finished]
+    statuses = sorted(o["status"] for r in reports for o in r["outcomes"] if o["index"] == 0)
+    assert statuses == ["done", "skipped"], statuses  # one run posted it; the other found it claimed or done
+    assert all(next(o for o in r["outcomes"] if o["index"] == 1)["status"] == "scheduled" for r in reports)
+    assert sorted(code for code, _, _ in finished) in ([0, 0], [0, 4])
+
+
+def test_watch_posts_each_entry_when_it_comes_due_and_not_before(queue, remote):
+    start = remote.clock()["now"]
+    queue.write([video(post_at=at(start + 30), description="first"),
+                 video(user=BO, post_at=at(start + 90), description="second")])
+    clock = {"now": start}
+    rounds: list[tuple[float, int]] = []
+
+    def run_once() -> RunReport:
+        report = queue.run(clock["now"])
+        rounds.append((round(clock["now"] - start, 3), len(remote.state()["posts"])))
+        return report
+
+    def sleep(seconds: float) -> None:
+        clock["now"] += seconds
+
+    watch(run_once, clock=lambda: clock["now"], sleep=sleep, changed=lambda: queue.manifest.stat().st_mtime_ns,
+          stopped=lambda: len(rounds) >= 3, after=lambda report, wake: None, rescan_s=60, step_s=5)
+    assert rounds == [(0, 0), (30, 1), (90, 2)]  # woke exactly at each post_at, posted then and not before
+    assert [p["post_info"]["title"] for p in remote.state()["posts"]] == ["first", "second"]
+
+
+def test_watch_wakes_early_when_the_manifest_changes():
+    clock = {"now": 0.0, "mtime": 1}
+    runs: list[float] = []
+
+    def sleep(seconds: float) -> None:
+        clock["now"] += seconds
+        if clock["now"] >= 10:
+            clock["mtime"] = 2  # someone saved the manifest
+
+    watch(lambda: runs.append(clock["now"]) or RunReport(), clock=lambda: clock["now"], sleep=sleep,
+          changed=lambda: clock["mtime"], stopped=lambda: len(runs) >= 2, after=lambda r, w: None,
+          rescan_s=60, step_s=5)
+    assert runs == [0.0, 10.0]
+    assert next_wake(RunReport(next_due_at=500.0), 0.0, 60) == 60.0
+    assert next_wake(RunReport(next_due_at=20.0), 0.0, 60) == 20.0
+
+
+def test_accounts_post_in_parallel_and_each_account_in_order(tmp_path, emulator, remote):
+    queue = Queue(tmp_path, emulator, users=(ADA, BO, CY))
+    entries = [video(user=user, description=f"{name}{n}")
+               for n in range(3) for user, name in ((ADA, "a"), (BO, "b"), (CY, "c"))]
+    queue.write(entries)
+    threads: set[str] = set()
+
+    def say(line: str) -> None:
+        threads.add(threading.current_thread().name)
+        queue.lines.append(line)
+
+    report = run_queue(queue.manifest, queue.settings, RunOptions(jobs=3, poll_interval_s=0.01),
+                       hooks=Hooks(say=say))
+    assert [o.status for o in report.outcomes] == [DONE] * 9
+    posts = remote.state()["posts"]
+    assert len(posts) == 9 and len({p["publish_id"] for p in posts}) == 9
+    for user, name in ((ADA, "a"), (BO, "b"), (CY, "c")):
+        mine = sorted((p for p in posts if p["open_id"] == user), key=lambda p: p["created_at"])
+        assert [p["post_info"]["title"] for p in mine] == [f"{name}{n}" for n in range(3)]
+    assert len({t for t in threads if t.startswith("post")}) == 3  # three worker threads spoke
+
+
+class FakeMinute:
+    """The limiter's clock and sleep: sleeping moves this clock and the emulator's by the same amount."""
+
+    def __init__(self, remote) -> None:
+        self.remote, self.now, self.slept = remote, 0.0, 0.0
+
+    def clock(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.now += seconds
+        self.slept += seconds
+        self.remote.advance_clock(seconds)
+
+
+def test_one_shared_limiter_keeps_seven_inits_within_six_a_minute_and_tiktok_never_says_429(tmp_path, emulator,
+                                                                                         remote):
+    emulator.config.daily_post_cap = 50
+    queue = Queue(tmp_path, emulator, users=(ADA,))
+    queue.write([video(description=f"post {n}") for n in range(7)])
+    fake = FakeMinute(remote)
+    limiter = TokenLimiter(POSTING_LIMITS, clock=fake.clock, sleep=fake.sleep)
+    report = queue.run(remote.clock()["now"], limiter=limiter)
+    assert [o.status for o in report.outcomes] == [DONE] * 7
+    assert remote.rate_limited() == 0
+    assert 55 <= fake.slept <= 62  # the seventh init waited for the first to leave the minute
+    assert limiter.calls(ADA, "init") <= POSTING_LIMITS["init"]
+
+
+def test_the_limiter_is_why_there_is_no_429(tmp_path, emulator, remote):
+    """Control for the test above: with a limiter that allows anything, the emulator does answer 429."""
+    emulator.config.daily_post_cap = 50
+    queue = Queue(tmp_path, emulator, users=(ADA,))
+    queue.write([video(description=f"post {n}") for n in range(7)])
+    fake = FakeMinute(remote)
+    loose = TokenLimiter({kind: 1000 for kind in POSTING_LIMITS}, clock=fake.clock, sleep=fake.sleep)
+    from tiktok.retry import Runtime
+    queue.run(remote.clock()["now"], limiter=loose, runtime=lambda: Runtime(sleep=fake.sleep))
+    assert remote.rate_limited() >= 1
+
+
+# -- the public link, which TikTok releases only after moderation ----------------------------------------------------
+
+def test_a_public_post_is_followed_until_moderation_releases_its_id_and_never_initialised_again(queue, remote):
+    remote.set_moderation(delay_s=300)
+    now = remote.clock()["now"]
+    queue.write([video(privacy="PUBLIC_TO_EVERYONE", description="for everyone")])
+    (posted,) = queue.run(now).outcomes
+    assert posted.status == DONE and "under review" in posted.detail and posted.post_ids == ()
+    (record,) = queue.records().values()
+    assert record.state == POSTED and record.awaiting_public_id(now) and record.username == "ada.creates"
+    (still,) = queue.run(now + 60).outcomes
+    assert still.status == SKIPPED and "still under review" in still.detail
+    remote.advance_clock(301)
+    (cleared,) = queue.run(now + 400).outcomes
+    (post,) = remote.state()["posts"]  # one post: the follow-ups fetched status, never init
+    assert cleared.status == SKIPPED and str(post["post_ids"][0]) in cleared.detail
+    (record,) = queue.records().values()
+    assert record.post_ids == tuple(post["post_ids"]) and not record.awaiting_public_id(now + 400)
+    queue.lines.clear()
+    (settled,) = queue.run(now + 500).outcomes
+    assert settled.status == SKIPPED and "already posted" in settled.detail
+    assert not any("[1/" in line for line in queue.lines)  # settled without handing it to a publisher
+
+
+def test_an_id_that_never_comes_is_followed_for_24_hours_only(queue, remote):
+    remote.set_moderation(withhold=True)
+    now = remote.clock()["now"]
+    queue.write([video(privacy="PUBLIC_TO_EVERYONE")])
+    assert [o.status for o in queue.run(now).outcomes] == [DONE]
+    assert "still under review" in queue.run(now + 23 * 3600).outcomes[0].detail
+    (late,) = queue.run(now + 25 * 3600).outcomes
+    assert late.status == SKIPPED and "already posted" in late.detail
+    (record,) = queue.records().values()
+    assert record.post_ids == () and not record.awaiting_public_id(now + 25 * 3600)
+    assert len(remote.state()["posts"]) == 1
+
+
+def test_a_private_post_is_never_followed(queue, remote):
+    remote.set_moderation(delay_s=300)
+    now = remote.clock()["now"]
+    queue.write([video(privacy="SELF_ONLY")])
+    (posted,) = queue.run(now).outcomes
+    assert posted.status == DONE and "not public" in posted.detail
+    (record,) = queue.records().values()
+    assert not record.awaiting_public_id(now)
+
+
+# -- failures: what retries by itself and what waits for a person ----------------------------------------------------
+
+def test_a_post_tiktok_failed_for_good_waits_for_a_retry_request(queue, remote):
+    requests.post(queue.emulator.url + "/_emulator/posts/fail_next", json={"fail_reason": "spam_risk_text"},
+                  timeout=10).raise_for_status()
+    now = remote.clock()["now"]
+    queue.write([video(description="spammy?")])
+    (failed,) = queue.run(now).outcomes
+    assert failed.status == FAILED and "spam_risk_text" in failed.detail
+    (again,) = queue.run(now + 60).outcomes
+    assert again.status == FAILED and "press Retry" in again.detail
+    assert len(remote.state()["posts"]) == 1  # cron every minute does not hammer TikTok with it
+    store = ResultsStore(results_path_for(queue.manifest))
+    (key,) = store.load()
+    assert store.request_retry(key) and not store.request_retry(key)  # asked once is enough
+    (retried,) = queue.run(now + 120).outcomes
+    assert retried.status == DONE and len(remote.state()["posts"]) == 2
+    assert store.load()[key].retry_requested is False
+
+
+def test_a_retryable_failure_is_tried_again_by_the_next_run(queue, remote):
+    requests.post(queue.emulator.url + "/_emulator/posts/fail_next", json={"fail_reason": "internal"},
+                  timeout=10).raise_for_status()
+    now = remote.clock()["now"]
+    queue.write([video()])
+    report = queue.run(now)
+    assert [o.status for o in report.outcomes] == ["try_later"] and report.status == ExitStatus.TRY_LATER
+    assert [o.status for o in queue.run(now + 60).outcomes] == [DONE]
+
+
+def test_the_summary_line_counts_outcomes_and_says_what_comes_next():
+    from tiktok.posting.publisher import Outcome
+    from tiktok.posting.runner import summary
+    outcomes = [Outcome(index=i, user_id=ADA, media="clip.mp4", status=s, detail="")
+                for i, s in enumerate([DONE, DONE, SCHEDULED])]
+    line = summary(RunReport(outcomes=outcomes, next_due_at=T, following=1, emulated=True))
+    assert line == ("summary: 2 DONE, 1 SCHEDULED; next scheduled post at 2026-11-30T00:53:20Z; 1 posted under "
+                    "review (later runs look for the public link) (EMULATED: nothing was sent to TikTok)")
+    assert summary(RunReport()) == "summary: nothing to do"
