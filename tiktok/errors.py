@@ -11,6 +11,7 @@ instance says whether a later run may succeed without a person (the TRY LATER ou
     │   ├── ManifestError           posting/manifest: videos_to_upload.json unreadable or not a list of entries
     │   ├── MediaError              posting/media: a video that cannot be inspected at all
     │   ├── ResultsFileError        posting/results: the <manifest>.results.json file is unusable
+    │   ├── QueueError              posting/queue: the manifest cannot be changed as asked (nothing was changed)
     │   ├── ReportFileError         report/csvfiles: a saved report CSV cannot be read
     │   └── TranscriptsFolderError  transcription/store: the transcripts folder cannot be used
     ├── AccountNotFound             no stored account with that open_id
