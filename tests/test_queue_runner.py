@@ -5,9 +5,9 @@ Real threads; the runs block on events the test controls, so nothing here sleeps
 from __future__ import annotations
 
 import threading
-from types import SimpleNamespace
 
-from tiktok.web.queue_runner import QueueRunner, summary
+from tiktok.posting.runner import RunReport
+from tiktok.web.queue_runner import QueueRunner
 
 WAIT_S = 10.0  # only ever reached when the runner is broken
 
@@ -20,7 +20,7 @@ def gated_run():
         calls.append(len(calls) + 1)
         started.release()
         assert release.wait(WAIT_S), "the test never released the run"
-        return SimpleNamespace(outcomes=[], problems=[], status=0, emulated=True)
+        return RunReport(emulated=True)
     return run, started, release, calls
 
 
@@ -46,7 +46,7 @@ def test_a_run_that_raises_is_logged_and_later_kicks_still_run(caplog):
         calls.append(1)
         if len(calls) == 1:
             raise RuntimeError("manifest vanished")
-        return SimpleNamespace(outcomes=[], problems=[], status=0, emulated=False)
+        return RunReport()
     runner = QueueRunner(run)
     assert runner.kick() is True
     assert runner.join(WAIT_S)
@@ -66,12 +66,3 @@ def test_tick_kicks_until_stopped():
     runner.stop()
     thread.join(WAIT_S)
     assert not thread.is_alive()
-
-
-def test_summary_counts_outcomes_and_says_emulated():
-    report = SimpleNamespace(outcomes=[SimpleNamespace(status="done"), SimpleNamespace(status="done"),
-                                       SimpleNamespace(status="scheduled")],
-                             problems=["entry 3: bad"], status=1, emulated=True)
-    line = summary(report)
-    assert line == "2 done, 1 scheduled, 1 invalid; status 1 (EMULATED: nothing was sent to TikTok)"
-    assert summary(SimpleNamespace(outcomes=[], problems=[], status=0, emulated=False)) == "nothing to do; status 0"

@@ -50,6 +50,8 @@ def create_app(test_config: Mapping[str, Any] | None = None, *, settings: Settin
     register_stats(app, test_config)
     from tiktok.web.transcripts import register as register_transcripts
     register_transcripts(app, test_config)
+    from tiktok.web.posts import register as register_posts
+    register_posts(app, test_config)  # the Posts page, the composer and the background posting runner
 
     @app.errorhandler(TokenFileError)
     def token_file_unusable(exc: TokenFileError):

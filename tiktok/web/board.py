@@ -19,18 +19,9 @@ from tiktok.auth.tokens import Account
 from tiktok.posting.caption import CaptionTooLong, build_caption
 from tiktok.posting.manifest import ManifestResult, PostRequest
 from tiktok.posting.publisher import media_label
-from tiktok.posting.results import FAILED, IN_INBOX, PENDING_INIT, POSTED, PROCESSING, UPLOADING, PostRecord, \
-    entry_key
-
-try:
-    from tiktok.posting.schedule import DEFAULT_GRACE_S, when
-except ImportError:  # until tiktok/posting/schedule.py lands: the spec's rule, word for word
-    DEFAULT_GRACE_S = 3600
-
-    def when(entry_due_at: float | None, now: float, grace_s: float) -> str:
-        if entry_due_at is None or 0 <= now - entry_due_at <= grace_s:
-            return "due"
-        return "scheduled" if entry_due_at > now else "missed"
+from tiktok.posting.results import FAILED, IN_INBOX, PENDING_INIT, POSTED, PROCESSING, PUBLIC, UPLOADING, \
+    PostRecord, entry_key
+from tiktok.posting.schedule import when
 
 TIKTOK_WEB = "https://www.tiktok.com"
 
@@ -192,10 +183,10 @@ def entry_card(entry: PostRequest, record: PostRecord | None, accounts: Mapping[
 def card_state(entry: PostRequest, record: PostRecord | None, *, now: float,
                grace_s: float) -> tuple[str, str, tuple[int, int] | None]:
     """(state, detail, upload progress) for an entry; see the module docstring for the order of the rules."""
-    if record is not None and record.state == FAILED and _field(record, "retry_requested", False):
+    if record is not None and record.retry_requested:
         return "due", "retry requested: the next run posts it again", None
     if record is None or record.state == "new":
-        due_at = due_at_of(entry)
+        due_at = entry.due_at
         state = when(due_at, now, grace_s)
         if state == "missed":
             return state, (f"its time passed {relative(due_at, now)} (more than {grace_s / 60:.0f} min ago) and it "
@@ -203,24 +194,28 @@ def card_state(entry: PostRequest, record: PostRecord | None, *, now: float,
         if state == "due":
             return state, "waiting for the next run to post it", None
         return state, "", None
+    if record.state == PENDING_INIT and record.outcome is not None:  # stopped with the init's answer unknown
+        return "failed", failure_reason(record), None
     if record.state == PENDING_INIT:
         return "uploading", "starting: the post was sent to TikTok and its answer is awaited", None
     if record.state == UPLOADING:
         total = (record.plan or {}).get("video_size", 0)
-        sent = bytes_sent(record)
+        sent = record.bytes_sent
         return "uploading", f"{megabytes(sent)} of {megabytes(total)} sent", (sent, total)
     if record.state == PROCESSING:
         return "processing", "TikTok is processing the post", None
     if record.state == POSTED:
-        if under_review(record):
+        if record.awaiting_public_id(now):
             return "under_review", "published; TikTok has not released the public link yet (moderation)", None
+        if not record.post_ids and record.privacy == PUBLIC:
+            return "posted", "published; TikTok never released a public link (checked for 24 h)", None
         if not record.post_ids:
             return "posted", "published; no public link (the post is not public)", None
         return "posted", "", None
     if record.state == IN_INBOX:
         return "inbox", "sent to the creator's TikTok inbox: they finish it in the app", None
     reason = failure_reason(record)
-    outcome = _field(record, "outcome", None)
+    outcome = record.outcome
     if outcome == "relink":
         return "relink", reason or "the account must be linked again", None
     if outcome == "try_later":
@@ -241,15 +236,14 @@ def failure_reason(record: PostRecord) -> str:
 def actions_for(state: str, record: PostRecord | None) -> tuple[str, ...]:
     if state in NOT_STARTED and record is None:
         return ("edit", "reschedule", "cancel")
-    if state in ("failed", "relink") and record is not None and not _field(record, "retry_requested", False):
+    if state in ("failed", "relink") and record is not None and not record.retry_requested:
         return ("retry",)
     return ()
 
 
 def who_for(entry: PostRequest, record: PostRecord | None, accounts: Mapping[str, Account]) -> Who:
     account = accounts.get(entry.user_id)
-    username = (_field(record, "username", None) or "" if record is not None else "") or (
-        account.username if account else "")
+    username = (record.username if record is not None else None) or (account.username if account else "")
     if account is None:
         return Who(open_id=entry.user_id, username=username, connected=False)
     return Who(open_id=entry.user_id, username=username, display_name=account.display_name,
@@ -275,7 +269,7 @@ def kind_of(entry: PostRequest) -> str:
 
 
 def schedule_of(entry: PostRequest, now: float, tz: tzinfo | None) -> When | None:
-    due_at = due_at_of(entry)
+    due_at = entry.due_at
     if due_at is None:
         return None
     return When(given=entry.post_at, local=local_time(due_at, tz), relative=relative(due_at, now), due_at=due_at)
@@ -304,38 +298,6 @@ def relative(epoch: float, now: float) -> str:
         unit, amount = "s", int(seconds)
     text = f"{amount} {unit}"
     return f"in {text}" if delta > 0 else f"{text} ago"
-
-
-# Fields other helpers add to PostRequest and PostRecord this issue (post_at, outcome, ...): read with a default
-# so the page works, and old records load, whichever has landed.
-
-def _field(record: PostRecord, name: str, default):
-    return getattr(record, name, default)
-
-
-def due_at_of(entry: PostRequest) -> float | None:
-    if getattr(entry, "post_at", None) is None:
-        return None
-    due = getattr(entry, "due_at", None)
-    if due is None:
-        due = datetime.fromisoformat(entry.post_at.replace("Z", "+00:00")).timestamp()
-    return due
-
-
-def bytes_sent(record: PostRecord) -> int:
-    if hasattr(record, "bytes_sent"):
-        return record.bytes_sent
-    plan = record.plan or {}
-    total = plan.get("video_size", 0)
-    if record.state in (PROCESSING, POSTED, IN_INBOX):
-        return total
-    return min(total, record.next_chunk * plan.get("chunk_size", 0))
-
-
-def under_review(record: PostRecord) -> bool:
-    if hasattr(record, "under_review"):
-        return record.under_review
-    return record.state == POSTED and _field(record, "privacy", None) == "PUBLIC_TO_EVERYONE" and not record.post_ids
 
 
 def megabytes(n: int) -> str:

@@ -14,7 +14,6 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Mapping
-from pathlib import Path
 from typing import Any, Callable
 
 from flask import Flask
@@ -25,7 +24,6 @@ from tiktok.errors import ConfigError
 log = logging.getLogger(__name__)
 
 EXTENSION = "tiktok_queue_runner"
-DEFAULT_MANIFEST = "videos_to_upload.json"
 APP_TICK_S = 30.0  # python app.py: scheduled posts go out within half a minute of their time
 
 
@@ -76,10 +74,10 @@ class QueueRunner:
     def _one_round(self) -> None:
         try:
             report = self.run()
+            from tiktok.posting.runner import summary
+            log.info("posting run: %s", summary(report))
         except Exception:  # a run that breaks must not kill the thread silently or stop later kicks
             log.exception("posting run failed")
-        else:
-            log.info("posting run: %s", summary(report))
         finally:
             self.rounds += 1
 
@@ -99,34 +97,16 @@ class QueueRunner:
         self._stop.set()
 
 
-def summary(report: Any) -> str:
-    """One log line for a RunReport: how many entries ended how, and the exit status."""
-    counts: dict[str, int] = {}
-    for outcome in getattr(report, "outcomes", ()) or ():
-        counts[outcome.status] = counts.get(outcome.status, 0) + 1
-    parts = ", ".join(f"{n} {status}" for status, n in sorted(counts.items())) or "nothing to do"
-    problems = len(getattr(report, "problems", ()) or ())
-    if problems:
-        parts += f", {problems} invalid"
-    tail = " (EMULATED: nothing was sent to TikTok)" if getattr(report, "emulated", False) else ""
-    return f"{parts}; status {int(getattr(report, 'status', 0))}{tail}"
-
-
-def manifest_path_for(settings: Settings, source: Mapping[str, Any]) -> Path:
-    """``settings.manifest_path`` (MANIFEST_FILE) when Settings has it, else the variable or the default file."""
-    path = getattr(settings, "manifest_path", None)
-    return Path(path) if path is not None else Path(str(source.get("MANIFEST_FILE") or DEFAULT_MANIFEST))
-
-
 def install(app: Flask, settings: Settings, test_config: Mapping[str, Any] | None) -> QueueRunner:
     """Attach the runner (and start the tick when ``QUEUE_TICK_S`` asks for one)."""
     source = test_config if test_config else read_environment()
-    app.config["MANIFEST_PATH"] = manifest_path_for(settings, source)
+    app.config["MANIFEST_PATH"] = settings.manifest_path
     clock = app.config["CLOCK"]
 
     def run() -> Any:
-        from tiktok.posting.runner import run_queue  # the CLI's one code path
-        return run_queue(app.config["MANIFEST_PATH"], settings, clock=clock, say=log.info)
+        from tiktok.posting.runner import Hooks, RunOptions, run_queue  # the CLI's one code path
+        return run_queue(app.config["MANIFEST_PATH"], settings, RunOptions(grace_s=settings.post_grace_s),
+                         clock=clock, hooks=Hooks(say=log.info))
 
     runner = QueueRunner(run)
     app.extensions[EXTENSION] = runner
