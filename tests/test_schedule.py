@@ -392,3 +392,27 @@ def test_the_summary_line_counts_outcomes_and_says_what_comes_next():
     assert line == ("summary: 2 DONE, 1 SCHEDULED; next scheduled post at 2026-11-30T00:53:20Z; 1 posted under "
                     "review (later runs look for the public link) (EMULATED: nothing was sent to TikTok)")
     assert summary(RunReport()) == "summary: nothing to do"
+
+
+def test_the_watch_command_posts_what_is_due_and_stops_cleanly_on_sigterm(queue, remote):
+    import signal
+    import time
+    now = remote.clock()["now"]
+    queue.write([video(description="now"), video(user=BO, post_at=at(now + 86400), description="tomorrow")])
+    env = {"PATH": os.environ["PATH"], "HOME": str(queue.folder), "PYTHONPATH": str(ROOT), **queue.env()}
+    proc = subprocess.Popen([sys.executable, str(ROOT / "upload_to_tiktok.py"), "--watch", "--poll-interval", "0.01"],
+                            cwd=queue.folder, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        deadline = time.monotonic() + 60
+        while len(remote.state()["posts"]) < 1 or not queue.records():  # waits for the event, not a fixed time
+            assert proc.poll() is None and time.monotonic() < deadline
+            time.sleep(0.05)
+        while next(iter(queue.records().values())).state != POSTED:
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        out, _ = proc.communicate(timeout=20)
+    assert proc.returncode == 0, out
+    assert "watching" in out and "next look at" in out and out.rstrip().endswith("stopped watching")
+    assert "SCHEDULED: scheduled for" in out and len(remote.state()["posts"]) == 1
