@@ -1,15 +1,19 @@
 #!/usr/bin/env bash
 # Set up and run the whole test suite on a fresh machine:
-#   Debian's Chromium (the browser test drives it), a virtualenv with requirements-dev.txt, then pytest.
+#   Debian's Chromium (the browser tests drive it) and PostgreSQL server (the DATABASE_URL tests start throwaway
+#   clusters with its initdb), a virtualenv with requirements-dev.txt, then pytest.
 # Extra arguments go to pytest, e.g. scripts/test.sh -k login -x
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-if [ ! -x /usr/bin/chromium ]; then
-  echo "installing Debian's chromium for the browser test..." >&2
+missing=""
+[ -x /usr/bin/chromium ] || missing="$missing chromium"
+ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing="$missing postgresql"
+if [ -n "$missing" ]; then
+  echo "installing Debian's$missing for the tests..." >&2
   if [ "$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi
   $SUDO apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq chromium >/dev/null
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq $missing >/dev/null
 fi
 
 [ -x .venv/bin/python ] || python3 -m venv .venv

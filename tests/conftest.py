@@ -125,3 +125,18 @@ def app_under_test(serve_app) -> ServedApp:
 @pytest.fixture
 def web(app_under_test) -> WebClient:
     return app_under_test.client()
+
+
+@pytest.fixture(scope="session")
+def postgres():
+    """One throwaway PostgreSQL server for the whole run (tests.support.postgres); fails, never skips."""
+    from tests.support.postgres import start_server, stop_server
+    server = start_server()
+    yield server
+    stop_server(server)
+
+
+@pytest.fixture
+def database_url(postgres) -> str:
+    """A fresh, empty database on the throwaway server."""
+    return postgres.new_database()

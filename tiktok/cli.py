@@ -27,6 +27,9 @@ next run may succeed. """ + PRECEDENCE_HELP + """
 crontab (hourly):  0 * * * *  cd /path/to/project && .venv/bin/python -m tiktok refresh >> refresh.log 2>&1"""
 
 
+DB_EPILOG = """exit codes: 0 done (or nothing to do); 2 DATABASE_URL missing or unusable, or a file to import is
+unusable; 4 the database server cannot be reached (try later)."""
+
 TOKENS_EPILOG = """keys: TOKENS_KEY is the key the file is (or will be) encrypted with; TOKENS_NEW_KEY, for rotate-key
 only, is the key to encrypt it with from now on. Make a key with
   .venv/bin/python -c "from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())"
@@ -58,6 +61,13 @@ def build_parser() -> argparse.ArgumentParser:
     commands.add_parser("post", add_help=False, help="post what is due in videos_to_upload.json, like "
                         "upload_to_tiktok.py (python -m tiktok post --help)")
     commands.add_parser("accounts", parents=[common], help="list connected accounts and their token deadlines")
+    db = commands.add_parser(
+        "db", parents=[common], help="PostgreSQL backend (DATABASE_URL): migrate the schema",
+        formatter_class=argparse.RawDescriptionHelpFormatter, epilog=DB_EPILOG,
+        description="With DATABASE_URL=postgresql://... every command and the app keep accounts, tokens and the post "
+                    "queue in PostgreSQL instead of the JSON files. migrate creates or upgrades the schema (safe to "
+                    "run any time, from several machines at once); status shows the schema version.")
+    db.add_argument("action", choices=("migrate", "status"))
     report_cli.add_parser(commands, [common])
     tokens = commands.add_parser(
         "tokens", parents=[common], help="encrypt, decrypt or re-key the token file in place",
@@ -81,12 +91,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     from tiktok.config import load_settings  # after parsing: --help and bad arguments stay instant
-    from tiktok.errors import AccountNotFound, ConfigError, TokenFileError
+    from tiktok.errors import AccountNotFound, ConfigError, DatabaseError, TokenFileError
     from tiktok.logs import configure_logging
 
     configure_logging(logging.DEBUG if args.verbose else logging.WARNING)
     try:
         settings = load_settings()
+        if args.command == "db":
+            return _db(args, settings)
         from tiktok.services import build_services
 
         services = build_services(settings)
@@ -101,8 +113,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
             return _tokens(args, services, read_environment().get("TOKENS_NEW_KEY", "").strip() or None)
         return _accounts(services)
-    except (ConfigError, TokenFileError, AccountNotFound) as exc:
+    except (ConfigError, TokenFileError, AccountNotFound, DatabaseError) as exc:
         print(f"error: {exc}", file=sys.stderr)
+        if getattr(exc, "transient", False):
+            return ExitStatus.TRY_LATER
         return ExitStatus.BAD_INPUT
 
 
@@ -149,7 +163,7 @@ def _tokens(args: argparse.Namespace, services, new_key: str | None) -> int:
     from tiktok.exitcodes import DONE, SKIPPED, outcome_line
 
     store, settings = services.store, services.settings
-    where = str(settings.tokens_path)
+    where = str(store.path)
     before = store.encryption()  # opens the file with TOKENS_KEY: a wrong or missing key stops here
     if not settings.tokens_key:
         raise ConfigError(f"{where}: tokens {args.action} needs TOKENS_KEY (in .env or the environment)"
@@ -172,7 +186,35 @@ def _tokens(args: argparse.Namespace, services, new_key: str | None) -> int:
         changed = store.migrate(new_key)
         detail = "re-encrypted with TOKENS_NEW_KEY: put that key in TOKENS_KEY now and remove TOKENS_NEW_KEY"
     if not changed:
-        print(outcome_line(SKIPPED, where, "no token file yet" if not store.target.exists() else "already plain"))
+        empty = not store.load() if settings.database_url else not store.target.exists()
+        print(outcome_line(SKIPPED, where, "no tokens stored yet" if empty else "already plain"))
         return ExitStatus.OK
     print(outcome_line(DONE, where, detail))
     return ExitStatus.OK
+
+
+def _db(args: argparse.Namespace, settings) -> int:
+    """``db migrate|status|import``: one line per step, the database named without its password."""
+    from tiktok.errors import ConfigError
+    from tiktok.exitcodes import DONE, SKIPPED, outcome_line
+
+    if not settings.database_url:
+        raise ConfigError("DATABASE_URL is not set: set it (in .env or the environment) to postgresql://USER:PASSWORD"
+                          "@HOST:PORT/DATABASE to use the PostgreSQL backend")
+    from tiktok.db.connection import describe
+    from tiktok.db.migrations import LATEST, migrate, schema_version
+
+    where = describe(settings.database_url)
+    if args.action == "migrate":
+        applied = migrate(settings.database_url)
+        for migration in applied:
+            print(outcome_line(DONE, where, f"migration {migration.version}: {migration.name}"))
+        if not applied:
+            print(outcome_line(SKIPPED, where, f"schema already at version {LATEST}"))
+        return ExitStatus.OK
+    if args.action == "status":
+        version = schema_version(settings.database_url)
+        state = "current" if version == LATEST else f"behind: run python -m tiktok db migrate (latest {LATEST})"
+        print(f"{where}: schema version {version} ({state})")
+        return ExitStatus.OK if version == LATEST else ExitStatus.BAD_INPUT
+    raise AssertionError(f"unknown db action {args.action}")  # argparse allows only the actions above

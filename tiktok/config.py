@@ -66,6 +66,12 @@ class Settings:
     media_dir: Path = Path(DEFAULT_MEDIA_DIR)
     #: POST_GRACE: how late a scheduled post may still go out (seconds, or 90s / 15m / 2h / 1d).
     post_grace_s: float = DEFAULT_POST_GRACE_S
+    #: DATABASE_URL: postgresql://... selects the PostgreSQL backend (tokens, post queue, workers); None: JSON files.
+    database_url: str | None = field(default=None, repr=False)
+
+    @property
+    def backend(self) -> str:
+        return "postgresql" if self.database_url else "json"
 
     @property
     def environment(self) -> str:
@@ -129,6 +135,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         manifest_path=Path(get("MANIFEST_FILE", DEFAULT_MANIFEST_FILE)),
         media_dir=Path(get("MEDIA_DIR", DEFAULT_MEDIA_DIR)),
         post_grace_s=_duration(get("POST_GRACE"), "POST_GRACE", DEFAULT_POST_GRACE_S),
+        database_url=get("DATABASE_URL") or None,
     )
 
 

@@ -14,6 +14,8 @@ instance says whether a later run may succeed without a person (the TRY LATER ou
     │   ├── QueueError              posting/queue: the manifest cannot be changed as asked (nothing was changed)
     │   ├── ReportFileError         report/csvfiles: a saved report CSV cannot be read
     │   └── TranscriptsFolderError  transcription/store: the transcripts folder cannot be used
+    ├── DatabaseError               db: the PostgreSQL database (DATABASE_URL) cannot be used (never its password)
+    │   └── DatabaseUnavailable     db: the server cannot be reached or went away (transient)
     ├── AccountNotFound             no stored account with that open_id
     ├── RelinkNeeded                the account's grant is gone; a person must log in again
     ├── TransportError              the request never got an answer (connection refused or dropped, timeout)
@@ -81,6 +83,16 @@ class FileProblem(TikTokError):
 
 class TokenFileError(FileProblem):
     """The token file cannot be used; it is left exactly as it was."""
+
+
+class DatabaseError(TikTokError):
+    """The PostgreSQL database cannot be used as asked; the message names it without user or password."""
+
+
+class DatabaseUnavailable(DatabaseError):
+    """The database server cannot be reached, or the connection dropped."""
+
+    transient = True
 
 
 class AccountNotFound(TikTokError):

@@ -27,12 +27,21 @@ class Services:
     api: ApiClient
 
 
+def token_store(settings: Settings, *, clock=None) -> TokenStore:
+    """The accounts' store: the token file, or PostgreSQL when DATABASE_URL is set (the same interface)."""
+    extra = {} if clock is None else {"clock": clock}
+    if settings.database_url:
+        from tiktok.auth.pg_store import PgTokenStore
+        return PgTokenStore(settings.database_url, key=settings.tokens_key, **extra)  # type: ignore[return-value]
+    return TokenStore(settings.tokens_path, key=settings.tokens_key, **extra)
+
+
 def build_services(settings: Settings, *, store: TokenStore | None = None,
                    session: requests.Session | None = None) -> Services:
     session = session or http_session()
     return Services(
         settings=settings,
-        store=store or TokenStore(settings.tokens_path, key=settings.tokens_key),
+        store=store or token_store(settings),
         oauth=OAuthClient(session, api_base=settings.api_base, client_key=settings.client_key,
                           client_secret=settings.client_secret),
         api=ApiClient(session, api_base=settings.api_base),

@@ -1,6 +1,6 @@
 """Worker processes for the concurrency and crash tests: ``python -m tests.support.workers MODE ...``.
 
-refresh TOKENS URL KEY SECRET WORKER N   N rounds of: force-refresh one account (strict rotation), then add an
+refresh TOKENS URL KEY SECRET WORKER N   (TOKENS: a token file, or a postgresql:// URL) N rounds of: force-refresh one account (strict rotation), then add an
                                           account of its own; prints one line per success, exits 1 on any error.
 write TOKENS                             writes forever: rotates every account's tokens and adds one account per
                                           commit, printing "committed <open_id>" after each commit.
@@ -18,8 +18,16 @@ from tiktok.auth.oauth import OAuthClient, TokenGrant
 from tiktok.auth.tokens import Account, TokenStore
 
 
+def open_store(tokens: str):
+    """The token file at ``tokens``, or the PostgreSQL store when it is a postgresql:// URL."""
+    if tokens.startswith("postgresql://"):
+        from tiktok.auth.pg_store import PgTokenStore
+        return PgTokenStore(tokens)
+    return TokenStore(tokens)
+
+
 def refresh_worker(tokens: str, url: str, key: str, secret: str, worker: str, rounds: str) -> int:
-    store = TokenStore(tokens)
+    store = open_store(tokens)
     oauth = OAuthClient(requests.Session(), api_base=url, client_key=key, client_secret=secret)
     linked = sorted(oid for oid, a in store.load().items() if a.emulated)
     for i in range(int(rounds)):

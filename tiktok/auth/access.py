@@ -30,9 +30,10 @@ def fresh_account(store: TokenStore, oauth: OAuthClient, open_id: str, *,
 
 def refresh_account(store: TokenStore, oauth: OAuthClient, open_id: str, *,
                     leeway: float = REFRESH_LEEWAY_S, force: bool = True) -> Account:
-    """Refresh under the lock. Without ``force``, skip when another process refreshed while we waited."""
+    """Refresh with the account locked (the file's lock, or its database row). Without ``force``, skip when another
+    process refreshed while we waited for the lock."""
     relink: RelinkNeeded | None = None
-    with store.transaction() as accounts:
+    with store.locked(open_id) as accounts:
         account = accounts.get(open_id)
         if account is None:
             raise AccountNotFound(open_id, store.path)

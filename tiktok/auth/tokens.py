@@ -175,6 +175,13 @@ class TokenStore:
                 if accounts != before:
                     self._write(accounts, reservation, self._cipher)
 
+    @contextmanager
+    def locked(self, open_id: str) -> Iterator[dict[str, Account]]:
+        """The accounts, with ``open_id``'s held against other writers until the block ends (here: the whole file's
+        lock; the PostgreSQL store locks only that account's row). Changes are written like :meth:`transaction`."""
+        with self.transaction() as accounts:
+            yield accounts
+
     def migrate(self, new_key: str | None) -> bool:
         """Rewrite the file under the lock, read with this store's key and written with ``new_key`` (None: plain).
 

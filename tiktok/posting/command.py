@@ -101,8 +101,8 @@ def report_json(report: RunReport) -> dict:
 def _dry_run(entries: Sequence[PostRequest], args, settings, say) -> int:
     """Local checks only: accounts, media, chunk plans. Privacy is checked against creator_info when posting."""
     from tiktok.posting.caption import build_caption
-    from tiktok.auth.tokens import TokenStore
-    accounts = TokenStore(settings.tokens_path, key=settings.tokens_key).load()
+    from tiktok.services import token_store
+    accounts = token_store(settings).load()
     failed = False
     for entry in entries:
         lines = [f"entry {entry.index + 1} for {entry.user_id}: {describe(entry)}"]

@@ -11,10 +11,9 @@ from flask import Flask, render_template
 
 from tiktok.config import Settings, load_settings
 from tiktok.logs import install_redaction
-from tiktok.services import build_services
-from tiktok.errors import TokenFileError
+from tiktok.services import build_services, token_store
+from tiktok.errors import DatabaseError, TokenFileError
 from tiktok.exitcodes import outcome_label
-from tiktok.auth.tokens import TokenStore
 from tiktok.web.flows import LoginFlows
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -36,9 +35,7 @@ def create_app(test_config: Mapping[str, Any] | None = None, *, settings: Settin
         SESSION_COOKIE_SAMESITE="Lax",
         CLOCK=clock,
     )
-    app.extensions["tiktok_services"] = build_services(settings, store=TokenStore(settings.tokens_path,
-                                                                                   clock=clock,
-                                                                                   key=settings.tokens_key))
+    app.extensions["tiktok_services"] = build_services(settings, store=token_store(settings, clock=clock))
     app.extensions["tiktok_login_flows"] = LoginFlows(clock=clock)
     from tiktok.web.security import install as install_security
     install_security(app, settings, clock)  # Host allow-list, security headers, APP_PASSWORD gate
@@ -57,6 +54,11 @@ def create_app(test_config: Mapping[str, Any] | None = None, *, settings: Settin
     def token_file_unusable(exc: TokenFileError):
         return render_template("message.html", title="The token file cannot be used", ok=False,
                                message=f"{exc}. Nothing was changed; fix or restore the file, then reload."), 500
+
+    @app.errorhandler(DatabaseError)
+    def database_unusable(exc: DatabaseError):
+        return render_template("message.html", title="The database cannot be used", ok=False,
+                               message=f"{exc}. Nothing was changed; reload once it is back."), 503
 
     @app.errorhandler(404)
     def not_found(exc):
