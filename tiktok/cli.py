@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
+from pathlib import Path
 from typing import Sequence
 
 from tiktok.exitcodes import PRECEDENCE_HELP, ExitStatus
@@ -62,12 +63,15 @@ def build_parser() -> argparse.ArgumentParser:
                         "upload_to_tiktok.py (python -m tiktok post --help)")
     commands.add_parser("accounts", parents=[common], help="list connected accounts and their token deadlines")
     db = commands.add_parser(
-        "db", parents=[common], help="PostgreSQL backend (DATABASE_URL): migrate the schema",
+        "db", parents=[common], help="PostgreSQL backend (DATABASE_URL): migrate the schema, import the JSON files",
         formatter_class=argparse.RawDescriptionHelpFormatter, epilog=DB_EPILOG,
         description="With DATABASE_URL=postgresql://... every command and the app keep accounts, tokens and the post "
                     "queue in PostgreSQL instead of the JSON files. migrate creates or upgrades the schema (safe to "
-                    "run any time, from several machines at once); status shows the schema version.")
-    db.add_argument("action", choices=("migrate", "status"))
+                    "run any time, from several machines at once); status shows the schema version; import moves "
+                    "user_tokens.json, the manifest and its results file into the database (safe to run twice).")
+    db.add_argument("action", choices=("migrate", "status", "import"))
+    db.add_argument("--manifest", type=Path, default=None, metavar="FILE",
+                    help="import: the manifest to import (default MANIFEST_FILE, or videos_to_upload.json)")
     report_cli.add_parser(commands, [common])
     tokens = commands.add_parser(
         "tokens", parents=[common], help="encrypt, decrypt or re-key the token file in place",
@@ -217,4 +221,5 @@ def _db(args: argparse.Namespace, settings) -> int:
         state = "current" if version == LATEST else f"behind: run python -m tiktok db migrate (latest {LATEST})"
         print(f"{where}: schema version {version} ({state})")
         return ExitStatus.OK if version == LATEST else ExitStatus.BAD_INPUT
-    raise AssertionError(f"unknown db action {args.action}")  # argparse allows only the actions above
+    from tiktok.posting.dbimport import import_files
+    return import_files(settings, args.manifest or settings.manifest_path)

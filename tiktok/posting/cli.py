@@ -36,8 +36,9 @@ def build_parser(prog: str = "upload_to_tiktok.py") -> argparse.ArgumentParser:
         description="Post the videos and photos listed in a manifest (see videos_to_upload.json.example): "
                     "creator-info pre-flight, chunked Direct Post, URL pulls, drafts to the inbox, photo posts, "
                     "status polled to the end.")
-    parser.add_argument("manifest", nargs="?", default="videos_to_upload.json", type=Path,
-                        help="the manifest (default: videos_to_upload.json)")
+    parser.add_argument("manifest", nargs="?", default=None, type=Path,
+                        help="the manifest (default: MANIFEST_FILE, or videos_to_upload.json); with DATABASE_URL "
+                             "set, the queue is in the database instead (add files with python -m tiktok db import)")
     parser.add_argument("--privacy", choices=PRIVACY_LEVELS,
                         help="privacy for entries that name none (default: SELF_ONLY); checked against the "
                              "creator's options before posting")

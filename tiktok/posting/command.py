@@ -9,10 +9,11 @@ import time
 from typing import Sequence
 
 from tiktok.config import load_settings
-from tiktok.errors import ConfigError
+from tiktok.errors import ConfigError, DatabaseError
 from tiktok.exitcodes import ExitStatus
 from tiktok.posting.chunks import ChunkPlanError, plan_chunks
-from tiktok.posting.manifest import ManifestError, PostRequest, load_manifest
+from tiktok.posting.backend import open_queue
+from tiktok.posting.manifest import ManifestError, PostRequest
 from tiktok.posting.media import MediaError, check_video, probe
 from tiktok.posting.results import ResultsFileError
 from tiktok.posting.runner import Hooks, RunOptions, RunReport, describe, run_queue, summary, utc_text
@@ -24,10 +25,17 @@ def run(args: argparse.Namespace) -> int:
     say = lambda text: print(text, file=out, flush=True)  # noqa: E731
     try:
         settings = load_settings()
-        manifest = load_manifest(args.manifest, allow_loopback=settings.emulated)
+        if settings.database_url and args.manifest is not None:
+            raise ConfigError(f"DATABASE_URL is set, so the post queue is in the database, not in {args.manifest}: "
+                              f"add the file's entries with python -m tiktok db import --manifest {args.manifest}")
+        queue = open_queue(settings, args.manifest)
+        manifest = queue.read()
     except (ConfigError, ManifestError) as exc:
         say(f"error: {exc}")
         return ExitStatus.BAD_INPUT
+    except DatabaseError as exc:
+        say(f"error: {exc}")
+        return ExitStatus.TRY_LATER if exc.transient else ExitStatus.BAD_INPUT
     if args.dry_run:
         for warning in manifest.warnings:
             say(f"warning: {warning.message}")
@@ -40,20 +48,21 @@ def run(args: argparse.Namespace) -> int:
                          chunk_size=args.chunk_size)
     hooks = Hooks(say=say, progress=None if args.json else ByteProgress)
     if args.watch:
-        return _watch(args, settings, options, hooks, say)
-    report = _run_once(args, settings, options, hooks, say)
+        return _watch(queue, settings, options, hooks, say)
+    report = _run_once(queue, settings, options, hooks, say)
     if args.json:
         print(json.dumps(report_json(report), indent=2))
     return report.status
 
 
-def _run_once(args, settings, options: RunOptions, hooks: Hooks, say) -> RunReport:
+def _run_once(queue, settings, options: RunOptions, hooks: Hooks, say) -> RunReport:
     """One run with its lines: warnings and problems first, then each entry as it goes, then the summary."""
     try:
-        report = run_queue(args.manifest, settings, options, hooks=hooks, clock=time.time)
-    except (ConfigError, ManifestError, ResultsFileError) as exc:
+        report = run_queue(queue, settings, options, hooks=hooks, clock=time.time)
+    except (ConfigError, ManifestError, ResultsFileError, DatabaseError) as exc:
         say(f"error: {exc}")
-        return RunReport(status=ExitStatus.BAD_INPUT, emulated=settings.emulated, stopped=str(exc))
+        status = ExitStatus.TRY_LATER if getattr(exc, "transient", False) else ExitStatus.BAD_INPUT
+        return RunReport(status=status, emulated=settings.emulated, stopped=str(exc))
     if report.stopped:
         say(f"warning: {report.stopped}")
         say("nothing was posted")
@@ -62,7 +71,7 @@ def _run_once(args, settings, options: RunOptions, hooks: Hooks, say) -> RunRepo
     return report
 
 
-def _watch(args, settings, options: RunOptions, hooks: Hooks, say) -> int:
+def _watch(queue, settings, options: RunOptions, hooks: Hooks, say) -> int:
     """--watch: run now, then whenever an entry comes due, until Ctrl-C or SIGTERM (exit 0)."""
     import signal
     import threading
@@ -72,17 +81,17 @@ def _watch(args, settings, options: RunOptions, hooks: Hooks, say) -> int:
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
 
-    def changed() -> float | None:
+    def changed() -> float | None:  # the file's modification time; the database queue is looked at each minute
         try:
-            return args.manifest.stat().st_mtime_ns
+            return queue.manifest.stat().st_mtime_ns if hasattr(queue, "manifest") else None
         except OSError:
             return None
 
     def after(report: RunReport, wake: float) -> None:
-        say(f"watching {args.manifest}: next look at {utc_text(wake)} (Ctrl-C stops)")
+        say(f"watching {queue.where}: next look at {utc_text(wake)} (Ctrl-C stops)")
 
     try:
-        watch(lambda: _run_once(args, settings, options, hooks, say), clock=time.time, sleep=stop.wait,
+        watch(lambda: _run_once(queue, settings, options, hooks, say), clock=time.time, sleep=stop.wait,
               changed=changed, stopped=stop.is_set, after=after)
     except KeyboardInterrupt:
         pass

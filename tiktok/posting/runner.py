@@ -28,10 +28,10 @@ from tiktok.exitcodes import BAD_INPUT, FAILED, SCHEDULED, SKIPPED, TRY_LATER, E
 from tiktok.posting.cli import DEFAULT_JOBS
 from tiktok.posting.client import PostingClient
 from tiktok.posting.limits import DEFAULT_CHUNK_BYTES, POSTING_LIMITS
-from tiktok.posting.manifest import ManifestProblem, PostRequest, load_manifest
+from tiktok.posting.backend import FileQueue, PostQueue
+from tiktok.posting.manifest import ManifestProblem, PostRequest
 from tiktok.posting.publisher import CLAIMED_ELSEWHERE, FIRST_POLL_S, Outcome, Publisher, media_label
-from tiktok.posting.results import DONE, IN_INBOX, PostRecord, ResultsFileError, ResultsStore, entry_key, \
-    results_path_for
+from tiktok.posting.results import DONE, IN_INBOX, PostRecord, ResultsFileError, entry_key
 from tiktok.posting.schedule import DEFAULT_GRACE_S, next_due, when
 from tiktok.ratelimit import TokenLimiter
 from tiktok.retry import Runtime
@@ -124,22 +124,24 @@ def _by_schedule(entry: PostRequest, now: float, options: RunOptions) -> Outcome
     return None
 
 
-def run_queue(manifest_path: Path, settings: Settings, options: RunOptions = RunOptions(), *,
+def run_queue(source: Path | PostQueue, settings: Settings, options: RunOptions = RunOptions(), *,
               clock: Callable[[], float] = time.time, hooks: Hooks | None = None) -> RunReport:
-    """Post what is due in ``manifest_path``. Raises ManifestError, ConfigError or ResultsFileError when a file
-    cannot be used at all (nothing was attempted); anything about one entry is that entry's outcome."""
+    """Post what is due in ``source`` (a manifest path, or any PostQueue: the file or the database). Raises
+    ManifestError, ConfigError, ResultsFileError or DatabaseError when the queue cannot be used at all (nothing was
+    attempted); anything about one entry is that entry's outcome."""
     from tiktok.services import build_services  # requests and the API client: only once a run really starts
 
     hooks = hooks or Hooks()
-    manifest_path = Path(manifest_path)
-    manifest = load_manifest(manifest_path, allow_loopback=settings.emulated)
+    queue = FileQueue(source, allow_loopback=settings.emulated, key=settings.tokens_key) \
+        if isinstance(source, (str, Path)) else source
+    manifest = queue.read()
     report = RunReport(problems=list(manifest.problems), warnings=list(manifest.warnings),
                        emulated=settings.emulated)
     for warning in manifest.warnings:
         hooks.say(f"warning: {warning.message}")
     for problem in manifest.problems:
         hooks.say(f"error: {problem.message}")
-    results = ResultsStore(results_path_for(manifest_path), key=settings.tokens_key)
+    results = queue.results()
     if results.exists_but_empty() and manifest.entries and not options.force:
         report.stopped = (f"{results.path} exists but holds no records: if earlier runs posted these entries, "
                           "their record is gone and TikTok may already hold them. Check the profiles, then re-run "
@@ -156,7 +158,7 @@ def run_queue(manifest_path: Path, settings: Settings, options: RunOptions = Run
     report.next_due_at = next_due([e.due_at for e in manifest.entries
                                    if e.index in settled and settled[e.index].status == SCHEDULED], now)
     store = build_services(settings).store
-    limiter = hooks.limiter or TokenLimiter(POSTING_LIMITS)
+    limiter = hooks.limiter or shared_limiter(settings)
 
     def make_publisher() -> Publisher:
         own = build_services(settings, store=store)  # this worker's own HTTP session, the run's token store
@@ -177,6 +179,14 @@ def run_queue(manifest_path: Path, settings: Settings, options: RunOptions = Run
     busy = [TRY_LATER] if any(o.state == CLAIMED_ELSEWHERE for o in report.outcomes) else []
     report.status = exit_status([*report.outcomes, *busy, *fatal, *([BAD_INPUT] if manifest.problems else [])])
     return report
+
+
+def shared_limiter(settings: Settings):
+    """One limiter for the run's threads; with DATABASE_URL one for every process on every machine."""
+    if settings.database_url:
+        from tiktok.db.ratelimit import PgLimiter
+        return PgLimiter(settings.database_url, POSTING_LIMITS)
+    return TokenLimiter(POSTING_LIMITS)
 
 
 def _upload_session():
