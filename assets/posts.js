@@ -1,8 +1,13 @@
 // The Posts page: follow the board while something moves, and send times with the browser's UTC offset.
 // (The Content-Security-Policy allows no inline script, so all of it lives here.)
+// Hooks kept stable for tests: #board[data-board-url][data-moving][data-updates], #board-problem,
+// article.post-card[data-key][data-state], input.tz-offset beside input[name=post_at_local].
 (function () {
   "use strict";
-  var POLL_MS = 2000;
+  var POLL_MS = 2000;         // while something moves (due, uploading, processing, under review)
+  var RETRY_MS = POLL_MS * 5; // the app restarting: try again, slower
+
+  function two(n) { return (n < 10 ? "0" : "") + n; }
 
   function offsetFor(localValue) {
     // "+01:00" for the browser's zone at that local time (daylight saving included); "" when it is no time.
@@ -10,8 +15,23 @@
     if (isNaN(when.getTime())) { return ""; }
     var minutes = -when.getTimezoneOffset(), sign = minutes >= 0 ? "+" : "-";
     minutes = Math.abs(minutes);
-    function two(n) { return (n < 10 ? "0" : "") + n; }
     return sign + two(Math.floor(minutes / 60)) + ":" + two(minutes % 60);
+  }
+
+  function localValueOf(date) {
+    return date.getFullYear() + "-" + two(date.getMonth() + 1) + "-" + two(date.getDate()) + "T" +
+      two(date.getHours()) + ":" + two(date.getMinutes());
+  }
+
+  function inBrowserZone(form) {
+    // The edit form arrives with the time as written (its own offset): show it in the browser's zone instead,
+    // so the offset sent back is always the browser's and an untouched time stays the same instant.
+    var local = form.querySelector("input[name=post_at_local]"), field = form.querySelector("input.tz-offset");
+    if (!local || !field || !local.value || !field.value) { return; }
+    var when = new Date(local.value + field.value);
+    if (isNaN(when.getTime())) { return; }
+    local.value = localValueOf(when);
+    field.value = offsetFor(local.value);
   }
 
   document.addEventListener("submit", function (event) {
@@ -27,25 +47,32 @@
   }
 
   function follow(board) {
-    var url = board.getAttribute("data-board-url"), timer = null;
+    var url = board.getAttribute("data-board-url"), problem = document.getElementById("board-problem");
+    function again(ms) { setTimeout(tick, ms); }
+    function show(text) {
+      if (!problem) { return; }
+      problem.textContent = text || "";
+      problem.hidden = !text;
+    }
     function tick() {
-      if (editing(board)) { timer = setTimeout(tick, POLL_MS); return; }
+      if (editing(board)) { again(POLL_MS); return; }
       fetch(url, {credentials: "same-origin", headers: {"Accept": "application/json"}})
         .then(function (response) { if (!response.ok) { throw new Error(response.status); } return response.json(); })
         .then(function (data) {
+          show(data.problem);
           if (data.html) { board.innerHTML = data.html; }
           board.setAttribute("data-moving", data.moving ? "1" : "0");
           board.setAttribute("data-updates", String(Number(board.getAttribute("data-updates") || "0") + 1));
-          if (data.moving) { timer = setTimeout(tick, POLL_MS); }
+          if (data.moving || data.problem) { again(data.moving ? POLL_MS : RETRY_MS); }
         })
-        .catch(function () { timer = setTimeout(tick, POLL_MS * 5); });  // the app restarting: try again, slower
+        .catch(function () { again(RETRY_MS); });
     }
-    if (board.getAttribute("data-moving") === "1") { timer = setTimeout(tick, POLL_MS); }
-    return function () { if (timer) { clearTimeout(timer); } };
+    if (board.getAttribute("data-moving") === "1") { again(POLL_MS); }
   }
 
   document.addEventListener("DOMContentLoaded", function () {
-    var board = document.getElementById("board");
+    var board = document.getElementById("board"), edit = document.getElementById("edit-post");
     if (board) { follow(board); }
+    if (edit) { inBrowserZone(edit); }
   });
 })();

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import timedelta, timezone
 from pathlib import Path
 
@@ -175,3 +176,31 @@ def test_relative_times(delta, text):
 
 def test_local_time_shows_the_offset():
     assert local_time(NOW, timezone(timedelta(hours=-5))) == "2026-11-29 19:53 (UTC-05:00)"
+
+
+def test_a_second_identical_entry_is_a_duplicate_with_no_actions_of_its_own():
+    first = video(0, post_at=at(600))
+    copy = dataclasses.replace(first, index=1, post_at=at(7200))  # only post_at differs: the same post
+    b = board([first, copy], [record(first, "posted", post_ids=(7,), username="ada.creates")])
+    original, twin = b.cards
+    assert (original.state, original.key) == ("posted", entry_key(first))
+    assert (twin.state, twin.label, twin.group, twin.key, twin.actions) == ("duplicate", "Duplicate", "failed", "", ())
+    assert "same post as entry 1" in twin.detail and twin.link is None and twin.caption == "Bread #baking"
+    assert b.card(entry_key(first)) is original
+
+
+def test_an_emulated_post_seen_by_an_app_talking_to_tiktok_gets_no_link():
+    entry = video()
+    done = record(entry, "posted", post_ids=(7,), username="ada.creates", emulated=True)
+    card = only(board([entry], [done], emulated=False))
+    assert card.state == "posted" and card.emulated and card.link is None
+
+
+def test_the_json_of_a_card_is_what_posts_js_and_the_tests_read():
+    entry = video()
+    plan = {"video_size": 20_000_000, "chunk_size": 10_000_000, "total_chunk_count": 2}
+    card = only(board([entry], [record(entry, "uploading", publish_id="p1", plan=plan, next_chunk=1)],
+                      emulated=True))
+    assert card.to_json() == {"key": entry_key(entry), "number": 1, "state": "uploading", "label": "Uploading",
+                              "detail": "10.0 MB of 20.0 MB sent", "group": "in_progress", "link": None,
+                              "emulated": True, "actions": [], "progress": [10_000_000, 20_000_000]}

@@ -38,10 +38,11 @@ LABELS = {
     "failed": "Failed",
     "relink": "Needs relink",
     "invalid": "Invalid entry",
+    "duplicate": "Duplicate",
 }
 GROUP_OF = {"scheduled": "upcoming", "due": "upcoming", "uploading": "in_progress", "processing": "in_progress",
             "posted": "done", "inbox": "done", "under_review": "done", "failed": "failed", "relink": "failed",
-            "missed": "failed", "invalid": "failed"}
+            "missed": "failed", "invalid": "failed", "duplicate": "failed"}
 GROUPS = (("upcoming", "Upcoming"), ("in_progress", "In progress"), ("done", "Done"), ("failed", "Failed"))
 # States that change by themselves while a runner works: the page polls while one is shown.
 MOVING = frozenset({"due", "uploading", "processing", "under_review"})
@@ -146,8 +147,16 @@ def build_board(manifest: ManifestResult, records: Mapping[str, PostRecord], acc
                 now: float, grace_s: float, emulated: bool, emulator_base: str, tz: tzinfo | None = None) -> Board:
     """Every entry of ``manifest`` (valid or not) as a card, in file order within its group.
     ``tz`` is the zone times are shown in (default: the server's local zone)."""
-    cards = [entry_card(entry, records.get(entry_key(entry)), accounts, now=now, grace_s=grace_s,
-                        emulated=emulated, emulator_base=emulator_base, tz=tz) for entry in manifest.entries]
+    cards: list[Card] = []
+    first_of: dict[str, int] = {}
+    for entry in manifest.entries:
+        key = entry_key(entry)
+        if key in first_of:  # the runner posts it once, for the first of them; the others are never posted
+            cards.append(duplicate_card(entry, first_of[key], accounts, now=now, tz=tz))
+            continue
+        first_of[key] = entry.index
+        cards.append(entry_card(entry, records.get(key), accounts, now=now, grace_s=grace_s, emulated=emulated,
+                                emulator_base=emulator_base, tz=tz))
     cards += invalid_cards(manifest)
     cards.sort(key=lambda card: card.number)
     groups = tuple(Group(name, title, tuple(c for c in cards if c.group == name)) for name, title in GROUPS)
@@ -165,6 +174,16 @@ def invalid_cards(manifest: ManifestResult) -> list[Card]:
             for index, messages in sorted(by_index.items())]
 
 
+def duplicate_card(entry: PostRequest, first: int, accounts: Mapping[str, Account], *, now: float,
+                   tz: tzinfo | None = None) -> Card:
+    """An entry that makes the same post as an earlier one; it has no key of its own (the first one's actions)."""
+    return Card(key="", number=entry.index + 1, state="duplicate", label=LABELS["duplicate"],
+                detail=f"the same post as entry {first + 1} (every field alike but post_at): it is posted once, as "
+                       f"entry {first + 1}; remove this copy from the file", who=who_for(entry, None, accounts),
+                caption=caption_of(entry), media=media_label(entry), kind=kind_of(entry),
+                schedule=schedule_of(entry, now, tz))
+
+
 def entry_card(entry: PostRequest, record: PostRecord | None, accounts: Mapping[str, Account], *, now: float,
                grace_s: float, emulated: bool, emulator_base: str, tz: tzinfo | None = None) -> Card:
     """The card for one valid entry and its record (None before any run touched it)."""
@@ -172,7 +191,9 @@ def entry_card(entry: PostRequest, record: PostRecord | None, accounts: Mapping[
     state, detail, progress = card_state(entry, record, now=now, grace_s=grace_s)
     who = who_for(entry, record, accounts)
     link = None
-    if record is not None and record.state == POSTED and record.post_ids and who.username:
+    # an emulated post seen by an app talking to TikTok has no emulator to link to: no link rather than a wrong one
+    linkable = emulated or not post_emulated
+    if record is not None and record.state == POSTED and record.post_ids and who.username and linkable:
         link = post_link(who.username, record.post_ids[0], emulated=post_emulated, emulator_base=emulator_base)
     return Card(key=entry_key(entry), number=entry.index + 1, state=state, label=LABELS[state], detail=detail,
                 who=who, caption=caption_of(entry), media=media_label(entry), kind=kind_of(entry),
