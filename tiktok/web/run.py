@@ -13,6 +13,8 @@ from collections.abc import Sequence
 from tiktok.config import DEFAULT_EMULATOR_PORT, DEFAULT_HOST, DEFAULT_PORT
 from tiktok.options import tcp_port
 
+UPLOAD_SLACK_BYTES = 1024 * 1024  # over TikTok's 4 GB, so the composer (not waitress) answers a file just too big
+
 EPILOG = """With no TIKTOK_CLIENT_KEY in .env or the environment, the app starts the local TikTok emulator on
 --emulator-port and labels every page "emulated": nothing reaches TikTok. Options override HOST, PORT and
 TIKTOK_EMULATOR_PORT from .env. Exit codes: 0 stopped normally; 2 bad option or configuration, or a port in use."""
@@ -79,8 +81,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         from waitress import create_server  # a production WSGI server, loaded only to serve
 
+        from tiktok.posting.limits import MAX_VIDEO_BYTES
         try:
-            server = create_server(AccessLog(app), host=settings.host, port=settings.port, threads=8)
+            # waitress refuses bodies over 1 GB by default; the composer's uploads may be as big as TikTok takes.
+            server = create_server(AccessLog(app), host=settings.host, port=settings.port, threads=8,
+                                   max_request_body_size=MAX_VIDEO_BYTES + UPLOAD_SLACK_BYTES)
         except OSError as exc:
             print(f"error: cannot listen on {settings.host}:{settings.port} ({exc}); pick a free port with --port",
                   file=sys.stderr)

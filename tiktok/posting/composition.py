@@ -1,0 +1,281 @@
+"""The composer's rules: a submitted post form, checked against TikTok's content-sharing guidelines. Pure.
+
+:func:`compose` takes the form's values, the creator_info TikTok gave for the account, what probing the uploaded
+video found (or None) and the time now; it returns the manifest entry to queue, or every broken rule as a
+:class:`FieldError` naming the form field. The page's script applies the same rules as the person types; these
+are the ones that count, so a hand-made request gets no further than the form would.
+
+The guidelines (reference 8.4): privacy is chosen by the person from the creator's options, never defaulted;
+comments, duets and stitches are off unless ticked and cannot be ticked where the creator turned them off (photos
+have comments only); commercial content disclosure needs "Your brand", "Branded content" or both, and branded
+content is never "Only me"; the video must fit the creator's ``max_video_post_duration_sec``. Captions over
+TikTok's limit are refused whole: tags are never dropped behind the person's back.
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+from collections.abc import Mapping
+from dataclasses import replace
+from datetime import datetime, timedelta
+from typing import Any, NamedTuple
+
+from tiktok.posting.caption import (
+    PHOTO_DESCRIPTION_LIMIT,
+    PHOTO_TITLE_LIMIT,
+    VIDEO_CAPTION_LIMIT,
+    build_caption,
+    normalise_tag,
+    utf16_len,
+)
+from tiktok.posting.client import CreatorInfo
+from tiktok.posting.fields import MAX_PHOTOS
+from tiktok.posting.manifest import validate_manifest
+from tiktok.posting.media import SUPPORTED_CODECS, SUPPORTED_CONTAINERS, MediaInfo, check_video
+
+ACTIONS = ("now", "schedule", "inbox")  # the form's three buttons: post now, schedule, send to the inbox
+SOURCES = ("upload", "video_url", "photos")
+PAST_TOLERANCE_S = 60  # a schedule this far in the past still counts as "now" (a slow click); older is a mistake
+PRIVACY_LABELS = {"PUBLIC_TO_EVERYONE": "Everyone", "MUTUAL_FOLLOW_FRIENDS": "Friends",
+                  "FOLLOWER_OF_CREATOR": "Followers", "SELF_ONLY": "Only me"}
+PROMOTIONAL = "Promotional content"  # TikTok's label for "Your brand" (brand_organic_toggle)
+PAID_PARTNERSHIP = "Paid partnership"  # TikTok's label for "Branded content" (brand_content_toggle)
+# Uploaded files: 32 random hex digits, then optionally the original name's safe part; never a path.
+MEDIA_ID = re.compile(r"[0-9a-f]{32}(?:-[A-Za-z0-9_-]{1,40})?\.(?:mp4|mov|webm)")
+_LOCAL_TIME = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(?::\d{2}(?:\.\d{1,6})?)?")
+_OFFSET = re.compile(r"Z|[+-](?:[01]\d|2[0-3]):[0-5]\d")
+_OFF = ("", "0", "off", "false", "no")
+_FORM_NAMES = {"user_id": "open_id", "photo_cover_index": "photo_cover", "post_at": "post_at_local"}  # manifest -> form
+_INTERACTIONS = (("allow_comment", "comments", "comment_disabled"), ("allow_duet", "duets", "duet_disabled"),
+                 ("allow_stitch", "stitches", "stitch_disabled"))
+
+
+class FieldError(NamedTuple):
+    """One broken rule: the form field it is about, and what to do."""
+
+    field: str
+    message: str
+
+    def __str__(self) -> str:
+        return f'{self.field}: {self.message}'
+
+
+def compose(form: Mapping[str, str], creator: CreatorInfo, media: MediaInfo | None, now: datetime, *,
+            allow_loopback: bool = False) -> dict[str, Any] | list[FieldError]:
+    """The manifest entry for this form, or every rule it breaks. ``media`` is the probed upload (its ``path``
+    becomes ``video_path``); ``now`` is timezone-aware; ``allow_loopback`` accepts loopback media URLs (emulator)."""
+    errors: list[FieldError] = []
+    action = _text(form, "action")
+    if action not in ACTIONS:
+        errors.append(FieldError("action", f"expected one of {', '.join(ACTIONS)}, got {action!r}"))
+    draft = action == "inbox"
+    entry: dict[str, Any] = {"user_id": _text(form, "open_id")}
+    if not entry["user_id"]:
+        errors.append(FieldError("open_id", "choose the account to post as"))
+    entry.update(_media(form, creator, media, errors))
+    photo = "photo_urls" in entry
+    entry.update(_caption(form, photo, draft, errors))
+    if draft:
+        entry["draft"] = True
+    else:
+        entry.update(_settings(form, creator, photo, errors))
+    if action == "schedule":
+        entry["post_at"] = _schedule(form, now, errors)
+    reported = {error.field for error in errors}
+    errors += [problem for problem in _manifest_errors(entry, allow_loopback)
+               if not reported or (problem.field not in reported and problem.field != "entry")]
+    return errors or entry
+
+
+def _text(form: Mapping[str, str], name: str) -> str:
+    return (form.get(name) or "").strip()
+
+
+def ticked(form: Mapping[str, str], name: str) -> bool:
+    """A checkbox: present with any value but an explicit "off" (browsers send "on")."""
+    return name in form and (form.get(name) or "").strip().lower() not in _OFF
+
+
+def _media(form: Mapping[str, str], creator: CreatorInfo, media: MediaInfo | None,
+           errors: list[FieldError]) -> dict[str, Any]:
+    source = _text(form, "source") or "upload"
+    if source == "upload":
+        if media is None:
+            errors.append(FieldError("media_id", "no uploaded video with this id: choose a video file and let its "
+                                                 "checks finish"))
+            return {}
+        for problem in media_problems(media, creator.max_duration_s):
+            errors.append(FieldError("media_id", problem))
+        return {"video_path": media.path}
+    if source == "video_url":
+        url = _text(form, "video_url")
+        if not url:
+            errors.append(FieldError("video_url", "give the https address of the video (on a domain verified for "
+                                                  "this app)"))
+        return {"video_url": url}
+    if source == "photos":
+        return _photos(form, errors)
+    errors.append(FieldError("source", f"expected one of {', '.join(SOURCES)}, got {source!r}"))
+    return {}
+
+
+def _photos(form: Mapping[str, str], errors: list[FieldError]) -> dict[str, Any]:
+    urls = [line.strip() for line in (form.get("photo_urls") or "").splitlines() if line.strip()]
+    if not 1 <= len(urls) <= MAX_PHOTOS:
+        errors.append(FieldError("photo_urls", f"give 1 to {MAX_PHOTOS} photo addresses, one a line; got {len(urls)}"))
+    values: dict[str, Any] = {"photo_urls": urls, "photo_cover_index": 0}
+    cover = _text(form, "photo_cover") or "1"
+    if not cover.isdigit() or not 1 <= int(cover) <= max(len(urls), 1):
+        errors.append(FieldError("photo_cover", f"the cover is photo 1 to {max(len(urls), 1)}, got {cover!r}"))
+    else:
+        values["photo_cover_index"] = int(cover) - 1
+    title = _text(form, "title")
+    if utf16_len(title) > PHOTO_TITLE_LIMIT:
+        errors.append(FieldError("title", f"is {utf16_len(title)} UTF-16 units, over TikTok's photo title limit "
+                                          f"of {PHOTO_TITLE_LIMIT}"))
+    if title:
+        values["title"] = title
+    return values
+
+
+def media_problems(media: MediaInfo, max_duration_s: int | None) -> list[str]:
+    """What check_video finds, against the creator's longest allowed video, without the file's path."""
+    return check_video(replace(media, path=""), max_duration_s=max_duration_s or None)
+
+
+def media_summary(media: MediaInfo, max_duration_s: int | None) -> dict[str, Any]:
+    """What the page shows about an uploaded video: its facts, the creator's limit and every problem."""
+    return {"size_bytes": media.size_bytes, "duration_s": media.duration_s, "container": media.container,
+            "container_ok": media.container in SUPPORTED_CONTAINERS, "video_codec": media.video_codec,
+            "codec_label": SUPPORTED_CODECS.get(media.video_codec, media.video_codec), "width": media.width,
+            "height": media.height, "fps": media.fps, "max_duration_s": max_duration_s or None,
+            "problems": media_problems(media, max_duration_s)}
+
+
+def parse_tags(text: str) -> list[str]:
+    """Tags typed as ``#a #b`` or ``a, b``, without their '#'; ValueError naming a tag that is only '#'."""
+    return [normalise_tag(word) for word in re.split(r"[\s,]+", text.strip()) if word]
+
+
+def caption_units(description: str, tags: list[str]) -> int:
+    """UTF-16 units of the caption TikTok gets: the description, then each new ' #tag' (what compose.js counts)."""
+    return utf16_len(build_caption(description, tags, limit=sys.maxsize).text)
+
+
+def _caption(form: Mapping[str, str], photo: bool, draft: bool, errors: list[FieldError]) -> dict[str, Any]:
+    description = (form.get("description") or "").replace("\r\n", "\n").strip()  # browsers send CRLF
+    try:
+        tags = parse_tags(form.get("tags") or "")
+    except ValueError as bad:
+        errors.append(FieldError("tags", str(bad)))
+        return {}
+    limit = PHOTO_DESCRIPTION_LIMIT if photo else VIDEO_CAPTION_LIMIT
+    units = caption_units(description, tags)
+    if units > limit:
+        errors.append(FieldError("description", f"the caption (description and tags) is {units} UTF-16 units, "
+                                                f"{units - limit} over TikTok's limit of {limit}: shorten it or "
+                                                "remove tags (none are dropped for you)"))
+    if draft and not photo:
+        return {}  # a video sent to the inbox carries no caption: TikTok's inbox init takes none
+    return {name: value for name, value in (("description", description), ("tags", tags)) if value}
+
+
+def _settings(form: Mapping[str, str], creator: CreatorInfo, photo: bool,
+              errors: list[FieldError]) -> dict[str, Any]:
+    """Privacy, interactions, disclosure and the AI label of a direct post."""
+    privacy = _text(form, "privacy")
+    offered = ", ".join(f"{PRIVACY_LABELS.get(p, p)} ({p})" for p in creator.privacy_options) or "none"
+    if not privacy:
+        errors.append(FieldError("privacy", f"choose who can see this post (there is no default); offered: {offered}"))
+    elif privacy not in creator.privacy_options:
+        errors.append(FieldError("privacy", f"{privacy} is not offered to this account now; offered: {offered}"))
+    values = _interactions(form, creator, photo, errors)
+    values.update(_disclosure(form, privacy, errors))
+    if ticked(form, "is_aigc"):
+        values["is_aigc"] = True
+    return {"privacy": privacy, **values}
+
+
+def _interactions(form: Mapping[str, str], creator: CreatorInfo, photo: bool,
+                  errors: list[FieldError]) -> dict[str, Any]:
+    values = {}
+    for name, what, switch in _INTERACTIONS:
+        allowed = ticked(form, name)
+        if photo and name != "allow_comment":
+            if allowed:
+                errors.append(FieldError(name, f"photo posts have no {what}: only comments can be allowed"))
+            continue
+        if allowed and getattr(creator, switch):
+            errors.append(FieldError(name, f"this account has turned {what} off in its TikTok settings "
+                                           f"(creator_info {switch}), so they cannot be allowed"))
+        values["disable_" + name.removeprefix("allow_")] = not allowed
+    return values
+
+
+def _disclosure(form: Mapping[str, str], privacy: str, errors: list[FieldError]) -> dict[str, Any]:
+    disclose, your_brand, branded = (ticked(form, n) for n in ("disclose", "your_brand", "branded"))
+    if not disclose:
+        for name, label in (("your_brand", "Your brand"), ("branded", "Branded content")):
+            if ticked(form, name):
+                errors.append(FieldError(name, f'"{label}" needs the commercial content disclosure turned on'))
+        return {"brand_organic_toggle": False, "brand_content_toggle": False}
+    if not (your_brand or branded):
+        errors.append(FieldError("disclose", 'commercial content disclosure is on: choose "Your brand", "Branded '
+                                             'content" or both, or turn disclosure off'))
+    if branded and privacy == "SELF_ONLY":
+        errors.append(FieldError("branded", 'branded content cannot be private: choose who can see it other than '
+                                            '"Only me" (SELF_ONLY)'))
+    return {"brand_organic_toggle": your_brand, "brand_content_toggle": branded}
+
+
+def disclosure_label(your_brand: bool, branded: bool) -> str | None:
+    """The label TikTok puts on the post: branded content wins when both are chosen."""
+    return PAID_PARTNERSHIP if branded else PROMOTIONAL if your_brand else None
+
+
+def post_at_from(local: str, offset: str, now: datetime) -> str:
+    """``post_at`` (ISO 8601 with the offset) from a datetime-local value and the browser's UTC offset;
+    ValueError saying what is wrong, including a time more than PAST_TOLERANCE_S before ``now``."""
+    if not _LOCAL_TIME.fullmatch(local):
+        raise ValueError(f"expected a date and time such as 2026-12-03T09:00, got {local!r}")
+    if not _OFFSET.fullmatch(offset):
+        raise ValueError(f"the UTC offset must look like +01:00, -05:30 or Z, got {offset!r}")
+    try:
+        moment = datetime.fromisoformat(local + offset)
+    except ValueError:
+        raise ValueError(f"{local} is not a date and time that exists") from None
+    if moment < now - timedelta(seconds=PAST_TOLERANCE_S):
+        raise ValueError(f"{moment.isoformat(timespec='seconds')} is in the past: choose a time to come")
+    return moment.isoformat(timespec="seconds")
+
+
+def _schedule(form: Mapping[str, str], now: datetime, errors: list[FieldError]) -> str | None:
+    local = _text(form, "post_at_local")
+    if not local:
+        errors.append(FieldError("post_at_local", "choose the date and time to post at"))
+        return None
+    try:
+        return post_at_from(local, _text(form, "offset"), now)
+    except ValueError as bad:
+        errors.append(FieldError("post_at_local", str(bad)))
+        return None
+
+
+def _manifest_errors(entry: dict[str, Any], allow_loopback: bool) -> list[FieldError]:
+    """The manifest's own checks, so what is queued is what the CLI and cron accept (e.g. https URLs)."""
+    result = validate_manifest([entry], source="form", allow_loopback=allow_loopback)
+    return [FieldError(_FORM_NAMES.get(problem.field or "entry", problem.field or "entry"),
+                       re.sub(r'^.*?field "[^"]+": ', "", problem.message)) for problem in result.problems]
+
+
+def is_media_id(text: str) -> bool:
+    """Whether ``text`` is a name the upload route could have given (no folders, no dots but the suffix)."""
+    return MEDIA_ID.fullmatch(text) is not None
+
+
+def media_name(token: str, original: str, container: str) -> str:
+    """The stored name of an upload: ``token`` (32 random hex digits), the original name's safe part, the
+    container's suffix."""
+    stem = re.sub(r"[^A-Za-z0-9_-]+", "-", original.rsplit(".", 1)[0]).strip("-_")[:40].strip("-_")
+    return f"{token}-{stem}.{container}" if stem else f"{token}.{container}"
