@@ -73,12 +73,12 @@ def test_live_claim_blocks_dead_pid_is_taken_over_other_host_times_out(tmp_path)
     assert first.claim("k") == (None, None)
     first.save(PostRecord(key="k", index=0, user_id=ADA, state=PENDING_INIT))
     holder, _ = second.claim("k")
-    assert holder == Claim(pid=100, host="h1", started_at=clock.now)  # live: skipped, nothing changed
+    assert holder == Claim(pid=100, host="h1", started_at=clock.now, owner=first.owner)  # live: nothing changed
     assert first.claims()["k"].pid == 100 and first.claim("k") == (None, None)  # our own claim is ours again
     live.discard(100)                                                  # the first run was killed
     holder, dead = second.claim("k")
     assert holder is None and dead is not None and dead.pid == 100     # taken over
-    assert second.claims()["k"] == Claim(pid=200, host="h1", started_at=clock.now)
+    assert second.claims()["k"] == Claim(pid=200, host="h1", started_at=clock.now, owner=second.owner)
     assert second.get("k").state == PENDING_INIT                       # the record the killed run left is kept
 
     first.release("k")                                                 # not its claim any more: left alone
@@ -91,6 +91,17 @@ def test_live_claim_blocks_dead_pid_is_taken_over_other_host_times_out(tmp_path)
     remote_host.release("k")
     assert remote_host.claims() == {} and remote_host.get("k").state == PENDING_INIT
     assert "claims" not in json.loads(path.read_text())                # no empty claims table left behind
+
+
+def test_two_claimants_in_one_process_exclude_each_other(tmp_path):
+    """The app's background runner and its Posts page share a pid: each store object's claim is its own."""
+    path = tmp_path / "videos_to_upload.results.json"
+    runner, page = ResultsStore(path), ResultsStore(path)
+    assert runner.claim("k") == (None, None)
+    holder, _ = page.claim("k")
+    assert holder is not None and holder.owner == runner.owner
+    runner.release("k")
+    assert page.claim("k") == (None, None)
 
 
 def test_pid_alive_sees_a_real_dead_process_and_a_reused_pid_counts_as_dead():

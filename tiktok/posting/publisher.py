@@ -6,7 +6,9 @@ init is safe only for FILE_UPLOAD (a publish without bytes never posts); for URL
 answer was lost stops that entry with an explanation instead of risking a second post.
 
 Two runs at once: each entry is claimed in the results file (``ResultsStore.claim``) before anything else, and the
-claim is released when the entry ends. An entry another live run holds is SKIPPED with ``state`` CLAIMED_ELSEWHERE
+claim is released when the entry ends. Holding the claim, the publisher asks ``still_queued`` whether the entry is
+still in the queue as read: the Posts page changes or cancels an entry only while holding its claim, so an entry
+cancelled or edited after a run read the queue is never posted in its old form. An entry another live run holds is SKIPPED with ``state`` CLAIMED_ELSEWHERE
 (the command turns that into exit 4, TRY LATER: the entry is not done yet, a later run will see how it ended). A
 killed run's claim is taken over and its records resumed by the rules above.
 """
@@ -99,6 +101,7 @@ class Publisher:
     force: bool = False
     retry_failed: bool = False  # start again entries TikTok failed for good (otherwise only a retry request does)
     limiter: TokenLimiter | None = None  # shared by a run's threads: TikTok's per-token limits (limits.POSTING_LIMITS)
+    still_queued: Callable[[str], bool] | None = None  # re-read under the claim: was the entry cancelled or edited?
     say: Callable[[str], None] = print
     progress: Callable[[str, int], Any] | None = None  # (label, total bytes) -> callable(n) with .close()
 
@@ -110,6 +113,9 @@ class Publisher:
                            detail=f"another run ({holder.describe()}) is posting this entry; skipped (run again "
                                   "later to see how it ended)", state=CLAIMED_ELSEWHERE)
         try:
+            if self.still_queued is not None and not self.still_queued(key):
+                return Outcome(index=entry.index, user_id=entry.user_id, media=media_label(entry), status=SKIPPED,
+                               detail="cancelled or changed after this run read the queue; not posted")
             if dead is not None:
                 self.say(f"  entry {entry.index + 1}: taking over from a run that stopped ({dead.describe()})")
             return self._publish_claimed(entry, key)

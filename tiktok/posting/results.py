@@ -25,6 +25,7 @@ import json
 import os
 import socket
 import time
+import uuid
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
@@ -114,11 +115,13 @@ class PostRecord:
 
 @dataclass(frozen=True)
 class Claim:
-    """Which run is posting an entry: its process id, host name and when it claimed the entry (epoch seconds)."""
+    """Which run is posting an entry: its process id, host name and when it claimed the entry (epoch seconds);
+    ``owner`` tells two claimants of one process apart (the app's background runner and its Posts page)."""
 
     pid: int
     host: str
     started_at: float
+    owner: str = ""
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -184,7 +187,7 @@ def results_path_for(manifest: Path) -> Path:
 class ResultsStore:
     def __init__(self, path: Path, *, clock=time.time, pid: int | None = None, host: str | None = None,
                  alive=pid_alive, started=process_start_time, claim_timeout_s: float = CLAIM_TIMEOUT_S,
-                 key: str | None = None) -> None:
+                 key: str | None = None, owner: str | None = None) -> None:
         self.path = Path(path)
         self._cipher = cipher_for(key)  # ConfigError for a key that is not a Fernet key
         self.lock_path = self.path.with_name(self.path.name + ".lock")
@@ -194,6 +197,7 @@ class ResultsStore:
         self.alive = alive
         self.started = started
         self.claim_timeout_s = claim_timeout_s
+        self.owner = owner if owner is not None else uuid.uuid4().hex  # this store object's claims are its own
 
     def _read(self) -> tuple[dict[str, PostRecord], dict[str, Claim]] | None:
         """Records and claims; None when the file does not exist. A blank file or ``{}`` holds nothing."""
@@ -287,20 +291,26 @@ class ResultsStore:
         ``taken_over`` is the dead claim we replaced, if any."""
         with self._transaction() as (_, claims):
             current = claims.get(key)
-            mine = current is not None and (current.host, current.pid) == (self.host, self.pid)
+            mine = current is not None and self._mine(current)
             if current is not None and not mine and claim_is_live(
                     current, host=self.host, now=self.clock(), alive=self.alive, started=self.started,
                     timeout_s=self.claim_timeout_s):
                 return current, None
-            claims[key] = Claim(pid=self.pid, host=self.host, started_at=self.clock())
+            claims[key] = Claim(pid=self.pid, host=self.host, started_at=self.clock(), owner=self.owner)
             return None, None if mine else current
 
     def release(self, key: str) -> None:
         """Drop this run's claim on ``key`` (another run's claim is left alone)."""
         with self._transaction() as (_, claims):
             current = claims.get(key)
-            if current is not None and (current.host, current.pid) == (self.host, self.pid):
+            if current is not None and self._mine(current):
                 del claims[key]
+
+    def _mine(self, claim: Claim) -> bool:
+        """Made by this store object (older files without an owner: by this process)."""
+        if claim.owner:
+            return claim.owner == self.owner and (claim.host, claim.pid) == (self.host, self.pid)
+        return (claim.host, claim.pid) == (self.host, self.pid)
 
     def claims(self) -> dict[str, Claim]:
         read = self._read()
