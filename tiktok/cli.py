@@ -2,6 +2,9 @@
 
     refresh    refresh access tokens that are about to expire (run it hourly from cron)
     post       post what is due in videos_to_upload.json (the same as upload_to_tiktok.py; cron every minute)
+    db         PostgreSQL backend (DATABASE_URL): migrate the schema, import the JSON files
+    worker     run jobs from PostgreSQL: posts, token refresh, the daily report (any number, any machines)
+    queue      list the post queue and the jobs in PostgreSQL
     accounts   list the connected accounts and when their tokens expire
     report     write today's stats CSVs per account, optionally upload them to S3 (run it daily from cron)
     tokens     encrypt, decrypt or re-key the token file in place (TOKENS_KEY, TOKENS_NEW_KEY)
@@ -16,7 +19,7 @@ from pathlib import Path
 from typing import Sequence
 
 from tiktok.exitcodes import PRECEDENCE_HELP, ExitStatus
-from tiktok.options import verbosity_options
+from tiktok.options import int_between, verbosity_options
 from tiktok.report import cli as report_cli
 
 DEFAULT_WITHIN = "90m"  # hourly cron: anything expiring before the run after next gets refreshed now
@@ -30,6 +33,13 @@ crontab (hourly):  0 * * * *  cd /path/to/project && .venv/bin/python -m tiktok 
 
 DB_EPILOG = """exit codes: 0 done (or nothing to do); 2 DATABASE_URL missing or unusable, or a file to import is
 unusable; 4 the database server cannot be reached (try later)."""
+
+WORKER_EPILOG = """settings (environment or .env): DATABASE_URL (required), TOKENS_KEY (when the tokens are encrypted),
+WORKER_DISPATCH_CRON (default every 10 s), WORKER_REFRESH_CRON (every 10 min), WORKER_REFRESH_WITHIN (90m),
+WORKER_REPORT_CRON (50 23 * * *, UTC), WORKER_STALLED_S (30), WORKER_HEARTBEAT_S (10).
+
+exit codes: 0 stopped by a signal; 2 DATABASE_URL missing or the schema not migrated; 4 the database cannot be
+reached."""
 
 TOKENS_EPILOG = """keys: TOKENS_KEY is the key the file is (or will be) encrypted with; TOKENS_NEW_KEY, for rotate-key
 only, is the key to encrypt it with from now on. Make a key with
@@ -70,6 +80,16 @@ def build_parser() -> argparse.ArgumentParser:
                     "run any time, from several machines at once); status shows the schema version; import moves "
                     "user_tokens.json, the manifest and its results file into the database (safe to run twice).")
     db.add_argument("action", choices=("migrate", "status", "import"))
+    worker = commands.add_parser(
+        "worker", parents=[common], help="run jobs from PostgreSQL (DATABASE_URL): posts, refresh, report",
+        formatter_class=argparse.RawDescriptionHelpFormatter, epilog=WORKER_EPILOG,
+        description="Run jobs until Ctrl-C or SIGTERM: scheduled and due posts (one account's in order, accounts in "
+                    "parallel), token refresh every 10 minutes, the daily report at 23:50 UTC. Start any number, on "
+                    "any machines, with the same DATABASE_URL (and TOKENS_KEY if the tokens are encrypted); a worker "
+                    "that dies leaves its post to another, which resumes it.")
+    worker.add_argument("--concurrency", type=int_between(1, 64, "jobs at once"), default=4, metavar="N",
+                        help="jobs this worker runs at once (default 4)")
+    commands.add_parser("queue", parents=[common], help="list the post queue and its jobs in PostgreSQL")
     db.add_argument("--manifest", type=Path, default=None, metavar="FILE",
                     help="import: the manifest to import (default MANIFEST_FILE, or videos_to_upload.json)")
     report_cli.add_parser(commands, [common])
@@ -103,6 +123,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         settings = load_settings()
         if args.command == "db":
             return _db(args, settings)
+        if args.command == "worker":
+            from tiktok.jobs.worker import run_worker
+            logging.getLogger().setLevel(logging.DEBUG if args.verbose else logging.INFO)  # one line per job
+            return run_worker(settings, args.concurrency)
+        if args.command == "queue":
+            from tiktok.jobs.worker import list_queue
+            return list_queue(settings)
         from tiktok.services import build_services
 
         services = build_services(settings)

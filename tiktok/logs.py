@@ -1,7 +1,8 @@
 """Logging set-up shared by the app and the commands, with secrets masked in every line.
 
 werkzeug's access log and urllib3's debug log print full URLs, so the value of every secret-bearing query
-parameter (code, state, upload_token, ...) is replaced by ``***``, and so is any ``Bearer`` credential.
+parameter (code, state, upload_token, ...) is replaced by ``***``, and so is any ``Bearer`` credential and the
+password in a ``postgresql://`` URL.
 The emulator keeps its own filter for its server's log (it shares no client code); this one is the client's.
 """
 
@@ -17,11 +18,12 @@ SECRET_QUERY_PARAMS = (
 )
 _QUERY_SECRET = re.compile(r"(?<=[?&;])(" + "|".join(SECRET_QUERY_PARAMS) + r""")=[^&;#\s"'\x1b]*""")
 _BEARER = re.compile(r"(?i)\b(bearer\s+)[^\s,;\"']+")
+_URL_PASSWORD = re.compile(r"(?i)\b(postgres(?:ql)?://[^:/@\s]+:)[^@\s]+(?=@)")  # DATABASE_URL's password
 
 
 def redact(message: str) -> str:
     """``message`` with secret query values and Bearer credentials replaced by ``***``."""
-    return _BEARER.sub(r"\1***", _QUERY_SECRET.sub(r"\1=***", message))
+    return _URL_PASSWORD.sub(r"\1***", _BEARER.sub(r"\1***", _QUERY_SECRET.sub(r"\1=***", message)))
 
 
 class RedactingFilter(logging.Filter):

@@ -5,9 +5,9 @@ video) and shows the form; when TikTok says the creator cannot post now, or the 
 page says why and shows no form. A video goes up on its own first: compose.js POSTs the raw file to
 ``/posts/new/upload``, which streams it into MEDIA_DIR in blocks under an unguessable name, probes it and answers
 with the checks. The form's POST asks creator_info afresh, applies every rule again
-(:func:`tiktok.posting.composition.compose`) and adds the entry with ManifestQueue, the same file the CLI and cron
-read; "Post now" then kicks the background runner. A POST that breaks a rule gets the form back with a 400 and
-the manifest is not touched.
+(:func:`tiktok.posting.composition.compose`) and adds the entry to the queue (the manifest the CLI and cron read,
+or the database with DATABASE_URL); "Post now" then kicks the background runner. A POST that breaks a rule gets
+the form back with a 400 and the queue is not touched.
 """
 
 from __future__ import annotations
@@ -34,7 +34,8 @@ from tiktok.posting.composition import (PRIVACY_LABELS, FieldError, compose, dis
                                         media_name, media_summary, ticked)
 from tiktok.posting.limits import MAX_VIDEO_BYTES
 from tiktok.posting.media import SUPPORTED_CONTAINERS, MediaError, MediaInfo, probe
-from tiktok.posting.queue import ManifestQueue, QueueError
+from tiktok.posting.backend import open_queue
+from tiktok.posting.queue import QueueError
 from tiktok.web import queue_runner
 from tiktok.web.views import check_csrf, page_error, services
 
@@ -101,7 +102,7 @@ def create():
         return render_form(accounts, open_id, creator, None, form=request.form, media=media, errors=result,
                            status=400)
     try:
-        ManifestQueue(manifest_path(), allow_loopback=services().settings.emulated).add(result)
+        open_queue(services().settings, manifest_path()).editor().add(result)  # the file, or the database
     except QueueError as exc:
         errors = [FieldError("manifest", str(exc))]
         return render_form(accounts, open_id, creator, None, form=request.form, media=media, errors=errors,

@@ -1,30 +1,33 @@
 """The Posts page (``/posts/``): every manifest entry and where it stands, updated while something moves.
 
-The manifest and its results file are the queue cron, the CLI and the app share; this page only reads them, and
-its actions change them the same ways the CLI would: Retry marks a failed record for another attempt
-(``ResultsStore.request_retry``) and kicks the background runner; edit, reschedule and cancel change an entry that
-has not started, under the manifest's lock (``ManifestQueue``). Whether the entry has started (a record) or is
-claimed by a live run is checked twice: before the form is taken at all, and again under the manifest's lock just
-before the write, so a run that claimed it in between still wins and nothing is changed.
+The queue (the manifest and its results file, or the database with DATABASE_URL: :func:`open_queue`) is the one
+cron, the CLI, the workers and the app share; this page only reads it, and its actions change it the same ways the
+CLI would: Retry marks a failed record for another attempt (``request_retry``) and kicks the background runner;
+edit, reschedule and cancel change an entry that has not started (the queue's editor, under its lock). They hold
+the entry's *claim* while they check and write, exactly as a run holds it while posting: a run that has the claim
+makes the page refuse, and a run that claims the entry after the page changed it finds the change (the publisher
+checks the entry is still queued as read), so an entry is never posted in a form the person just changed.
 
-A missing manifest is the empty page; a manifest, results or token file that cannot be used is a sentence naming
-it, never an error page.
+A missing manifest is the empty page; a manifest, results or token file (or a database) that cannot be used is a
+sentence naming it, never an error page.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from datetime import datetime, tzinfo
 from pathlib import Path
 from typing import Any
 
 from flask import Blueprint, Flask, current_app, flash, jsonify, redirect, render_template, request, url_for
 
-from tiktok.errors import ConfigError, TokenFileError
+from tiktok.errors import ConfigError, DatabaseError, TokenFileError
+from tiktok.posting.backend import FileQueue, PostQueue, open_queue
 from tiktok.posting.fields import Bad, parse_post_at
-from tiktok.posting.manifest import ManifestError, PostRequest, load_manifest
-from tiktok.posting.queue import ManifestQueue, QueueError
-from tiktok.posting.results import ResultsFileError, ResultsStore, claim_is_live, entry_key, results_path_for
+from tiktok.posting.manifest import ManifestError, PostRequest
+from tiktok.posting.queue import QueueError
+from tiktok.posting.results import ResultsFileError, entry_key, results_path_for
 from tiktok.web import queue_runner
 from tiktok.web.board import Board, Card, build_board
 from tiktok.web.views import check_csrf, page_error, services
@@ -34,7 +37,7 @@ bp = Blueprint("posts", __name__, url_prefix="/posts")
 CRON_LINE = "* * * * * cd {folder} && .venv/bin/python upload_to_tiktok.py {manifest}"
 PAST_SLACK_S = 60  # datetime-local has minute resolution: the minute we are in still counts as now
 ACTION_PAST = {"edit": "edited", "reschedule": "rescheduled", "cancel": "cancelled", "retry": "retried"}
-UNUSABLE = (ManifestError, ResultsFileError, ConfigError, TokenFileError)
+UNUSABLE = (ManifestError, ResultsFileError, ConfigError, TokenFileError, DatabaseError)
 
 
 def register(app: Flask, test_config: Mapping[str, Any] | None) -> None:
@@ -93,27 +96,33 @@ def now() -> float:
     return current_app.config["CLOCK"]()
 
 
-def results_store() -> ResultsStore:
-    return ResultsStore(results_path_for(manifest_path()), key=services().settings.tokens_key,
-                        clock=current_app.config["CLOCK"])
+def post_queue() -> PostQueue:
+    return open_queue(services().settings, manifest_path())
 
 
-def manifest_queue() -> ManifestQueue:
-    return ManifestQueue(manifest_path(), allow_loopback=services().settings.emulated)
+def results_store():
+    return post_queue().results(clock=current_app.config["CLOCK"])
+
+
+def manifest_queue():
+    return post_queue().editor()
 
 
 def load_board() -> Board:
-    """The board now; ManifestError / ResultsFileError / ConfigError / TokenFileError when a file cannot be used."""
+    """The board now; ManifestError / ResultsFileError / ConfigError / TokenFileError / DatabaseError when the
+    queue cannot be used."""
     settings = services().settings
-    manifest = load_manifest(manifest_path(), allow_loopback=settings.emulated)
-    records = results_store().load()
+    queue = post_queue()
+    manifest = queue.read()
+    records = queue.results(clock=current_app.config["CLOCK"]).load()
     return build_board(manifest, records, services().store.load(), now=now(), grace_s=settings.post_grace_s,
                        emulated=settings.emulated, emulator_base=settings.api_base)
 
 
 def board_or_problem() -> tuple[Board | None, str]:
     """The board, or None and why there is none (no manifest yet is not a problem: the page explains it)."""
-    if not manifest_path().exists():
+    queue = post_queue()
+    if isinstance(queue, FileQueue) and not queue.manifest.exists():
         return None, ""
     try:
         return load_board(), ""
@@ -126,10 +135,14 @@ def board_or_problem() -> tuple[Board | None, str]:
 @bp.get("/")
 def index():
     board, problem = board_or_problem()
-    path = manifest_path()
-    return render_template("posts.html", board=board, problem=problem, manifest=path,
-                           results=results_path_for(path),
-                           cron_line=CRON_LINE.format(folder=Path.cwd(), manifest=path))
+    queue = post_queue()
+    if isinstance(queue, FileQueue):
+        where, results = str(queue.manifest), str(results_path_for(queue.manifest))
+        cron_line = CRON_LINE.format(folder=Path.cwd(), manifest=queue.manifest)
+    else:  # the database: workers post it (python -m tiktok worker); no cron line
+        where, results, cron_line = queue.where, "the same database", "python -m tiktok worker"
+    return render_template("posts.html", board=board, problem=problem, manifest=where, results=results,
+                           cron_line=cron_line, database=not isinstance(queue, FileQueue))
 
 
 @bp.get("/board")
@@ -161,16 +174,35 @@ def back(message: str, category: str = "ok"):
     return redirect(url_for("posts.index"))
 
 
-def started_reason(store: ResultsStore, key: str) -> str:
-    """Why entry ``key`` can no longer be changed ("" when it can): a run recorded it, or a live run claimed it."""
+def started_reason(store, key: str) -> str:
+    """Why entry ``key`` can no longer be changed ("" when it can): a run recorded it. (A run holding it right now is
+    found when the change takes the claim: :func:`holding`.)"""
     record = store.get(key)
     if record is not None and record.state != "new":
         return f"a run has started it (it is {record.state})"
-    claim = store.claims().get(key)
-    if claim is not None and claim_is_live(claim, host=store.host, now=now(), alive=store.alive,
-                                           started=store.started, timeout_s=store.claim_timeout_s):
-        return f"a run is posting it right now ({claim.describe()})"
     return ""
+
+
+class Refused(Exception):
+    """The change cannot be made now; the message says why (nothing was changed)."""
+
+
+@contextmanager
+def holding(card: Card, action: str) -> Iterator[None]:
+    """Hold entry ``card.key``'s claim while it is checked and changed, as a run holds it while posting."""
+    store = results_store()
+    holder, _ = store.claim(card.key)
+    if holder is not None:
+        raise Refused(f"entry {card.number} can no longer be {ACTION_PAST[action]}: a run is posting it right now "
+                      f"({holder.describe()}); nothing was changed")
+    try:
+        record = store.get(card.key)
+        if record is not None and record.state != "new":
+            raise Refused(f"entry {card.number} can no longer be {ACTION_PAST[action]}: a run has started it (it is "
+                          f"{record.state}); nothing was changed")
+        yield
+    finally:
+        store.release(card.key)
 
 
 def not_started(key: str, action: str) -> tuple[Card | None, str]:
@@ -187,21 +219,6 @@ def not_started(key: str, action: str) -> tuple[Card | None, str]:
     if reason:
         return None, f"Entry {card.number} can no longer be {ACTION_PAST[action]}: {reason}."
     return card, ""
-
-
-def guard_for(card: Card, action: str):
-    """The same check again, under the manifest's lock, right before the write (see the module docstring)."""
-    store = results_store()
-
-    def guard(key: str) -> None:
-        try:
-            reason = started_reason(store, key)
-        except ResultsFileError as exc:
-            raise QueueError(manifest_path(), f"{exc}; nothing was changed") from None
-        if reason:
-            raise QueueError(manifest_path(), f"entry {card.number} can no longer be {ACTION_PAST[action]}: "
-                                              f"{reason}; nothing was changed")
-    return guard
 
 
 @bp.post("/<key>/retry")
@@ -231,7 +248,10 @@ def cancel(key: str):
     if card is None:
         return back(why, "warning")
     try:
-        manifest_queue().remove(key, guard=guard_for(card, "cancel"))
+        with holding(card, "cancel"):
+            manifest_queue().remove(key)
+    except Refused as exc:
+        return back(f"{str(exc)[0].upper()}{str(exc)[1:]}.", "warning")
     except QueueError as exc:
         return back(f"Entry {card.number} was not cancelled: {exc}", "warning")
     return back(f"Cancelled entry {card.number} ({card.media}): it is out of the manifest and will not be posted.")
@@ -251,7 +271,10 @@ def reschedule(key: str):
     except ValueError as exc:
         return back(f"Entry {card.number} was not rescheduled: {exc}; nothing was changed.", "warning")
     try:
-        manifest_queue().update(key, {"post_at": post_at}, guard=guard_for(card, "reschedule"))
+        with holding(card, "reschedule"):
+            manifest_queue().update(key, {"post_at": post_at})
+    except Refused as exc:
+        return back(f"{str(exc)[0].upper()}{str(exc)[1:]}.", "warning")
     except QueueError as exc:
         return back(f"Entry {card.number} was not rescheduled: {exc}", "warning")
     return back(f"Entry {card.number} now posts at {post_at}.")
@@ -280,15 +303,17 @@ def edit(key: str):
     changes = {"description": form.get("description", "").strip() or None,
                "tags": tags_from(form.get("tags", "")) or None, "post_at": post_at}
     try:
-        manifest_queue().update(key, changes, guard=guard_for(card, "edit"))
+        with holding(card, "edit"):
+            manifest_queue().update(key, changes)
+    except Refused as exc:
+        return back(f"{str(exc)[0].upper()}{str(exc)[1:]}.", "warning")
     except QueueError as exc:
         return edit_refused(card, f"Not saved: {exc}")
     return back(f"Saved entry {card.number}.")
 
 
 def manifest_entry(key: str) -> PostRequest | None:
-    manifest = load_manifest(manifest_path(), allow_loopback=services().settings.emulated)
-    return next((e for e in manifest.entries if entry_key(e) == key), None)
+    return next((e for e in post_queue().read().entries if entry_key(e) == key), None)
 
 
 def same_time(post_at: str, entry: PostRequest | None) -> bool:

@@ -1,0 +1,204 @@
+"""Workers on PostgreSQL, end to end: a throwaway cluster, the emulator, real ``python -m tiktok worker`` processes.
+
+- 3 workers, 12 accounts with 5 posts each (three sizes, some scheduled 1 to 3 s ahead) while a periodic refresh
+  rotates every account's refresh token every 2 s (strict rotation): every post made exactly once with its file's
+  bytes, no spent refresh token ever presented, no 429, nothing posted before its post_at.
+- A worker SIGKILLed mid-upload, 5 times at random points: every post still made exactly once, resumed (one init
+  per post, the upload carried on from the chunk the emulator held).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import psycopg
+import pytest
+import requests
+
+from tiktok.auth.oauth import OAuthClient
+from tiktok.auth.pg_store import PgTokenStore
+from tiktok.db.migrations import migrate
+from tiktok.emulator.config import EmulatorConfig, generated_users
+from tiktok.posting.pg_queue import PgQueue, PgResultsStore
+from tiktok.posting.results import POSTED
+from tests.support.flows import link_account
+from tests.support.posting import padded_video, sha256_file
+
+ROOT = Path(__file__).resolve().parents[1]
+SCOPES = ("user.info.basic", "video.publish", "video.upload")
+USERS = generated_users(12)
+DEADLINE_S = 180
+
+
+@pytest.fixture
+def emulator_config() -> EmulatorConfig:
+    config = EmulatorConfig()
+    config.users = [*config.users, *USERS]
+    return config
+
+
+@pytest.fixture(scope="module")
+def videos(tmp_path_factory) -> dict[str, Path]:
+    folder = tmp_path_factory.mktemp("worker-videos")
+    return {name: padded_video(folder / f"{name}.mp4", size) for name, size in
+            (("small", 300_000), ("medium", 6_000_000), ("large", 20_000_000), ("huge", 100_000_000))}
+
+
+@pytest.fixture
+def db(database_url) -> str:
+    migrate(database_url)
+    return database_url
+
+
+def link_all(emulator, db: str, users) -> None:
+    store = PgTokenStore(db)
+    oauth = OAuthClient(requests.Session(), api_base=emulator.url, client_key=emulator.config.client_key,
+                        client_secret=emulator.config.client_secret)
+    for user in users:
+        link_account(emulator.url, store, oauth, user.open_id, scopes=SCOPES)
+
+
+def start_worker(emulator, db: str, log: Path, **env: str) -> subprocess.Popen:
+    environment = {"PATH": os.environ["PATH"], "HOME": str(log.parent), "PYTHONPATH": str(ROOT),
+                   "TIKTOK_CLIENT_KEY": emulator.config.client_key,
+                   "TIKTOK_CLIENT_SECRET": emulator.config.client_secret, "TIKTOK_API_BASE": emulator.url,
+                   "DATABASE_URL": db, "WORKER_DISPATCH_CRON": "* * * * * *", "WORKER_HEARTBEAT_S": "1",
+                   "WORKER_STALLED_S": "4", **env}
+    handle = log.open("a")
+    return subprocess.Popen([sys.executable, "-m", "tiktok", "worker", "--concurrency", "4"], cwd=log.parent,
+                            env=environment, stdout=handle, stderr=subprocess.STDOUT)
+
+
+def stop(workers: list[subprocess.Popen]) -> list[int]:
+    for worker in workers:
+        if worker.poll() is None:
+            worker.send_signal(signal.SIGTERM)
+    return [worker.wait(timeout=60) for worker in workers]
+
+
+def posted(db: str) -> int:
+    return sum(1 for r in PgResultsStore(db).load().values() if r.state == POSTED)
+
+
+def wait_until(condition, workers, log: Path, what: str) -> None:
+    deadline = time.monotonic() + DEADLINE_S
+    while not condition():
+        dead = [w.pid for w in workers if w.poll() is not None]
+        if dead or time.monotonic() >= deadline:
+            keep = Path(os.environ.get("WORKER_LOG_KEEP", "")) if os.environ.get("WORKER_LOG_KEEP") else None
+            if keep:
+                keep.write_text(log.read_text())
+            raise AssertionError(f"{what}; workers ended: {dead}\n" + log.read_text()[-4000:])
+        time.sleep(0.2)
+
+
+def test_three_workers_post_sixty_entries_once_each_under_strict_rotation(db, emulator, remote, videos, tmp_path):
+    link_all(emulator, db, USERS)
+    queue = PgQueue(db, allow_loopback=True)
+    now = datetime.now(timezone.utc)
+    sizes = ("small", "medium", "large")
+    planned = []
+    for n in range(5):
+        for u, user in enumerate(USERS):
+            scheduled = (n + u) % 5 == 0
+            post_at = now + timedelta(seconds=1 + (n + u) % 3) if scheduled else None
+            entry = {"user_id": user.open_id, "video_path": str(videos[sizes[(n + u) % 3]]),
+                     "privacy": "SELF_ONLY", "description": f"{user.username} post {n}"}
+            if post_at is not None:
+                entry["post_at"] = post_at.isoformat()
+            queue.add(entry)
+            planned.append((entry, post_at))
+    log = tmp_path / "workers.log"
+    workers = [start_worker(emulator, db, log, WORKER_REFRESH_CRON="*/2 * * * * *", WORKER_REFRESH_WITHIN="3h")
+               for _ in range(3)]
+    try:
+        wait_until(lambda: posted(db) == 60, workers, log, f"not every entry posted (posted: {posted(db)})")
+    finally:
+        codes = stop(workers)
+    assert codes == [0, 0, 0], log.read_text()[-3000:]
+    posts = remote.state()["posts"]
+    assert len(posts) == 60  # exactly once each: one init per entry
+    by_title = {p["post_info"]["title"]: p for p in posts}
+    assert len(by_title) == 60
+    digests = {name: sha256_file(path) for name, path in videos.items()}
+    for entry, post_at in planned:
+        post = by_title[entry["description"]]
+        assert post["status"] == "PUBLISH_COMPLETE" and post["open_id"] == entry["user_id"]
+        assert post["sha256"] == digests[Path(entry["video_path"]).stem]  # identical bytes
+        if post_at is not None:
+            assert post["created_at"] >= post_at.timestamp() - 0.001, (entry["description"], post_at)
+    tokens = remote.state()["tokens"]
+    assert tokens["dead_refresh_token_uses"] == 0
+    assert tokens["rotated"] >= 12  # the periodic refresh really rotated while the posts went out
+    assert remote.rate_limited() == 0
+    for user in USERS:  # one account's posts went in queue order
+        mine = sorted((p for p in posts if p["open_id"] == user.open_id), key=lambda p: p["created_at"])
+        order = [int(p["post_info"]["title"].rsplit(" ", 1)[1]) for p in mine]
+        unscheduled = [n for n in order if (n + USERS.index(user)) % 5 != 0]
+        assert unscheduled == sorted(unscheduled), (user.username, order)
+
+
+def test_workers_killed_mid_upload_five_times_still_post_everything_once_resumed(db, emulator, remote, videos,
+                                                                                 tmp_path):
+    users = USERS[:3]
+    link_all(emulator, db, users)
+    queue = PgQueue(db, allow_loopback=True)
+    for n in range(6):
+        queue.add({"user_id": users[n % 3].open_id, "video_path": str(videos["huge"]), "privacy": "SELF_ONLY",
+                   "description": f"big {n}"})
+    remote.inject_fault("/upload/video/", delay=0.25, times=10_000)  # ten 10 MB chunks: about 2.5 s an upload
+    log = tmp_path / "workers.log"
+    rng = random.Random(20261204)
+    workers = [start_worker(emulator, db, log) for _ in range(2)]
+    kills, resumed = 0, set()
+    try:
+        while kills < 5 and posted(db) < 6:
+            target = rng.choice([w for w in workers if w.poll() is None])
+            chunks = rng.randint(1, 8)  # kill once some upload holds this many chunks
+
+            def mid_upload():
+                return [p for p in remote.state()["posts"]
+                        if p["status"] == "PROCESSING_UPLOAD" and chunks * 10_000_000 <= p["bytes_received"]
+                        < p["plan"]["video_size"]]
+            wait_until(lambda: mid_upload() or posted(db) == 6, workers, log, "no upload in progress")
+            partial = mid_upload()
+            if not partial:
+                break
+            target.send_signal(signal.SIGKILL)
+            target.wait(timeout=10)
+            kills += 1
+            resumed.update(p["publish_id"] for p in partial)
+            workers = [w for w in workers if w is not target] + [start_worker(emulator, db, log)]
+        wait_until(lambda: posted(db) == 6, workers, log, f"posts not all done (posted: {posted(db)})")
+        wait_until(lambda: doing_posts(db) == 0, workers, log, f"a killed worker's job stayed 'doing': {jobs(db)}")
+    finally:
+        stop(workers)
+    assert kills == 5, f"only {kills} kills landed mid-upload"
+    posts = remote.state()["posts"]
+    assert len(posts) == 6  # one init per entry, kills or not
+    digest = sha256_file(videos["huge"])
+    assert all(p["status"] == "PUBLISH_COMPLETE" and p["sha256"] == digest for p in posts)
+    assert resumed and resumed <= {p["publish_id"] for p in posts}  # the posts cut off were finished, not redone
+    assert PgResultsStore(db).claims() == {}  # no claim outlives its worker
+
+
+def jobs(db: str) -> list:
+    with psycopg.connect(db) as conn:
+        return conn.execute("SELECT j.id, j.task_name, j.status, j.worker_id, w.last_heartbeat, now() FROM "
+                            "procrastinate_jobs j LEFT JOIN procrastinate_workers w ON w.id = j.worker_id "
+                            "WHERE j.status = 'doing'").fetchall()
+
+
+def doing_posts(db: str) -> int:
+    """Posting jobs marked as running: a killed worker's stay so until the dispatcher retries them as stalled."""
+    with psycopg.connect(db) as conn:
+        return conn.execute("SELECT count(*) FROM procrastinate_jobs WHERE status = 'doing' "
+                            "AND task_name LIKE '%%post_entry'").fetchone()[0]

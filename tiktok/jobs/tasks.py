@@ -1,0 +1,184 @@
+"""The jobs a worker runs, and the Procrastinate app that holds them (:func:`build_app`).
+
+- ``post_entry(key)``: post one queue entry. It first takes the entry's *account* lock (a session advisory lock, so
+  it dies with a killed worker). With it, it runs the ordinary posting run (:func:`run_queue`) over that account's
+  entries, again until none is left to do (an entry may come due, or be added, meanwhile), so one account's posts
+  go in queue order whichever of their jobs runs first, and different accounts' posts go in parallel on every
+  worker. When another worker holds the account, the job ends at once: that worker takes this entry too (it looks
+  again before it lets go), and the dispatcher's next round is the safety net. The entry's claim, its record and
+  the shared limiter in the database do the rest: never two inits, never over TikTok's per-token limits.
+- ``dispatch``, periodic (every few seconds): defers the jobs the queue needs (:mod:`.dispatch`) and retries jobs
+  whose worker stopped sending heartbeats (killed, or its machine died); a stalled posting job whose entry already
+  has a new job waiting is marked failed instead (its successor resumes the post).
+- ``refresh_tokens``, periodic (every 10 minutes): refreshes the accounts whose access token expires within 90
+  minutes; each refresh locks its account's row, so workers never present a spent refresh token.
+- ``daily_report``, periodic (23:50 UTC): the stats report, as ``python -m tiktok report`` would write it.
+
+The schedule and thresholds come from the environment (WORKER_* in .env.example) when the app is built.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from dataclasses import dataclass
+
+from tiktok.config import Settings, read_environment
+from tiktok.errors import ConfigError
+
+log = logging.getLogger(__name__)
+
+DEFAULTS = {
+    "WORKER_DISPATCH_CRON": "*/10 * * * * *",  # every 10 s: new and due entries start within 10 s
+    "WORKER_REFRESH_CRON": "*/10 * * * *",     # every 10 minutes ...
+    "WORKER_REFRESH_WITHIN": "90m",            # ... whatever expires within 90 minutes
+    "WORKER_REPORT_CRON": "50 23 * * *",       # the daily report at 23:50 UTC
+    "WORKER_STALLED_S": "30",                  # a worker silent this long is gone: its jobs are retried
+    "WORKER_HEARTBEAT_S": "10",                # how often a worker says it is alive
+}
+MAX_PASSES = 5  # runs over one account's entries in one job, while new work keeps coming due
+
+
+@dataclass(frozen=True)
+class WorkerConfig:
+    dispatch_cron: str
+    refresh_cron: str
+    refresh_within_s: float
+    report_cron: str
+    stalled_s: float
+    heartbeat_s: float
+
+    @classmethod
+    def from_environment(cls, env: dict[str, str] | None = None) -> "WorkerConfig":
+        from tiktok.options import parse_duration
+
+        source = {**DEFAULTS, **{k: v for k, v in (env or read_environment()).items() if k in DEFAULTS and v}}
+        try:
+            return cls(dispatch_cron=source["WORKER_DISPATCH_CRON"], refresh_cron=source["WORKER_REFRESH_CRON"],
+                       refresh_within_s=parse_duration(source["WORKER_REFRESH_WITHIN"]),
+                       report_cron=source["WORKER_REPORT_CRON"], stalled_s=float(source["WORKER_STALLED_S"]),
+                       heartbeat_s=float(source["WORKER_HEARTBEAT_S"]))
+        except ValueError as exc:
+            raise ConfigError(f"a WORKER_* setting is not valid: {exc}") from None
+
+
+_context: dict[str, object] = {}
+
+
+def settings() -> Settings:
+    return _context["settings"]  # type: ignore[return-value]
+
+
+def build_app(app_settings: Settings, config: WorkerConfig):
+    """The Procrastinate app with this tool's tasks, for ``app_settings.database_url``."""
+    import procrastinate
+
+    if not app_settings.database_url:
+        raise ConfigError("workers need DATABASE_URL (postgresql://...): the jobs live in PostgreSQL")
+    _context["settings"], _context["config"] = app_settings, config
+    bp = procrastinate.Blueprint()
+    post = bp.task(name="post_entry")(post_entry)
+    _context["post_task"] = post
+
+    async def dispatch(timestamp: int) -> str:
+        return await _dispatch(post, app)
+
+    bp.periodic(cron=config.dispatch_cron)(bp.task(name="dispatch", queueing_lock="dispatch")(dispatch))
+    bp.periodic(cron=config.refresh_cron)(bp.task(name="refresh_tokens", queueing_lock="refresh")(refresh_tokens))
+    bp.periodic(cron=config.report_cron)(bp.task(name="daily_report", queueing_lock="report")(daily_report))
+    app = procrastinate.App(connector=procrastinate.PsycopgConnector(conninfo=app_settings.database_url))
+    app.add_tasks_from(bp, namespace="tiktok")
+    return app
+
+
+# -- the tasks ---------------------------------------------------------------------------------------------------
+
+def post_entry(key: str) -> str:
+    from tiktok.db.connection import connect
+    from tiktok.posting.backend import open_queue
+    from tiktok.posting.results import entry_key
+    from tiktok.posting.runner import Hooks, RunOptions, plan_entries, run_queue, summary
+
+    app_settings = settings()
+    queue = open_queue(app_settings)
+    entry = next((e for e in queue.read().entries if entry_key(e) == key), None)
+    if entry is None:
+        return f"entry {key} is no longer in the queue"
+    lock = connect(app_settings.database_url, autocommit=True)  # the account lock lives as long as this session
+    try:
+        if not lock.execute("SELECT pg_try_advisory_lock(hashtextextended(%s, 0))",
+                            (f"tiktok-account:{entry.user_id}",)).fetchone()[0]:
+            return f"account {entry.user_id} is being posted by another worker, which takes this entry too"
+        tried: set[str] = set()
+        lines = []
+        for _ in range(MAX_PASSES):
+            mine = [e for e in queue.read().entries if e.user_id == entry.user_id]
+            options = RunOptions(jobs=1, only_keys=frozenset(entry_key(e) for e in mine),
+                                 grace_s=app_settings.post_grace_s)
+            work, _ = plan_entries(mine, queue.results().load(), now=time.time(), options=options)
+            todo = {entry_key(e) for e in work} - tried
+            if not todo:
+                break
+            tried |= todo
+            lines.append(summary(run_queue(queue, app_settings, options, hooks=Hooks(say=log.info))))
+    finally:
+        lock.close()
+    return "; ".join(lines) or "nothing to do"
+
+
+async def _dispatch(post, app) -> str:
+    deferred = await asyncio.to_thread(_deferrals)
+    import procrastinate
+
+    made = 0
+    for deferral in deferred:
+        options = {"queueing_lock": deferral.queueing_lock}
+        if deferral.at is not None:
+            options["schedule_at"] = deferral.at
+        try:
+            await post.configure(**options).defer_async(key=deferral.key)
+            made += 1
+        except procrastinate.exceptions.AlreadyEnqueued:
+            pass
+    config: WorkerConfig = _context["config"]  # type: ignore[assignment]
+    stalled = await app.job_manager.get_stalled_jobs(seconds_since_heartbeat=config.stalled_s)
+    for job in stalled:
+        try:
+            await app.job_manager.retry_job(job)
+        except procrastinate.exceptions.UniqueViolation:  # a successor waits under the same queueing lock
+            await app.job_manager.finish_job(job, status=procrastinate.jobs.Status.FAILED, delete_job=False)
+    return f"{made} job(s) deferred, {len(stalled)} stalled job(s) retried"
+
+
+def _deferrals():
+    from tiktok.jobs.dispatch import plan_deferrals
+    from tiktok.posting.backend import open_queue
+
+    app_settings = settings()
+    queue = open_queue(app_settings)
+    manifest = queue.read()
+    results = queue.results()
+    return plan_deferrals(manifest.entries, results.load(), set(results.claims()), now=time.time(),
+                          grace_s=app_settings.post_grace_s)
+
+
+def refresh_tokens(timestamp: int) -> str:
+    from tiktok.auth.refresh import refresh_accounts
+    from tiktok.exitcodes import outcome_label
+    from tiktok.services import build_services
+
+    config: WorkerConfig = _context["config"]  # type: ignore[assignment]
+    services = build_services(settings())
+    outcomes = refresh_accounts(services.store, services.oauth, within=config.refresh_within_s,
+                                emulated=services.settings.emulated)
+    counts: dict[str, int] = {}
+    for outcome in outcomes:
+        counts[outcome_label(outcome.status)] = counts.get(outcome_label(outcome.status), 0) + 1
+    return ", ".join(f"{n} {label}" for label, n in counts.items()) or "no accounts"
+
+
+def daily_report(timestamp: int) -> str:
+    from tiktok.report.cli import main as report_main
+
+    return f"report exit status {report_main([])}"
