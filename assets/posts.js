@@ -5,6 +5,7 @@
 (function () {
   "use strict";
   var POLL_MS = 2000;         // while something moves (due, uploading, processing, under review)
+                              // and just after a scheduled post's time (data-wake-in-ms)
   var RETRY_MS = POLL_MS * 5; // the app restarting: try again, slower
 
   function two(n) { return (n < 10 ? "0" : "") + n; }
@@ -64,10 +65,15 @@
           board.setAttribute("data-moving", data.moving ? "1" : "0");
           board.setAttribute("data-updates", String(Number(board.getAttribute("data-updates") || "0") + 1));
           if (data.moving || data.problem) { again(data.moving ? POLL_MS : RETRY_MS); }
+          else if (typeof data.wake_in_ms === "number") { again(untilDue(data.wake_in_ms)); }
         })
         .catch(function () { again(RETRY_MS); });
     }
+    // A scheduled post comes due: look again just after its time (a run posts it), and at least hourly.
+    function untilDue(ms) { return Math.min(ms + POLL_MS, 3600000); }
+    var wake = board.getAttribute("data-wake-in-ms");
     if (board.getAttribute("data-moving") === "1") { again(POLL_MS); }
+    else if (wake !== null) { again(untilDue(Number(wake))); }
   }
 
   document.addEventListener("DOMContentLoaded", function () {

@@ -204,3 +204,10 @@ def test_the_json_of_a_card_is_what_posts_js_and_the_tests_read():
     assert card.to_json() == {"key": entry_key(entry), "number": 1, "state": "uploading", "label": "Uploading",
                               "detail": "10.0 MB of 20.0 MB sent", "group": "in_progress", "link": None,
                               "emulated": True, "actions": [], "progress": [10_000_000, 20_000_000]}
+
+
+def test_the_page_knows_when_the_next_scheduled_card_comes_due():
+    later, sooner, past = video(0, post_at=at(7200)), video(1, post_at=at(600)), video(2, post_at=at(-60))
+    b = board([later, sooner, past])
+    assert b.next_due_at == pytest.approx(NOW + 600) and b.moving  # the due card keeps the page polling
+    assert board([video(3)]).next_due_at is None

@@ -46,6 +46,23 @@ def transcripts(folder) -> None:
                          "transcription failed: transcript t-1 did not finish within 900 s", "try_later")
 
 
+def posts(folder):
+    """A manifest with a scheduled post, a due one with a long caption and URL, and an invalid entry."""
+    import json
+    from datetime import datetime, timedelta, timezone
+    later = (datetime.now(timezone.utc) + timedelta(days=2)).isoformat()
+    manifest = folder / "videos_to_upload.json"
+    manifest.write_text(json.dumps([
+        {"user_id": ADA, "video_path": "clips/a-rather-long-file-name-for-a-holiday-video-2026-final-v2.mp4",
+         "description": "A long caption that goes on " * 12, "tags": ["travel", "sunset"], "privacy": "SELF_ONLY",
+         "post_at": later},
+        {"user_id": BO, "video_url": "https://cdn.example.com/a/very/long/path/to/some/video/file/name.mp4",
+         "privacy": "PUBLIC_TO_EVERYONE"},
+        {"user_id": ADA, "video_path": "x.mp4", "privacy": "NOT_A_LEVEL"},
+    ]))
+    return manifest
+
+
 def scroll_width(tab) -> int:
     return tab.evaluate("document.documentElement.scrollWidth")
 
@@ -58,10 +75,13 @@ def test_every_page_fits_a_390_px_phone(phone, reporter, remote, serve_app, tmp_
             remote.advance_clock(DAY_S)
         assert reporter("--date", reporter.today().isoformat()).code == 0
     transcripts(tmp_path / "transcripts")
-    served = serve_app(REPORTS_DIR=str(reporter.reports), TRANSCRIPTS_DIR=str(tmp_path / "transcripts"))
+    manifest = posts(tmp_path)
+    served = serve_app(REPORTS_DIR=str(reporter.reports), TRANSCRIPTS_DIR=str(tmp_path / "transcripts"),
+                       MANIFEST_FILE=str(manifest), MEDIA_DIR=str(tmp_path / "media"))
     pages = {"/": "#accounts", "/stats/": ".stats-account svg", "/transcripts/": "#transcripts",
              f"/transcripts/{ADA}/7300000000000000001/": ".transcript-text", "/refresh_tokens/": "main",
-             "/no/such/page/": "#message"}
+             "/no/such/page/": "#message", "/posts/": "#board article.post-card",
+             f"/posts/new?open_id={ADA}": "main h1"}
     for path, ready in pages.items():
         phone.goto(served.url + path)
         phone.wait_for_selector(ready)

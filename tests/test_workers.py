@@ -202,3 +202,35 @@ def doing_posts(db: str) -> int:
     with psycopg.connect(db) as conn:
         return conn.execute("SELECT count(*) FROM procrastinate_jobs WHERE status = 'doing' "
                             "AND task_name LIKE '%%post_entry'").fetchone()[0]
+
+
+def test_a_worker_carries_on_after_the_database_restarts(emulator, remote, videos, tmp_path):
+    from tests.support.postgres import pause_server, resume_server, start_server, stop_server
+
+    server = start_server()  # a cluster of its own: this test stops it
+    try:
+        db = server.new_database()
+        migrate(db)
+        link_all(emulator, db, USERS[:1])
+        queue = PgQueue(db, allow_loopback=True)
+        queue.add({"user_id": USERS[0].open_id, "video_path": str(videos["small"]), "privacy": "SELF_ONLY",
+                   "description": "before the restart"})
+        log = tmp_path / "workers.log"
+        workers = [start_worker(emulator, db, log)]
+        try:
+            wait_until(lambda: posted(db) == 1, workers, log, "the first post was not made")
+            pause_server(server)
+            noticed = ("starting it again", "trying again")  # the worker saw the database go and waits for it
+            wait_until(lambda: any(words in log.read_text() for words in noticed), workers, log,
+                       "the worker did not notice the database going away")
+            resume_server(server)
+            queue.add({"user_id": USERS[0].open_id, "video_path": str(videos["small"]), "privacy": "SELF_ONLY",
+                       "description": "after the restart"})
+            wait_until(lambda: posted(db) == 2, workers, log, "the worker did not carry on after the restart")
+        finally:
+            codes = stop(workers)
+        assert codes == [0]
+        assert sorted(p["post_info"]["title"] for p in remote.state()["posts"]) == ["after the restart",
+                                                                                   "before the restart"]
+    finally:
+        stop_server(server)

@@ -94,6 +94,22 @@ def start_server() -> PostgresServer:
     return PostgresServer(port=port, folder=folder)
 
 
+def pause_server(server: PostgresServer) -> None:
+    """Shut the server down, keeping its data (a database restart, as far as clients can tell)."""
+    owner = "nobody" if os.geteuid() == 0 else None
+    subprocess.run(_as_owner([str(server_binaries() / "pg_ctl"), "-D", str(server.folder / "data"), "-m", "fast",
+                              "-w", "stop"], owner), capture_output=True, timeout=60, check=True)
+
+
+def resume_server(server: PostgresServer) -> None:
+    """Start a paused server again on the same port."""
+    owner = "nobody" if os.geteuid() == 0 else None
+    subprocess.run(_as_owner([str(server_binaries() / "pg_ctl"), "-D", str(server.folder / "data"), "-l",
+                              str(server.folder / "server.log"), "-w", "-t", str(START_TIMEOUT_S), "-o",
+                              f"-p {server.port} -k {server.folder} -c listen_addresses=127.0.0.1 -c fsync=off "
+                              "-c max_connections=200", "start"], owner), capture_output=True, timeout=120, check=True)
+
+
 def stop_server(server: PostgresServer) -> None:
     binaries = server_binaries()
     owner = "nobody" if os.geteuid() == 0 else None

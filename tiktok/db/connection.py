@@ -56,8 +56,13 @@ def pool_for(url: str):
         if pool is None:
             from psycopg_pool import ConnectionPool
 
+            connect(url).close()  # fails at once, with the server's reason, when nothing answers (a pool would wait)
+
+            # check=: each connection is tested when taken, so one the server dropped (a restart) is replaced
+            # instead of failing the caller's transaction.
             pool = ConnectionPool(check_url(url), min_size=1, max_size=POOL_MAX, open=False,
-                                  kwargs={"connect_timeout": CONNECT_TIMEOUT_S}, name="tiktok")
+                                  kwargs={"connect_timeout": CONNECT_TIMEOUT_S}, name="tiktok",
+                                  check=ConnectionPool.check_connection)
             try:
                 pool.open(wait=True, timeout=CONNECT_TIMEOUT_S)
             except Exception as exc:  # PoolTimeout or OperationalError: the server is not there

@@ -29,7 +29,13 @@ def require_schema(settings: Settings) -> None:
 
 
 def run_worker(settings: Settings, concurrency: int) -> int:
-    """Run jobs until SIGINT or SIGTERM (Procrastinate stops taking jobs and lets the running ones end)."""
+    """Run jobs until SIGINT or SIGTERM: Procrastinate stops taking jobs and lets the running ones end, then exit 0.
+
+    When the database goes away, Procrastinate stops its worker; this loop waits (1 s, doubling to a minute) and
+    starts it again once the database answers, so a database restart does not need every worker restarted by hand.
+    """
+    import asyncio
+
     from tiktok.jobs.tasks import WorkerConfig, build_app
 
     require_schema(settings)
@@ -38,10 +44,46 @@ def run_worker(settings: Settings, concurrency: int) -> int:
     name = f"{socket.gethostname()}:{os.getpid()}"
     log.warning("worker %s: %d job(s) at once on %s%s", name, concurrency, settings.environment,
                 " (EMULATED: nothing reaches TikTok)" if settings.emulated else "")
-    app.run_worker(concurrency=concurrency, name=name, update_heartbeat_interval=config.heartbeat_s,
+    options = dict(concurrency=concurrency, name=name, update_heartbeat_interval=config.heartbeat_s,
                    stalled_worker_timeout=config.stalled_s, fetch_job_polling_interval=1.0,
-                   delete_jobs="successful")
+                   delete_jobs="successful", install_signal_handlers=False)
+    asyncio.run(supervise(app, options))
     return ExitStatus.OK
+
+
+async def supervise(app, options: dict, *, backoff_s: float = 1.0, max_backoff_s: float = 60.0) -> None:
+    """Run the worker until a signal; restart it after the database comes back."""
+    import asyncio
+    import signal
+
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for number in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(number, stop.set)
+    wait = backoff_s
+    while not stop.is_set():
+        try:
+            async with app.open_async():
+                worker = asyncio.create_task(app.run_worker_async(**options))
+                stopper = asyncio.create_task(stop.wait())
+                done, _ = await asyncio.wait({worker, stopper}, return_when=asyncio.FIRST_COMPLETED)
+                if stopper in done:  # a signal: let the running jobs end, then leave
+                    worker.cancel()
+                    try:
+                        await worker
+                    except asyncio.CancelledError:
+                        pass
+                    return
+                stopper.cancel()
+                worker.result()  # raises what stopped it, if anything
+                log.warning("the worker stopped (the database went away?); starting it again in %.0f s", wait)
+        except Exception as exc:  # noqa: BLE001 - any failure to reach the database: wait and try again
+            log.warning("the database cannot be used (%s); trying again in %.0f s", str(exc).strip()[:200], wait)
+        try:
+            await asyncio.wait_for(stop.wait(), timeout=wait)
+        except asyncio.TimeoutError:
+            pass
+        wait = min(wait * 2, max_backoff_s)
 
 
 def list_queue(settings: Settings, say=print) -> int:

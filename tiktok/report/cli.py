@@ -78,7 +78,7 @@ def main(argv: Sequence[str] | None = None, *, clock: Callable[[], float] = time
     except SystemExit as exc:  # --help or an argparse error: keep argparse's code (0 or 2)
         return int(exc.code or 0)
     from tiktok.config import load_settings
-    from tiktok.errors import AccountNotFound, ConfigError, TokenFileError
+    from tiktok.errors import AccountNotFound, ConfigError, DatabaseError, TokenFileError
     from tiktok.logs import configure_logging
 
     configure_logging(logging.DEBUG if args.verbose else logging.WARNING)
@@ -87,6 +87,6 @@ def main(argv: Sequence[str] | None = None, *, clock: Callable[[], float] = time
         from tiktok.services import build_services
 
         return command(args, build_services(load_settings()), clock=clock, sleep=sleep)
-    except (ConfigError, TokenFileError, AccountNotFound) as exc:
+    except (ConfigError, TokenFileError, AccountNotFound, DatabaseError) as exc:
         print(f"error: {exc}", file=sys.stderr)
-        return ExitStatus.BAD_INPUT
+        return ExitStatus.TRY_LATER if exc.transient else ExitStatus.BAD_INPUT

@@ -10,7 +10,7 @@ from contextlib import ExitStack
 from pathlib import Path
 
 from tiktok.config import load_settings, read_environment
-from tiktok.errors import ConfigError, TokenFileError
+from tiktok.errors import ConfigError, DatabaseError, TokenFileError
 from tiktok.exitcodes import ExitStatus, exit_status, outcome_label
 from tiktok.services import build_services
 from tiktok.transcription.cli import DEFAULT_TRANSCRIPTS_DIR
@@ -44,9 +44,9 @@ def run(args: argparse.Namespace, *, sleep: Callable[[float], None] = time.sleep
                 "stand-in text, not speech recognition")
         try:
             jobs, outcomes = collect_jobs(args, settings, build_services(settings), sleep=sleep, say=say)
-        except TokenFileError as exc:
+        except (TokenFileError, DatabaseError) as exc:
             print(f"{prefix}error: {exc}", file=sys.stderr)
-            return ExitStatus.BAD_INPUT
+            return ExitStatus.TRY_LATER if exc.transient else ExitStatus.BAD_INPUT
         outcomes += run_jobs(jobs, store, target, args, trusted_hosts(settings), say)
     say(summary(outcomes, store.root, target.standin))
     return exit_status(outcomes)

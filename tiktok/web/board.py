@@ -136,6 +136,12 @@ class Board:
         return any(card.moving for card in self.cards)
 
     @property
+    def next_due_at(self) -> float | None:
+        """The earliest time a scheduled card comes due (the page looks again then), or None."""
+        times = [card.schedule.due_at for card in self.cards if card.state == "scheduled" and card.schedule]
+        return min(times) if times else None
+
+    @property
     def empty(self) -> bool:
         return not self.cards
 

@@ -142,7 +142,14 @@ def index():
     else:  # the database: workers post it (python -m tiktok worker); no cron line
         where, results, cron_line = queue.where, "the same database", "python -m tiktok worker"
     return render_template("posts.html", board=board, problem=problem, manifest=where, results=results,
-                           cron_line=cron_line, database=not isinstance(queue, FileQueue))
+                           cron_line=cron_line, database=not isinstance(queue, FileQueue),
+                           wake_in_ms=wake_in_ms(board) if board is not None else None)
+
+
+def wake_in_ms(board: Board) -> int | None:
+    """Milliseconds until the next scheduled card comes due (posts.js looks again then), or None."""
+    due = board.next_due_at
+    return None if due is None else max(0, int((due - now()) * 1000))
 
 
 @bp.get("/board")
@@ -151,7 +158,8 @@ def board_fragment():
     board, problem = board_or_problem()
     if board is None:
         return jsonify({"moving": False, "problem": problem, "cards": [], "html": ""})
-    return jsonify({"moving": board.moving, "problem": "", "cards": [card.to_json() for card in board.cards],
+    return jsonify({"moving": board.moving, "problem": "", "wake_in_ms": wake_in_ms(board),
+                    "cards": [card.to_json() for card in board.cards],
                     "html": render_template("_posts_board.html", board=board)})
 
 
