@@ -28,23 +28,14 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench.emulated import start_emulator  # noqa: E402
+
 from tiktok.emulator.config import generated_users  # noqa: E402
 from tiktok.emulator.remote import EmulatorRemote  # noqa: E402
 from tiktok.posting.cli import DEFAULT_JOBS  # noqa: E402
 
 SCOPES = ("user.info.basic", "video.publish", "video.upload")
 TARGET_RATIO = 0.35
-
-
-def start_emulator(workdir: Path, extra_users: int, latency: float) -> tuple[subprocess.Popen, str]:
-    env = {**os.environ, "TMPDIR": str(workdir), "PYTHONPATH": str(ROOT)}
-    proc = subprocess.Popen([sys.executable, "-m", "tiktok.emulator", "--port", "0", "--extra-users",
-                             str(extra_users), "--latency", str(latency)], env=env, cwd=workdir,
-                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
-    first = proc.stdout.readline()
-    url = first.rsplit(" ", 1)[-1].strip()
-    assert url.startswith("http://"), first
-    return proc, url
 
 
 def make_clip(folder: Path, size: int) -> Path:
@@ -111,7 +102,7 @@ def main() -> int:
     users = [u.open_id for u in generated_users(args.accounts * len(runs))]
     with tempfile.TemporaryDirectory(prefix="bench-batch-") as scratch:
         work = Path(scratch)
-        emulator, url = start_emulator(work, len(users), args.latency)
+        emulator, url = start_emulator(work, "--extra-users", str(len(users)), "--latency", str(args.latency))
         try:
             clip = make_clip(work, args.size)
             digest = sha256_of(clip)

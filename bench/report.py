@@ -25,6 +25,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench.emulated import start_emulator  # noqa: E402
+
 import requests  # noqa: E402
 
 from tiktok.auth.oauth import OAuthClient  # noqa: E402
@@ -35,17 +37,6 @@ from tiktok.report.cli import DEFAULT_JOBS  # noqa: E402
 
 KEY, SECRET = "emulator-client-key", "emulator-client-secret"
 SCOPES = ("user.info.basic", "user.info.profile", "user.info.stats", "video.list")
-
-
-def start_emulator(workdir: Path, extra_users: int, latency: float) -> tuple[subprocess.Popen, str]:
-    env = {**os.environ, "TMPDIR": str(workdir), "PYTHONPATH": str(ROOT)}
-    proc = subprocess.Popen([sys.executable, "-m", "tiktok.emulator", "--port", "0", "--extra-users",
-                             str(extra_users), "--latency", str(latency)], env=env, cwd=workdir,
-                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
-    first = proc.stdout.readline()
-    url = first.rsplit(" ", 1)[-1].strip()
-    assert url.startswith("http://"), first
-    return proc, url
 
 
 def link_all(url: str, tokens: Path, open_ids: list[str]) -> None:
@@ -88,7 +79,7 @@ def main() -> int:
     open_ids = ([u.open_id for u in users] + [u.open_id for u in generated_users(extra)])[:args.accounts]
     with tempfile.TemporaryDirectory(prefix="bench-report-") as scratch:
         work = Path(scratch)
-        emulator, url = start_emulator(work, extra, args.latency)
+        emulator, url = start_emulator(work, "--extra-users", str(extra), "--latency", str(args.latency))
         try:
             tokens = work / "user_tokens.json"
             link_all(url, tokens, open_ids)

@@ -32,6 +32,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench.emulated import start_emulator  # noqa: E402
+
 from tiktok.emulator.config import generated_users  # noqa: E402
 from tiktok.emulator.remote import EmulatorRemote  # noqa: E402
 
@@ -95,16 +97,6 @@ def updates_per_second(target: str, accounts: int, procs: int, seconds: float) -
             raise SystemExit(f"updater failed: {err[-2000:]}")
         total += int(out.strip())
     return total / seconds
-
-
-def start_emulator(workdir: Path, extra_users: int, latency: float) -> tuple[subprocess.Popen, str]:
-    env = {**os.environ, "TMPDIR": str(workdir), "PYTHONPATH": str(ROOT)}
-    proc = subprocess.Popen([sys.executable, "-m", "tiktok.emulator", "--port", "0", "--extra-users",
-                             str(extra_users), "--latency", str(latency)], env=env, cwd=workdir,
-                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
-    url = proc.stdout.readline().rsplit(" ", 1)[-1].strip()
-    assert url.startswith("http://"), url
-    return proc, url
 
 
 def posts_per_minute(server, url: str, users, clip: Path, posts_each: int, workers: int, work: Path) -> float:
@@ -183,7 +175,7 @@ def main() -> int:
             assert len(stored) == args.accounts, "the token file lost an account"
 
             users = generated_users(2 * args.post_accounts)
-            emulator, url = start_emulator(work, len(users), args.latency)
+            emulator, url = start_emulator(work, "--extra-users", str(len(users)), "--latency", str(args.latency))
             try:
                 clip = padded_video(work / "clip.mp4", 2_000_000)
                 one = posts_per_minute(server, url, users[:args.post_accounts], clip, args.posts_each, 1, work)

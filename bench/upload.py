@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import resource
 import shutil
 import statistics
@@ -34,6 +33,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+
+from bench.emulated import start_emulator  # noqa: E402
 
 import requests  # noqa: E402
 
@@ -48,16 +49,6 @@ from tiktok.auth.tokens import TokenStore  # noqa: E402
 USERS = ("723f24d7-e717-40f8-a2b6-cb8464cd23b4", "0b6f3c52-9d84-4e2a-b1c7-5f0e3a9d2c68",
          "e51a7d90-2c4b-4b6f-9e03-8a1d5c7f2b49")
 KEY, SECRET = "emulator-client-key", "emulator-client-secret"
-
-
-def start_emulator(workdir: Path) -> tuple[subprocess.Popen, str]:
-    env = {**os.environ, "TMPDIR": str(workdir), "PYTHONPATH": str(ROOT)}
-    proc = subprocess.Popen([sys.executable, "-m", "tiktok.emulator", "--port", "0"], env=env, cwd=workdir,
-                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
-    first = proc.stdout.readline()
-    url = first.rsplit(" ", 1)[-1].strip()
-    assert url.startswith("http://"), first
-    return proc, url
 
 
 def link(url: str, tokens: Path) -> None:

@@ -188,7 +188,8 @@ def test_cards_and_groups_show_what_a_real_run_left(site, remote):
     log_id = site.results.get(blocked).log_id  # an API error: TikTok's code, message and log_id
     assert log_id and (f"TikTok refused: spam_risk_too_many_posts: This user has posted too much. (log_id {log_id})"
                        in cards[blocked].text)
-    assert "TikTok failed the post: spam_risk_text" in cards[refused].text  # status FAILED: TikTok's fail_reason
+    status_log_id = site.results.get(refused).log_id  # status FAILED: TikTok's fail_reason and that answer's log_id
+    assert status_log_id and f"TikTok failed the post: spam_risk_text (log_id {status_log_id})" in cards[refused].text
     for key in (blocked, refused):
         assert cards[key].buttons == ["button small retry"] and cards[key].forms == [f"/posts/{key}/retry"]
 

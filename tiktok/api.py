@@ -44,6 +44,11 @@ class ApiClient:
     def call(self, method: str, path: str, access_token: str, *, params: dict[str, str] | None = None,
              json: Any = None) -> dict[str, Any]:
         """Send one request and return the envelope's ``data``; raise the typed error otherwise."""
+        return self.call_logged(method, path, access_token, params=params, json=json)[0]
+
+    def call_logged(self, method: str, path: str, access_token: str, *, params: dict[str, str] | None = None,
+                    json: Any = None) -> tuple[dict[str, Any], str | None]:
+        """:meth:`call`, and TikTok's ``log_id`` for the answer (a status that reports a failed post needs it)."""
         headers = {"Authorization": f"Bearer {access_token}"}
         if json is not None:
             headers["Content-Type"] = "application/json; charset=UTF-8"
@@ -61,7 +66,9 @@ class ApiClient:
         if error is not None:
             raise error
         data = body.get("data")
-        return data if isinstance(data, dict) else {}
+        envelope_error = body.get("error") if isinstance(body.get("error"), dict) else {}
+        log_id = envelope_error.get("log_id")
+        return (data if isinstance(data, dict) else {}), (str(log_id) if log_id else None)
 
     def user_info(self, access_token: str, fields: Iterable[str] = BASIC_USER_FIELDS) -> dict[str, Any]:
         """``/v2/user/info/`` with only the named fields."""

@@ -97,7 +97,8 @@ def list_queue(settings: Settings, say=print) -> int:
     manifest = queue.read()
     results = queue.results()
     records, claims = results.load(), results.claims()
-    say(f"{describe(settings.database_url)}: {len(manifest.entries)} entr{'y' if len(manifest.entries) == 1 else 'ies'}")
+    count = len(manifest.entries)
+    say(f"{describe(settings.database_url)}: {count} entr{'y' if count == 1 else 'ies'}")
     for entry in manifest.entries:
         key = entry_key(entry)
         record = records.get(key)

@@ -52,6 +52,7 @@ class PublishStatus:
     post_ids: tuple[int, ...] = ()
     uploaded_bytes: int | None = None
     downloaded_bytes: int | None = None
+    log_id: str | None = None  # TikTok's id for this status answer: what support asks for about a failed post
 
     @property
     def terminal(self) -> bool:
@@ -82,10 +83,12 @@ class PostingClient:
         return InitResult(str(data["publish_id"]))
 
     def status(self, token: str, publish_id: str) -> PublishStatus:
-        data = self._api.call("POST", "/v2/post/publish/status/fetch/", token, json={"publish_id": publish_id})
+        data, log_id = self._api.call_logged("POST", "/v2/post/publish/status/fetch/", token,
+                                             json={"publish_id": publish_id})
         return PublishStatus(status=str(data.get("status") or ""), fail_reason=data.get("fail_reason") or None,
                              post_ids=tuple(int(i) for i in data.get("publicaly_available_post_id") or ()),
-                             uploaded_bytes=data.get("uploaded_bytes"), downloaded_bytes=data.get("downloaded_bytes"))
+                             uploaded_bytes=data.get("uploaded_bytes"), downloaded_bytes=data.get("downloaded_bytes"),
+                             log_id=log_id)
 
 
 def choose_privacy(requested: str | None, default: str | None, creator: CreatorInfo) -> str:

@@ -8,9 +8,10 @@ answer was lost stops that entry with an explanation instead of risking a second
 Two runs at once: each entry is claimed in the results file (``ResultsStore.claim``) before anything else, and the
 claim is released when the entry ends. Holding the claim, the publisher asks ``still_queued`` whether the entry is
 still in the queue as read: the Posts page changes or cancels an entry only while holding its claim, so an entry
-cancelled or edited after a run read the queue is never posted in its old form. An entry another live run holds is SKIPPED with ``state`` CLAIMED_ELSEWHERE
-(the command turns that into exit 4, TRY LATER: the entry is not done yet, a later run will see how it ended). A
-killed run's claim is taken over and its records resumed by the rules above.
+cancelled or edited after a run read the queue is never posted in its old form. An entry another live run holds
+is SKIPPED with ``state`` CLAIMED_ELSEWHERE (the command turns that into exit 4, TRY LATER: the entry is not done
+yet, a later run will see how it ended). A killed run's claim is taken over and its records resumed by the rules
+above.
 """
 
 from __future__ import annotations
@@ -286,7 +287,7 @@ class Publisher:
         if status.status == "FAILED":
             retryable = status.fail_reason in RETRYABLE_FAIL_REASONS
             record = self.results.save(record, state=FAILED, status=status.status, fail_reason=status.fail_reason,
-                                       error=f"TikTok failed the post: {status.fail_reason}",
+                                       error=f"TikTok failed the post: {status.fail_reason}", log_id=status.log_id,
                                        outcome=TRY_LATER if retryable else OUTCOME_FAILED, upload_url=None)
             return self._outcome(entry, record, TRY_LATER if retryable else OUTCOME_FAILED,
                                  f"TikTok failed the post ({status.fail_reason})"
