@@ -151,23 +151,6 @@ def test_the_videos_wrapper_and_other_entries_valid_or_not_are_kept(manifest):
     assert stat.S_IMODE(manifest.stat().st_mode) == 0o600
 
 
-def test_a_guard_runs_under_the_lock_and_can_refuse(manifest):
-    queue = ManifestQueue(manifest)
-    key = queue.add(video())
-    before = manifest.read_bytes()
-    seen = []
-
-    def guard(found: str) -> None:
-        seen.append((found, queue.lock_path.exists()))
-        raise QueueError(manifest, "a run has started it; nothing was changed")
-
-    with pytest.raises(QueueError, match="a run has started it"):
-        queue.update(key, {"description": "late"}, guard=guard)
-    with pytest.raises(QueueError, match="a run has started it"):
-        queue.remove(key, guard=guard)
-    assert seen == [(key, True), (key, True)] and manifest.read_bytes() == before
-
-
 def test_keys_match_the_runs_when_the_manifest_is_named_relative_to_the_working_folder(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     queue = ManifestQueue("videos_to_upload.json")

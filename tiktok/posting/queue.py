@@ -8,8 +8,8 @@ the file and the entry, and the file is left byte for byte as it was. Entries ar
 never by position, so an edit made by hand between a page load and a click cannot redirect a change to another
 entry. Other entries, valid or not, and the ``{"videos": [...]}`` wrapper are written back as they were read.
 
-``guard`` (on :meth:`ManifestQueue.update` and :meth:`ManifestQueue.remove`) runs under the lock once the entry is
-found and before anything is written: the Posts page refuses there an entry a run has started or claimed.
+The Posts page changes an entry only while holding its claim (:mod:`tiktok.web.posts`), so a change and a run that
+posts the same entry exclude each other.
 
 Readers (a posting run) read the file without the lock: the atomic replace means they see the old version or the
 new, never a mix.
@@ -31,7 +31,6 @@ from tiktok.posting.results import entry_key
 LOCK_TIMEOUT_S = 30.0
 NEW_FILE_MODE = 0o644  # a manifest holds no secret; one made by the app is readable like one made in an editor
 
-Guard = Callable[[str], None]  # called with the entry's key under the lock; raises QueueError to refuse
 
 
 class QueueError(FileProblem):
@@ -56,20 +55,20 @@ class ManifestQueue:
             return len(items) - 1
         return self._change(change, create=True)
 
-    def update(self, key: str, changes: dict[str, Any], *, guard: Guard | None = None) -> str:
+    def update(self, key: str, changes: dict[str, Any]) -> str:
         """Set fields of the entry with ``key`` (None removes a field); returns the entry's new key."""
         def change(items: list[Any]) -> int:
-            position = self._find(items, key, guard)
+            position = self._find(items, key)
             updated = {name: value for name, value in items[position].items() if name not in changes}
             updated.update({name: value for name, value in changes.items() if value is not None})
             items[position] = updated
             return position
         return self._change(change, was=key)
 
-    def remove(self, key: str, *, guard: Guard | None = None) -> None:
+    def remove(self, key: str) -> None:
         """Take the entry with ``key`` out of the manifest."""
         def change(items: list[Any]) -> int:
-            del items[self._find(items, key, guard)]
+            del items[self._find(items, key)]
             return -1
         self._change(change)
 
@@ -112,12 +111,10 @@ class ManifestQueue:
             problems.setdefault(-1 if problem.index is None else problem.index, []).append(problem.message)
         return {entry.index: entry for entry in result.entries}, problems
 
-    def _find(self, items: list[Any], key: str, guard: Guard | None) -> int:
+    def _find(self, items: list[Any], key: str) -> int:
         entries, _ = self._parsed(items)
         for position, entry in entries.items():
             if entry_key(entry) == key:
-                if guard is not None:
-                    guard(key)
                 return position
         raise QueueError(self.path, "has no such entry any more (it was changed or removed meanwhile); nothing "
                                     "was changed")

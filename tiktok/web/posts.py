@@ -44,7 +44,8 @@ def register(app: Flask, test_config: Mapping[str, Any] | None) -> None:
     """The page, its actions and the background runner (``QUEUE_TICK_S``: see tiktok.web.queue_runner)."""
     queue_runner.install(app, app.extensions["tiktok_services"].settings, test_config or None)
     app.register_blueprint(bp)
-    from tiktok.web.compose import bp as compose; app.register_blueprint(compose)  # the composer, /posts/new
+    from tiktok.web.compose import bp as compose
+    app.register_blueprint(compose)  # the composer, /posts/new
 
 
 # -- times from the forms (pure) ---------------------------------------------------------------------------------
@@ -194,6 +195,11 @@ def started_reason(store, key: str) -> str:
 class Refused(Exception):
     """The change cannot be made now; the message says why (nothing was changed)."""
 
+    @property
+    def sentence(self) -> str:
+        text = str(self)
+        return f"{text[:1].upper()}{text[1:]}."
+
 
 @contextmanager
 def holding(card: Card, action: str) -> Iterator[None]:
@@ -259,7 +265,7 @@ def cancel(key: str):
         with holding(card, "cancel"):
             manifest_queue().remove(key)
     except Refused as exc:
-        return back(f"{str(exc)[0].upper()}{str(exc)[1:]}.", "warning")
+        return back(exc.sentence, "warning")
     except QueueError as exc:
         return back(f"Entry {card.number} was not cancelled: {exc}", "warning")
     return back(f"Cancelled entry {card.number} ({card.media}): it is out of the manifest and will not be posted.")
@@ -282,7 +288,7 @@ def reschedule(key: str):
         with holding(card, "reschedule"):
             manifest_queue().update(key, {"post_at": post_at})
     except Refused as exc:
-        return back(f"{str(exc)[0].upper()}{str(exc)[1:]}.", "warning")
+        return back(exc.sentence, "warning")
     except QueueError as exc:
         return back(f"Entry {card.number} was not rescheduled: {exc}", "warning")
     return back(f"Entry {card.number} now posts at {post_at}.")
@@ -314,7 +320,7 @@ def edit(key: str):
         with holding(card, "edit"):
             manifest_queue().update(key, changes)
     except Refused as exc:
-        return back(f"{str(exc)[0].upper()}{str(exc)[1:]}.", "warning")
+        return back(exc.sentence, "warning")
     except QueueError as exc:
         return edit_refused(card, f"Not saved: {exc}")
     return back(f"Saved entry {card.number}.")
