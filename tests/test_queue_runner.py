@@ -66,3 +66,14 @@ def test_tick_kicks_until_stopped():
     runner.stop()
     thread.join(WAIT_S)
     assert not thread.is_alive()
+
+
+def test_the_apps_runner_is_quiet_when_there_is_no_manifest_yet(serve_app, tmp_path, caplog):
+    from tiktok.web.queue_runner import runner_of
+    app = serve_app(MANIFEST_FILE=str(tmp_path / "none-yet.json"))
+    runner = runner_of(app.flask_app)
+    with caplog.at_level("INFO", logger="tiktok.web.queue_runner"):
+        runner.kick()
+        assert runner.join(WAIT_S)
+    assert runner.rounds == 1 and "failed" not in caplog.text and "nothing to do" in caplog.text
+    assert not (tmp_path / "none-yet.json").exists()

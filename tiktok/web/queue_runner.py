@@ -105,9 +105,13 @@ def install(app: Flask, settings: Settings, test_config: Mapping[str, Any] | Non
 
     def run() -> Any:
         from tiktok.posting.runner import Hooks, RunOptions, run_queue  # the CLI's one code path
-        from tiktok.posting.backend import open_queue
-        return run_queue(open_queue(settings, app.config["MANIFEST_PATH"]), settings,
-                         RunOptions(grace_s=settings.post_grace_s), clock=clock, hooks=Hooks(say=log.info))
+        from tiktok.posting.backend import FileQueue, open_queue
+        from tiktok.posting.runner import RunReport
+        queue = open_queue(settings, app.config["MANIFEST_PATH"])
+        if isinstance(queue, FileQueue) and not queue.manifest.exists():
+            return RunReport(emulated=settings.emulated)  # no manifest yet: nothing to post, nothing to complain of
+        return run_queue(queue, settings, RunOptions(grace_s=settings.post_grace_s), clock=clock,
+                         hooks=Hooks(say=log.info))
 
     runner = QueueRunner(run)
     app.extensions[EXTENSION] = runner
