@@ -131,13 +131,9 @@ class Publisher:
                 if record.awaiting_public_id(self._now()):
                     self._check_account(entry.user_id)
                     return self._follow_public_id(entry, record)
-                return self._outcome(entry, record, SKIPPED, "already "
-                                     + ("posted" if record.state == POSTED else "sent to the inbox")
-                                     + " in an earlier run; skipped")
+                return self._outcome(entry, record, SKIPPED, done_detail(record))
             if record.needs_person and not self.retry_failed:
-                why = record.error or "TikTok refused it"
-                return self._outcome(entry, record, OUTCOME_FAILED, f"failed earlier ({why}); not tried again by "
-                                     "itself: press Retry on the Posts page, or run with --retry-failed")
+                return self._outcome(entry, record, OUTCOME_FAILED, failed_for_good_detail(record))
             self._check_account(entry.user_id)
             again = self.force or record.retry_requested
             if record.state == PENDING_INIT and entry.source == "PULL_FROM_URL" and not again:
@@ -364,6 +360,17 @@ class Publisher:
 def _plan_fields(plan: ChunkPlan) -> dict[str, int]:
     return {"video_size": plan.video_size, "chunk_size": plan.chunk_size,
             "total_chunk_count": plan.total_chunk_count}
+
+
+def done_detail(record: PostRecord) -> str:
+    """Why a posted (or inboxed) entry is skipped: the runner settling it and the publisher checking it say alike."""
+    return "already " + ("sent to the inbox" if record.state == IN_INBOX else "posted") + " in an earlier run; skipped"
+
+
+def failed_for_good_detail(record: PostRecord) -> str:
+    """Why an entry TikTok failed for good is not tried again by itself (see PostRecord.needs_person)."""
+    return (f"failed earlier ({record.error or 'TikTok refused it'}); not tried again by itself: press Retry on the "
+            "Posts page, or run with --retry-failed")
 
 
 def media_label(entry: PostRequest) -> str:

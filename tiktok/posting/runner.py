@@ -30,8 +30,9 @@ from tiktok.posting.client import PostingClient
 from tiktok.posting.limits import DEFAULT_CHUNK_BYTES, POSTING_LIMITS
 from tiktok.posting.backend import FileQueue, PostQueue
 from tiktok.posting.manifest import ManifestProblem, PostRequest
-from tiktok.posting.publisher import CLAIMED_ELSEWHERE, FIRST_POLL_S, Outcome, Publisher, media_label
-from tiktok.posting.results import DONE, IN_INBOX, PostRecord, ResultsFileError, entry_key
+from tiktok.posting.publisher import (CLAIMED_ELSEWHERE, FIRST_POLL_S, Outcome, Publisher, done_detail,
+                                      failed_for_good_detail, media_label)
+from tiktok.posting.results import DONE, PostRecord, ResultsFileError, entry_key
 from tiktok.posting.schedule import DEFAULT_GRACE_S, next_due, when
 from tiktok.ratelimit import TokenLimiter
 from tiktok.retry import Runtime
@@ -99,13 +100,9 @@ def plan_entries(entries: Sequence[PostRequest], records: dict[str, PostRecord],
             else:
                 settled[entry.index] = settle
         elif record.state in DONE and not record.awaiting_public_id(now):
-            settled[entry.index] = _outcome(entry, SKIPPED, "already " + (
-                "sent to the inbox" if record.state == IN_INBOX else "posted") + " in an earlier run; skipped",
-                record)
+            settled[entry.index] = _outcome(entry, SKIPPED, done_detail(record), record)
         elif record.needs_person and not options.retry_failed:
-            settled[entry.index] = _outcome(entry, FAILED, f"failed earlier ({record.error or 'refused by TikTok'}); "
-                                            "not tried again by itself: press Retry on the Posts page, or run with "
-                                            "--retry-failed", record)
+            settled[entry.index] = _outcome(entry, FAILED, failed_for_good_detail(record), record)
         else:
             work.append(entry)  # in flight, to retry, or a public post whose id is awaited
     return work, settled
