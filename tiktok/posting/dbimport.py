@@ -69,13 +69,14 @@ def import_entries(manifest: Path, queue, *, allow_loopback: bool) -> tuple[Impo
     return counts, [problem.message for problem in result.problems]
 
 
-def import_records(manifest: Path, source: ResultsStore, target, *, now: float) -> ImportCounts:
+def import_records(manifest: Path, source: ResultsStore, target, *, now: float,
+                   allow_loopback: bool) -> ImportCounts:
     """The results file's records into ``target`` (a PgResultsStore). Keys are recomputed for absolute paths."""
     counts = ImportCounts()
-    entries = load_manifest(manifest, allow_loopback=True).entries
+    entries = load_manifest(manifest, allow_loopback=allow_loopback).entries
     moved = {entry_key(e): entry_key(replace(e, video_path=e.video_path.resolve()) if e.video_path else e)
              for e in entries}
-    with source._transaction() as (records, claims):  # the results file's lock, held while copying
+    with source.locked() as (records, claims):  # the results file's lock, held while copying
         live = [key for key, claim in claims.items()
                 if claim_is_live(claim, host=source.host, now=now, alive=source.alive, started=source.started)]
         if live:
@@ -123,7 +124,8 @@ def import_files(settings, manifest: Path, say=print) -> int:
             outcomes.append(BAD_INPUT)
         results = ResultsStore(results_path_for(manifest), key=settings.tokens_key)
         if results.path.exists():
-            records = import_records(manifest, results, queue.results(), now=time.time())
+            records = import_records(manifest, results, queue.results(), now=time.time(),
+                                     allow_loopback=settings.emulated)
             say(outcome_line(DONE, f"{results.path} -> {where}", f"records: {records}"))
     except FileProblem as exc:
         say(outcome_line(BAD_INPUT, str(manifest), str(exc)))

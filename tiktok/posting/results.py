@@ -285,6 +285,13 @@ class ResultsStore:
                     raise ResultsFileError(self.path, f"could not be written ({os_reason(exc)}); it still holds its "
                                                       "previous content") from None
 
+    @contextmanager
+    def locked(self) -> Iterator[tuple[dict[str, PostRecord], dict[str, Claim]]]:
+        """The records and claims, read with the lock held until the block ends; nothing is written (an import
+        copies them out while no run can change them)."""
+        with held_lock(self.lock_path, LOCK_TIMEOUT_S, lambda reason: ResultsFileError(self.path, reason)):
+            yield self._read() or ({}, {})
+
     def claim(self, key: str) -> tuple[Claim | None, Claim | None]:
         """Claim entry ``key`` for this run, under the lock. Returns ``(holder, taken_over)``: ``holder`` is the
         live claim of another run (nothing changed; skip the entry), else None and the entry is ours;
