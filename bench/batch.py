@@ -15,7 +15,6 @@ emulator answered with 429 over the whole benchmark (target: none).
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import os
 import statistics
@@ -33,22 +32,14 @@ from bench.emulated import start_emulator  # noqa: E402
 from tiktok.emulator.config import generated_users  # noqa: E402
 from tiktok.emulator.remote import EmulatorRemote  # noqa: E402
 from tiktok.posting.cli import DEFAULT_JOBS  # noqa: E402
+from tests.support.posting import padded_video, sha256_file  # noqa: E402
 
 SCOPES = ("user.info.basic", "video.publish", "video.upload")
 TARGET_RATIO = 0.35
 
 
 def make_clip(folder: Path, size: int) -> Path:
-    from tests.support.posting import padded_video
     return padded_video(folder / "clip.mp4", size, seconds=3.0)
-
-
-def sha256_of(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def prepare_run(url: str, folder: Path, clip: Path, open_ids: list[str], entries: int) -> None:
@@ -105,7 +96,7 @@ def main() -> int:
         emulator, url = start_emulator(work, "--extra-users", str(len(users)), "--latency", str(args.latency))
         try:
             clip = make_clip(work, args.size)
-            digest = sha256_of(clip)
+            digest = sha256_file(clip)
             remote = EmulatorRemote(url)
             times: dict[int, list[float]] = {side: [] for side in sides}
             for number, (side, n) in enumerate(runs):

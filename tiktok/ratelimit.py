@@ -32,6 +32,12 @@ def wait_for_slot(stamps: deque[float], limit: int, now: float, span_s: float) -
     return stamps[0] + span_s - now
 
 
+def check_limits(limits: Mapping[str, int], window_s: float, margin_s: float) -> None:
+    """ValueError unless the window is positive, the margin not negative and every limit at least 1."""
+    if window_s <= 0 or margin_s < 0 or not limits or any(n < 1 for n in limits.values()):
+        raise ValueError("a limiter needs window_s > 0, margin_s >= 0 and limits of at least 1")
+
+
 class TokenLimiter:
     """Sliding-window limiter keyed by ``(open_id, kind)``; :meth:`acquire` blocks until the call may be sent.
 
@@ -42,8 +48,7 @@ class TokenLimiter:
     def __init__(self, limits: Mapping[str, int], window_s: float = WINDOW_S, margin_s: float = MARGIN_S,
                  clock: Callable[[], float] = time.monotonic,
                  sleep: Callable[[float], None] | None = None) -> None:
-        if window_s <= 0 or margin_s < 0 or not limits or any(n < 1 for n in limits.values()):
-            raise ValueError("a limiter needs window_s > 0, margin_s >= 0 and limits of at least 1")
+        check_limits(limits, window_s, margin_s)
         self.limits = dict(limits)
         self.window_s, self.margin_s = float(window_s), float(margin_s)
         self.clock, self.sleep = clock, sleep

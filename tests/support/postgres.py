@@ -68,6 +68,13 @@ def _as_owner(command: list[str], owner: str | None) -> list[str]:
     return ["su", owner, "-s", "/bin/sh", "-c", " ".join(f"'{part}'" for part in command)]
 
 
+def start_command(binaries: Path, folder: Path, port: int) -> list[str]:
+    """pg_ctl start for the cluster in ``folder`` on loopback ``port``, waiting until it takes connections."""
+    return [str(binaries / "pg_ctl"), "-D", str(folder / "data"), "-l", str(folder / "server.log"), "-w", "-t",
+            str(START_TIMEOUT_S), "-o",
+            f"-p {port} -k {folder} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=200", "start"]
+
+
 def start_server() -> PostgresServer:
     """initdb + pg_ctl start in a new temporary folder; pytest.fail with the server's own words if it cannot."""
     binaries = server_binaries()
@@ -81,8 +88,7 @@ def start_server() -> PostgresServer:
     port = free_port()
     steps = [
         [str(binaries / "initdb"), "-D", str(data), "-U", "postgres", "-A", "trust", "-E", "UTF8", "--no-sync"],
-        [str(binaries / "pg_ctl"), "-D", str(data), "-l", str(log), "-w", "-t", str(START_TIMEOUT_S), "-o",
-         f"-p {port} -k {folder} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=200", "start"],
+        start_command(binaries, folder, port),
     ]
     for step in steps:
         done = subprocess.run(_as_owner(step, owner), capture_output=True, text=True, timeout=START_TIMEOUT_S + 30)
@@ -104,10 +110,8 @@ def pause_server(server: PostgresServer) -> None:
 def resume_server(server: PostgresServer) -> None:
     """Start a paused server again on the same port."""
     owner = "nobody" if os.geteuid() == 0 else None
-    subprocess.run(_as_owner([str(server_binaries() / "pg_ctl"), "-D", str(server.folder / "data"), "-l",
-                              str(server.folder / "server.log"), "-w", "-t", str(START_TIMEOUT_S), "-o",
-                              f"-p {server.port} -k {server.folder} -c listen_addresses=127.0.0.1 -c fsync=off "
-                              "-c max_connections=200", "start"], owner), capture_output=True, timeout=120, check=True)
+    subprocess.run(_as_owner(start_command(server_binaries(), server.folder, server.port), owner),
+                   capture_output=True, timeout=120, check=True)
 
 
 def stop_server(server: PostgresServer) -> None:

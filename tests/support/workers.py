@@ -52,6 +52,20 @@ def write_forever(tokens: str) -> int:
         print(f"committed {open_id}", flush=True)
 
 
+def assert_rotations_kept(remote, accounts: dict, users: list[str], refreshes: int) -> None:
+    """After concurrent refreshes under strict rotation: none presented a spent refresh token, none was lost, and
+    the store holds, for every account, the refresh token live at TikTok (compared by hash: no token in a message)."""
+    import hashlib
+
+    tokens = remote.state()["tokens"]
+    assert tokens["dead_refresh_token_uses"] == 0, "a process presented a refresh token that was rotated away"
+    grants = {g["open_id"]: g for g in tokens["grants"] if g["status"] == "active"}
+    assert sum(grants[oid]["rotations"] for oid in users) == refreshes, "a refresh was lost"
+    for open_id in users:
+        assert grants[open_id]["refresh_token_sha256"] == hashlib.sha256(
+            accounts[open_id].refresh_token.encode()).hexdigest(), f"{open_id}: the stored refresh token is not live"
+
+
 def _fake_grant(open_id: str, n: int = 0) -> TokenGrant:
     return TokenGrant(open_id=open_id, access_token=f"act.{open_id}.{n}" + "x" * 64,
                       refresh_token=f"rft.{open_id}.{n}" + "y" * 64, expires_in=7200,

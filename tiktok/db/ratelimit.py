@@ -14,14 +14,13 @@ from collections import deque
 from typing import Callable, Mapping
 
 from tiktok.db.connection import transaction
-from tiktok.ratelimit import MARGIN_S, WINDOW_S, wait_for_slot
+from tiktok.ratelimit import MARGIN_S, WINDOW_S, check_limits, wait_for_slot
 
 
 class PgLimiter:
     def __init__(self, url: str, limits: Mapping[str, int], window_s: float = WINDOW_S, margin_s: float = MARGIN_S,
                  sleep: Callable[[float], None] = time.sleep) -> None:
-        if window_s <= 0 or margin_s < 0 or not limits or any(n < 1 for n in limits.values()):
-            raise ValueError("a limiter needs window_s > 0, margin_s >= 0 and limits of at least 1")
+        check_limits(limits, window_s, margin_s)
         self.url, self.limits, self.sleep = url, dict(limits), sleep
         self.span_s = float(window_s) + float(margin_s)
         self.waited_s = 0.0
