@@ -66,3 +66,13 @@ def test_a_worker_refuses_to_start_on_an_unmigrated_database(database_url, tmp_p
                           env={"PATH": os.environ["PATH"], "PYTHONPATH": str(ROOT), "DATABASE_URL": database_url},
                           timeout=60)
     assert done.returncode == 2 and "python -m tiktok db migrate" in done.stderr
+
+
+def test_a_dry_run_names_the_database_when_an_account_is_not_in_it(db, tmp_path):
+    clip = make_video(tmp_path / "clip.mp4")
+    PgQueue(db).add({"user_id": "nobody-here", "video_path": str(clip), "privacy": "SELF_ONLY"})
+    done = subprocess.run([sys.executable, str(ROOT / "upload_to_tiktok.py"), "--dry-run"], cwd=tmp_path,
+                          capture_output=True, text=True, timeout=60,
+                          env={"PATH": os.environ["PATH"], "PYTHONPATH": str(ROOT), "DATABASE_URL": db})
+    assert done.returncode == 2
+    assert 'field "user_id": no connected account in PostgreSQL database' in done.stdout, done.stdout

@@ -111,12 +111,13 @@ def _dry_run(entries: Sequence[PostRequest], args, settings, say) -> int:
     """Local checks only: accounts, media, chunk plans. Privacy is checked against creator_info when posting."""
     from tiktok.posting.caption import build_caption
     from tiktok.services import token_store
-    accounts = token_store(settings).load()
+    store = token_store(settings)
+    accounts = store.load()
     failed = False
     for entry in entries:
         lines = [f"entry {entry.index + 1} for {entry.user_id}: {describe(entry)}"]
         if entry.user_id not in accounts:
-            lines.append(f'  problem: field "user_id": no connected account in {settings.tokens_path}')
+            lines.append(f'  problem: field "user_id": no connected account in {store.path}')
             failed = True
         if entry.video_path is not None:
             try:

@@ -76,8 +76,10 @@ def main(argv: Sequence[str] | None = None) -> int:
                     "at %s. Nothing reaches TikTok.", emulator.url)
     from tiktok.web.app import create_app
     app = create_app(settings=settings)
-    log.info("open http://%s:%d/ (tokens file: %s)", "127.0.0.1" if settings.host in ("0.0.0.0", "::")
-             else settings.host, settings.port, settings.tokens_path.resolve())
+    store = app.extensions["tiktok_services"].store
+    where = store.path if settings.database_url else settings.tokens_path.resolve()
+    log.info("open http://%s:%d/ (accounts in %s)", "127.0.0.1" if settings.host in ("0.0.0.0", "::")
+             else settings.host, settings.port, where)
     try:
         from waitress import create_server  # a production WSGI server, loaded only to serve
 
