@@ -203,24 +203,28 @@ class Refused(Exception):
 
 @contextmanager
 def holding(card: Card, action: str) -> Iterator[None]:
-    """Hold entry ``card.key``'s claim while it is checked and changed, as a run holds it while posting."""
+    """Hold entry ``card.key``'s claim while it is checked and changed, as a run holds it while posting. Refused
+    when a run holds it, has started it, or the results cannot be read."""
+    cannot = f"entry {card.number} can no longer be {ACTION_PAST[action]}"
     store = results_store()
-    holder, _ = store.claim(card.key)
-    if holder is not None:
-        raise Refused(f"entry {card.number} can no longer be {ACTION_PAST[action]}: a run is posting it right now "
-                      f"({holder.describe()}); nothing was changed")
     try:
-        record = store.get(card.key)
-        if record is not None and record.state != "new":
-            raise Refused(f"entry {card.number} can no longer be {ACTION_PAST[action]}: a run has started it (it is "
-                          f"{record.state}); nothing was changed")
+        holder, _ = store.claim(card.key)
+    except (ResultsFileError, DatabaseError) as exc:
+        raise Refused(f"{exc}; nothing was changed") from None
+    if holder is not None:
+        raise Refused(f"{cannot}: a run is posting it right now ({holder.describe()}); nothing was changed")
+    try:
+        reason = started_reason(store, card.key)
+        if reason:
+            raise Refused(f"{cannot}: {reason}; nothing was changed")
         yield
     finally:
         store.release(card.key)
 
 
 def not_started(key: str, action: str) -> tuple[Card | None, str]:
-    """The card when ``action`` is still allowed for it: not started, and no run holds it right now."""
+    """The card when ``action`` is still allowed for it: not started (a run holding it right now is found when the
+    change takes the claim: :func:`holding`)."""
     card, why = card_for(key)
     if card is None:
         return None, why
