@@ -80,6 +80,8 @@ def build_parser() -> argparse.ArgumentParser:
                     "run any time, from several machines at once); status shows the schema version; import moves "
                     "user_tokens.json, the manifest and its results file into the database (safe to run twice).")
     db.add_argument("action", choices=("migrate", "status", "import"))
+    db.add_argument("--manifest", type=Path, default=None, metavar="FILE",
+                    help="import: the manifest to import (default MANIFEST_FILE, or videos_to_upload.json)")
     worker = commands.add_parser(
         "worker", parents=[common], help="run jobs from PostgreSQL (DATABASE_URL): posts, refresh, report",
         formatter_class=argparse.RawDescriptionHelpFormatter, epilog=WORKER_EPILOG,
@@ -90,8 +92,6 @@ def build_parser() -> argparse.ArgumentParser:
     worker.add_argument("--concurrency", type=int_between(1, 64, "jobs at once"), default=4, metavar="N",
                         help="jobs this worker runs at once (default 4)")
     commands.add_parser("queue", parents=[common], help="list the post queue and its jobs in PostgreSQL")
-    db.add_argument("--manifest", type=Path, default=None, metavar="FILE",
-                    help="import: the manifest to import (default MANIFEST_FILE, or videos_to_upload.json)")
     report_cli.add_parser(commands, [common])
     tokens = commands.add_parser(
         "tokens", parents=[common], help="encrypt, decrypt or re-key the token file in place",

@@ -70,10 +70,6 @@ class Settings:
     database_url: str | None = field(default=None, repr=False)
 
     @property
-    def backend(self) -> str:
-        return "postgresql" if self.database_url else "json"
-
-    @property
     def environment(self) -> str:
         return "emulator" if self.emulated else "TikTok"
 

@@ -89,14 +89,6 @@ def transaction(url: str) -> Iterator[Any]:
             from None
 
 
-def close_pools() -> None:
-    """Close every pool of this process (a worker or test ending)."""
-    with _pools_lock:
-        for pool in _pools.values():
-            pool.close()
-        _pools.clear()
-
-
 def _first_line(exc: BaseException) -> str:
     text = str(exc).strip().splitlines()
     return text[0] if text else type(exc).__name__

@@ -11,7 +11,9 @@ from __future__ import annotations
 
 from typing import Literal
 
-DEFAULT_GRACE_S = 3600.0  # an hour: a cron line every 5 minutes, or a laptop waking up, is well inside it
+from tiktok.config import DEFAULT_POST_GRACE_S
+
+DEFAULT_GRACE_S = DEFAULT_POST_GRACE_S  # an hour (POST_GRACE's default): cron every 5 minutes, or a laptop waking up
 
 When = Literal["due", "scheduled", "missed"]
 
