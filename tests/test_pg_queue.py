@@ -173,3 +173,18 @@ def test_db_import_moves_tokens_entries_and_records_and_can_run_twice(db, emulat
     assert sorted(outcomes.values()) == ["done", "skipped"]  # ADA's was posted already; BO's went again, once
     assert len(remote.state()["posts"]) == 3
     assert PgTokenStore(db).get(ADA).refresh_token == tokens.get(ADA).refresh_token
+
+
+def test_a_database_entry_removed_after_the_run_read_the_queue_is_not_posted(db, emulator, remote, clip, tmp_path):
+    settings = settings_for(emulator, db, tmp_path)
+    link(emulator, PgTokenStore(db))
+    queue = PgQueue(db, allow_loopback=True)
+    key = queue.add(entry(clip, description="removed meanwhile"))
+
+    def say(line: str) -> None:
+        if "[1/1]" in line:
+            queue.remove(key)
+
+    (outcome,) = run_queue(queue, settings, RunOptions(poll_interval_s=0.01), hooks=Hooks(say=say)).outcomes
+    assert outcome.status == SKIPPED and "cancelled or changed" in outcome.detail
+    assert remote.state()["posts"] == [] and queue.contains(key) is False

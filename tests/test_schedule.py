@@ -416,3 +416,18 @@ def test_the_watch_command_posts_what_is_due_and_stops_cleanly_on_sigterm(queue,
     assert proc.returncode == 0, out
     assert "watching" in out and "next look at" in out and out.rstrip().endswith("stopped watching")
     assert "SCHEDULED: scheduled for" in out and len(remote.state()["posts"]) == 1
+
+
+def test_an_entry_cancelled_after_the_run_read_the_queue_is_not_posted(queue, remote):
+    now = remote.clock()["now"]
+    queue.write([video(description="changed my mind")])
+
+    def say(line: str) -> None:  # the run has read the queue and is about to publish: the person cancels now
+        queue.lines.append(line)
+        if "[1/1]" in line:
+            queue.write([])
+
+    report = run_queue(queue.manifest, queue.settings, FAST, clock=lambda: now, hooks=Hooks(say=say))
+    (outcome,) = report.outcomes
+    assert outcome.status == SKIPPED and "cancelled or changed after this run read the queue" in outcome.detail
+    assert remote.state()["posts"] == [] and queue.records() == {}

@@ -1,8 +1,8 @@
 """Where the post queue lives: the manifest file with its results file beside it, or PostgreSQL (``DATABASE_URL``).
 
-Both give the same three things, so the runner, the Posts page and the composer never ask which one they use:
-``read()`` (the entries as a validated ManifestResult), ``results()`` (records and claims) and ``editor()`` (add,
-update, remove one entry, validated, under a lock).
+Both give the same things, so the runner, the Posts page and the composer never ask which one they use:
+``read()`` (the entries as a validated ManifestResult), ``contains(key)`` (is that entry still queued, now),
+``results()`` (records and claims) and ``editor()`` (add, update, remove one entry, validated, under a lock).
 """
 
 from __future__ import annotations
@@ -13,13 +13,15 @@ from typing import Any, Callable, Protocol
 
 from tiktok.config import Settings
 from tiktok.posting.manifest import ManifestResult, load_manifest
-from tiktok.posting.results import ResultsStore, results_path_for
+from tiktok.posting.results import ResultsStore, entry_key, results_path_for
 
 
 class PostQueue(Protocol):
     where: str  # what messages name: the manifest's path, or the database
 
     def read(self) -> ManifestResult: ...
+
+    def contains(self, key: str) -> bool: ...
 
     def results(self, clock: Callable[[], float] = time.time) -> Any: ...
 
@@ -37,6 +39,10 @@ class FileQueue:
 
     def read(self) -> ManifestResult:
         return load_manifest(self.manifest, allow_loopback=self.allow_loopback)
+
+    def contains(self, key: str) -> bool:
+        """Whether an entry with this key is in the file now (it is read again: it may have changed)."""
+        return any(entry_key(entry) == key for entry in self.read().entries)
 
     def results(self, clock: Callable[[], float] = time.time) -> ResultsStore:
         return ResultsStore(results_path_for(self.manifest), key=self.key, clock=clock)

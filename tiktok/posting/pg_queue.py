@@ -172,6 +172,11 @@ class PgQueue:
             rows = conn.execute("SELECT entry FROM tiktok_posts ORDER BY position").fetchall()
         return validate_manifest([row[0] for row in rows], source=self.where, allow_loopback=self.allow_loopback)
 
+    def contains(self, key: str) -> bool:
+        """Whether the entry with this key is still queued (one row looked up, not the whole queue read)."""
+        with transaction(self.url) as conn:
+            return conn.execute("SELECT EXISTS (SELECT 1 FROM tiktok_posts WHERE key = %s)", (key,)).fetchone()[0]
+
     def results(self, clock: Callable[[], float] = time.time) -> PgResultsStore:
         return PgResultsStore(self.url, key=self.key, clock=clock)
 

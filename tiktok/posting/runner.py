@@ -165,10 +165,7 @@ def run_queue(source: Path | PostQueue, settings: Settings, options: RunOptions 
                          default_privacy=options.privacy, poll_timeout_s=options.poll_timeout_s,
                          poll_interval_s=options.poll_interval_s, chunk_size=options.chunk_size,
                          force=options.force, retry_failed=options.retry_failed, say=hooks.say,
-                         progress=hooks.progress, limiter=limiter, still_queued=still_queued, **extra)
-
-    def still_queued(key: str) -> bool:
-        return any(entry_key(entry) == key for entry in queue.read().entries)
+                         progress=hooks.progress, limiter=limiter, still_queued=queue.contains, **extra)
 
     done, fatal = post_accounts(work, make_publisher, options.jobs, hooks.say, settings.emulated)
     outcomes = {**settled, **done}
