@@ -17,15 +17,8 @@
     return pieces.join(" ");
   }
 
-  function offsetFor(localValue) {
-    // "+01:00": the browser's UTC offset at that local time (daylight saving included); "" when it is no time.
-    var when = new Date(localValue);
-    if (isNaN(when.getTime())) { return ""; }
-    var minutes = -when.getTimezoneOffset(), sign = minutes >= 0 ? "+" : "-";
-    minutes = Math.abs(minutes);
-    function two(n) { return (n < 10 ? "0" : "") + n; }
-    return sign + two(Math.floor(minutes / 60)) + ":" + two(minutes % 60);
-  }
+  var offsetFor = window.TikTokTimes.offsetFor, browserZone = window.TikTokTimes.browserZone,
+    zoneProblem = window.TikTokTimes.zoneProblem;  // times.js, loaded first by base.html
 
   function megabytes(bytes) {
     return bytes < 1e6 ? Math.ceil(bytes / 1e3) + " kB" : (bytes / 1e6).toFixed(bytes < 1e7 ? 1 : 0) + " MB";
@@ -114,6 +107,7 @@
   Composer.prototype.showMedia = function (media) {
     this.media = media;
     $("media-id").value = media.media_id;
+    if (media.original_name) { $("media-name").value = media.original_name; }
     var preview = $("preview");
     if (preview.getAttribute("src") !== media.preview_url) { preview.src = media.preview_url; }
     var limit = media.max_duration_s ? " (this account may post up to " + media.max_duration_s + " s)" : "";
@@ -162,7 +156,15 @@
   Composer.prototype.submitting = function (event) {
     var local = $("post-at").value;
     if (local) { $("tz-offset").value = offsetFor(local) || $("tz-offset").value; }
+    $("tz-zone").value = browserZone();
+    var problem = local ? zoneProblem(local) : "";
     var button = event.submitter;
+    if (problem && button && button.value === "schedule") {
+      event.preventDefault();
+      $("post-at").focus();
+      $("tz-note").textContent = problem;
+      return;
+    }
     if (button && button.value === "schedule" && !local) {
       event.preventDefault();
       $("post-at").focus();
@@ -190,5 +192,6 @@
       account.addEventListener("change", function () { account.form.submit(); });
     }
     if (form) { new Composer(form).start(); }
+    if ($("tz-name") && browserZone()) { $("tz-name").textContent = " (" + browserZone() + ")"; }
   });
 })();

@@ -25,7 +25,7 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+sys.path[0] = str(ROOT)  # instead of bench/ itself, where queue.py would hide the standard library's queue
 
 from bench.emulated import start_emulator  # noqa: E402
 
@@ -62,7 +62,8 @@ def prepare_run(url: str, folder: Path, clip: Path, open_ids: list[str], entries
 
 
 def post(url: str, folder: Path, jobs: int) -> float:
-    env = {key: value for key, value in os.environ.items() if not key.startswith("TIKTOK_")}
+    env = {key: value for key, value in os.environ.items()  # the run's own folder and store, whatever is set here
+           if not key.startswith("TIKTOK_") and key not in ("DATABASE_URL", "STORE_FILE", "MANIFEST_FILE")}
     env.update(TIKTOK_CLIENT_KEY="emulator-client-key", TIKTOK_CLIENT_SECRET="emulator-client-secret",
                TIKTOK_API_BASE=url, TOKENS_FILE=str(folder / "user_tokens.json"), PYTHONPATH=str(ROOT))
     start = time.perf_counter()

@@ -23,7 +23,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+sys.path[0] = str(ROOT)  # instead of bench/ itself, where queue.py would hide the standard library's queue
 
 from bench.emulated import start_emulator  # noqa: E402
 

@@ -30,7 +30,7 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+sys.path[0] = str(ROOT)  # instead of bench/ itself, where queue.py would hide the standard library's queue
 
 from bench.emulated import start_emulator  # noqa: E402
 
@@ -103,23 +103,23 @@ def posts_per_minute(server, url: str, users, clip: Path, posts_each: int, worke
     import requests
 
     from tests.support.flows import link_account
+    from tests.support.queue_workers import queue_post
     from tiktok.auth.oauth import OAuthClient
     from tiktok.auth.pg_store import PgTokenStore
-    from tiktok.db.migrations import migrate
-    from tiktok.posting.pg_queue import PgQueue, PgResultsStore
+    from tiktok.store.postgres import open_postgres
 
-    database = server.new_database()
-    migrate(database)
+    database = migrated(server.new_database())
     store = PgTokenStore(database)
     oauth = OAuthClient(requests.Session(), api_base=url, client_key="emulator-client-key",
                         client_secret="emulator-client-secret")
     for user in users:
         link_account(url, store, oauth, user.open_id, scopes=("user.info.basic", "video.publish", "video.upload"))
-    queue = PgQueue(database, allow_loopback=True)
+    posts = open_postgres(database)
     for n in range(posts_each):
         for user in users:
-            queue.add({"user_id": user.open_id, "video_path": str(clip), "privacy": "SELF_ONLY",
-                       "description": f"{user.username} {n}"})
+            queue_post(posts, {"user_id": user.open_id, "video_path": str(clip), "privacy": "SELF_ONLY",
+                               "description": f"{user.username} {n}"})
+    posts.close()
     env = {key: value for key, value in os.environ.items() if not key.startswith(("TIKTOK_", "WORKER_"))}
     env.update(PYTHONPATH=str(ROOT), TIKTOK_CLIENT_KEY="emulator-client-key",
                TIKTOK_CLIENT_SECRET="emulator-client-secret", TIKTOK_API_BASE=url, DATABASE_URL=database,
@@ -129,9 +129,8 @@ def posts_per_minute(server, url: str, users, clip: Path, posts_each: int, worke
     procs = [subprocess.Popen([sys.executable, "-m", "tiktok", "worker"], env=env, cwd=work, stdout=log,
                               stderr=subprocess.STDOUT) for _ in range(workers)]
     expected = posts_each * len(users)
-    results = PgResultsStore(database)
     try:
-        while sum(1 for r in results.load().values() if r.state == "posted") < expected:
+        while posted(database) < expected:
             if any(p.poll() is not None for p in procs) or time.perf_counter() - start > 600:
                 raise SystemExit(f"workers stopped or took too long; see {log.name}")
             time.sleep(0.1)
@@ -142,6 +141,23 @@ def posts_per_minute(server, url: str, users, clip: Path, posts_each: int, worke
         for p in procs:
             p.wait(timeout=60)
     return expected / elapsed * 60
+
+
+def migrated(database: str) -> str:
+    """``database`` migrated as ``python -m tiktok db migrate`` does it (accounts, jobs, the post store)."""
+    from tiktok.db.migrations import migrate
+    from tiktok.store.postgres import migrate as migrate_store
+
+    migrate(database)
+    migrate_store(database)
+    return database
+
+
+def posted(database: str) -> int:
+    import psycopg
+
+    with psycopg.connect(database) as conn:
+        return conn.execute("SELECT count(*) FROM tiktok_store_posts WHERE state = 'posted'").fetchone()[0]
 
 
 def main() -> int:
@@ -155,15 +171,13 @@ def main() -> int:
     args = parser.parse_args()
     from tests.support.postgres import start_server, stop_server
     from tests.support.posting import padded_video
-    from tiktok.db.migrations import migrate
 
     server = start_server()
     try:
         with tempfile.TemporaryDirectory(prefix="bench-scale-") as scratch:
             work = Path(scratch)
             tokens = work / "user_tokens.json"
-            database = server.new_database()
-            migrate(database)
+            database = migrated(server.new_database())
             seed_accounts(args.accounts, tokens, database)
             print(f"locked token updates per second over {args.accounts:,} accounts ({args.seconds:g} s windows)")
             print(f"  {'processes':>9}  {'JSON file':>10}  {'PostgreSQL':>10}  {'PG / JSON':>9}")

@@ -20,7 +20,7 @@ from datetime import date, timedelta
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+sys.path[0] = str(ROOT)  # instead of bench/ itself, where queue.py would hide the standard library's queue
 
 from tiktok.report import history  # noqa: E402
 from tiktok.report.csvfiles import (  # noqa: E402

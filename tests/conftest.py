@@ -20,7 +20,7 @@ from tiktok.auth.tokens import TokenStore
 from tiktok.web.app import create_app
 from tests.support.flows import WebClient
 
-pytest_plugins = ["tests.support.s3"]  # s3_server and aws_env fixtures for the report tests
+pytest_plugins = ["tests.support.s3", "tests.support.stores"]  # S3 fixtures; the post store on SQLite and PostgreSQL
 
 
 class OffsetClock:

@@ -1,6 +1,7 @@
-"""Bad options and confusing messages (issue 9): out-of-range options exit 2, unknown scopes are named, duplicate
-manifest entries are called duplicates, an emptied results file needs --force, and a directory given to
-transcribe.py is called a directory."""
+"""Bad options and confusing messages (issue 9): out-of-range options exit 2, unknown scopes are named, a duplicate
+manifest entry is imported once with a warning, an empty results file from an earlier version is no record (the
+caption check still stops a post the account already has, until --force), and a directory given to transcribe.py
+is called a directory."""
 
 from __future__ import annotations
 
@@ -16,7 +17,11 @@ from tiktok.config import DEFAULT_SCOPES, load_settings
 from tiktok.errors import ConfigError
 from tiktok.posting.cli import build_parser
 from tiktok.posting.limits import MAX_CHUNK_BYTES, MIN_CHUNK_BYTES
-from tests.test_upload_cli import ADA, BO, run, workdir, write_manifest  # noqa: F401 (workdir is a fixture)
+from tests.test_upload_cli import (  # noqa: F401 (workdir is a fixture)
+    ADA, link, run, stored_posts, workdir, write_manifest,
+)
+
+WITH_VIDEO_LIST = ("user.info.basic", "video.publish", "video.upload", "video.list")  # the caption check needs it
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -77,32 +82,43 @@ def test_the_cli_exits_2_on_an_unknown_scope(workdir, emulator, remote):
     assert remote.state()["posts"] == []
 
 
-def test_a_duplicate_entry_is_named_as_a_duplicate(workdir, emulator, remote):
+def test_a_duplicate_entry_is_imported_once_with_a_warning(workdir, emulator, remote):
     entry = {"user_id": ADA, "video_path": "clip.mp4", "description": "same", "privacy": "SELF_ONLY"}
-    write_manifest(workdir, [entry, {**entry, "description": "other"}, entry])
+    write_manifest(workdir, [entry, {**entry, "description": "other"}, {**entry, "post_at": "2030-01-01T09:00Z"}])
     result = run(workdir, emulator, "--json", "--poll-interval", "0.01")
-    assert result.returncode == 0, result.stderr
+    assert result.returncode == 0, result.stderr  # a warning, not an error
+    assert "warning: " in result.stderr and "entry 3 is the same post as entry 1" in result.stderr
+    assert "it is posted once" in result.stderr
     outcomes = json.loads(result.stdout)["outcomes"]
-    assert [o["status"] for o in outcomes] == ["done", "done", "skipped"]
-    assert "entry 3 is the same as entry 1" in outcomes[2]["detail"]
-    assert "earlier run" not in outcomes[2]["detail"]
+    assert [o["status"] for o in outcomes] == ["done", "done"]
+    assert [p.source_index for p in stored_posts(workdir)] == [0, 1]
     assert len(remote.state()["posts"]) == 2
 
 
 @pytest.mark.parametrize("content", ["{}", '{"version": 1, "records": {}}', ""])
-def test_an_empty_results_file_needs_force(workdir, emulator, remote, content):
-    write_manifest(workdir, [{"user_id": ADA, "video_path": "clip.mp4", "privacy": "SELF_ONLY"}])
+def test_an_empty_results_file_is_no_record_and_the_caption_check_still_needs_force(workdir, emulator, remote,
+                                                                                     content):
+    link(workdir, emulator, users=(ADA,), scopes=WITH_VIDEO_LIST)
+    entry = {"user_id": ADA, "video_path": "clip.mp4", "description": "seen before", "privacy": "PUBLIC_TO_EVERYONE"}
+    write_manifest(workdir, [entry])
+    elsewhere = run(workdir, emulator, "--poll-interval", "0.01", STORE_FILE=str(workdir / "other.db"))
+    assert elsewhere.returncode == 0 and len(remote.state()["posts"]) == 1  # another store posted it
     results = workdir / "videos_to_upload.results.json"
     results.write_text(content)
     refused = run(workdir, emulator, "--poll-interval", "0.01")
-    assert refused.returncode == 2
-    assert "warning: " in refused.stdout and "holds no records" in refused.stdout and "--force" in refused.stdout
-    assert remote.state()["posts"] == [] and results.read_text() == content
+    assert refused.returncode == 1, refused.stdout
+    assert "FAILED: the account already has a public video with this exact caption" in refused.stdout
+    assert "--force" in refused.stdout
+    assert len(remote.state()["posts"]) == 1 and results.read_text() == content  # the old file is never changed
+    (post,) = stored_posts(workdir)
+    assert post.board == "failed" and post.record.force_needed
+    again = run(workdir, emulator, "--poll-interval", "0.01")  # every run says so until --force
+    assert again.returncode == 1 and "--force" in again.stdout and len(remote.state()["posts"]) == 1
     forced = run(workdir, emulator, "--force", "--poll-interval", "0.01")
     assert forced.returncode == 0 and "DONE: posted" in forced.stdout
-    assert len(remote.state()["posts"]) == 1
-    again = run(workdir, emulator, "--poll-interval", "0.01")  # the file now has a record: no --force needed
-    assert again.returncode == 0 and "already posted" in again.stdout and len(remote.state()["posts"]) == 1
+    assert len(remote.state()["posts"]) == 2
+    after = run(workdir, emulator, "--poll-interval", "0.01")  # the store now has the record: nothing to do
+    assert after.returncode == 0 and "nothing to do" in after.stdout and len(remote.state()["posts"]) == 2
 
 
 def test_transcribe_says_a_directory_is_a_directory(tmp_path):

@@ -1,21 +1,24 @@
 """The composer over real loopback HTTP: the app served in a thread against the strict emulator.
 
 A real small MP4 goes up through the upload route, the form is posted as a browser (or a hand-made request) would,
-and the manifest, the media folder and the emulator's state show what happened. Refusals leave the manifest
-byte-for-byte as it was.
+and the post store, the media folder and the emulator's state show what happened. The composer adds to the store
+(never to a manifest file); refusals leave the store as it was (no post, no change number spent).
 """
 
 from __future__ import annotations
 
+import html
 import http.client
 import io
 import json
 import re
 import subprocess
 import sys
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from html.parser import HTMLParser
 from pathlib import Path
+from urllib.parse import quote
+from zoneinfo import ZoneInfo
 
 import pytest
 import requests
@@ -25,19 +28,23 @@ from tiktok.exitcodes import DONE
 from tiktok.posting.composition import is_media_id
 from tiktok.posting.limits import MAX_VIDEO_BYTES
 from tiktok.posting.runner import RunOptions, run_queue
-from tiktok.web.compose import UploadRefused, receive
+from tiktok.web.compose import UploadRefused, original_name, receive
+from tiktok.web.posts import store_of
 from tiktok.web.queue_runner import runner_of
 from tests.media_fixtures import make_video
 from tests.support.flows import link_account
 from tests.support.posting import padded_video, sha256_file
+from tests.support.queue_workers import queue_post
 
 ROOT = Path(__file__).resolve().parents[1]
 ADA, BO, CY = (u.open_id for u in default_users())
 SCOPES = ("user.info.basic", "video.publish", "video.upload")
 CREATOR_INFO = "/v2/post/publish/creator_info/query/"
-EXISTING = [{"user_id": ADA, "video_url": "https://cdn.example.com/earlier.mp4", "privacy": "SELF_ONLY",
-             "post_at": "2031-01-01T09:00:00+01:00"}]
+EXISTING = {"user_id": ADA, "video_url": "https://cdn.example.com/earlier.mp4", "privacy": "SELF_ONLY",
+            "post_at": "2031-01-01T09:00:00+01:00"}
 WAIT_S = 30.0  # only reached when the background runner is broken
+BERLIN = "Europe/Berlin"
+GAP, TWICE = "2027-03-28T02:30", "2027-10-31T02:30"  # Berlin skips 02:00-03:00, then has it twice in October
 
 
 class Page(HTMLParser):
@@ -74,7 +81,7 @@ class Page(HTMLParser):
 
 
 class Composer:
-    """The app, its manifest and media folder, and a browser-like session on the composer."""
+    """The app, its post store and media folder, and a browser-like session on the composer."""
 
     def __init__(self, served, tmp_path: Path) -> None:
         self.served, self.app = served, served.flask_app
@@ -83,15 +90,21 @@ class Composer:
         self.media = tmp_path / "media"
         self.settings = self.app.extensions["tiktok_services"].settings
 
+    @property
+    def store(self):
+        return store_of(self.app)  # the app's own store object
+
     def page(self, open_id: str = ADA) -> requests.Response:
         return self.web.get(f"/posts/new?open_id={open_id}")
 
     def csrf(self) -> str:
         return re.search(r'name="csrf" value="([^"]+)"', self.web.get("/").text).group(1)
 
-    def upload(self, path: Path, open_id: str = ADA, token: str | None = None) -> requests.Response:
-        headers = {"X-CSRF-Token": self.csrf() if token is None else token, "X-File-Name": path.name,
-                   "Content-Type": "application/octet-stream"}
+    def upload(self, path: Path, open_id: str = ADA, token: str | None = None,
+               name: str | None = None) -> requests.Response:
+        """What compose.js sends: the raw file, its name percent-encoded (a header is not Unicode)."""
+        headers = {"X-CSRF-Token": self.csrf() if token is None else token,
+                   "X-File-Name": quote(name or path.name), "Content-Type": "application/octet-stream"}
         with path.open("rb") as body:
             return self.web.http.post(f"{self.web.url}/posts/new/upload?open_id={open_id}", data=body,
                                       headers=headers, timeout=60)
@@ -102,12 +115,16 @@ class Composer:
         self.web.pages.append(response.text)
         return response
 
-    def entries(self) -> list[dict]:
-        return json.loads(self.manifest.read_text())
+    def posts(self) -> list:
+        return list(self.store.every_post())
+
+    def state(self) -> tuple:
+        """What a refusal must leave as it was: every post and the store's change number."""
+        return self.posts(), self.store.latest_change()
 
     def in_ten_minutes(self) -> tuple[str, float]:
-        """A datetime-local value and UTC offset ten minutes from the app's now, and that time as epoch seconds."""
-        due = datetime.fromtimestamp(self.served.clock() + 600, timezone(timedelta(hours=2))).replace(microsecond=0)
+        """A datetime-local value in Berlin ten minutes from the app's now, and that time as epoch seconds."""
+        due = datetime.fromtimestamp(self.served.clock() + 600, ZoneInfo(BERLIN)).replace(microsecond=0)
         return due.strftime("%Y-%m-%dT%H:%M:%S"), due.timestamp()
 
 
@@ -120,10 +137,10 @@ def composer(serve_app, emulator, oauth, store, tmp_path) -> Composer:
 
 
 @pytest.fixture
-def queued(composer) -> bytes:
-    """A manifest that already holds an entry; its bytes, to show a refusal changed nothing."""
-    composer.manifest.write_text(json.dumps(EXISTING, indent=2) + "\n")
-    return composer.manifest.read_bytes()
+def queued(composer) -> tuple:
+    """A store that already holds a post; its state, to show a refusal changed nothing."""
+    queue_post(composer.store, EXISTING)
+    return composer.state()
 
 
 @pytest.fixture(scope="module")
@@ -228,34 +245,64 @@ def test_the_upload_is_stored_under_a_safe_name_checked_and_served_back_with_ran
         assert composer.web.http.get(f"{composer.web.url}/posts/media/{name}", timeout=10).status_code == 404
 
 
-def test_a_composed_post_is_queued_once_and_the_runner_posts_that_file(composer, clip, remote):
+def test_a_composed_post_is_added_to_the_store_once_and_the_runner_posts_that_file(composer, clip, remote):
+    composer.page()
+    name = "Bread & butter – take 2 (final).mp4"  # what the person's file was called; the stored name is safe
+    media = composer.upload(clip, name=name).json()
+    assert media["original_name"] == name and media["media_id"].endswith("-Bread-butter-take-2-final.mp4")
+    local, due = composer.in_ten_minutes()
+    response = composer.post(**valid_form(media["media_id"], action="schedule", post_at_local=local, zone=BERLIN,
+                                          offset="+05:00", media_name=media["original_name"]))
+    assert response.status_code == 302 and response.headers["Location"].endswith("/posts/")
+    (post,) = composer.posts()
+    offset = datetime.fromtimestamp(due, ZoneInfo(BERLIN)).strftime("%z")
+    assert post.entry == {"user_id": ADA, "video_path": str(composer.media.resolve() / media["media_id"]),
+                          "description": "Crust and crumb", "tags": ["bread", "baking"], "privacy": "SELF_ONLY",
+                          "disable_comment": False, "disable_duet": True, "disable_stitch": True,
+                          "brand_organic_toggle": False, "brand_content_toggle": False,
+                          "post_at": f"{local}{offset[:3]}:{offset[3:]}"}  # read in Berlin, not at the offset
+    assert (post.origin, post.state, post.media_name, post.due_at) == ("app", "queued", name, due)
+    assert not composer.manifest.exists()  # the composer never writes a manifest
+    page = composer.web.get("/posts/").text
+    flash = html.unescape(re.sub(r"<[^>]+>", "", re.search(r'class="flash flash-ok">(.*?)</p>', page, re.S).group(1)))
+    assert flash.startswith(f"Added post {post.id} for @ada.creates ({name}, “Crust and crumb #bread #baking”) to "
+                            "the queue: scheduled for ")
+    card = re.search(rf'<article[^>]*data-id="{post.id}".*?</article>', page, re.S).group(0)
+    assert f'<span class="media-name">{html.escape(name)}</span>' in card and 'data-state="scheduled"' in card
+    report = run_queue(composer.store, composer.settings, RunOptions(poll_interval_s=0.01), clock=lambda: due + 5)
+    assert [o.status for o in report.outcomes] == [DONE], report.outcomes
+    (made,) = remote.state()["posts"]
+    assert made["sha256"] == sha256_file(clip)
+    assert made["post_info"]["title"] == "Crust and crumb #bread #baking"
+    assert made["post_info"]["privacy_level"] == "SELF_ONLY" and made["post_info"]["disable_comment"] is False
+    assert composer.store.get(post.id).state == "posted"
+
+
+def test_the_same_post_composed_twice_is_refused_and_the_store_keeps_one(composer, clip, remote):
     composer.page()
     media_id = composer.upload(clip).json()["media_id"]
-    local, due = composer.in_ten_minutes()
-    response = composer.post(**valid_form(media_id, action="schedule", post_at_local=local, offset="+02:00"))
-    assert response.status_code == 302 and response.headers["Location"].endswith("/posts/")
-    (entry,) = composer.entries()
-    assert entry == {"user_id": ADA, "video_path": str(composer.media.resolve() / media_id),
-                     "description": "Crust and crumb", "tags": ["bread", "baking"], "privacy": "SELF_ONLY",
-                     "disable_comment": False, "disable_duet": True, "disable_stitch": True,
-                     "brand_organic_toggle": False, "brand_content_toggle": False, "post_at": f"{local}+02:00"}
-    assert "Added the post for @ada.creates" in composer.web.get("/posts/").text  # the flash names the entry
-    report = run_queue(composer.manifest, composer.settings, RunOptions(poll_interval_s=0.01), clock=lambda: due + 5)
-    assert [o.status for o in report.outcomes] == [DONE], report.outcomes
-    (post,) = remote.state()["posts"]
-    assert post["sha256"] == sha256_file(clip)
-    assert post["post_info"]["title"] == "Crust and crumb #bread #baking"
-    assert post["post_info"]["privacy_level"] == "SELF_ONLY" and post["post_info"]["disable_comment"] is False
+    local, _ = composer.in_ten_minutes()
+    form = valid_form(media_id, action="schedule", post_at_local=local, zone=BERLIN)
+    assert composer.post(**form).status_code == 302
+    (first,) = composer.posts()
+    before = composer.state()
+    later = datetime.fromisoformat(local) + timedelta(days=1)  # another time is still the same post
+    again = composer.post(**{**form, "post_at_local": later.strftime("%Y-%m-%dT%H:%M:%S")})
+    assert again.status_code == 409 and "store" in Page(again.text).errors()
+    assert f"already holds this post as post {first.id} (queued)" in html.unescape(again.text)
+    assert composer.state() == before
 
 
 def test_post_now_kicks_the_background_runner(composer, clip, remote):
     composer.page()
     media_id = composer.upload(clip).json()["media_id"]
     assert composer.post(**valid_form(media_id)).status_code == 302
-    assert "post_at" not in composer.entries()[0]
+    (post,) = composer.posts()
+    assert "post_at" not in post.entry and post.due_at is None
     assert runner_of(composer.app).join(WAIT_S)
-    (post,) = remote.state()["posts"]
-    assert post["sha256"] == sha256_file(clip) and post["status"] == "PUBLISH_COMPLETE"
+    (made,) = remote.state()["posts"]
+    assert made["sha256"] == sha256_file(clip) and made["status"] == "PUBLISH_COMPLETE"
+    assert composer.store.get(post.id).state == "posted"
 
 
 def test_send_to_inbox_needs_no_privacy_or_toggles_and_goes_out_as_a_draft(composer, clip, remote):
@@ -264,14 +311,47 @@ def test_send_to_inbox_needs_no_privacy_or_toggles_and_goes_out_as_a_draft(compo
     form = valid_form(media_id, BO, action="inbox", allow_stitch="on")
     del form["privacy"]
     assert composer.post(**form).status_code == 302
-    assert composer.entries() == [{"user_id": BO, "video_path": str(composer.media.resolve() / media_id),
-                                   "draft": True}]
+    (post,) = composer.posts()
+    assert post.entry == {"user_id": BO, "video_path": str(composer.media.resolve() / media_id), "draft": True}
     assert runner_of(composer.app).join(WAIT_S)
-    (post,) = remote.state()["posts"]
-    assert post["status"] == "SEND_TO_USER_INBOX" and post["sha256"] == sha256_file(clip)
+    (made,) = remote.state()["posts"]
+    assert made["status"] == "SEND_TO_USER_INBOX" and made["sha256"] == sha256_file(clip)
+    assert composer.store.get(post.id).state == "inbox"
 
 
-# -- refusals: a 400 naming the field, and the manifest unchanged --------------------------------------------------
+@pytest.mark.parametrize("local, offset, words", [
+    (GAP, "", "2027-03-28 02:30 does not exist in Europe/Berlin"),
+    (GAP, "+02:00", "2027-03-28 02:30 does not exist in Europe/Berlin"),  # what Chrome computes for it
+    (TWICE, "", "2027-10-31 02:30 happens twice in Europe/Berlin"),
+    (TWICE, "+02:00", "2027-10-31 02:30 happens twice in Europe/Berlin"),  # the browser's guess is no choice
+])
+def test_a_time_daylight_saving_skips_or_repeats_is_refused_never_shifted(composer, clip, queued, local, offset,
+                                                                          words):
+    composer.page()
+    media_id = composer.upload(clip).json()["media_id"]
+    response = composer.post(**valid_form(media_id, action="schedule", post_at_local=local, zone=BERLIN,
+                                          offset=offset))
+    assert response.status_code == 400 and Page(response.text).errors() == ["post_at_local"]
+    assert words in html.unescape(response.text)
+    assert Page(response.text).ids["post-at"]["value"] == local  # the form keeps what the person picked
+    assert composer.state() == queued
+
+
+def test_a_store_that_cannot_be_used_is_a_503_on_the_form_and_nothing_is_added(serve_app, emulator, oauth, store,
+                                                                               clip, tmp_path):
+    link_account(emulator.url, store, oauth, ADA, scopes=SCOPES)
+    broken = tmp_path / "broken.db"
+    broken.write_bytes(b"not a database at all\n" * 100)
+    composer = Composer(serve_app(STORE_FILE=str(broken), MEDIA_DIR=str(tmp_path / "media")), tmp_path)
+    composer.page()
+    media_id = composer.upload(clip).json()["media_id"]
+    response = composer.post(**valid_form(media_id))
+    assert response.status_code == 503 and Page(response.text).errors() == ["store"]
+    assert str(broken) in html.unescape(response.text) and "Traceback" not in response.text
+    assert broken.read_bytes() == b"not a database at all\n" * 100
+
+
+# -- refusals: a 400 naming the field, and the store unchanged -----------------------------------------------------
 
 @pytest.mark.parametrize("open_id, changes, field", [
     pytest.param(ADA, {"privacy": ""}, "privacy", id="privacy-missing"),
@@ -295,7 +375,7 @@ def test_a_hand_made_post_breaking_a_rule_is_refused_and_nothing_is_saved(compos
     page = Page(response.text)
     assert field in page.errors(), page.errors()
     assert f"<strong>{field}</strong>:" in response.text and "Nothing was added" in response.text
-    assert composer.manifest.read_bytes() == queued
+    assert composer.state() == queued
 
 
 def test_a_video_longer_than_the_creator_may_post_is_flagged_at_upload_and_refused(composer, long_clip, queued):
@@ -306,7 +386,7 @@ def test_a_video_longer_than_the_creator_may_post_is_flagged_at_upload_and_refus
     response = composer.post(**valid_form(media["media_id"], BO))
     assert response.status_code == 400 and "media_id" in Page(response.text).errors()
     assert "60 s limit" in response.text
-    assert composer.manifest.read_bytes() == queued
+    assert composer.state() == queued
 
 
 def test_creator_info_is_asked_again_when_the_form_is_posted(composer, clip, remote, queued):
@@ -316,7 +396,7 @@ def test_creator_info_is_asked_again_when_the_form_is_posted(composer, clip, rem
     response = composer.post(**valid_form(media_id))
     assert response.status_code == 403 and "spam_risk_too_many_posts" in response.text
     assert "compose-form" not in Page(response.text).ids
-    assert composer.manifest.read_bytes() == queued
+    assert composer.state() == queued
 
 
 @pytest.mark.parametrize("csrf, open_id, status", [(False, ADA, 400), (True, "no-such-account", 400)])
@@ -325,7 +405,7 @@ def test_a_post_without_the_token_or_for_an_unknown_account_saves_nothing(compos
     composer.page()
     media_id = composer.upload(clip).json()["media_id"]
     assert composer.post(csrf=csrf, **valid_form(media_id, open_id)).status_code == status
-    assert composer.manifest.read_bytes() == queued
+    assert composer.state() == queued
 
 
 # -- the upload route's guards -------------------------------------------------------------------------------------
@@ -381,6 +461,19 @@ def test_receive_copies_in_blocks_and_keeps_nothing_over_the_limit(tmp_path, siz
     else:
         path = receive(io.BytesIO(b"x" * size), tmp_path, limit, block=3)
         assert path.read_bytes() == b"x" * size and path.parent == tmp_path
+
+
+@pytest.mark.parametrize("sent, kept", [
+    ("holiday.mp4", "holiday.mp4"),
+    ("C:\\fakepath\\Holiday 2026.mov", "Holiday 2026.mov"),  # what some browsers send: the folder goes
+    ("../../etc/passwd", "passwd"),
+    ("  spaced out .webm ", "spaced out .webm"),
+    ("bell\x07\nname.mp4", "bellname.mp4"),  # no control characters reach the page
+    ("", None),
+    ("x" * 300 + ".mp4", "x" * 200),
+])
+def test_the_original_name_is_kept_without_folders_or_control_characters(sent, kept):
+    assert original_name(sent) == kept
 
 
 # -- memory --------------------------------------------------------------------------------------------------------

@@ -2,7 +2,8 @@
 
 - Shared plumbing (the top-level modules) imports only plumbing; ``services`` (which wires the token store and
   OAuth client together) and ``cli``/``__main__`` (the ``python -m tiktok`` dispatcher) may also import flows.
-- Flows (auth, posting, transcription, report) import plumbing and ``auth``, never each other.
+- Flows (auth, posting, transcription, report) import plumbing, ``auth`` and the post store, never each other.
+- The post store (``store``) imports plumbing and ``auth`` only: the engine above it never leaks into it.
 - Nothing imports the ``python -m tiktok`` dispatcher (``cli``) but ``__main__``.
 - Nothing imports ``web``, except ``web`` itself.
 - The workers (``jobs``) may import every flow; only the dispatcher imports them.
@@ -21,6 +22,7 @@ import pytest
 
 PACKAGE = Path(__file__).resolve().parent.parent / "tiktok"
 FLOWS = ("auth", "posting", "transcription", "report")
+STORE = "store"
 WIRING = ("tiktok.services", "tiktok.cli", "tiktok.__main__")
 JOBS = "tiktok.jobs"  # the workers: like the dispatcher, they wire several flows together
 
@@ -67,7 +69,7 @@ def imports_of(path: Path, source: str | None = None) -> list[Edge]:
 def area(module: str) -> str:
     """'emulator', 'web', a flow name, or 'plumbing' for the top-level modules."""
     parts = module.split(".")
-    if len(parts) >= 2 and parts[1] in (*FLOWS, "web", "emulator", "jobs"):
+    if len(parts) >= 2 and parts[1] in (*FLOWS, STORE, "web", "emulator", "jobs"):
         return parts[1]
     return "plumbing"
 
@@ -93,9 +95,11 @@ def violation(edge: Edge) -> str | None:
         if target == "plumbing" or edge.source in WIRING:
             return None
         return f"shared plumbing imports only plumbing, not {target}"
-    if target in ("plumbing", "auth", source):
+    if source == STORE:
+        return None if target in ("plumbing", "auth", STORE) else f"the store imports plumbing and auth, not {target}"
+    if target in ("plumbing", "auth", STORE, source):
         return None
-    return f"the {source} flow imports plumbing and auth, not {target}"
+    return f"the {source} flow imports plumbing, auth and the store, not {target}"
 
 
 def all_edges() -> list[Edge]:
@@ -129,8 +133,56 @@ def test_the_reader_sees_the_package() -> None:
     ("report/run.py", "from tiktok import cli\n", True),
     ("report/run.py", "from tiktok.cli import build_parser\n", True),
     ("web/views.py", "from tiktok.report.cli import DEFAULT_REPORTS_DIR\n", False),
+    ("posting/runner.py", "from tiktok.store.base import open_store\n", False),
+    ("store/sql.py", "from tiktok.posting.manifest import PostRequest\n", True),
+    ("store/base.py", "from tiktok.auth.tokens import TokenStore\n", False),
+    ("config.py", "from tiktok.store.base import open_store\n", True),
 ])
 def test_rules_table(module: str, source: str, broken: bool) -> None:
     edges = imports_of(PACKAGE / module, source)
     assert len(edges) == 1
     assert (violation(edges[0]) is not None) is broken
+
+
+# -- the store's kind is chosen in one place ----------------------------------------------------------------------
+
+STORE_KINDS = ("SqliteStore", "PostgresStore", "SqlStore", "PgTokenStore", "TokenStore")
+
+
+def kind_tests(path: Path, source: str | None = None) -> list[str]:
+    """``isinstance``/``hasattr`` calls in one module that ask which store (or token store) it has: an isinstance
+    naming a store class, or a hasattr on something named like a store or queue."""
+    tree = ast.parse(source if source is not None else path.read_text(), filename=str(path))
+    found = []
+    for node in ast.walk(tree):
+        if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Name)
+                and node.func.id in ("isinstance", "hasattr") and len(node.args) == 2):
+            continue
+        subject, what = node.args
+        names = {n.id for n in ast.walk(what) if isinstance(n, ast.Name)} | \
+                {n.attr for n in ast.walk(what) if isinstance(n, ast.Attribute)}
+        subject_names = {n.id for n in ast.walk(subject) if isinstance(n, ast.Name)} | \
+                        {n.attr for n in ast.walk(subject) if isinstance(n, ast.Attribute)}
+        if node.func.id == "isinstance" and names & set(STORE_KINDS):
+            found.append(f"{path.name}:{node.lineno} isinstance(..., {', '.join(sorted(names))})")
+        if node.func.id == "hasattr" and any("store" in n.lower() or "queue" in n.lower() for n in subject_names):
+            found.append(f"{path.name}:{node.lineno} hasattr({', '.join(sorted(subject_names))}, ...)")
+    return found
+
+
+def test_no_module_outside_the_store_asks_which_store_it_has() -> None:
+    outside = [p for p in sorted(PACKAGE.rglob("*.py")) if "store" not in p.relative_to(PACKAGE).parts[:1]]
+    assert len(outside) > 60
+    assert [hit for path in outside for hit in kind_tests(path)] == []
+
+
+@pytest.mark.parametrize("source, caught", [
+    ("if isinstance(store, SqliteStore):\n    pass\n", True),
+    ("if isinstance(s, (PostgresStore, X)):\n    pass\n", True),
+    ("if hasattr(queue, 'manifest'):\n    pass\n", True),
+    ("if hasattr(self.posts_store, 'url'):\n    pass\n", True),
+    ("if isinstance(exc, StoreError):\n    pass\n", False),
+    ("if hasattr(bar, 'close'):\n    pass\n", False),
+])
+def test_the_kind_test_reader_sees_them(source: str, caught: bool) -> None:
+    assert bool(kind_tests(PACKAGE / "web" / "posts.py", source)) is caught

@@ -1,4 +1,5 @@
-"""The database away: every command says so without its password and exits 4 (try later); the app answers 503."""
+"""The database away: every command says so, naming the database but never its password, and exits 4 (try later,
+so cron and a supervisor can tell it from a setup problem); the app answers 503 with the same sentence."""
 
 from __future__ import annotations
 
@@ -11,7 +12,8 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 COMMANDS = [["upload_to_tiktok.py"], ["-m", "tiktok", "refresh"], ["-m", "tiktok", "report"],
-            ["-m", "tiktok", "accounts"], ["-m", "tiktok", "queue"], ["-m", "tiktok", "db", "migrate"],
+            ["-m", "tiktok", "accounts"], ["-m", "tiktok", "queue"], ["-m", "tiktok", "worker"],
+            ["-m", "tiktok", "db", "migrate"], ["-m", "tiktok", "db", "status"], ["-m", "tiktok", "db", "import"],
             ["transcribe.py", "--account", "nobody"]]
 
 
@@ -41,4 +43,9 @@ def test_the_app_answers_503_with_the_reason(gone, serve_app, tmp_path):
     page = web.get("/")
     assert page.status_code == 503 and "cannot be reached" in page.text and "s3cret-pw" not in page.text
     posts = web.get("/posts/")
-    assert posts.status_code == 200 and "cannot be reached" in posts.text  # the Posts page names the problem
+    assert posts.status_code == 503 and "cannot be reached" in posts.text  # the Posts page names the problem
+    assert 'PostgreSQL database "tiktok" on 127.0.0.1' in posts.text.replace("&#34;", '"')
+    assert "s3cret-pw" not in posts.text
+    board = web.get("/posts/board?since=0")
+    assert board.status_code == 503 and "cannot be reached" in board.json()["problem"]
+    assert "s3cret-pw" not in board.text

@@ -9,7 +9,9 @@ from __future__ import annotations
 import pytest
 from playwright.sync_api import sync_playwright
 
+from tiktok.posting.importer import import_manifest
 from tiktok.transcription.store import TranscriptRecord, TranscriptStore
+from tiktok.web.posts import store_of
 from tests.support.reports import ADA, BO, USERNAMES, Reporter, make_reporter
 from tests.test_browser_login import CHROMIUM_ARGS, chromium_path
 
@@ -78,6 +80,7 @@ def test_every_page_fits_a_390_px_phone(phone, reporter, remote, serve_app, tmp_
     manifest = posts(tmp_path)
     served = serve_app(REPORTS_DIR=str(reporter.reports), TRANSCRIPTS_DIR=str(tmp_path / "transcripts"),
                        MANIFEST_FILE=str(manifest), MEDIA_DIR=str(tmp_path / "media"))
+    import_manifest(store_of(served.flask_app), manifest, allow_loopback=True, tokens_key=None)  # each run does this first
     pages = {"/": "#accounts", "/stats/": ".stats-account svg", "/transcripts/": "#transcripts",
              f"/transcripts/{ADA}/7300000000000000001/": ".transcript-text", "/refresh_tokens/": "main",
              "/no/such/page/": "#message", "/posts/": "#board article.post-card",

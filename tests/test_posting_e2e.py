@@ -1,11 +1,12 @@
-"""Posting end to end: the real client over loopback HTTP against the strict emulator.
+"""Posting end to end: the real client over loopback HTTP against the strict emulator, each post held in the post
+store as a run would hold it (``store.add``, then ``Publisher.publish``).
 
 Waits never sleep: the client's sleep moves the emulator's clock (tests/support/posting.EmulatedTime).
 """
 
 from __future__ import annotations
 
-import json
+import stat
 from pathlib import Path
 
 import pytest
@@ -13,14 +14,17 @@ import requests
 
 from tiktok.emulator.config import EmulatorConfig, default_users
 from tiktok.emulator.posts import PostingSettings
-from tiktok.posting.manifest import validate_manifest
+from tiktok.posting.importer import request_of
+from tiktok.posting.manifest import PostRequest
 from tiktok.auth.oauth import OAuthClient
 from tiktok.api import ApiClient
 from tiktok.posting.client import PostingClient
-from tiktok.posting.publisher import Publisher
-from tiktok.posting.results import ResultsStore
+from tiktok.posting.publisher import Outcome, Publisher
 from tiktok.auth.tokens import TokenStore
 from tiktok.posting.transfer import upload_session
+from tiktok.store.base import Post
+from tiktok.store.records import entry_key
+from tiktok.store.sqlite import open_sqlite
 from tests.emulator.posting_helpers import make_image, start_media_host
 from tests.media_fixtures import make_video
 from tests.support.flows import link_account
@@ -31,40 +35,54 @@ SCOPES = ("user.info.basic", "video.publish", "video.upload", "video.list")
 
 
 class Harness:
-    """A connected account, a manifest folder and a publisher wired to the emulator."""
+    """Connected accounts, a post store and a publisher wired to the emulator."""
 
-    def __init__(self, emulator, remote, tmp_path: Path) -> None:
-        self.emulator, self.remote, self.tmp = emulator, remote, tmp_path
-        self.store = TokenStore(tmp_path / "user_tokens.json")
+    def __init__(self, emulator, remote, tmp_path: Path, posts) -> None:
+        self.emulator, self.remote, self.tmp, self.posts = emulator, remote, tmp_path, posts
+        self.tokens = TokenStore(tmp_path / "user_tokens.json")
         session = requests.Session()
         self.oauth = OAuthClient(session, api_base=emulator.url, client_key=emulator.config.client_key,
                                  client_secret=emulator.config.client_secret)
         self.posting = PostingClient(ApiClient(session, api_base=emulator.url))
         self.time = EmulatedTime(remote)
         self.lines: list[str] = []
-        self.results = ResultsStore(tmp_path / "videos_to_upload.results.json")
         for open_id in (ADA, BO, CY):
-            link_account(emulator.url, self.store, self.oauth, open_id, scopes=SCOPES)
+            link_account(emulator.url, self.tokens, self.oauth, open_id, scopes=SCOPES)
 
     def publisher(self, **kw) -> Publisher:
         options = dict(runtime=self.time.runtime(), poll_interval_s=3.0, say=self.lines.append)
         options.update(kw)
-        return Publisher(store=self.store, oauth=self.oauth, posting=self.posting, upload_session=upload_session(),
-                         results=self.results, emulated=True, **options)
+        return Publisher(tokens=self.tokens, oauth=self.oauth, posting=self.posting, upload_session=upload_session(),
+                         posts=self.posts, emulated=True, **options)
 
-    def post(self, entries: list[dict], **kw):
-        manifest = validate_manifest(entries, source="videos_to_upload.json", base_dir=self.tmp, allow_loopback=True)
-        assert manifest.ok, [p.message for p in manifest.problems]
+    def queued(self, entry: dict) -> tuple[Post, PostRequest]:
+        """The store's post for ``entry`` (added on first sight, as the composer adds one), and its request."""
+        request, problems = request_of(entry, source="test entry", allow_loopback=True)
+        assert request is not None, [p.message for p in problems]
+        stored = request.to_entry()
+        key = entry_key(stored)
+        post = self.posts.find(key) or self.posts.add(stored, key=key, due_at=request.due_at)
+        return post, request
+
+    def post(self, entries: list[dict], **kw) -> list[Outcome]:
         publisher = self.publisher(**kw)
-        return [publisher.publish(entry) for entry in manifest.entries]
+        return [publisher.publish(*self.queued(entry)) for entry in entries]
 
-    def posts(self) -> list[dict]:
+    def emulated_posts(self) -> list[dict]:
         return self.remote.state()["posts"]
 
 
 @pytest.fixture
 def harness(emulator, remote, tmp_path) -> Harness:
-    return Harness(emulator, remote, tmp_path)
+    posts = open_sqlite(tmp_path / "tiktok.db")
+    yield Harness(emulator, remote, tmp_path, posts)
+    posts.close()
+
+
+@pytest.fixture
+def harness_on(emulator, remote, tmp_path, post_store) -> Harness:
+    """The harness on the parametrised store: SQLite and PostgreSQL."""
+    return Harness(emulator, remote, tmp_path, post_store)
 
 
 @pytest.fixture(scope="module")
@@ -89,7 +107,7 @@ def test_direct_post_from_file_arrives_byte_for_byte(harness, clip, tmp_path, si
     outcomes = harness.post([{"user_id": ADA, "video_path": str(video), "description": "hello",
                               "tags": ["test"], "privacy": "PUBLIC_TO_EVERYONE"}])
     assert [(o.status, o.state) for o in outcomes] == [("done", "posted")], outcomes
-    (post,) = harness.posts()
+    (post,) = harness.emulated_posts()
     size = video.stat().st_size
     assert post["status"] == "PUBLISH_COMPLETE" and post["bytes_received"] == size
     assert post["sha256"] == sha256_file(video)
@@ -102,7 +120,7 @@ def test_direct_post_from_file_arrives_byte_for_byte(harness, clip, tmp_path, si
 def test_draft_goes_to_the_inbox_without_post_info(harness, clip):
     (outcome,) = harness.post([{"user_id": ADA, "video_path": str(clip), "draft": True}])
     assert (outcome.status, outcome.state) == ("done", "inbox")
-    (post,) = harness.posts()
+    (post,) = harness.emulated_posts()
     assert post["mode"] == "inbox" and post["status"] == "SEND_TO_USER_INBOX"
     assert post["sha256"] == sha256_file(clip)
 
@@ -116,7 +134,7 @@ def test_pull_from_url(harness, clip, emulator):
     finally:
         host.server.shutdown()
     assert (outcome.status, outcome.state) == ("done", "posted"), outcome
-    (post,) = harness.posts()
+    (post,) = harness.emulated_posts()
     assert post["source"] == "PULL_FROM_URL" and post["sha256"] == sha256_file(clip)
     assert outcome.post_ids == ()  # SELF_ONLY posts never get a public id
 
@@ -124,7 +142,7 @@ def test_pull_from_url(harness, clip, emulator):
 def test_pull_from_an_unverified_url_is_refused_clearly(harness, clip):
     (outcome,) = harness.post([{"user_id": ADA, "video_url": "http://127.0.0.1:9/elsewhere/clip.mp4"}])
     assert outcome.status == "failed" and outcome.error_code == "url_ownership_unverified"
-    assert harness.posts() == []
+    assert harness.emulated_posts() == []
 
 
 def test_photo_post(harness, tmp_path, emulator):
@@ -138,7 +156,7 @@ def test_photo_post(harness, tmp_path, emulator):
     finally:
         host.server.shutdown()
     assert (outcome.status, outcome.state) == ("done", "posted"), outcome
-    (post,) = harness.posts()
+    (post,) = harness.emulated_posts()
     assert post["kind"] == "photo" and post["status"] == "PUBLISH_COMPLETE"
 
 
@@ -158,7 +176,7 @@ def test_chunk_dropped_mid_body_is_resent_and_the_post_completes_once(harness, t
     (outcome,) = harness.post([{"user_id": ADA, "video_path": str(video), "privacy": "SELF_ONLY"}],
                               progress=progress)
     assert armed["done"] and (outcome.status, outcome.state) == ("done", "posted"), outcome
-    (post,) = harness.posts()
+    (post,) = harness.emulated_posts()
     assert remote.state()["faults"] == []  # the drop was consumed by a PUT
     assert any(0.75 <= s <= 1.25 for s in harness.time.slept)  # and the chunk was retried after a backoff
     assert post["sha256"] == sha256_file(video)
@@ -170,14 +188,14 @@ def test_5xx_with_retry_after_on_a_chunk_is_waited_out(harness, tmp_path, remote
     (outcome,) = harness.post([{"user_id": ADA, "video_path": str(video), "privacy": "SELF_ONLY"}])
     assert (outcome.status, outcome.state) == ("done", "posted")
     assert harness.time.slept[:2] == [7, 7]  # Retry-After honoured exactly, no real sleeping
-    assert len(harness.posts()) == 1 and harness.posts()[0]["sha256"] == sha256_file(video)
+    assert len(harness.emulated_posts()) == 1 and harness.emulated_posts()[0]["sha256"] == sha256_file(video)
 
 
 def test_429_on_init_is_waited_out_without_a_second_post(harness, clip, remote):
     remote.inject_fault("/v2/post/publish/video/init/", status=429, error="rate_limit_exceeded", times=2)
     (outcome,) = harness.post([{"user_id": ADA, "video_path": str(clip), "privacy": "SELF_ONLY"}])
     assert (outcome.status, outcome.state) == ("done", "posted")
-    assert len(harness.posts()) == 1
+    assert len(harness.emulated_posts()) == 1
     assert min(harness.time.slept[:2]) >= 10  # TikTok sends no Retry-After: we wait at least 10 s
 
 
@@ -194,12 +212,13 @@ def test_access_token_expiring_mid_run_is_refreshed(harness, clip, remote):
     harness.time.sleep = sleep_and_expire
     (outcome,) = harness.post([{"user_id": ADA, "video_path": str(clip), "privacy": "SELF_ONLY"}])
     assert expired["done"] and (outcome.status, outcome.state) == ("done", "posted"), outcome
-    assert len(harness.posts()) == 1
+    assert len(harness.emulated_posts()) == 1
     assert remote.state()["tokens"]["rotated"] >= 1
 
 
-def test_interrupted_upload_resumes_on_the_next_run_and_finished_posts_are_skipped(harness, tmp_path, remote):
-    video = padded_video(tmp_path / "v.mp4", 70_000_000)
+def test_interrupted_upload_resumes_on_the_next_run_and_finished_posts_are_skipped(harness_on, tmp_path, remote):
+    harness = harness_on
+    video = padded_video(tmp_path / "v.mp4", 70_000_000)  # 7 chunks of 10 MB
     entry = {"user_id": ADA, "video_path": str(video), "privacy": "SELF_ONLY"}
     state = {"armed": False}
 
@@ -214,15 +233,25 @@ def test_interrupted_upload_resumes_on_the_next_run_and_finished_posts_are_skipp
 
     (first,) = harness.post([entry], progress=progress, runtime=harness.time.runtime(max_attempts=2))
     assert first.status == "try_later" and "re-run to resume" in first.detail
+    held = harness.posts.get(first.post_id).record
+    assert held.state == "uploading" and held.publish_id == first.publish_id
     remote.clear_faults()
-    (second,) = harness.post([entry])
+    resumed: list[int] = []
+
+    def follow(label, total):
+        return resumed.append
+
+    (second,) = harness.post([entry], progress=follow)
     assert (second.status, second.state) == ("done", "posted"), second
-    posts = harness.posts()
+    assert second.publish_id == first.publish_id  # resumed: never a second init
+    assert resumed[0] == 30_000_000 and sum(resumed[1:]) == 40_000_000  # from the chunk TikTok held, none again
+    posts = harness.emulated_posts()
     assert len(posts) == 1 and posts[0]["sha256"] == sha256_file(video)
-    assert any("resuming" in line for line in harness.lines)
+    assert posts[0]["bytes_received"] == video.stat().st_size
+    assert any(f"post {first.post_id}: resuming {first.publish_id}" in line for line in harness.lines)
     (third,) = harness.post([entry])
     assert (third.status, third.state) == ("skipped", "posted") and "already posted" in third.detail
-    assert len(harness.posts()) == 1
+    assert len(harness.emulated_posts()) == 1
 
 
 @pytest.mark.parametrize("emulator_config", [EmulatorConfig(
@@ -253,13 +282,13 @@ def test_bad_entries_are_reported_and_the_others_still_post(harness, clip, tmp_p
     assert "huge.mp4" in details[4]
     assert 'field "user_id"' in details[5]
     assert 'field "privacy"' in details[6] and "PUBLIC_TO_EVERYONE" in details[6]
-    assert len(harness.posts()) == 1
+    assert len(harness.emulated_posts()) == 1
 
 
 def test_default_privacy_is_self_only_and_said(harness, clip):
     (outcome,) = harness.post([{"user_id": ADA, "video_path": str(clip)}])
     assert (outcome.status, outcome.state) == ("done", "posted")
-    assert harness.posts()[0]["privacy_level"] == "SELF_ONLY"
+    assert harness.emulated_posts()[0]["privacy_level"] == "SELF_ONLY"
     assert any("privacy SELF_ONLY" in line for line in harness.lines)
 
 
@@ -267,16 +296,21 @@ def test_relink_needed_and_a_refused_creator_give_clear_outcomes(harness, clip, 
     remote.revoke_user(BO)
     (outcome,) = harness.post([{"user_id": BO, "video_path": str(clip), "privacy": "SELF_ONLY"}])
     assert outcome.status == "relink" and "log in again" in outcome.detail
-    assert harness.posts() == []
+    assert harness.emulated_posts() == []
 
 
-def test_results_file_records_publish_id_and_status(harness, clip):
+def test_the_store_records_publish_id_and_status(harness_on, clip, store_kind, tmp_path):
+    harness = harness_on
     (outcome,) = harness.post([{"user_id": ADA, "video_path": str(clip), "privacy": "SELF_ONLY"}])
-    saved = json.loads(harness.results.path.read_text())["records"]
-    (record,) = saved.values()
-    assert record["publish_id"] == outcome.publish_id and record["state"] == "posted"
-    assert record["status"] == "PUBLISH_COMPLETE"
-    assert oct(harness.results.path.stat().st_mode)[-3:] == "600"
+    post = harness.posts.get(outcome.post_id)
+    assert outcome.label == f"post {post.id}"
+    assert (post.state, post.board, post.open) == ("posted", "done", False)
+    record = post.record
+    assert record.publish_id == outcome.publish_id and record.state == "posted"
+    assert record.status == "PUBLISH_COMPLETE" and record.upload_url is None  # nothing left to resume
+    assert harness.posts.open_posts(now=harness.tokens.clock()) == []  # later runs never look at it again
+    if store_kind == "sqlite":
+        assert stat.S_IMODE((tmp_path / "tiktok.db").stat().st_mode) == 0o600  # records can hold upload URLs
 
 
 @pytest.mark.parametrize("path", ["/upload/video/", "/v2/post/publish/status/fetch/"])
@@ -286,7 +320,7 @@ def test_429_with_retry_after_is_honoured_and_the_post_completes_once(harness, t
     (outcome,) = harness.post([{"user_id": ADA, "video_path": str(video), "privacy": "SELF_ONLY"}])
     assert (outcome.status, outcome.state) == ("done", "posted"), outcome
     assert 42 in harness.time.slept
-    (post,) = harness.posts()
+    (post,) = harness.emulated_posts()
     assert post["sha256"] == sha256_file(video)
 
 
@@ -296,7 +330,7 @@ def test_daily_cap_sent_with_http_200_stops_before_any_init(harness, clip):
                              {"user_id": ADA, "video_path": str(clip), "privacy": "SELF_ONLY", "description": "2"}])
     assert [o.status for o in outcomes] == ["done", "try_later"]
     assert outcomes[1].error_code == "spam_risk_too_many_posts"  # creator_info answered HTTP 200 with this code
-    assert len(harness.posts()) == 1
+    assert len(harness.emulated_posts()) == 1
 
 
 def test_a_broken_file_is_refused_before_any_call_to_tiktok(harness, tmp_path, caplog):

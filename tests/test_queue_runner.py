@@ -1,4 +1,5 @@
-"""The app's background runner (tiktok.web.queue_runner.QueueRunner): one run at a time, no kick lost.
+"""The app's background runner (tiktok.web.queue_runner.QueueRunner): one run at a time, no kick lost, and the
+posts it makes come from the store (a manifest is optional).
 
 Real threads; the runs block on events the test controls, so nothing here sleeps or races a timer."""
 
@@ -6,8 +7,14 @@ from __future__ import annotations
 
 import threading
 
+import pytest
+
+from tiktok.emulator.config import EmulatorConfig, default_users
 from tiktok.posting.runner import RunReport
+from tiktok.store.records import entry_key
 from tiktok.web.queue_runner import QueueRunner
+from tests.media_fixtures import make_video
+from tests.support.flows import link_account
 
 WAIT_S = 10.0  # only ever reached when the runner is broken
 
@@ -77,3 +84,24 @@ def test_the_apps_runner_is_quiet_when_there_is_no_manifest_yet(serve_app, tmp_p
         assert runner.join(WAIT_S)
     assert runner.rounds == 1 and "failed" not in caplog.text and "nothing to do" in caplog.text
     assert not (tmp_path / "none-yet.json").exists()
+
+
+@pytest.mark.parametrize("emulator_config", [EmulatorConfig(processing_polls=0)])  # no status poll waits
+def test_the_apps_runner_posts_a_post_composed_in_the_app_with_no_manifest(serve_app, emulator, remote, store,
+                                                                            oauth, tmp_path):
+    from tiktok.web.posts import store_of
+    from tiktok.web.queue_runner import runner_of
+    ada = default_users()[0].open_id
+    link_account(emulator.url, store, oauth, ada, scopes=("user.info.basic", "video.publish", "video.upload"))
+    entry = {"user_id": ada, "video_path": str(make_video(tmp_path / "clip.mp4")), "privacy": "SELF_ONLY"}
+    app = serve_app(MANIFEST_FILE=str(tmp_path / "none-yet.json"))
+    posts = store_of(app.flask_app)
+    post = posts.add(entry, key=entry_key(entry), due_at=None)  # what the composer does
+    runner = runner_of(app.flask_app)
+    assert runner.kick() is True and runner.join(WAIT_S)
+    done = posts.get(post.id)
+    assert (done.state, done.origin) == ("posted", "app")
+    (emulated,) = remote.state()["posts"]
+    assert emulated["publish_id"] == done.record.publish_id
+    assert runner.kick() is True and runner.join(WAIT_S)  # the next round leaves it alone
+    assert len(remote.state()["posts"]) == 1

@@ -1,5 +1,6 @@
-"""Scheduled posts (``post_at``): the pure rules as tables, then real runs against the emulator with an injected
-clock (not due, due, missed, two cron runs at once, --watch), accounts in parallel, and the shared limiter."""
+"""Scheduled posts (``post_at``): the pure rules as tables, then real runs over the post store against the emulator
+with an injected clock (not due, due, missed, two cron runs at once, --watch), accounts in parallel, and the shared
+limiter."""
 
 from __future__ import annotations
 
@@ -15,20 +16,22 @@ import pytest
 import requests
 
 from tiktok.auth.oauth import OAuthClient
-from tiktok.auth.tokens import TokenStore
 from tiktok.config import load_settings
-from tiktok.emulator.config import default_users, generated_users
-from tiktok.exitcodes import DONE, FAILED, SCHEDULED, SKIPPED, ExitStatus
+from tiktok.emulator.config import default_users
+from tiktok.exitcodes import BAD_INPUT, DONE, FAILED, SCHEDULED, SKIPPED, ExitStatus
 from tiktok.posting.limits import POSTING_LIMITS
 from tiktok.posting.manifest import PostRequest
-from tiktok.posting.results import FAILED as FAILED_STATE
-from tiktok.posting.results import POSTED, PostRecord, ResultsStore, entry_key, results_path_for
-from tiktok.posting.runner import Hooks, RunOptions, RunReport, plan_entries, run_queue
+from tiktok.posting.runner import Hooks, RunOptions, RunReport, Work, plan_posts, run_queue, summary, utc_text
 from tiktok.posting.schedule import next_due, when
 from tiktok.posting.watch import next_wake, watch
 from tiktok.ratelimit import TokenLimiter
+from tiktok.store.base import Post, lifecycle, open_token_store
+from tiktok.store.records import FAILED as FAILED_STATE
+from tiktok.store.records import PENDING_INIT, POSTED, PostRecord
+from tiktok.store.sqlite import open_sqlite
 from tests.media_fixtures import make_video
 from tests.support.flows import link_account
+from tests.support.stores import StoreUnderTest, make_store
 
 ROOT = Path(__file__).resolve().parents[1]
 ADA, BO, CY = (u.open_id for u in default_users())
@@ -61,74 +64,95 @@ def test_next_due_is_the_earliest_time_still_to_come():
     assert next_due([None, T - 5], T) is None
 
 
-def entry(index: int, user: str = ADA, **fields) -> PostRequest:
-    return PostRequest(index=index, user_id=user, video_path=Path(f"/media/{index}.mp4"), description=f"e{index}",
-                       **fields)
+def work(post_id: int, record: PostRecord | None = None, user: str = ADA, **fields) -> Work:
+    """A post as the store would hand it to a run (pure: no store), with its checked request."""
+    request = PostRequest(index=0, user_id=user, video_path=Path(f"/media/{post_id}.mp4"),
+                          description=f"e{post_id}", **fields)
+    life = lifecycle(record)
+    post = Post(id=post_id, key=f"key{post_id}", user_id=user, entry=request.to_entry(), origin="manifest",
+                state=life.state, board=life.board, revision=1, change=post_id, created_at=T, updated_at=T,
+                record=record, due_at=request.due_at, open=life.open)
+    return Work(post, request)
 
 
-def record(e: PostRequest, state: str, **fields) -> PostRecord:
-    return PostRecord(key=entry_key(e), index=e.index, user_id=e.user_id, state=state, **fields)
+def record(state: str, **fields) -> PostRecord:
+    return PostRecord(key="k", user_id=ADA, state=state, **fields)
 
 
 def test_plan_settles_what_needs_no_call_and_hands_on_the_rest():
-    later, missed, due, done, refused, review, old_review, failed_again, copy = (
-        entry(0, post_at=at(T + 600)), entry(1, post_at=at(T - 7200)), entry(2, post_at=at(T - 60)),
-        entry(3), entry(4), entry(5), entry(6), entry(7), entry(2, post_at=at(T - 60)))
-    copy = PostRequest(**{**copy.__dict__, "index": 8})
-    records = {entry_key(e): r for e, r in [
-        (done, record(done, POSTED, post_ids=(1,), privacy="PUBLIC_TO_EVERYONE")),
-        (refused, record(refused, FAILED_STATE, outcome="failed", error="TikTok refused: spam_risk_text")),
-        (review, record(review, POSTED, privacy="PUBLIC_TO_EVERYONE", published_at=T - 60)),
-        (old_review, record(old_review, POSTED, privacy="PUBLIC_TO_EVERYONE", published_at=T - 25 * 3600)),
-        (failed_again, record(failed_again, FAILED_STATE, outcome="try_later")),
-    ]}
-    entries = [later, missed, due, done, refused, review, old_review, failed_again, copy]
-    work, settled = plan_entries(entries, records, now=T, options=RunOptions(grace_s=3600))
-    assert [e.index for e in work] == [2, 5, 7]
-    assert {i: o.status for i, o in settled.items()} == {0: SCHEDULED, 1: FAILED, 3: SKIPPED, 4: FAILED, 6: SKIPPED,
-                                                         8: SKIPPED}
-    assert "10 min from now" in settled[0].detail and "missed" in settled[1].detail and "--force" in settled[1].detail
-    assert "press Retry" in settled[4].detail and "same as entry 3" in settled[8].detail
-    forced, _ = plan_entries(entries, records, now=T, options=RunOptions(force=True, retry_failed=True))
-    assert [e.index for e in forced] == [1, 2, 4, 5, 7]
+    items = [
+        work(1, post_at=at(T + 600)),                                                               # later
+        work(2, post_at=at(T - 7200)),                                                              # missed
+        work(3, post_at=at(T - 60)),                                                                # due
+        work(4, record(POSTED, post_ids=(1,), privacy="PUBLIC_TO_EVERYONE")),                       # done
+        work(5, record(FAILED_STATE, outcome="failed", error="TikTok refused: spam_risk_text")),   # for good
+        work(6, record(POSTED, privacy="PUBLIC_TO_EVERYONE", published_at=T - 60)),                 # under review
+        work(7, record(POSTED, privacy="PUBLIC_TO_EVERYONE", published_at=T - 25 * 3600)),          # followed enough
+        work(8, record(FAILED_STATE, outcome="try_later")),                                         # retries itself
+        work(9, record(PENDING_INIT, outcome="failed", error="init answer lost")),                   # may exist
+        Work(work(10).post, None, 'field "privacy": no longer valid'),                              # a stale entry
+    ]
+    chosen, settled = plan_posts(items, now=T, options=RunOptions(grace_s=3600))
+    assert [item.post.id for item in chosen] == [3, 6, 8]
+    assert {i: o.status for i, o in settled.items()} == {1: SCHEDULED, 2: FAILED, 4: SKIPPED, 5: FAILED, 7: SKIPPED,
+                                                         9: FAILED, 10: BAD_INPUT}
+    assert "10 min from now" in settled[1].detail and "missed" in settled[2].detail and "--force" in settled[2].detail
+    assert "press Retry" in settled[5].detail and "init answer lost" in settled[9].detail
+    assert settled[10].detail == 'field "privacy": no longer valid'
+    forced, _ = plan_posts(items, now=T, options=RunOptions(force=True, retry_failed=True))
+    assert [item.post.id for item in forced] == [2, 3, 5, 6, 8, 9]
+    only, settled_only = plan_posts(items, now=T, options=RunOptions(only_ids=frozenset({3, 4})))
+    assert [item.post.id for item in only] == [3] and set(settled_only) == {4}  # "post now" looks at nothing else
 
 
 # -- real runs against the emulator, with an injected clock ---------------------------------------------------------
 
 class Queue:
-    """A folder with linked accounts, a clip and a manifest, and runs of the real runner over it."""
+    """A folder with linked accounts, a clip, a manifest and a post store (SQLite in the folder unless given), and
+    runs of the real runner over them."""
 
-    def __init__(self, folder: Path, emulator, users=(ADA, BO)) -> None:
+    def __init__(self, folder: Path, emulator, users=(ADA, BO), made: StoreUnderTest | None = None) -> None:
         self.folder, self.emulator = folder, emulator
-        self.store = TokenStore(folder / "user_tokens.json")
+        path = folder / "tiktok.db"
+        self.made = made or StoreUnderTest("sqlite", open_sqlite(path), {"STORE_FILE": str(path)})
+        self.store = self.made.store
+        self.settings = load_settings(self.env())
+        tokens = open_token_store(self.settings)  # the token file, or PostgreSQL's accounts with DATABASE_URL
         oauth = OAuthClient(requests.Session(), api_base=emulator.url, client_key=emulator.config.client_key,
                             client_secret=emulator.config.client_secret)
         for open_id in users:
-            link_account(emulator.url, self.store, oauth, open_id, scopes=SCOPES)
+            link_account(emulator.url, tokens, oauth, open_id, scopes=SCOPES)
         make_video(folder / "clip.mp4")
         self.manifest = folder / "videos_to_upload.json"
         self.lines: list[str] = []
-        self.settings = load_settings(self.env())
 
     def env(self) -> dict[str, str]:
         return {"TIKTOK_CLIENT_KEY": self.emulator.config.client_key,
                 "TIKTOK_CLIENT_SECRET": self.emulator.config.client_secret,
-                "TIKTOK_API_BASE": self.emulator.url, "TOKENS_FILE": str(self.folder / "user_tokens.json")}
+                "TIKTOK_API_BASE": self.emulator.url, "TOKENS_FILE": str(self.folder / "user_tokens.json"),
+                **self.made.env}
 
     def write(self, entries: list[dict]) -> None:
         self.manifest.write_text(json.dumps(entries))
 
     def run(self, now: float, options: RunOptions = FAST, **hooks) -> RunReport:
-        return run_queue(self.manifest, self.settings, options, clock=lambda: now,
+        return run_queue(self.store, self.settings, options, manifest=self.manifest, clock=lambda: now,
                          hooks=Hooks(say=self.lines.append, **hooks))
 
-    def records(self) -> dict[str, PostRecord]:
-        return ResultsStore(results_path_for(self.manifest)).load()
+    def posts(self) -> list[Post]:
+        return list(self.store.every_post())
+
+    def post(self, user: str = ADA) -> Post:
+        """The one post of ``user`` in the store."""
+        (post,) = [p for p in self.posts() if p.user_id == user]
+        return post
 
 
 @pytest.fixture
 def queue(tmp_path, emulator):
-    return Queue(tmp_path, emulator)
+    made = Queue(tmp_path, emulator)
+    yield made
+    made.store.close()
 
 
 def video(user: str = ADA, **fields) -> dict:
@@ -139,20 +163,24 @@ def test_an_entry_not_due_is_untouched(queue, remote):
     now = remote.clock()["now"]
     queue.write([video(post_at=at(now + 3600), description="later")])
     report = queue.run(now)
-    assert [o.status for o in report.outcomes] == [SCHEDULED] and report.status == ExitStatus.OK
-    assert report.next_due_at == pytest.approx(now + 3600, abs=1)
-    assert remote.state()["posts"] == [] and queue.records() == {}
-    assert any("SCHEDULED: scheduled for" in line for line in queue.lines)
+    assert report.outcomes == [] and report.status == ExitStatus.OK  # a run has nothing to do for it yet
+    assert report.scheduled == 1 and report.next_due_at == pytest.approx(now + 3600, abs=1)
+    post = queue.post()
+    assert remote.state()["posts"] == [] and (post.state, post.record) == ("queued", None)
+    assert post.due_at == pytest.approx(now + 3600, abs=1)
+    assert f"1 scheduled, the next at {utc_text(post.due_at)}" in summary(report)
 
 
 def test_a_due_entry_is_posted_once(queue, remote):
     now = remote.clock()["now"]
     queue.write([video(post_at=at(now + 600), description="at ten past")])
-    assert [o.status for o in queue.run(now).outcomes] == [SCHEDULED]
+    early = queue.run(now)
+    assert early.outcomes == [] and early.scheduled == 1
     first = queue.run(now + 601)
     assert [o.status for o in first.outcomes] == [DONE] and first.status == ExitStatus.OK
     again = queue.run(now + 660)
-    assert [o.status for o in again.outcomes] == [SKIPPED]
+    assert again.outcomes == [] and again.status == ExitStatus.OK  # a posted post is history: no run looks again
+    assert queue.post().record.state == POSTED
     posts = remote.state()["posts"]
     assert len(posts) == 1 and posts[0]["status"] == "PUBLISH_COMPLETE"
     assert posts[0]["post_info"]["title"] == "at ten past"
@@ -165,7 +193,7 @@ def test_an_entry_missed_beyond_the_grace_period_is_reported_and_not_posted(queu
     (outcome,) = report.outcomes
     assert outcome.status == FAILED and report.status == ExitStatus.FAILED
     assert "missed" in outcome.detail and "2 h" in outcome.detail and "--force" in outcome.detail
-    assert remote.state()["posts"] == [] and queue.records() == {}
+    assert remote.state()["posts"] == [] and queue.post().record is None
     inside = queue.run(now, RunOptions(grace_s=3 * 3600, poll_interval_s=0.01))  # a longer grace period posts it
     assert [o.status for o in inside.outcomes] == [DONE] and len(remote.state()["posts"]) == 1
 
@@ -182,12 +210,15 @@ def test_a_rescheduled_entry_keeps_its_record_and_is_never_posted_again(queue, r
     queue.write([video(post_at=at(now - 60))])
     assert [o.status for o in queue.run(now).outcomes] == [DONE]
     queue.write([video(post_at=at(now + 3600))])  # moved after it was posted
-    assert [o.status for o in queue.run(now).outcomes] == [SKIPPED]
-    assert [o.status for o in queue.run(now + 7200).outcomes] == [SKIPPED]
-    assert len(remote.state()["posts"]) == 1
+    moved = queue.run(now)
+    assert moved.outcomes == [] and moved.imported.result.added == [] and moved.imported.result.rescheduled == []
+    assert queue.run(now + 7200).outcomes == []
+    assert len(remote.state()["posts"]) == 1 and len(queue.posts()) == 1
+    assert queue.post().record.state == POSTED
 
 
-def test_two_cron_runs_at_once_make_one_post(queue, remote):
+def test_two_cron_runs_at_once_make_one_post(tmp_path, emulator, remote, store_kind, request):
+    queue = Queue(tmp_path, emulator, made=make_store(store_kind, tmp_path, request))
     now = remote.clock()["now"]
     queue.write([video(post_at=at(now - 30), description="due now"),
                  video(user=BO, post_at=at(now + 86400), description="tomorrow")])
@@ -199,10 +230,14 @@ def test_two_cron_runs_at_once_make_one_post(queue, remote):
     reports = [json.loads(out) for _, out, _ in finished]
     posts = remote.state()["posts"]
     assert len(posts) == 1 and posts[0]["open_id"] == ADA, [err for _, _, err in finished]
-    statuses = sorted(o["status"] for r in reports for o in r["outcomes"] if o["index"] == 0)
-    assert statuses == ["done", "skipped"], statuses  # one run posted it; the other found it claimed or done
-    assert all(next(o for o in r["outcomes"] if o["index"] == 1)["status"] == "scheduled" for r in reports)
+    statuses = sorted(o["status"] for r in reports for o in r["outcomes"] if o["user_id"] == ADA)
+    assert statuses in (["done"], ["done", "skipped"]), statuses  # the other run found it claimed, done or history
+    tomorrow = utc_text(queue.post(BO).due_at)
+    assert all(r["next_due_at"] == tomorrow and BO not in {o["user_id"] for o in r["outcomes"]} for r in reports)
     assert sorted(code for code, _, _ in finished) in ([0, 0], [0, 4])
+    assert len(queue.posts()) == 2  # both runs imported the manifest: each post once
+    assert queue.post(ADA).record.publish_id == posts[0]["publish_id"]
+    queue.store.close()
 
 
 def test_watch_posts_each_entry_when_it_comes_due_and_not_before(queue, remote):
@@ -254,8 +289,8 @@ def test_accounts_post_in_parallel_and_each_account_in_order(tmp_path, emulator,
         threads.add(threading.current_thread().name)
         queue.lines.append(line)
 
-    report = run_queue(queue.manifest, queue.settings, RunOptions(jobs=3, poll_interval_s=0.01),
-                       hooks=Hooks(say=say))
+    report = run_queue(queue.store, queue.settings, RunOptions(jobs=3, poll_interval_s=0.01),
+                       manifest=queue.manifest, hooks=Hooks(say=say))
     assert [o.status for o in report.outcomes] == [DONE] * 9
     posts = remote.state()["posts"]
     assert len(posts) == 9 and len({p["publish_id"] for p in posts}) == 9
@@ -314,20 +349,21 @@ def test_a_public_post_is_followed_until_moderation_releases_its_id_and_never_in
     queue.write([video(privacy="PUBLIC_TO_EVERYONE", description="for everyone")])
     (posted,) = queue.run(now).outcomes
     assert posted.status == DONE and "under review" in posted.detail and posted.post_ids == ()
-    (record,) = queue.records().values()
+    record = queue.post().record
     assert record.state == POSTED and record.awaiting_public_id(now) and record.username == "ada.creates"
+    assert queue.store.following(now) == 1
     (still,) = queue.run(now + 60).outcomes
     assert still.status == SKIPPED and "still under review" in still.detail
     remote.advance_clock(301)
     (cleared,) = queue.run(now + 400).outcomes
     (post,) = remote.state()["posts"]  # one post: the follow-ups fetched status, never init
     assert cleared.status == SKIPPED and str(post["post_ids"][0]) in cleared.detail
-    (record,) = queue.records().values()
+    record = queue.post().record
     assert record.post_ids == tuple(post["post_ids"]) and not record.awaiting_public_id(now + 400)
     queue.lines.clear()
-    (settled,) = queue.run(now + 500).outcomes
-    assert settled.status == SKIPPED and "already posted" in settled.detail
-    assert not any("[1/" in line for line in queue.lines)  # settled without handing it to a publisher
+    settled = queue.run(now + 500)
+    assert settled.outcomes == [] and settled.following == 0  # history now: no run looks at it again
+    assert not any("[1/" in line for line in queue.lines)
 
 
 def test_an_id_that_never_comes_is_followed_for_24_hours_only(queue, remote):
@@ -336,9 +372,9 @@ def test_an_id_that_never_comes_is_followed_for_24_hours_only(queue, remote):
     queue.write([video(privacy="PUBLIC_TO_EVERYONE")])
     assert [o.status for o in queue.run(now).outcomes] == [DONE]
     assert "still under review" in queue.run(now + 23 * 3600).outcomes[0].detail
-    (late,) = queue.run(now + 25 * 3600).outcomes
-    assert late.status == SKIPPED and "already posted" in late.detail
-    (record,) = queue.records().values()
+    late = queue.run(now + 25 * 3600)
+    assert late.outcomes == [] and late.following == 0
+    record = queue.post().record
     assert record.post_ids == () and not record.awaiting_public_id(now + 25 * 3600)
     assert len(remote.state()["posts"]) == 1
 
@@ -349,8 +385,8 @@ def test_a_private_post_is_never_followed(queue, remote):
     queue.write([video(privacy="SELF_ONLY")])
     (posted,) = queue.run(now).outcomes
     assert posted.status == DONE and "not public" in posted.detail
-    (record,) = queue.records().values()
-    assert not record.awaiting_public_id(now)
+    record = queue.post().record
+    assert not record.awaiting_public_id(now) and queue.store.following(now) == 0
 
 
 # -- failures: what retries by itself and what waits for a person ----------------------------------------------------
@@ -362,15 +398,17 @@ def test_a_post_tiktok_failed_for_good_waits_for_a_retry_request(queue, remote):
     queue.write([video(description="spammy?")])
     (failed,) = queue.run(now).outcomes
     assert failed.status == FAILED and "spam_risk_text" in failed.detail
-    (again,) = queue.run(now + 60).outcomes
-    assert again.status == FAILED and "press Retry" in again.detail
-    assert len(remote.state()["posts"]) == 1  # cron every minute does not hammer TikTok with it
-    store = ResultsStore(results_path_for(queue.manifest))
-    (key,) = store.load()
-    assert store.request_retry(key) and not store.request_retry(key)  # asked once is enough
+    again = queue.run(now + 60)
+    assert again.outcomes == [] and len(remote.state()["posts"]) == 1  # cron every minute leaves it alone
+    post = queue.post()
+    assert post.board == "failed" and not post.open
+    assert queue.store.request_retry(post.id) and not queue.store.request_retry(post.id)  # asked once is enough
     (retried,) = queue.run(now + 120).outcomes
     assert retried.status == DONE and len(remote.state()["posts"]) == 2
-    assert store.load()[key].retry_requested is False
+    post = queue.post()
+    assert post.record.state == POSTED and post.record.retry_requested is False
+    (earlier,) = queue.store.attempts(post.id)  # the failed attempt stays as history
+    assert earlier.fail_reason == "spam_risk_text"
 
 
 def test_a_retryable_failure_is_tried_again_by_the_next_run(queue, remote):
@@ -385,11 +423,10 @@ def test_a_retryable_failure_is_tried_again_by_the_next_run(queue, remote):
 
 def test_the_summary_line_counts_outcomes_and_says_what_comes_next():
     from tiktok.posting.publisher import Outcome
-    from tiktok.posting.runner import summary
-    outcomes = [Outcome(index=i, user_id=ADA, media="clip.mp4", status=s, detail="")
-                for i, s in enumerate([DONE, DONE, SCHEDULED])]
-    line = summary(RunReport(outcomes=outcomes, next_due_at=T, following=1, emulated=True))
-    assert line == ("summary: 2 DONE, 1 SCHEDULED; next scheduled post at 2026-11-30T00:53:20Z; 1 posted under "
+    outcomes = [Outcome(post_id=i, user_id=ADA, media="clip.mp4", status=s, detail="")
+                for i, s in enumerate([DONE, DONE, FAILED], 1)]
+    line = summary(RunReport(outcomes=outcomes, next_due_at=T, scheduled=3, following=1, emulated=True))
+    assert line == ("summary: 2 DONE, 1 FAILED; 3 scheduled, the next at 2026-11-30T00:53:20Z; 1 posted under "
                     "review (later runs look for the public link) (EMULATED: nothing was sent to TikTok)")
     assert summary(RunReport()) == "summary: nothing to do"
 
@@ -404,30 +441,40 @@ def test_the_watch_command_posts_what_is_due_and_stops_cleanly_on_sigterm(queue,
                             cwd=queue.folder, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
         deadline = time.monotonic() + 60
-        while len(remote.state()["posts"]) < 1 or not queue.records():  # waits for the event, not a fixed time
+        while not queue.posts() or queue.post(ADA).state != POSTED:  # waits for the event, not a fixed time
             assert proc.poll() is None and time.monotonic() < deadline
-            time.sleep(0.05)
-        while next(iter(queue.records().values())).state != POSTED:
-            assert time.monotonic() < deadline
             time.sleep(0.05)
     finally:
         proc.send_signal(signal.SIGTERM)
         out, _ = proc.communicate(timeout=20)
     assert proc.returncode == 0, out
     assert "watching" in out and "next look at" in out and out.rstrip().endswith("stopped watching")
-    assert "SCHEDULED: scheduled for" in out and len(remote.state()["posts"]) == 1
+    assert "1 scheduled, the next at" in out and len(remote.state()["posts"]) == 1
 
 
-def test_an_entry_cancelled_after_the_run_read_the_queue_is_not_posted(queue, remote):
+@pytest.mark.parametrize("change", ["cancel", "edit"])
+def test_a_post_cancelled_or_edited_after_the_run_read_the_queue_is_not_posted_as_read(queue, remote, change):
     now = remote.clock()["now"]
     queue.write([video(description="changed my mind")])
 
-    def say(line: str) -> None:  # the run has read the queue and is about to publish: the person cancels now
+    def say(line: str) -> None:  # the run has read the queue and is about to publish: the person acts now
         queue.lines.append(line)
         if "[1/1]" in line:
-            queue.write([])
+            post = queue.post()
+            if change == "cancel":
+                queue.store.cancel(post.id, revision=post.revision)
+            else:
+                queue.store.edit(post.id, {**post.entry, "description": "second thoughts"}, due_at=None,
+                                 revision=post.revision)
 
-    report = run_queue(queue.manifest, queue.settings, FAST, clock=lambda: now, hooks=Hooks(say=say))
+    report = run_queue(queue.store, queue.settings, FAST, manifest=queue.manifest, clock=lambda: now,
+                       hooks=Hooks(say=say))
     (outcome,) = report.outcomes
     assert outcome.status == SKIPPED and "cancelled or changed after this run read the queue" in outcome.detail
-    assert remote.state()["posts"] == [] and queue.records() == {}
+    assert remote.state()["posts"] == [] and queue.post().record is None
+    later = queue.run(now + 60)  # the next run posts what the post says now: nothing, or the edited caption
+    if change == "cancel":
+        assert later.outcomes == [] and queue.post().state == "cancelled" and remote.state()["posts"] == []
+    else:
+        assert [o.status for o in later.outcomes] == [DONE]
+        assert [p["post_info"]["title"] for p in remote.state()["posts"]] == ["second thoughts"]

@@ -1,4 +1,5 @@
-"""``python upload_to_tiktok.py`` as a person or cron runs it: a real subprocess against the emulator."""
+"""``python upload_to_tiktok.py`` as a person or cron runs it: a real subprocess against the emulator, its posts in
+the store beside the token file (``tiktok.db``)."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ import requests
 from tiktok.emulator.config import default_users
 from tiktok.auth.oauth import OAuthClient
 from tiktok.auth.tokens import TokenStore
+from tiktok.store.sqlite import open_sqlite
 from tests.media_fixtures import make_video
 from tests.support.flows import link_account
 
@@ -23,23 +25,38 @@ ADA, BO, CY = (u.open_id for u in default_users())
 SCOPES = ("user.info.basic", "video.publish", "video.upload")
 
 
-@pytest.fixture
-def workdir(tmp_path, emulator):
-    store = TokenStore(tmp_path / "user_tokens.json")
+def link(folder: Path, emulator, users=(ADA, BO), scopes=SCOPES) -> None:
+    """Connect ``users`` in the token file of ``folder`` (a second call replaces their grants)."""
+    store = TokenStore(folder / "user_tokens.json")
     oauth = OAuthClient(requests.Session(), api_base=emulator.url, client_key=emulator.config.client_key,
                         client_secret=emulator.config.client_secret)
-    for open_id in (ADA, BO):
-        link_account(emulator.url, store, oauth, open_id, scopes=SCOPES)
+    for open_id in users:
+        link_account(emulator.url, store, oauth, open_id, scopes=scopes)
+
+
+@pytest.fixture
+def workdir(tmp_path, emulator):
+    link(tmp_path, emulator)
     make_video(tmp_path / "clip.mp4")
     return tmp_path
 
 
-def run(workdir: Path, emulator, *args: str) -> subprocess.CompletedProcess:
+def run(workdir: Path, emulator, *args: str, **env: str) -> subprocess.CompletedProcess:
+    """The command in ``workdir`` against the emulator; ``env`` adds settings (STORE_FILE=..., TOKENS_FILE=...)."""
     env = {"PATH": os.environ["PATH"], "HOME": str(workdir), "PYTHONPATH": str(ROOT),
            "TIKTOK_CLIENT_KEY": emulator.config.client_key, "TIKTOK_CLIENT_SECRET": emulator.config.client_secret,
-           "TIKTOK_API_BASE": emulator.url, "TOKENS_FILE": str(workdir / "user_tokens.json")}
+           "TIKTOK_API_BASE": emulator.url, "TOKENS_FILE": str(workdir / "user_tokens.json"), **env}
     return subprocess.run([sys.executable, str(ROOT / "upload_to_tiktok.py"), *args], cwd=workdir, env=env,
                           capture_output=True, text=True, timeout=120)
+
+
+def stored_posts(workdir: Path) -> list:
+    """Every post of the store the command used (the default: tiktok.db beside the token file)."""
+    store = open_sqlite(workdir / "tiktok.db", migrate=False)
+    try:
+        return list(store.every_post())
+    finally:
+        store.close()
 
 
 def write_manifest(workdir: Path, entries) -> Path:
@@ -62,17 +79,21 @@ def test_bad_entry_is_reported_by_number_and_field_and_the_others_post(workdir, 
     assert any('entry 2' in p and 'field "tags"' in p for p in report["problems"])
     assert "EMULATED: nothing was sent to TikTok" in result.stderr
     assert len(remote.state()["posts"]) == 2
+    posts = stored_posts(workdir)  # the bad entry was never imported
+    assert [(p.id, p.state, p.source_index) for p in posts] == [(1, "posted", 0), (2, "inbox", 2)]
+    assert [o["post_id"] for o in report["outcomes"]] == [1, 2]
     again = run(workdir, emulator, "--json", "--poll-interval", "0.01")  # a re-run posts nothing twice
-    assert [(o["status"], o["state"]) for o in json.loads(again.stdout)["outcomes"]] == [("skipped", "posted"),
-                                                                                        ("skipped", "inbox")]
-    assert len(remote.state()["posts"]) == 2
+    assert again.returncode == 2 and 'field "tags"' in again.stderr  # the file's error is said again each run
+    assert json.loads(again.stdout)["outcomes"] == []
+    assert len(remote.state()["posts"]) == 2 and len(stored_posts(workdir)) == 2
 
 
 def test_all_posted_exit_0_with_human_lines(workdir, emulator):
     write_manifest(workdir, [{"user_id": ADA, "video_path": "clip.mp4", "privacy": "SELF_ONLY"}])
     result = run(workdir, emulator, "--poll-interval", "0.01")
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "[emulator] [1/1] entry 1" in result.stdout and "  DONE: posted" in result.stdout
+    assert "videos_to_upload.json: 1 new post(s) queued (posts 1)" in result.stdout
+    assert "[emulator] [1/1] post 1 for " in result.stdout and "  DONE: posted" in result.stdout
 
 
 def test_malformed_manifest_names_the_file_and_line(workdir, emulator):
@@ -106,13 +127,18 @@ def test_relink_needed_exit_3(workdir, emulator, remote):
     assert result.returncode == 3 and "RELINK" in result.stdout
 
 
-def test_rate_limited_exit_4_and_the_record_is_kept(workdir, emulator, remote):
+def test_rate_limited_exit_4_the_record_is_kept_and_the_next_run_posts(workdir, emulator, remote):
     remote.inject_fault("/v2/post/publish/creator_info/query/", status=429, error="rate_limit_exceeded",
                         retry_after=3600, times=1)
     write_manifest(workdir, [{"user_id": ADA, "video_path": "clip.mp4"}])
     result = run(workdir, emulator)
     assert result.returncode == 4 and "  TRY LATER: " in result.stdout
-    assert (workdir / "videos_to_upload.results.json").exists()
+    (post,) = stored_posts(workdir)
+    assert (post.record.state, post.record.outcome, post.open) == ("failed", "try_later", True)
+    assert remote.state()["posts"] == []
+    retried = run(workdir, emulator, "--poll-interval", "0.01")  # retried by itself, no flag needed
+    assert retried.returncode == 0 and "  DONE: posted" in retried.stdout
+    assert len(remote.state()["posts"]) == 1 and stored_posts(workdir)[0].state == "posted"
 
 
 def test_help_lists_exit_codes(workdir, emulator):

@@ -4,12 +4,15 @@
   rotates every account's refresh token every 2 s (strict rotation): every post made exactly once with its file's
   bytes, no spent refresh token ever presented, no 429, nothing posted before its post_at.
 - A worker SIGKILLed mid-upload, 5 times at random points: every post still made exactly once, resumed (one init
-  per post, the upload carried on from the chunk the emulator held).
+  per post, the upload carried on from the chunk the emulator held), and no claim left behind.
+- The database restarted under a running worker: it waits, then carries on.
+- The dispatcher's choices (pure): which posts get a job now, which one at their time, which none.
+
+The posts are queued in the post store (``tiktok_store_posts``) as the composer queues them.
 """
 
 from __future__ import annotations
 
-import hashlib
 import os
 import random
 import signal
@@ -27,10 +30,16 @@ from tiktok.auth.oauth import OAuthClient
 from tiktok.auth.pg_store import PgTokenStore
 from tiktok.db.migrations import migrate
 from tiktok.emulator.config import EmulatorConfig, generated_users
-from tiktok.posting.pg_queue import PgQueue, PgResultsStore
-from tiktok.posting.results import POSTED
+from tiktok.jobs.dispatch import Deferral, plan_deferrals
+from tiktok.posting.importer import request_of
+from tiktok.posting.runner import Work
+from tiktok.store import postgres
+from tiktok.store.base import Post, lifecycle
+from tiktok.store.postgres import open_postgres
+from tiktok.store.records import PUBLIC, PostRecord
 from tests.support.flows import link_account
 from tests.support.posting import padded_video, sha256_file
+from tests.support.queue_workers import queue_post
 
 ROOT = Path(__file__).resolve().parents[1]
 SCOPES = ("user.info.basic", "video.publish", "video.upload")
@@ -52,10 +61,65 @@ def videos(tmp_path_factory) -> dict[str, Path]:
             (("small", 300_000), ("medium", 6_000_000), ("large", 20_000_000), ("huge", 100_000_000))}
 
 
+NOW = 1_800_000_000.0
+LATER = datetime.fromtimestamp(NOW + 3600, timezone.utc)
+
+
+def work(*, due_at: float | None = None, record: PostRecord | None = None) -> Work:
+    """Post 7 of account u1 as the store would hand it to the dispatcher."""
+    entry = {"user_id": "u1", "video_path": "/videos/7.mp4", "privacy": "SELF_ONLY"}
+    if due_at is not None:
+        entry["post_at"] = datetime.fromtimestamp(due_at, timezone.utc).isoformat()
+    life = lifecycle(record)
+    post = Post(id=7, key="k7", user_id="u1", entry=entry, origin="app", state=life.state, board=life.board,
+                revision=1, change=1, created_at=NOW, updated_at=NOW, record=record, due_at=due_at, open=life.open)
+    request, problems = request_of(entry, source="test", allow_loopback=True)
+    assert request is not None, problems
+    return Work(post, request)
+
+
+def record(state: str, ago_s: float, **fields) -> PostRecord:
+    return PostRecord(key="k7", user_id="u1", state=state, publish_id="p7", updated_at=NOW - ago_s, **fields)
+
+
+NOW_JOB = [Deferral("k7", "u1", "post:k7")]
+
+
+@pytest.mark.parametrize("item, live, expected", [
+    (work(), set(), NOW_JOB),
+    (work(due_at=NOW + 3600), set(), [Deferral("k7", "u1", f"post:k7@{LATER.isoformat()}", LATER)]),
+    (work(), {7}, []),  # a worker holds its claim: that worker is on it
+    (work(record=record("uploading", 10)), set(), NOW_JOB),  # a killed worker's upload: resume it now
+    (work(record=record("failed", 10, outcome="try_later")), set(), []),  # failed a moment ago: not yet
+    (work(record=record("failed", 120, outcome="try_later")), set(), NOW_JOB),
+    (work(record=record("failed", 10, outcome="try_later", retry_requested=True)), set(), NOW_JOB),
+    (work(record=record("failed", 120, outcome="failed")), set(), []),  # failed for good: waits for a person
+    (work(record=record("posted", 10, privacy=PUBLIC, published_at=NOW - 10)), set(), []),
+    (work(record=record("posted", 120, privacy=PUBLIC, published_at=NOW - 120)), set(), NOW_JOB),  # its public id
+], ids=["due", "scheduled", "claimed", "in flight", "failed lately", "failed a while ago", "retry asked",
+        "failed for good", "published lately", "published a while ago"])
+def test_the_dispatcher_defers_a_job_only_for_a_post_that_needs_one(item, live, expected):
+    assert plan_deferrals([item], live, now=NOW, grace_s=3600) == expected
+
+
+def migrated(url: str) -> str:
+    """``url`` migrated as ``python -m tiktok db migrate`` does it."""
+    migrate(url)
+    postgres.migrate(url)
+    return url
+
+
 @pytest.fixture
 def db(database_url) -> str:
-    migrate(database_url)
-    return database_url
+    return migrated(database_url)
+
+
+@pytest.fixture
+def add(db):
+    """Queue a post in the database, as the composer does; returns the Post."""
+    store = open_postgres(db)
+    yield lambda entry: queue_post(store, entry)
+    store.close()
 
 
 def link_all(emulator, db: str, users) -> None:
@@ -85,7 +149,8 @@ def stop(workers: list[subprocess.Popen]) -> list[int]:
 
 
 def posted(db: str) -> int:
-    return sum(1 for r in PgResultsStore(db).load().values() if r.state == POSTED)
+    with psycopg.connect(db) as conn:
+        return conn.execute("SELECT count(*) FROM tiktok_store_posts WHERE state = 'posted'").fetchone()[0]
 
 
 def wait_until(condition, workers, log: Path, what: str) -> None:
@@ -100,9 +165,8 @@ def wait_until(condition, workers, log: Path, what: str) -> None:
         time.sleep(0.2)
 
 
-def test_three_workers_post_sixty_entries_once_each_under_strict_rotation(db, emulator, remote, videos, tmp_path):
+def test_three_workers_post_sixty_posts_once_each_under_strict_rotation(db, add, emulator, remote, videos, tmp_path):
     link_all(emulator, db, USERS)
-    queue = PgQueue(db, allow_loopback=True)
     now = datetime.now(timezone.utc)
     sizes = ("small", "medium", "large")
     planned = []
@@ -114,7 +178,7 @@ def test_three_workers_post_sixty_entries_once_each_under_strict_rotation(db, em
                      "privacy": "SELF_ONLY", "description": f"{user.username} post {n}"}
             if post_at is not None:
                 entry["post_at"] = post_at.isoformat()
-            queue.add(entry)
+            add(entry)
             planned.append((entry, post_at))
     log = tmp_path / "workers.log"
     workers = [start_worker(emulator, db, log, WORKER_REFRESH_CRON="*/2 * * * * *", WORKER_REFRESH_WITHIN="3h")
@@ -146,14 +210,13 @@ def test_three_workers_post_sixty_entries_once_each_under_strict_rotation(db, em
         assert unscheduled == sorted(unscheduled), (user.username, order)
 
 
-def test_workers_killed_mid_upload_five_times_still_post_everything_once_resumed(db, emulator, remote, videos,
+def test_workers_killed_mid_upload_five_times_still_post_everything_once_resumed(db, add, emulator, remote, videos,
                                                                                  tmp_path):
     users = USERS[:3]
     link_all(emulator, db, users)
-    queue = PgQueue(db, allow_loopback=True)
     for n in range(6):
-        queue.add({"user_id": users[n % 3].open_id, "video_path": str(videos["huge"]), "privacy": "SELF_ONLY",
-                   "description": f"big {n}"})
+        add({"user_id": users[n % 3].open_id, "video_path": str(videos["huge"]), "privacy": "SELF_ONLY",
+             "description": f"big {n}"})
     remote.inject_fault("/upload/video/", delay=0.25, times=10_000)  # ten 10 MB chunks: about 2.5 s an upload
     log = tmp_path / "workers.log"
     rng = random.Random(20261204)
@@ -187,7 +250,14 @@ def test_workers_killed_mid_upload_five_times_still_post_everything_once_resumed
     digest = sha256_file(videos["huge"])
     assert all(p["status"] == "PUBLISH_COMPLETE" and p["sha256"] == digest for p in posts)
     assert resumed and resumed <= {p["publish_id"] for p in posts}  # the posts cut off were finished, not redone
-    assert PgResultsStore(db).claims() == {}  # no claim outlives its worker
+    store = open_postgres(db)
+    try:  # no claim outlives its worker: no advisory lock held, no row naming a holder
+        assert store.live_claims(store.every_post()) == set()
+        assert [p.state for p in store.every_post()] == ["posted"] * 6
+    finally:
+        store.close()
+    with psycopg.connect(db) as conn:
+        assert conn.execute("SELECT count(*) FROM tiktok_store_claims").fetchone()[0] == 0
 
 
 def jobs(db: str) -> list:
@@ -209,11 +279,10 @@ def test_a_worker_carries_on_after_the_database_restarts(emulator, remote, video
 
     server = start_server()  # a cluster of its own: this test stops it
     try:
-        db = server.new_database()
-        migrate(db)
+        db = migrated(server.new_database())
         link_all(emulator, db, USERS[:1])
-        queue = PgQueue(db, allow_loopback=True)
-        queue.add({"user_id": USERS[0].open_id, "video_path": str(videos["small"]), "privacy": "SELF_ONLY",
+        store = open_postgres(db)
+        queue_post(store, {"user_id": USERS[0].open_id, "video_path": str(videos["small"]), "privacy": "SELF_ONLY",
                    "description": "before the restart"})
         log = tmp_path / "workers.log"
         workers = [start_worker(emulator, db, log)]
@@ -224,11 +293,12 @@ def test_a_worker_carries_on_after_the_database_restarts(emulator, remote, video
             wait_until(lambda: any(words in log.read_text() for words in noticed), workers, log,
                        "the worker did not notice the database going away")
             resume_server(server)
-            queue.add({"user_id": USERS[0].open_id, "video_path": str(videos["small"]), "privacy": "SELF_ONLY",
+            queue_post(store, {"user_id": USERS[0].open_id, "video_path": str(videos["small"]), "privacy": "SELF_ONLY",
                        "description": "after the restart"})
             wait_until(lambda: posted(db) == 2, workers, log, "the worker did not carry on after the restart")
         finally:
             codes = stop(workers)
+        store.close()
         assert codes == [0]
         assert sorted(p["post_info"]["title"] for p in remote.state()["posts"]) == ["after the restart",
                                                                                    "before the restart"]

@@ -31,8 +31,9 @@ next run may succeed. """ + PRECEDENCE_HELP + """
 crontab (hourly):  0 * * * *  cd /path/to/project && .venv/bin/python -m tiktok refresh >> refresh.log 2>&1"""
 
 
-DB_EPILOG = """exit codes: 0 done (or nothing to do); 2 DATABASE_URL missing or unusable, or a file to import is
-unusable; 4 the database server cannot be reached (try later)."""
+DB_EPILOG = """exit codes: 0 done (or nothing to do; status: the schema is current); 2 DATABASE_URL missing or
+unusable, the schema behind (status: run migrate), or a file to import unusable or holding invalid entries (the valid
+ones are imported); 4 the database server cannot be reached (try later)."""
 
 WORKER_EPILOG = """settings (environment or .env): DATABASE_URL (required), TOKENS_KEY (when the tokens are encrypted),
 WORKER_DISPATCH_CRON (default every 10 s), WORKER_REFRESH_CRON (every 10 min), WORKER_REFRESH_WITHIN (90m),
@@ -75,10 +76,11 @@ def build_parser() -> argparse.ArgumentParser:
     db = commands.add_parser(
         "db", parents=[common], help="PostgreSQL backend (DATABASE_URL): migrate the schema, import the JSON files",
         formatter_class=argparse.RawDescriptionHelpFormatter, epilog=DB_EPILOG,
-        description="With DATABASE_URL=postgresql://... every command and the app keep accounts, tokens and the post "
-                    "queue in PostgreSQL instead of the JSON files. migrate creates or upgrades the schema (safe to "
-                    "run any time, from several machines at once); status shows the schema version; import moves "
-                    "user_tokens.json, the manifest and its results file into the database (safe to run twice).")
+        description="With DATABASE_URL=postgresql://... every command and the app keep accounts, tokens and the posts "
+                    "in PostgreSQL instead of the token file and the embedded store. migrate creates or upgrades the "
+                    "schema (safe to run any time, from several machines at once); status shows the schema version; "
+                    "import moves user_tokens.json, the embedded store's posts (tiktok.db) and a manifest into the "
+                    "database (safe to run twice).")
     db.add_argument("action", choices=("migrate", "status", "import"))
     db.add_argument("--manifest", type=Path, default=None, metavar="FILE",
                     help="import: the manifest to import (default MANIFEST_FILE, or videos_to_upload.json)")
@@ -115,7 +117,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     from tiktok.config import load_settings  # after parsing: --help and bad arguments stay instant
-    from tiktok.errors import AccountNotFound, ConfigError, DatabaseError, TokenFileError
+    from tiktok.errors import AccountNotFound, ConfigError, DatabaseError, ResultsFileError, StoreError, TokenFileError
     from tiktok.logs import configure_logging
 
     configure_logging(logging.DEBUG if args.verbose else logging.WARNING)
@@ -144,7 +146,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
             return _tokens(args, services, read_environment().get("TOKENS_NEW_KEY", "").strip() or None)
         return _accounts(services)
-    except (ConfigError, TokenFileError, AccountNotFound, DatabaseError) as exc:
+    except (ConfigError, TokenFileError, AccountNotFound, DatabaseError, StoreError, ResultsFileError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         if getattr(exc, "transient", False):
             return ExitStatus.TRY_LATER
@@ -235,18 +237,27 @@ def _db(args: argparse.Namespace, settings) -> int:
     from tiktok.db.connection import describe
     from tiktok.db.migrations import LATEST, migrate, schema_version
 
+    from tiktok.store import postgres, schema as store_schema
+
     where = describe(settings.database_url)
     if args.action == "migrate":
         applied = migrate(settings.database_url)
         for migration in applied:
             print(outcome_line(DONE, where, f"migration {migration.version}: {migration.name}"))
-        if not applied:
-            print(outcome_line(SKIPPED, where, f"schema already at version {LATEST}"))
+        store_applied = postgres.migrate(settings.database_url)
+        for migration in store_applied:
+            print(outcome_line(DONE, where, f"post store migration {migration.version}: {migration.name}"))
+        if not applied and not store_applied:
+            print(outcome_line(SKIPPED, where, f"schema already at version {LATEST}, post store at version "
+                                               f"{store_schema.LATEST}"))
         return ExitStatus.OK
     if args.action == "status":
         version = schema_version(settings.database_url)
-        state = "current" if version == LATEST else f"behind: run python -m tiktok db migrate (latest {LATEST})"
-        print(f"{where}: schema version {version} ({state})")
-        return ExitStatus.OK if version == LATEST else ExitStatus.BAD_INPUT
+        store_version = postgres.store_version(settings.database_url)
+        current = version == LATEST and store_version == store_schema.LATEST
+        state = "current" if current else "behind: run python -m tiktok db migrate"
+        print(f"{where}: schema version {version} of {LATEST}, post store version {store_version} of "
+              f"{store_schema.LATEST} ({state})")
+        return ExitStatus.OK if current else ExitStatus.BAD_INPUT
     from tiktok.posting.dbimport import import_files
-    return import_files(settings, args.manifest or settings.manifest_path)
+    return import_files(settings, args.manifest)

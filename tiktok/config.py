@@ -26,7 +26,8 @@ DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8000
 DEFAULT_EMULATOR_PORT = 8001
 DEFAULT_TOKENS_FILE = "user_tokens.json"
-DEFAULT_MANIFEST_FILE = "videos_to_upload.json"  # the post queue the CLI, cron and the app share
+DEFAULT_MANIFEST_FILE = "videos_to_upload.json"  # the manifest upload_to_tiktok.py and the app import by default
+DEFAULT_STORE_NAME = "tiktok.db"  # the embedded post store, beside the token file unless STORE_FILE says otherwise
 DEFAULT_MEDIA_DIR = "media"  # where the app's composer stores uploaded videos
 DEFAULT_POST_GRACE_S = 3600.0  # a scheduled post later than this is "missed", not posted silently
 LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")  # binding elsewhere needs APP_PASSWORD
@@ -49,7 +50,7 @@ class Settings:
     port: int
     emulator_port: int
     secret_key: str | None = field(default=None, repr=False)
-    #: TOKENS_KEY: a Fernet key; when set, the token file's access and refresh tokens and the posting results file's
+    #: TOKENS_KEY: a Fernet key; when set, the token file's access and refresh tokens and the post store's
     #: upload URLs are stored encrypted (tiktok.sealing).
     tokens_key: str | None = field(default=None, repr=False)
     #: True unless we talk to TikTok's own API host: pages, logs and stored accounts then say "emulated".
@@ -60,14 +61,22 @@ class Settings:
     allowed_hosts: tuple[str, ...] = ()
     #: APP_PASSWORD: when set, every page but the sign-in page asks for it; required to bind beyond loopback.
     app_password: str | None = field(default=None, repr=False)
-    #: MANIFEST_FILE: the post queue (videos_to_upload.json) the app's composer and Posts page use.
+    #: MANIFEST_FILE: the manifest (videos_to_upload.json) imported into the store by upload_to_tiktok.py and the app.
     manifest_path: Path = Path(DEFAULT_MANIFEST_FILE)
+    #: STORE_FILE: the SQLite post store (posts, history, claims); None: tiktok.db beside the token file. Unused
+    #: with DATABASE_URL.
+    store_file: Path | None = None
     #: MEDIA_DIR: where the composer streams uploaded videos.
     media_dir: Path = Path(DEFAULT_MEDIA_DIR)
     #: POST_GRACE: how late a scheduled post may still go out (seconds, or 90s / 15m / 2h / 1d).
     post_grace_s: float = DEFAULT_POST_GRACE_S
     #: DATABASE_URL: postgresql://... selects the PostgreSQL backend (tokens, post queue, workers); None: JSON files.
     database_url: str | None = field(default=None, repr=False)
+
+    @property
+    def store_path(self) -> Path:
+        """Where the SQLite store is: STORE_FILE, or tiktok.db in the token file's folder."""
+        return self.store_file if self.store_file is not None else self.tokens_path.parent / DEFAULT_STORE_NAME
 
     @property
     def environment(self) -> str:
@@ -116,12 +125,14 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
                           f"{', '.join(unknown)}: TikTok's scopes for this tool are {', '.join(KNOWN_SCOPES)}")
     if "user.info.basic" not in scopes:
         raise ConfigError("TIKTOK_SCOPES must include user.info.basic (the app reads the account's name with it)")
+    tokens_path = Path(get("TOKENS_FILE", DEFAULT_TOKENS_FILE))
     callback_host = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host
     return Settings(
         client_key=client_key, client_secret=client_secret, api_base=api_base.rstrip("/"), auth_url=auth_url,
         redirect_uri=get("TIKTOK_REDIRECT_URI", f"http://{callback_host}:{port}/callback/"),
         scopes=scopes, pkce_encoding=encoding,  # type: ignore[arg-type]
-        tokens_path=Path(get("TOKENS_FILE", DEFAULT_TOKENS_FILE)), host=host, port=port,
+        tokens_path=tokens_path, store_file=Path(get("STORE_FILE")) if get("STORE_FILE") else None,
+        host=host, port=port,
         emulator_port=emulator_port, secret_key=get("FLASK_SECRET_KEY") or None,
         tokens_key=get("TOKENS_KEY") or None,
         emulated=api_base.rstrip("/") != TIKTOK_API_BASE,

@@ -10,12 +10,14 @@ instance says whether a later run may succeed without a person (the TRY LATER ou
     │   ├── TokenFileError          user_tokens.json unreadable, corrupt or the wrong shape
     │   ├── ManifestError           posting/manifest: videos_to_upload.json unreadable or not a list of entries
     │   ├── MediaError              posting/media: a video that cannot be inspected at all
-    │   ├── ResultsFileError        posting/results: the <manifest>.results.json file is unusable
-    │   ├── QueueError              posting/queue: the manifest cannot be changed as asked (nothing was changed)
+    │   ├── ResultsFileError        store/legacy: an earlier version's <manifest>.results.json cannot be imported
     │   ├── ReportFileError         report/csvfiles: a saved report CSV cannot be read
     │   └── TranscriptsFolderError  transcription/store: the transcripts folder cannot be used
     ├── DatabaseError               db: the PostgreSQL database (DATABASE_URL) cannot be used (never its password)
     │   └── DatabaseUnavailable     db: the server cannot be reached or went away (transient)
+    ├── StoreError                  store: the post store (its SQLite file or database) cannot be used (names it)
+    │   └── StoreUnavailable        store: the database cannot be reached or went away (transient)
+    ├── ChangeRefused               store: a post cannot be changed as asked (nothing was changed)
     ├── AccountNotFound             no stored account with that open_id
     ├── RelinkNeeded                the account's grant is gone; a person must log in again
     ├── TransportError              the request never got an answer (connection refused or dropped, timeout)
@@ -85,6 +87,10 @@ class TokenFileError(FileProblem):
     """The token file cannot be used; it is left exactly as it was."""
 
 
+class ResultsFileError(FileProblem):
+    """An earlier version's results file cannot be imported; it is left as it is and nothing is imported."""
+
+
 class DatabaseError(TikTokError):
     """The PostgreSQL database cannot be used as asked; the message names it without user or password."""
 
@@ -93,6 +99,22 @@ class DatabaseUnavailable(DatabaseError):
     """The database server cannot be reached, or the connection dropped."""
 
     transient = True
+
+
+class StoreError(TikTokError):
+    """The post store cannot be used; the message names the file or database (never a password) and what to do.
+    Nothing was changed: every change is one transaction."""
+
+
+class StoreUnavailable(StoreError):
+    """The store's database server cannot be reached, or the connection dropped."""
+
+    transient = True
+
+
+class ChangeRefused(TikTokError):
+    """A post cannot be changed as asked (it started, was changed meanwhile, or the change is not valid); the
+    message says why. Nothing was changed."""
 
 
 class AccountNotFound(TikTokError):

@@ -1,5 +1,5 @@
 """Sealing secret values at rest with ``TOKENS_KEY`` (a Fernet key): the token file's access and refresh tokens
-(auth/tokens) and the posting results file's upload URLs (posting/results).
+(auth/tokens) and the post store's upload URLs (store/sql, and earlier versions' results files: store/legacy).
 
 Each value is sealed with Fernet (AES-128-CBC + HMAC-SHA256) together with what it belongs to, e.g. an account's
 open_id and the field name, so a value copied to another account, record or field fails to open. A sealed value

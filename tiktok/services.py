@@ -28,12 +28,9 @@ class Services:
 
 
 def token_store(settings: Settings, *, clock=None) -> TokenStore:
-    """The accounts' store: the token file, or PostgreSQL when DATABASE_URL is set (the same interface)."""
-    extra = {} if clock is None else {"clock": clock}
-    if settings.database_url:
-        from tiktok.auth.pg_store import PgTokenStore
-        return PgTokenStore(settings.database_url, key=settings.tokens_key, **extra)  # type: ignore[return-value]
-    return TokenStore(settings.tokens_path, key=settings.tokens_key, **extra)
+    """The accounts' store: the token file, or PostgreSQL when DATABASE_URL is set (chosen in tiktok.store.base)."""
+    from tiktok.store.base import open_token_store
+    return open_token_store(settings, clock=clock)
 
 
 def build_services(settings: Settings, *, store: TokenStore | None = None,

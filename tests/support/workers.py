@@ -1,7 +1,8 @@
 """Worker processes for the concurrency and crash tests: ``python -m tests.support.workers MODE ...``.
 
-refresh TOKENS URL KEY SECRET WORKER N   (TOKENS: a token file, or a postgresql:// URL) N rounds of: force-refresh one account (strict rotation), then add an
+refresh TOKENS URL KEY SECRET WORKER N   N rounds of: force-refresh one account (strict rotation), then add an
                                           account of its own; prints one line per success, exits 1 on any error.
+                                          TOKENS: a token file, or a postgresql:// URL.
 write TOKENS                             writes forever: rotates every account's tokens and adds one account per
                                           commit, printing "committed <open_id>" after each commit.
 """

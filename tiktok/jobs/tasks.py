@@ -1,14 +1,15 @@
 """The jobs a worker runs, and the Procrastinate app that holds them (:func:`build_app`).
 
-- ``post_entry(key)``: post one queue entry. It first takes the entry's *account* lock (a session advisory lock, so
-  it dies with a killed worker). With it, it runs the ordinary posting run (:func:`run_queue`) over that account's
-  entries, again until none is left to do (an entry may come due, or be added, meanwhile), so one account's posts
-  go in queue order whichever of their jobs runs first, and different accounts' posts go in parallel on every
-  worker. When another worker holds the account, the job ends at once: that worker takes this entry too (it looks
-  again before it lets go), and the dispatcher's next round is the safety net. The entry's claim, its record and
-  the shared limiter in the database do the rest: never two inits, never over TikTok's per-token limits.
+- ``post_entry(key)``: post one post of the store (the job's argument is its key). It first takes the post's
+  *account* lock (a session advisory lock, so it dies with a killed worker). With it, it runs the ordinary posting
+  run (:func:`run_queue`) over that account's posts, again until none is left to do (a post may come due, or be
+  added, meanwhile), so one account's posts go in queue order whichever of their jobs runs first, and different
+  accounts' posts go in parallel on every worker. When another worker holds the account, the job ends at once: that
+  worker takes this post too (it looks again before it lets go), and the dispatcher's next round is the safety net.
+  The post's claim, its record and the shared limiter in the database do the rest: never two inits, never over
+  TikTok's per-token limits.
 - ``dispatch``, periodic (every few seconds): defers the jobs the queue needs (:mod:`.dispatch`) and retries jobs
-  whose worker stopped sending heartbeats (killed, or its machine died); a stalled posting job whose entry already
+  whose worker stopped sending heartbeats (killed, or its machine died); a stalled posting job whose post already
   has a new job waiting is marked failed instead (its successor resumes the post).
 - ``refresh_tokens``, periodic (every 10 minutes): refreshes the accounts whose access token expires within 90
   minutes; each refresh locks its account's row, so workers never present a spent refresh token.
@@ -96,34 +97,39 @@ def build_app(app_settings: Settings, config: WorkerConfig):
 
 def post_entry(key: str) -> str:
     from tiktok.db.connection import connect
-    from tiktok.posting.backend import open_queue
-    from tiktok.posting.results import entry_key
-    from tiktok.posting.runner import Hooks, RunOptions, plan_entries, run_queue, summary
+    from tiktok.posting.runner import Hooks, RunOptions, plan_posts, run_queue, summary, work_for
+    from tiktok.store.base import ENDED, open_store
 
     app_settings = settings()
-    queue = open_queue(app_settings)
-    entry = next((e for e in queue.read().entries if entry_key(e) == key), None)
-    if entry is None:
-        return f"entry {key} is no longer in the queue"
-    lock = connect(app_settings.database_url, autocommit=True)  # the account lock lives as long as this session
+    store = open_store(app_settings)
     try:
-        if not lock.execute("SELECT pg_try_advisory_lock(hashtextextended(%s, 0))",
-                            (f"tiktok-account:{entry.user_id}",)).fetchone()[0]:
-            return f"account {entry.user_id} is being posted by another worker, which takes this entry too"
-        tried: set[str] = set()
-        lines = []
-        for _ in range(MAX_PASSES):
-            mine = [e for e in queue.read().entries if e.user_id == entry.user_id]
-            options = RunOptions(jobs=1, only_keys=frozenset(entry_key(e) for e in mine),
-                                 grace_s=app_settings.post_grace_s)
-            work, _ = plan_entries(mine, queue.results().load(), now=time.time(), options=options)
-            todo = {entry_key(e) for e in work} - tried
-            if not todo:
-                break
-            tried |= todo
-            lines.append(summary(run_queue(queue, app_settings, options, hooks=Hooks(say=log.info))))
+        post = store.find(key)
+        if post is None or post.state in ENDED:
+            return f"post {key} is no longer in the queue"
+        lock = connect(app_settings.database_url, autocommit=True)  # the account lock lives as long as this session
+        try:
+            if not lock.execute("SELECT pg_try_advisory_lock(hashtextextended(%s, 0))",
+                                (f"tiktok-account:{post.user_id}",)).fetchone()[0]:
+                return f"account {post.user_id} is being posted by another worker, which takes this post too"
+            tried: set[int] = set()
+            lines = []
+            for _ in range(MAX_PASSES):
+                options = RunOptions(jobs=1, user_id=post.user_id, grace_s=app_settings.post_grace_s)
+                items = [work_for(p, app_settings) for p in store.open_posts(now=time.time(), user_id=post.user_id)]
+                work, _ = plan_posts(items, now=time.time(), options=options)
+                todo = {item.post.id for item in work} - tried
+                if not todo:
+                    break
+                tried |= todo
+                report = run_queue(store, app_settings, RunOptions(jobs=1, user_id=post.user_id,
+                                                                   grace_s=app_settings.post_grace_s,
+                                                                   only_ids=frozenset(todo)),
+                                   hooks=Hooks(say=log.info))
+                lines.append(summary(report))
+        finally:
+            lock.close()
     finally:
-        lock.close()
+        store.close()
     return "; ".join(lines) or "nothing to do"
 
 
@@ -153,14 +159,18 @@ async def _dispatch(post, app) -> str:
 
 def _deferrals():
     from tiktok.jobs.dispatch import plan_deferrals
-    from tiktok.posting.backend import open_queue
+    from tiktok.posting.runner import work_for
+    from tiktok.store.base import open_store
 
     app_settings = settings()
-    queue = open_queue(app_settings)
-    manifest = queue.read()
-    results = queue.results()
-    return plan_deferrals(manifest.entries, results.load(), set(results.claims()), now=time.time(),
-                          grace_s=app_settings.post_grace_s)
+    store = open_store(app_settings)
+    try:
+        now = time.time()
+        posts = store.open_posts(now=now)
+        items = [work_for(post, app_settings) for post in posts]
+        return plan_deferrals(items, store.live_claims(posts), now=now, grace_s=app_settings.post_grace_s)
+    finally:
+        store.close()
 
 
 def refresh_tokens(timestamp: int) -> str:

@@ -26,6 +26,12 @@ def require_schema(settings: Settings) -> None:
     if version != LATEST:
         raise ConfigError(f"{describe(settings.database_url)} has schema version {version}, this tool needs {LATEST}: "
                           "run python -m tiktok db migrate first")
+    from tiktok.store import postgres, schema
+
+    store_version = postgres.store_version(settings.database_url)
+    if store_version != schema.LATEST:
+        raise ConfigError(f"{describe(settings.database_url)} has post store version {store_version}, this tool needs "
+                          f"{schema.LATEST}: run python -m tiktok db migrate first")
 
 
 def run_worker(settings: Settings, concurrency: int) -> int:
@@ -87,28 +93,27 @@ async def supervise(app, options: dict, *, backoff_s: float = 1.0, max_backoff_s
 
 
 def list_queue(settings: Settings, say=print) -> int:
-    """Every queue entry with its state, then the jobs waiting, running or failed."""
+    """Every post a run still looks at, with its state, then the jobs waiting, running or failed."""
+    import time
+
     from tiktok.db.connection import describe, transaction
-    from tiktok.posting.backend import open_queue
-    from tiktok.posting.results import entry_key
+    from tiktok.store.base import open_store
 
     require_schema(settings)
-    queue = open_queue(settings)
-    manifest = queue.read()
-    results = queue.results()
-    records, claims = results.load(), results.claims()
-    count = len(manifest.entries)
-    say(f"{describe(settings.database_url)}: {count} entr{'y' if count == 1 else 'ies'}")
-    for entry in manifest.entries:
-        key = entry_key(entry)
-        record = records.get(key)
-        state = record.state if record else ("scheduled " + entry.post_at if entry.post_at else "waiting")
-        if key in claims:
-            state += f" (being posted by {claims[key].describe()})"
-        link = f" post id {record.post_ids[0]}" if record and record.post_ids else ""
-        say(f"  {key}  {entry.user_id}  {state}{link}")
-    for problem in manifest.problems:
-        say(f"  invalid: {problem.message}")
+    store = open_store(settings)
+    try:
+        posts = store.open_posts(now=time.time())
+        live = store.live_claims(posts)
+        say(f"{describe(settings.database_url)}: {store.count()} post(s), {len(posts)} still to do or to follow")
+        for post in posts:
+            record = post.record
+            state = post.state if record else ("scheduled " + post.post_at if post.post_at else "waiting")
+            if post.id in live:
+                state += " (being posted by a worker now)"
+            link = f" post id {record.post_ids[0]}" if record and record.post_ids else ""
+            say(f"  {post.label}  {post.key}  {post.user_id}  {state}{link}")
+    finally:
+        store.close()
     with transaction(settings.database_url) as conn:
         jobs = conn.execute("SELECT id, task_name, args, status, scheduled_at, attempts FROM procrastinate_jobs "
                             "WHERE status IN ('todo', 'doing', 'failed') ORDER BY id").fetchall()

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from tiktok.api import ApiClient
+from tiktok.pages import LIST_PATH, video_pages
 from tiktok.posting.caption import Caption
 from tiktok.posting.chunks import ChunkPlan
 from tiktok.errors import TikTokError
@@ -81,6 +82,16 @@ class PostingClient:
     def init_photo(self, token: str, body: dict[str, Any]) -> InitResult:
         data = self._api.call("POST", "/v2/post/publish/content/init/", token, json=body)
         return InitResult(str(data["publish_id"]))
+
+    def recent_captions(self, token: str) -> list[str]:
+        """The titles and descriptions of the account's newest public videos (one page of ``/v2/video/list/``,
+        scope ``video.list``): what a run compares a post's caption with when the store has no record of it."""
+        def fetch(body: dict[str, Any]) -> dict[str, Any]:
+            return self._api.call("POST", LIST_PATH, token, params={"fields": "id,title,video_description"},
+                                  json=body)
+
+        newest = next(video_pages(fetch), [])  # the first page only: the newest videos
+        return [str(video[name]) for video in newest for name in ("title", "video_description") if video.get(name)]
 
     def status(self, token: str, publish_id: str) -> PublishStatus:
         data, log_id = self._api.call_logged("POST", "/v2/post/publish/status/fetch/", token,

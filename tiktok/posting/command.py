@@ -6,16 +6,15 @@ import argparse
 import json
 import sys
 import time
+from pathlib import Path
 from typing import Sequence
 
 from tiktok.config import load_settings
-from tiktok.errors import ConfigError, DatabaseError
+from tiktok.errors import ConfigError, ResultsFileError, StoreError
 from tiktok.exitcodes import ExitStatus
 from tiktok.posting.chunks import ChunkPlanError, plan_chunks
-from tiktok.posting.backend import open_queue
-from tiktok.posting.manifest import ManifestError, PostRequest
+from tiktok.posting.manifest import ManifestError, PostRequest, load_manifest
 from tiktok.posting.media import MediaError, check_video, probe
-from tiktok.posting.results import ResultsFileError
 from tiktok.posting.runner import Hooks, RunOptions, RunReport, describe, run_queue, summary, utc_text
 from tiktok.progress import ByteProgress
 
@@ -25,54 +24,57 @@ def run(args: argparse.Namespace) -> int:
     say = lambda text: print(text, file=out, flush=True)  # noqa: E731
     try:
         settings = load_settings()
-        if settings.database_url and args.manifest is not None:
-            raise ConfigError(f"DATABASE_URL is set, so the post queue is in the database, not in {args.manifest}: "
-                              f"add the file's entries with python -m tiktok db import --manifest {args.manifest}")
-        queue = open_queue(settings, args.manifest)
-        manifest = queue.read()
+        manifest = manifest_to_import(args.manifest, settings.manifest_path)
+        if args.dry_run:
+            return _dry_run(manifest, args, settings, say)
+        from tiktok.store.base import open_store
+        store = open_store(settings)
     except (ConfigError, ManifestError) as exc:
         say(f"error: {exc}")
         return ExitStatus.BAD_INPUT
-    except DatabaseError as exc:
+    except StoreError as exc:
         say(f"error: {exc}")
         return ExitStatus.TRY_LATER if exc.transient else ExitStatus.BAD_INPUT
-    if args.dry_run:
-        for warning in manifest.warnings:
-            say(f"warning: {warning.message}")
-        for problem in manifest.problems:
-            say(f"error: {problem.message}")
-        return _dry_run(manifest.entries, args, settings, say) if not manifest.problems else ExitStatus.BAD_INPUT
     options = RunOptions(jobs=args.jobs, grace_s=settings.post_grace_s if args.grace is None else args.grace,
                          force=args.force, retry_failed=args.retry_failed, privacy=args.privacy,
                          poll_timeout_s=args.poll_timeout, poll_interval_s=args.poll_interval,
                          chunk_size=args.chunk_size)
     hooks = Hooks(say=say, progress=None if args.json else ByteProgress)
-    if args.watch:
-        return _watch(queue, settings, options, hooks, say)
-    report = _run_once(queue, settings, options, hooks, say)
+    try:
+        if args.watch:
+            return _watch(store, manifest, settings, options, hooks, say)
+        report = _run_once(store, manifest, settings, options, hooks, say)
+    finally:
+        store.close()
     if args.json:
         print(json.dumps(report_json(report), indent=2))
     return report.status
 
 
-def _run_once(queue, settings, options: RunOptions, hooks: Hooks, say) -> RunReport:
-    """One run with its lines: warnings and problems first, then each entry as it goes, then the summary."""
+def manifest_to_import(given: Path | None, default: Path) -> Path | None:
+    """The manifest a run imports: the one named (it must exist), else MANIFEST_FILE when it exists, else none
+    (the run posts what the store holds: the app's posts, earlier imports)."""
+    if given is not None:
+        if not given.exists():
+            raise ManifestError(given, "file not found")
+        return given
+    return default if default.exists() else None
+
+
+def _run_once(store, manifest: Path | None, settings, options: RunOptions, hooks: Hooks, say) -> RunReport:
+    """One run with its lines: the import, then each post as it goes, then the summary."""
     try:
-        report = run_queue(queue, settings, options, hooks=hooks, clock=time.time)
-    except (ConfigError, ManifestError, ResultsFileError, DatabaseError) as exc:
+        report = run_queue(store, settings, options, manifest=manifest, hooks=hooks, clock=time.time)
+    except (ConfigError, ManifestError, ResultsFileError, StoreError) as exc:
         say(f"error: {exc}")
         status = ExitStatus.TRY_LATER if getattr(exc, "transient", False) else ExitStatus.BAD_INPUT
         return RunReport(status=status, emulated=settings.emulated, stopped=str(exc))
-    if report.stopped:
-        say(f"warning: {report.stopped}")
-        say("nothing was posted")
-        return report
     say(summary(report))
     return report
 
 
-def _watch(queue, settings, options: RunOptions, hooks: Hooks, say) -> int:
-    """--watch: run now, then whenever an entry comes due, until Ctrl-C or SIGTERM (exit 0)."""
+def _watch(store, manifest: Path | None, settings, options: RunOptions, hooks: Hooks, say) -> int:
+    """--watch: run now, then whenever a post comes due, until Ctrl-C or SIGTERM (exit 0)."""
     import signal
     import threading
 
@@ -81,17 +83,17 @@ def _watch(queue, settings, options: RunOptions, hooks: Hooks, say) -> int:
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
 
-    def changed() -> float | None:  # the file's modification time; the database queue is looked at each minute
+    def changed() -> float | None:  # the manifest's modification time; the store is looked at each minute
         try:
-            return queue.manifest.stat().st_mtime_ns if hasattr(queue, "manifest") else None
+            return manifest.stat().st_mtime_ns if manifest is not None else None
         except OSError:
             return None
 
     def after(report: RunReport, wake: float) -> None:
-        say(f"watching {queue.where}: next look at {utc_text(wake)} (Ctrl-C stops)")
+        say(f"watching {store.where}: next look at {utc_text(wake)} (Ctrl-C stops)")
 
     try:
-        watch(lambda: _run_once(queue, settings, options, hooks, say), clock=time.time, sleep=stop.wait,
+        watch(lambda: _run_once(store, manifest, settings, options, hooks, say), clock=time.time, sleep=stop.wait,
               changed=changed, stopped=stop.is_set, after=after)
     except KeyboardInterrupt:
         pass
@@ -102,16 +104,32 @@ def _watch(queue, settings, options: RunOptions, hooks: Hooks, say) -> int:
 def report_json(report: RunReport) -> dict:
     return {"emulated": report.emulated, "exit_status": int(report.status),
             "outcomes": [o.to_json() for o in report.outcomes],
-            "problems": [p.message for p in report.problems],
+            "problems": list(report.problems),
             "next_due_at": utc_text(report.next_due_at) if report.next_due_at is not None else None,
+            "scheduled": report.scheduled,
             "under_review": report.following}
 
 
-def _dry_run(entries: Sequence[PostRequest], args, settings, say) -> int:
-    """Local checks only: accounts, media, chunk plans. Privacy is checked against creator_info when posting."""
+def _dry_run(manifest: Path | None, args, settings, say) -> int:
+    """Local checks only, and nothing stored: the manifest, accounts, media, chunk plans. Privacy is checked
+    against creator_info when posting."""
+    if manifest is None:
+        say(f"dry run: there is no manifest at {settings.manifest_path} to check; nothing was posted")
+        return ExitStatus.OK
+    checked = load_manifest(manifest, allow_loopback=settings.emulated)
+    for warning in checked.warnings:
+        say(f"warning: {warning.message}")
+    for problem in checked.problems:
+        say(f"error: {problem.message}")
+    if checked.problems:
+        return ExitStatus.BAD_INPUT
+    return _dry_run_entries(checked.entries, args, settings, say)
+
+
+def _dry_run_entries(entries: Sequence[PostRequest], args, settings, say) -> int:
     from tiktok.posting.caption import build_caption
-    from tiktok.services import token_store
-    store = token_store(settings)
+    from tiktok.store.base import open_token_store
+    store = open_token_store(settings)
     accounts = store.load()
     failed = False
     for entry in entries:

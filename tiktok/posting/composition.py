@@ -33,6 +33,7 @@ from tiktok.posting.client import CreatorInfo
 from tiktok.posting.fields import MAX_PHOTOS
 from tiktok.posting.manifest import validate_manifest
 from tiktok.posting.media import SUPPORTED_CODECS, SUPPORTED_CONTAINERS, MediaInfo, check_video
+from tiktok.posting.schedule import post_at_from as schedule_post_at
 
 ACTIONS = ("now", "schedule", "inbox")  # the form's three buttons: post now, schedule, send to the inbox
 SOURCES = ("upload", "video_url", "photos")
@@ -234,17 +235,16 @@ def disclosure_label(your_brand: bool, branded: bool) -> str | None:
     return PAID_PARTNERSHIP if branded else PROMOTIONAL if your_brand else None
 
 
-def post_at_from(local: str, offset: str, now: datetime) -> str:
-    """``post_at`` (ISO 8601 with the offset) from a datetime-local value and the browser's UTC offset;
-    ValueError saying what is wrong, including a time more than PAST_TOLERANCE_S before ``now``."""
+def post_at_from(local: str, offset: str, now: datetime, zone: str = "") -> str:
+    """``post_at`` (ISO 8601 with its offset) from a datetime-local value read in the browser's zone (or at its UTC
+    offset); ValueError saying what is wrong: not a time, a time the zone skips or repeats (daylight saving), or one
+    more than PAST_TOLERANCE_S before ``now``."""
     if not _LOCAL_TIME.fullmatch(local):
         raise ValueError(f"expected a date and time such as 2026-12-03T09:00, got {local!r}")
-    if not _OFFSET.fullmatch(offset):
+    if offset and not _OFFSET.fullmatch(offset):
         raise ValueError(f"the UTC offset must look like +01:00, -05:30 or Z, got {offset!r}")
-    try:
-        moment = datetime.fromisoformat(local + offset)
-    except ValueError:
-        raise ValueError(f"{local} is not a date and time that exists") from None
+    text = schedule_post_at(local, offset, zone)
+    moment = datetime.fromisoformat(text)
     if moment < now - timedelta(seconds=PAST_TOLERANCE_S):
         raise ValueError(f"{moment.isoformat(timespec='seconds')} is in the past: choose a time to come")
     return moment.isoformat(timespec="seconds")
@@ -256,7 +256,7 @@ def _schedule(form: Mapping[str, str], now: datetime, errors: list[FieldError]) 
         errors.append(FieldError("post_at_local", "choose the date and time to post at"))
         return None
     try:
-        return post_at_from(local, _text(form, "offset"), now)
+        return post_at_from(local, _text(form, "offset"), now, _text(form, "zone"))
     except ValueError as bad:
         errors.append(FieldError("post_at_local", str(bad)))
         return None

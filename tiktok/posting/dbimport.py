@@ -1,27 +1,25 @@
-"""``python -m tiktok db import``: move the JSON files into PostgreSQL, under their locks, safe to run twice.
+"""``python -m tiktok db import``: move the local files into PostgreSQL, under their locks, safe to run twice.
 
 - Accounts: read under the token file's lock. An account the database lacks is added; one it has is replaced only
   when the file's copy was refreshed later (after the first import the database's copy is the live one: TikTok
   rotates the refresh token at every refresh, so an older copy must never win).
-- Entries: read under the manifest's lock and added in the file's order, relative video paths made absolute (every
-  worker reads the file at that path); an entry already in the queue (same key) is left alone.
-- Records: read under the results file's lock; added when missing, replaced when the file's is newer. A results
-  file with a live claim (a run posting right now) stops the import before anything is written: wait for that run.
+- Posts of the embedded store (``tiktok.db``): each post the database lacks (by its key) is copied with its entry,
+  record and state; one it has is left alone. They get the database's own post numbers.
+- A manifest (``--manifest``, which must exist, or MANIFEST_FILE when there is one): imported as every run imports
+  it (:mod:`tiktok.posting.importer`), its earlier results file included. The stored entries' video paths are
+  absolute: every worker must read the file at that path.
 
+The database's post store is opened first: a database not migrated yet stops the command before anything is written.
 Nothing is deleted from the files; with DATABASE_URL set the commands no longer read them.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 
-from tiktok.atomic import held_lock
 from tiktok.auth.tokens import TokenStore
-from tiktok.errors import FileProblem
-from tiktok.posting.manifest import load_manifest
-from tiktok.posting.queue import LOCK_TIMEOUT_S, QueueError
-from tiktok.posting.results import ResultsFileError, ResultsStore, claim_is_live, entry_key, results_path_for
+from tiktok.errors import FileProblem, StoreError
 
 
 @dataclass
@@ -51,83 +49,79 @@ def import_accounts(source: TokenStore, target) -> ImportCounts:
     return counts
 
 
-def import_entries(manifest: Path, queue, *, allow_loopback: bool) -> tuple[ImportCounts, list[str]]:
-    """The manifest's valid entries into ``queue`` (a PgQueue); returns the counts and the file's problems."""
+def import_posts(source, target) -> ImportCounts:
+    """Every post of ``source`` (the embedded store) into ``target`` unless it holds that key already."""
     counts = ImportCounts()
-    lock = manifest.with_name(manifest.name + ".lock")
-    with held_lock(lock, LOCK_TIMEOUT_S, lambda reason: QueueError(manifest, reason)):
-        result = load_manifest(manifest, allow_loopback=allow_loopback)
-        present = {entry_key(e) for e in queue.read().entries}
-        for entry in result.entries:
-            absolute = replace(entry, video_path=entry.video_path.resolve()) if entry.video_path else entry
-            if entry_key(absolute) in present:
-                counts.kept += 1
-                continue
-            queue.add(absolute.to_entry())
-            present.add(entry_key(absolute))
+    for post in source.every_post():
+        if target.adopt(post, attempts=source.attempts(post.id)):
             counts.added += 1
-    return counts, [problem.message for problem in result.problems]
-
-
-def import_records(manifest: Path, source: ResultsStore, target, *, now: float,
-                   allow_loopback: bool) -> ImportCounts:
-    """The results file's records into ``target`` (a PgResultsStore). Keys are recomputed for absolute paths."""
-    counts = ImportCounts()
-    entries = load_manifest(manifest, allow_loopback=allow_loopback).entries
-    moved = {entry_key(e): entry_key(replace(e, video_path=e.video_path.resolve()) if e.video_path else e)
-             for e in entries}
-    with source.locked() as (records, claims):  # the results file's lock, held while copying
-        live = [key for key, claim in claims.items()
-                if claim_is_live(claim, host=source.host, now=now, alive=source.alive, started=source.started)]
-        if live:
-            raise ResultsFileError(source.path, f"has {len(live)} entr{'y' if len(live) == 1 else 'ies'} being "
-                                                "posted by a run right now; let it finish, then import again "
-                                                "(nothing was imported)")
-        existing = target.load()
-        for key, record in sorted(records.items()):
-            new_key = moved.get(key, key)
-            record = replace(record, key=new_key)
-            current = existing.get(new_key)
-            if current is None or record.updated_at > current.updated_at:
-                target.put(record)
-                counts.added += current is None
-                counts.updated += current is not None
-            else:
-                counts.kept += 1
+        else:
+            counts.kept += 1
     return counts
 
 
-def import_files(settings, manifest: Path, say=print) -> int:
-    """The command: accounts, entries, records, one line each; the exit status."""
-    import time
-
+def import_files(settings, manifest: Path | None = None, say=print) -> int:
+    """The command: accounts, the embedded store's posts, the manifest (``manifest``, which must exist, or
+    MANIFEST_FILE when it exists), one line each; the exit status. The database's post store is opened first, so a
+    database not migrated yet stops the command before anything is written."""
     from tiktok.auth.pg_store import PgTokenStore
     from tiktok.db.connection import describe
-    from tiktok.exitcodes import BAD_INPUT, DONE, SKIPPED, exit_status, outcome_line
-    from tiktok.posting.pg_queue import PgQueue
+    from tiktok.exitcodes import BAD_INPUT, DONE, SKIPPED, TRY_LATER, exit_status, outcome_line
+    from tiktok.store.base import open_store
 
     where = describe(settings.database_url)
-    outcomes = []
-    tokens = TokenStore(settings.tokens_path, key=settings.tokens_key)
-    counts = import_accounts(tokens, PgTokenStore(settings.database_url, key=settings.tokens_key))
-    say(outcome_line(DONE, f"{settings.tokens_path} -> {where}", f"accounts: {counts}"))
-    outcomes.append(DONE)
-    if not manifest.exists():
-        say(outcome_line(SKIPPED, str(manifest), "no manifest to import"))
-        return exit_status(outcomes)
-    queue = PgQueue(settings.database_url, allow_loopback=settings.emulated, key=settings.tokens_key)
+    target = open_store(settings)
     try:
-        entries, problems = import_entries(manifest, queue, allow_loopback=settings.emulated)
-        say(outcome_line(DONE, f"{manifest} -> {where}", f"entries: {entries}"))
-        for problem in problems:
-            say(outcome_line(BAD_INPUT, str(manifest), f"{problem} (not imported)"))
-            outcomes.append(BAD_INPUT)
-        results = ResultsStore(results_path_for(manifest), key=settings.tokens_key)
-        if results.path.exists():
-            records = import_records(manifest, results, queue.results(), now=time.time(),
-                                     allow_loopback=settings.emulated)
-            say(outcome_line(DONE, f"{results.path} -> {where}", f"records: {records}"))
-    except FileProblem as exc:
-        say(outcome_line(BAD_INPUT, str(manifest), str(exc)))
-        outcomes.append(BAD_INPUT)
+        outcomes = [DONE]
+        if settings.tokens_path.exists():
+            counts = import_accounts(TokenStore(settings.tokens_path, key=settings.tokens_key),
+                                     PgTokenStore(settings.database_url, key=settings.tokens_key))
+            say(outcome_line(DONE, f"{settings.tokens_path} -> {where}", f"accounts: {counts}"))
+        else:
+            say(outcome_line(SKIPPED, str(settings.tokens_path), "no token file to import"))
+        if settings.store_path.exists():
+            say(outcome_line(DONE, f"{settings.store_path} -> {where}", f"posts: {_local_posts(settings, target)}"))
+        path = manifest if manifest is not None else settings.manifest_path
+        if manifest is None and not path.exists():
+            say(outcome_line(SKIPPED, str(path), "no manifest to import"))
+        else:
+            outcomes += _manifest(path, settings, target, where, say)
+    except StoreError as exc:
+        say(outcome_line(TRY_LATER if exc.transient else BAD_INPUT, where, str(exc)))
+        outcomes = [TRY_LATER if exc.transient else BAD_INPUT]
+    finally:
+        target.close()
     return exit_status(outcomes)
+
+
+def _local_posts(settings, target) -> ImportCounts:
+    from tiktok.store.sqlite import open_sqlite
+
+    local = open_sqlite(settings.store_path, key=settings.tokens_key)
+    try:
+        return import_posts(local, target)
+    finally:
+        local.close()
+
+
+def _manifest(path: Path, settings, target, where: str, say) -> list[str]:
+    """Import one manifest (its earlier results file included); the outcomes of its lines."""
+    from tiktok.exitcodes import BAD_INPUT, DONE, outcome_line
+    from tiktok.posting.importer import import_manifest
+    from tiktok.posting.runner import import_lines
+
+    try:
+        imported = import_manifest(target, path, allow_loopback=settings.emulated, tokens_key=settings.tokens_key)
+    except FileProblem as exc:
+        say(outcome_line(BAD_INPUT, str(path), str(exc)))
+        return [BAD_INPUT]
+    result = imported.result
+    say(outcome_line(DONE, f"{path} -> {where}", "already imported, unchanged" if result.unchanged else
+                     f"entries: {len(result.added)} added, {result.kept} already there, {len(result.withdrawn)} "
+                     f"withdrawn, {result.migrated} record(s) from its results file"))
+    outcomes = [DONE]
+    for line in import_lines(imported):
+        if line.startswith("error: "):
+            say(outcome_line(BAD_INPUT, str(path), f"{line[len('error: '):]} (not imported)"))
+            outcomes.append(BAD_INPUT)
+    return outcomes

@@ -12,5 +12,9 @@ MAX_CHUNKS = 1000  # guide: 1 <= total_chunk_count <= 1000
 MAX_VIDEO_BYTES = 4_000_000_000
 DEFAULT_CHUNK_BYTES = 10_000_000  # our choice: inside [MIN_CHUNK_BYTES, MAX_CHUNK_BYTES] under both readings
 
-# Per user access token, per sliding minute (reference section 7): calls of each kind a run may send.
-POSTING_LIMITS = {"init": 6, "creator_info": 20, "status": 30}
+# Per user access token, per sliding minute (reference section 7): calls of each kind a run may send. The video
+# list (the look for a caption before a post the store has no record of) is a Display API endpoint: 600 a minute.
+POSTING_LIMITS = {"init": 6, "creator_info": 20, "status": 30, "video_list": 600}
+
+DEFAULT_JOBS = 4  # accounts posted at once: TikTok's limits are per token, so accounts do not slow each other
+MAX_JOBS = 32

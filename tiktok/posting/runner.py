@@ -1,14 +1,15 @@
-"""One posting run over a manifest: what is due is posted, accounts in parallel, each account's entries in order.
+"""One posting run over the store: what is due is posted, accounts in parallel, each account's posts in order.
 
-This is the one code path behind ``upload_to_tiktok.py``, ``python -m tiktok post``, ``--watch`` and the web app's
-background runner. It reads the manifest and the results file beside it and settles, without any call, every entry
-that needs no work now (:func:`plan_entries`: scheduled, missed, already done, failed for good, duplicates). The rest
-go to a :class:`Publisher`: entries of different accounts in parallel (``jobs`` worker threads), one account's
-entries in manifest order in one worker, so TikTok sees one account's posts in the order the person wrote them.
+This is the one code path behind ``upload_to_tiktok.py``, ``python -m tiktok post``, ``--watch``, the web app's
+background runner and the workers. A run first imports its manifest, when it has one (the manifest is an input:
+:mod:`tiktok.posting.importer`), then reads the posts that need a look (an indexed query: never the history) and
+settles, without any call, those that need no work now (:func:`plan_posts`: scheduled, missed, failed for good).
+The rest go to a :class:`Publisher`: posts of different accounts in parallel (``jobs`` worker threads), one
+account's posts in queue order in one worker, so TikTok sees one account's posts in the order they were queued.
 
-Each worker has its own Publisher and HTTP sessions; the token store, the results file (locked, with per-entry
-claims) and the request limiter are shared, so the threads together stay within TikTok's per-token limits and two
-workers, or this run and cron's, never post one entry twice.
+Each worker has its own Publisher and HTTP sessions; the token store, the post store (with per-post claims) and the
+request limiter are shared, so the threads together stay within TikTok's per-token limits and two workers, or this
+run and cron's, never post one post twice.
 """
 
 from __future__ import annotations
@@ -23,25 +24,24 @@ from pathlib import Path
 from typing import Any
 
 from tiktok.config import Settings
-from tiktok.errors import TikTokError
+from tiktok.errors import StoreError, TikTokError
 from tiktok.exitcodes import BAD_INPUT, FAILED, SCHEDULED, SKIPPED, TRY_LATER, ExitStatus, exit_status, outcome_label
-from tiktok.posting.cli import DEFAULT_JOBS
 from tiktok.posting.client import PostingClient
-from tiktok.posting.limits import DEFAULT_CHUNK_BYTES, POSTING_LIMITS
-from tiktok.posting.backend import FileQueue, PostQueue
-from tiktok.posting.manifest import ManifestProblem, PostRequest
+from tiktok.posting.importer import ManifestImport, import_manifest, request_of
+from tiktok.posting.limits import DEFAULT_CHUNK_BYTES, DEFAULT_JOBS, POSTING_LIMITS
+from tiktok.posting.manifest import PostRequest
 from tiktok.posting.publisher import (CLAIMED_ELSEWHERE, FIRST_POLL_S, Outcome, Publisher, done_detail,
-                                      failed_for_good_detail, media_label)
-from tiktok.posting.results import DONE, PostRecord, ResultsFileError, entry_key
-from tiktok.posting.schedule import DEFAULT_GRACE_S, next_due, when
+                                      failed_for_good_detail, media_label, needs_force_detail)
+from tiktok.posting.schedule import DEFAULT_GRACE_S, when
 from tiktok.ratelimit import TokenLimiter
 from tiktok.retry import Runtime
-
+from tiktok.store.base import Post, PostStore, shared_limiter
+from tiktok.store.records import DONE
 
 
 @dataclass(frozen=True)
 class RunOptions:
-    """What a person chose for this run (the command's flags); the same for every entry."""
+    """What a person chose for this run (the command's flags); the same for every post."""
 
     jobs: int = DEFAULT_JOBS
     grace_s: float = DEFAULT_GRACE_S
@@ -51,16 +51,19 @@ class RunOptions:
     poll_timeout_s: float = 600.0
     poll_interval_s: float = FIRST_POLL_S
     chunk_size: int = DEFAULT_CHUNK_BYTES
-    only_keys: frozenset[str] | None = None  # post only these entries (the app's "post now"); None: every entry
+    only_ids: frozenset[int] | None = None  # post only these posts (the app's "post now", a worker's job); None: all
+    user_id: str | None = None  # only this account's posts (a worker holding the account's lock)
 
 
 @dataclass
 class RunReport:
-    outcomes: list[Outcome] = field(default_factory=list)  # manifest order
-    problems: list[ManifestProblem] = field(default_factory=list)
-    warnings: list[ManifestProblem] = field(default_factory=list)
+    outcomes: list[Outcome] = field(default_factory=list)  # queue order
+    problems: list[str] = field(default_factory=list)  # the manifest's errors (entries not imported)
+    warnings: list[str] = field(default_factory=list)
+    imported: ManifestImport | None = None
     status: ExitStatus = ExitStatus.OK
     next_due_at: float | None = None  # the earliest scheduled time still to come: when --watch runs again
+    scheduled: int = 0  # posts whose time is still to come (a run does nothing for them yet)
     following: int = 0  # published public posts whose id TikTok has not released yet (later runs look again)
     emulated: bool = False
     stopped: str | None = None  # why nothing was posted at all (an error message), when that happened
@@ -76,114 +79,151 @@ class Hooks:
     limiter: TokenLimiter | None = None  # None: a new one for the run (several runs in one process may share one)
 
 
-def plan_entries(entries: Sequence[PostRequest], records: dict[str, PostRecord], *, now: float,
-                 options: RunOptions) -> tuple[list[PostRequest], dict[int, Outcome]]:
-    """Split the entries into those the publisher must work on and those settled here with no call to TikTok.
-    Pure: the records and ``now`` are given. The publisher checks every record again under its claim."""
-    work: list[PostRequest] = []
+@dataclass(frozen=True)
+class Work:
+    """A post a run looks at, with its entry as a checked request (None when the stored entry is not valid)."""
+
+    post: Post
+    request: PostRequest | None
+    problem: str = ""
+
+
+def plan_posts(items: Sequence[Work], *, now: float, options: RunOptions) -> tuple[list[Work], dict[int, Outcome]]:
+    """Split the posts into those the publisher must work on and those settled here with no call to TikTok.
+    Pure: the posts and ``now`` are given. The publisher checks every post again under its claim."""
+    work: list[Work] = []
     settled: dict[int, Outcome] = {}
-    first_of: dict[str, int] = {}
-    for entry in entries:
-        key = entry_key(entry)
-        if key in first_of:
-            settled[entry.index] = _outcome(entry, SKIPPED, f"entry {entry.index + 1} is the same as entry "
-                                            f"{first_of[key] + 1} (every field alike); skipped, it is posted once")
+    for item in items:
+        post, record = item.post, item.post.record
+        if options.only_ids is not None and post.id not in options.only_ids:
             continue
-        first_of[key] = entry.index
-        if options.only_keys is not None and key not in options.only_keys:
+        if item.request is None:
+            settled[post.id] = Outcome(post_id=post.id, user_id=post.user_id, media="", status=BAD_INPUT,
+                                       detail=item.problem, state=post.state)
             continue
-        record = records.get(key)
-        if record is None or record.state == "new":
-            settle = _by_schedule(entry, now, options)
+        if record is None:
+            settle = _by_schedule(item, now, options)
             if settle is None:
-                work.append(entry)
+                work.append(item)
             else:
-                settled[entry.index] = settle
+                settled[post.id] = settle
         elif record.state in DONE and not record.awaiting_public_id(now):
-            settled[entry.index] = _outcome(entry, SKIPPED, done_detail(record), record)
+            settled[post.id] = _outcome(item, SKIPPED, done_detail(record))
         elif record.needs_person and not options.retry_failed:
-            settled[entry.index] = _outcome(entry, FAILED, failed_for_good_detail(record), record)
+            settled[post.id] = _outcome(item, FAILED, failed_for_good_detail(record))
+        elif record.needs_force and not options.force:
+            settled[post.id] = _outcome(item, FAILED, needs_force_detail(record))
         else:
-            work.append(entry)  # in flight, to retry, or a public post whose id is awaited
+            work.append(item)  # in flight, to retry, or a public post whose id is awaited
     return work, settled
 
 
-def _by_schedule(entry: PostRequest, now: float, options: RunOptions) -> Outcome | None:
-    """None when a not-started entry is due; else its outcome (scheduled, or missed beyond the grace period)."""
-    state = when(entry.due_at, now, options.grace_s)
+def _by_schedule(item: Work, now: float, options: RunOptions) -> Outcome | None:
+    """None when a not-started post is due; else its outcome (scheduled, or missed beyond the grace period)."""
+    due_at = item.post.due_at
+    state = when(due_at, now, options.grace_s)
     if state == "scheduled":
-        return _outcome(entry, SCHEDULED, f"scheduled for {entry.post_at} ({describe_wait(entry.due_at - now)} "
-                                          "from now)")
+        return _outcome(item, SCHEDULED, f"scheduled for {item.post.post_at} ({describe_wait(due_at - now)} from now)")
     if state == "missed" and not options.force:
-        return _outcome(entry, FAILED, f"missed: it was due at {entry.post_at}, {describe_wait(now - entry.due_at)} "
-                                       f"ago, more than the {describe_wait(options.grace_s)} grace period, so it was "
-                                       "not posted. Give it a new post_at, or run with --force to post it now")
+        return _outcome(item, FAILED, f"missed: it was due at {item.post.post_at}, {describe_wait(now - due_at)} ago, "
+                                      f"more than the {describe_wait(options.grace_s)} grace period, so it was not "
+                                      "posted. Give it a new time, or run with --force to post it now")
     return None
 
 
-def run_queue(source: Path | PostQueue, settings: Settings, options: RunOptions = RunOptions(), *,
-              clock: Callable[[], float] = time.time, hooks: Hooks | None = None) -> RunReport:
-    """Post what is due in ``source`` (a manifest path, or any PostQueue: the file or the database). Raises
-    ManifestError, ConfigError, ResultsFileError or DatabaseError when the queue cannot be used at all (nothing was
-    attempted); anything about one entry is that entry's outcome."""
-    from tiktok.services import build_services  # requests and the API client: only once a run really starts
-
+def run_queue(store: PostStore, settings: Settings, options: RunOptions = RunOptions(), *,
+              manifest: Path | None = None, clock: Callable[[], float] = time.time,
+              hooks: Hooks | None = None) -> RunReport:
+    """Import ``manifest`` (when given), then post what is due in ``store``. Raises ManifestError, ConfigError,
+    ResultsFileError or StoreError when the run cannot start at all (nothing was attempted); anything about one
+    post is that post's outcome."""
     hooks = hooks or Hooks()
-    queue = FileQueue(source, allow_loopback=settings.emulated, key=settings.tokens_key) \
-        if isinstance(source, (str, Path)) else source
-    manifest = queue.read()
-    report = RunReport(problems=list(manifest.problems), warnings=list(manifest.warnings),
-                       emulated=settings.emulated)
-    for warning in manifest.warnings:
-        hooks.say(f"warning: {warning.message}")
-    for problem in manifest.problems:
-        hooks.say(f"error: {problem.message}")
-    results = queue.results()
-    if results.exists_but_empty() and manifest.entries and not options.force:
-        report.stopped = (f"{results.path} exists but holds no records: if earlier runs posted these entries, "
-                          "their record is gone and TikTok may already hold them. Check the profiles, then re-run "
-                          "with --force to post every entry anyway (or delete the empty file).")
-        report.status = ExitStatus.BAD_INPUT
-        return report
-    now = clock()
-    records = results.load()
-    work, settled = plan_entries(manifest.entries, records, now=now, options=options)
+    report = RunReport(emulated=settings.emulated)
     prefix = "[emulator] " if settings.emulated else ""
-    for index, outcome in sorted(settled.items()):
-        hooks.say(f"{prefix}entry {index + 1} for {outcome.user_id}: {outcome_label(outcome.status)}: "
-                  f"{outcome.detail}")
-    report.next_due_at = next_due([e.due_at for e in manifest.entries
-                                   if e.index in settled and settled[e.index].status == SCHEDULED], now)
-    store = build_services(settings).store
-    limiter = hooks.limiter or shared_limiter(settings)
-
-    def make_publisher() -> Publisher:
-        own = build_services(settings, store=store)  # this worker's own HTTP session, the run's token store
-        extra = {"runtime": hooks.runtime()} if hooks.runtime else {}
-        return Publisher(store=store, oauth=own.oauth, posting=PostingClient(own.api),
-                         upload_session=_upload_session(), results=results, emulated=settings.emulated,
-                         default_privacy=options.privacy, poll_timeout_s=options.poll_timeout_s,
-                         poll_interval_s=options.poll_interval_s, chunk_size=options.chunk_size,
-                         force=options.force, retry_failed=options.retry_failed, say=hooks.say,
-                         progress=hooks.progress, limiter=limiter, still_queued=queue.contains, **extra)
-
-    done, fatal = post_accounts(work, make_publisher, options.jobs, hooks.say, settings.emulated)
-    outcomes = {**settled, **done}
-    report.outcomes = [outcomes[e.index] for e in manifest.entries if e.index in outcomes]
-    after = results.load()
-    report.following = sum(1 for e in manifest.entries
-                           if (r := after.get(entry_key(e))) is not None and r.awaiting_public_id(clock()))
+    if manifest is not None:
+        report.imported = import_manifest(store, manifest, allow_loopback=settings.emulated,
+                                          tokens_key=settings.tokens_key)
+        report.problems, report.warnings = report.imported.problems, report.imported.warnings
+        for line in import_lines(report.imported, prefix):
+            hooks.say(line)
+    now = clock()
+    posts = store.open_posts(now=now, retry_failed=options.retry_failed, user_id=options.user_id, scheduled=False)
+    items = [work_for(post, settings) for post in posts]
+    work, settled = plan_posts(items, now=now, options=options)
+    for post_id, outcome in sorted(settled.items()):
+        hooks.say(f"{prefix}post {post_id} for {outcome.user_id}: {outcome_label(outcome.status)}: {outcome.detail}")
+    report.next_due_at = store.next_due(now)
+    report.scheduled = store.scheduled_count(now)
+    if work:
+        report.outcomes = _publish(work, settled, settings, options, store, hooks, clock)
+    else:
+        report.outcomes = [settled[item.post.id] for item in items if item.post.id in settled]
+    report.following = store.following(clock())
     busy = [TRY_LATER] if any(o.state == CLAIMED_ELSEWHERE for o in report.outcomes) else []
-    report.status = exit_status([*report.outcomes, *busy, *fatal, *([BAD_INPUT] if manifest.problems else [])])
+    report.status = exit_status([*report.outcomes, *busy, *([BAD_INPUT] if report.problems else [])])
     return report
 
 
-def shared_limiter(settings: Settings):
-    """One limiter for the run's threads; with DATABASE_URL one for every process on every machine."""
-    if settings.database_url:
-        from tiktok.db.ratelimit import PgLimiter
-        return PgLimiter(settings.database_url, POSTING_LIMITS)
-    return TokenLimiter(POSTING_LIMITS)
+def _publish(work: list[Work], settled: dict[int, Outcome], settings: Settings, options: RunOptions,
+             store: PostStore, hooks: Hooks, clock: Callable[[], float]) -> list[Outcome]:
+    from tiktok.services import build_services  # requests and the API client: only once there is work
+
+    tokens = build_services(settings).store
+    limiter = hooks.limiter or shared_limiter(settings, POSTING_LIMITS)
+
+    def make_publisher() -> Publisher:
+        own = build_services(settings, store=tokens)  # this worker's own HTTP session, the run's token store
+        extra = {"runtime": hooks.runtime()} if hooks.runtime else {}
+        return Publisher(tokens=tokens, oauth=own.oauth, posting=PostingClient(own.api),
+                         upload_session=_upload_session(), posts=store, emulated=settings.emulated,
+                         default_privacy=options.privacy, poll_timeout_s=options.poll_timeout_s,
+                         poll_interval_s=options.poll_interval_s, chunk_size=options.chunk_size,
+                         force=options.force, retry_failed=options.retry_failed, say=hooks.say,
+                         progress=hooks.progress, limiter=limiter, **extra)
+
+    done, fatal = post_accounts(work, make_publisher, options.jobs, hooks.say, settings.emulated)
+    outcomes = {**settled, **done}
+    order = sorted(outcomes)
+    return [outcomes[post_id] for post_id in order] + [_fatal(f) for f in fatal]
+
+
+def _fatal(status: str) -> Outcome:
+    return Outcome(post_id=0, user_id="", media="", status=status, detail="the run stopped this account's queue")
+
+
+def work_for(post: Post, settings: Settings) -> Work:
+    """The post with its stored entry checked as a manifest entry would be (a rule may have changed since)."""
+    if post.entry is None:
+        return Work(post, None, f"{post.label} is history from an earlier results file whose entry is gone; it "
+                                "cannot be posted again (compose it anew)")
+    request, problems = request_of(post.entry, source=post.label, allow_loopback=settings.emulated)
+    if request is None:
+        return Work(post, None, "; ".join(p.message for p in problems))
+    return Work(post, request)
+
+
+def import_lines(imported: ManifestImport, prefix: str = "") -> list[str]:
+    """What an import says: the file's errors and warnings, then what changed in the store (nothing when the file
+    is as the last import read it)."""
+    lines = [f"warning: {w}" for w in imported.warnings] + [f"error: {p}" for p in imported.problems]
+    result = imported.result
+    if result.unchanged:
+        return lines
+    where = imported.source
+    for post in result.withdrawn:
+        lines.append(f"{prefix}{post.label} withdrawn: it is no longer in {where} and had not started")
+    if result.added:
+        ids = ", ".join(str(p.id) for p in result.added)
+        lines.append(f"{prefix}{where}: {len(result.added)} new post(s) queued ({'posts ' + ids})")
+    if result.revived:
+        lines.append(f"{prefix}{where}: queued again (back in the file): posts "
+                     + ", ".join(str(p.id) for p in result.revived))
+    if result.rescheduled:
+        lines.append(f"{prefix}{where}: new post_at for posts " + ", ".join(str(p.id) for p in result.rescheduled))
+    if result.migrated:
+        lines.append(f"{prefix}{where}: {result.migrated} record(s) moved in from an earlier version's results file "
+                     "(left unchanged as a backup)")
+    return lines
 
 
 def _upload_session():
@@ -191,13 +231,13 @@ def _upload_session():
     return upload_session()
 
 
-def post_accounts(entries: list[PostRequest], make_publisher: Callable[[], Publisher], jobs: int,
+def post_accounts(items: list[Work], make_publisher: Callable[[], Publisher], jobs: int,
                   say: Callable[[str], None], emulated: bool) -> tuple[dict[int, Outcome], list[str]]:
-    """Publish ``entries``: one queue per account (its entries in order), ``jobs`` accounts at once, one Publisher
-    per worker thread. Returns the outcomes by entry index and the outcome words of accounts that had to stop."""
-    by_account: dict[str, list[PostRequest]] = {}
-    for entry in entries:
-        by_account.setdefault(entry.user_id, []).append(entry)
+    """Publish ``items``: one queue per account (its posts in order), ``jobs`` accounts at once, one Publisher per
+    worker thread. Returns the outcomes by post id and the outcome words of accounts that had to stop."""
+    by_account: dict[str, list[Work]] = {}
+    for item in items:
+        by_account.setdefault(item.post.user_id, []).append(item)
     prefix = "[emulator] " if emulated else ""
     workers = max(1, min(jobs, len(by_account)))
     lock = threading.Lock()
@@ -210,23 +250,24 @@ def post_accounts(entries: list[PostRequest], make_publisher: Callable[[], Publi
         with lock:
             say(text)
 
-    def account(queue: list[PostRequest]) -> None:
+    def account(queue: list[Work]) -> None:
         if getattr(local, "publisher", None) is None:
             local.publisher = make_publisher()
-        for entry in queue:
+        for item in queue:
             with lock:
                 position[0] += 1
-                say(f"{prefix}[{position[0]}/{len(entries)}] entry {entry.index + 1} for {entry.user_id}: "
-                    f"{describe(entry)}")
+                say(f"{prefix}[{position[0]}/{len(items)}] {item.post.label} for {item.post.user_id}: "
+                    f"{describe(item.request)}")
             try:
-                outcome = local.publisher.publish(entry)
-            except (ResultsFileError, TikTokError) as exc:  # the results file or the account broke: stop this queue
+                outcome = local.publisher.publish(item.post, item.request)
+            except TikTokError as exc:  # the store or the account broke: stop this account's queue
                 line(f"error: {exc}")
                 with lock:
-                    fatal.append(BAD_INPUT if isinstance(exc, ResultsFileError) else FAILED)
+                    fatal.append(BAD_INPUT if isinstance(exc, StoreError) and not exc.transient else
+                                 TRY_LATER if exc.transient else FAILED)
                 return
             with lock:
-                done[entry.index] = outcome
+                done[item.post.id] = outcome
             line(outcome_text(outcome, prefix, tagged=workers > 1))
 
     queues = list(by_account.values())
@@ -240,17 +281,19 @@ def post_accounts(entries: list[PostRequest], make_publisher: Callable[[], Publi
 
 
 def outcome_text(outcome: Outcome, prefix: str = "", *, tagged: bool = False) -> str:
-    """One line for one entry's outcome; ``tagged`` names the entry (lines of parallel workers interleave)."""
+    """One line for one post's outcome; ``tagged`` names the post (lines of parallel workers interleave)."""
     return (f"{prefix}  {outcome_label(outcome.status)}: {outcome.detail}"
             + (f" [publish_id {outcome.publish_id}]" if outcome.publish_id else "")
             + (f" (log_id {outcome.log_id})" if outcome.log_id and outcome.log_id not in outcome.detail else "")
-            + (f" [entry {outcome.index + 1}]" if tagged else ""))
+            + (f" [{outcome.label}]" if tagged else ""))
 
 
-def _outcome(entry: PostRequest, status: str, detail: str, record: PostRecord | None = None) -> Outcome:
-    return Outcome(index=entry.index, user_id=entry.user_id, media=media_label(entry), status=status, detail=detail,
-                   state=record.state if record else None, publish_id=record.publish_id if record else None,
-                   post_ids=record.post_ids if record else (), log_id=record.log_id if record else None)
+def _outcome(item: Work, status: str, detail: str) -> Outcome:
+    record = item.post.record
+    return Outcome(post_id=item.post.id, user_id=item.post.user_id, media=media_label(item.request), status=status,
+                   detail=detail, state=record.state if record else item.post.state,
+                   publish_id=record.publish_id if record else None, post_ids=record.post_ids if record else (),
+                   log_id=record.log_id if record else None)
 
 
 def describe(entry: PostRequest) -> str:
@@ -284,15 +327,15 @@ def utc_text(epoch: float) -> str:
 
 
 def summary(report: RunReport) -> str:
-    """The run's last line: how many entries ended how, what comes next."""
+    """The run's last line: how many posts ended how, what comes next."""
     counts: dict[str, int] = {}
     for outcome in report.outcomes:
         counts[outcome_label(outcome.status)] = counts.get(outcome_label(outcome.status), 0) + 1
     if report.problems:
-        counts[f"{outcome_label(BAD_INPUT)} (invalid entries)"] = len(report.problems)
+        counts[f"{outcome_label(BAD_INPUT)} (invalid manifest entries)"] = len(report.problems)
     parts = ", ".join(f"{n} {name}" for name, n in counts.items()) or "nothing to do"
     if report.next_due_at is not None:
-        parts += f"; next scheduled post at {utc_text(report.next_due_at)}"
+        parts += f"; {report.scheduled} scheduled, the next at {utc_text(report.next_due_at)}"
     if report.following:
         parts += f"; {report.following} posted under review (later runs look for the public link)"
     tail = " (EMULATED: nothing was sent to TikTok)" if report.emulated else ""

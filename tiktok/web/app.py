@@ -12,7 +12,7 @@ from flask import Flask, render_template
 from tiktok.config import Settings, load_settings
 from tiktok.logs import install_redaction
 from tiktok.services import build_services, token_store
-from tiktok.errors import DatabaseError, TokenFileError
+from tiktok.errors import DatabaseError, StoreError, TokenFileError
 from tiktok.exitcodes import outcome_label
 from tiktok.web.flows import LoginFlows
 
@@ -59,6 +59,11 @@ def create_app(test_config: Mapping[str, Any] | None = None, *, settings: Settin
     def database_unusable(exc: DatabaseError):
         return render_template("message.html", title="The database cannot be used", ok=False,
                                message=f"{exc}. Nothing was changed; reload once it is back."), 503
+
+    @app.errorhandler(StoreError)
+    def store_unusable(exc: StoreError):
+        return render_template("message.html", title="The post store cannot be used", ok=False,
+                               message=f"{exc}."), 503
 
     @app.errorhandler(404)
     def not_found(exc):

@@ -1,12 +1,14 @@
-"""The Posts page as data: every manifest entry with its record, as a card in one of four groups.
+"""The Posts page as data: posts of the store as cards in four groups, each group one page at a time.
 
-Pure (no Flask, no files, no clock): :func:`build_board` takes the parsed manifest, the results records, the
-connected accounts and ``now``, so every state a card can show is tested with hand-made values.
+Pure (no Flask, no store, no clock): :func:`post_card` takes a post, its entry as a request, the connected
+accounts and ``now``, so every state a card can show is tested with hand-made values; :func:`build_board` lays out
+the pages the store gave.
 
-A card's state comes from its record first (a post in flight or done is that, whatever its ``post_at``), then,
-for an entry not started, from its schedule (due, scheduled, or missed beyond the grace period). Links go to
-tiktok.com only for real posts; an emulated post links to the emulator's own share page and says "emulator",
-so nothing on the page suggests it reached TikTok.
+A card's state comes from its record first (a post in flight or done is that, whatever its ``post_at``), then, for
+a post not started, from its schedule (due, scheduled, or missed beyond the grace period). Links go to tiktok.com
+only for real posts; an emulated post links to the emulator's own share page and says "emulator", so nothing on
+the page suggests it reached TikTok. Times are given as instants (``When``); the page shows them in the browser's
+zone, with the zone named.
 """
 
 from __future__ import annotations
@@ -17,11 +19,11 @@ from typing import Mapping
 
 from tiktok.auth.tokens import Account
 from tiktok.posting.caption import CaptionTooLong, build_caption
-from tiktok.posting.manifest import ManifestResult, PostRequest
+from tiktok.posting.manifest import PostRequest
 from tiktok.posting.publisher import media_label
-from tiktok.posting.results import FAILED, IN_INBOX, PENDING_INIT, POSTED, PROCESSING, PUBLIC, UPLOADING, \
-    PostRecord, entry_key
-from tiktok.posting.schedule import when
+from tiktok.posting.schedule import local_zone, when
+from tiktok.store.base import BOARD_GROUPS, Post
+from tiktok.store.records import IN_INBOX, PENDING_INIT, POSTED, PROCESSING, PUBLIC, UPLOADING, PostRecord
 
 TIKTOK_WEB = "https://www.tiktok.com"
 
@@ -38,15 +40,17 @@ LABELS = {
     "failed": "Failed",
     "relink": "Needs relink",
     "invalid": "Invalid entry",
-    "duplicate": "Duplicate",
 }
 GROUP_OF = {"scheduled": "upcoming", "due": "upcoming", "uploading": "in_progress", "processing": "in_progress",
             "posted": "done", "inbox": "done", "under_review": "done", "failed": "failed", "relink": "failed",
-            "missed": "failed", "invalid": "failed", "duplicate": "failed"}
-GROUPS = (("upcoming", "Upcoming"), ("in_progress", "In progress"), ("done", "Done"), ("failed", "Failed"))
+            "missed": "failed", "invalid": "failed"}
+TITLES = {"failed": "Needs attention", "in_progress": "In progress", "upcoming": "Upcoming", "done": "Done"}
+GROUPS = tuple((name, TITLES[name]) for name in BOARD_GROUPS)  # failed and needs-attention first
+PAGE_SIZE = 20  # cards per group and page
 # States that change by themselves while a runner works: the page polls while one is shown.
 MOVING = frozenset({"due", "uploading", "processing", "under_review"})
 NOT_STARTED = frozenset({"scheduled", "due", "missed"})
+NEWEST_FIRST = frozenset({"failed", "done"})  # groups shown newest first
 
 
 @dataclass(frozen=True)
@@ -66,10 +70,11 @@ class Who:
 
 @dataclass(frozen=True)
 class When:
-    """An entry's ``post_at``: as given, in the server's local time with its offset, and relative to now."""
+    """A post's time: ``iso`` (UTC, for the page's script, which shows it in the browser's zone with the zone
+    named), ``fallback`` (the server's zone, named, for a page without script) and ``relative`` to now."""
 
-    given: str
-    local: str
+    iso: str
+    fallback: str
     relative: str
     due_at: float
 
@@ -86,8 +91,8 @@ class Link:
 
 @dataclass(frozen=True)
 class Card:
-    key: str  # entry_key; "" for an invalid entry (it has none)
-    number: int  # the entry's position in the file, counting from 1
+    id: int  # the post's stable id (0 for nothing)
+    revision: int
     state: str
     label: str
     detail: str = ""
@@ -101,6 +106,8 @@ class Card:
     actions: tuple[str, ...] = ()  # retry, edit, reschedule, cancel
     emulated: bool = False
     progress: tuple[int, int] | None = None  # (bytes sent, total) while uploading
+    origin: str = ""  # app, manifest or earlier
+    updated_at: float = 0.0
 
     @property
     def group(self) -> str:
@@ -110,11 +117,21 @@ class Card:
     def moving(self) -> bool:
         return self.state in MOVING
 
+    @property
+    def sort_key(self) -> float:
+        """Where the card sits in its group (the page's script keeps the same order): upcoming by time, in
+        progress by id, failed and done newest first."""
+        if self.group == "upcoming":
+            return self.schedule.due_at if self.schedule else 0.0
+        if self.group == "in_progress":
+            return float(self.id)
+        return -self.updated_at
+
     def to_json(self) -> dict:
-        return {"key": self.key, "number": self.number, "state": self.state, "label": self.label,
-                "detail": self.detail, "group": self.group, "link": self.link.url if self.link else None,
-                "emulated": self.emulated, "actions": list(self.actions),
-                "progress": list(self.progress) if self.progress else None}
+        return {"id": self.id, "state": self.state, "label": self.label, "detail": self.detail,
+                "group": self.group, "link": self.link.url if self.link else None, "emulated": self.emulated,
+                "actions": list(self.actions), "progress": list(self.progress) if self.progress else None,
+                "revision": self.revision}
 
 
 @dataclass(frozen=True)
@@ -122,102 +139,104 @@ class Group:
     name: str
     title: str
     cards: tuple[Card, ...]
+    total: int = 0  # cards in the whole group (this page shows ``cards``)
+    page: int = 1
+
+    @property
+    def more(self) -> bool:
+        return self.page * PAGE_SIZE < self.total
+
+    @property
+    def remaining(self) -> int:
+        """Cards after this page."""
+        return max(0, self.total - self.page * PAGE_SIZE)
 
 
 @dataclass(frozen=True)
 class Board:
     groups: tuple[Group, ...]
-    problems: tuple[str, ...] = ()  # file-level problems (not tied to one entry)
+    problems: tuple[str, ...] = ()  # the manifest's last import: entries it could not take
     emulated: bool = False
+    change: int = 0  # the store's change number when it was read (the page asks for what changed since)
+    next_due_at: float | None = None  # the earliest time a scheduled post comes due (the page looks again then)
     cards: tuple[Card, ...] = field(default=(), repr=False)
+    busy: bool = False  # the store has a post moving, shown on this page or not
 
     @property
     def moving(self) -> bool:
-        return any(card.moving for card in self.cards)
-
-    @property
-    def next_due_at(self) -> float | None:
-        """The earliest time a scheduled card comes due (the page looks again then), or None."""
-        times = [card.schedule.due_at for card in self.cards if card.state == "scheduled" and card.schedule]
-        return min(times) if times else None
+        return self.busy or any(card.moving for card in self.cards)
 
     @property
     def empty(self) -> bool:
-        return not self.cards
+        return not any(group.total for group in self.groups)
 
-    def card(self, key: str) -> Card | None:
-        return next((card for card in self.cards if card.key == key), None)
-
-
-def build_board(manifest: ManifestResult, records: Mapping[str, PostRecord], accounts: Mapping[str, Account], *,
-                now: float, grace_s: float, emulated: bool, emulator_base: str, tz: tzinfo | None = None) -> Board:
-    """Every entry of ``manifest`` (valid or not) as a card, in file order within its group.
-    ``tz`` is the zone times are shown in (default: the server's local zone)."""
-    cards: list[Card] = []
-    first_of: dict[str, int] = {}
-    for entry in manifest.entries:
-        key = entry_key(entry)
-        if key in first_of:  # the runner posts it once, for the first of them; the others are never posted
-            cards.append(duplicate_card(entry, first_of[key], accounts, now=now, tz=tz))
-            continue
-        first_of[key] = entry.index
-        cards.append(entry_card(entry, records.get(key), accounts, now=now, grace_s=grace_s, emulated=emulated,
-                                emulator_base=emulator_base, tz=tz))
-    cards += invalid_cards(manifest)
-    cards.sort(key=lambda card: card.number)
-    groups = tuple(Group(name, title, tuple(c for c in cards if c.group == name)) for name, title in GROUPS)
-    problems = tuple(p.message for p in manifest.problems if p.index is None)
-    return Board(groups=groups, problems=problems, emulated=emulated, cards=tuple(cards))
+    def card(self, post_id: int) -> Card | None:
+        return next((card for card in self.cards if card.id == post_id), None)
 
 
-def invalid_cards(manifest: ManifestResult) -> list[Card]:
-    """One card per entry the manifest check left out, with every message about it."""
-    by_index: dict[int, list[str]] = {}
-    for problem in manifest.problems:
-        if problem.index is not None:
-            by_index.setdefault(problem.index, []).append(problem.message)
-    return [Card(key="", number=index + 1, state="invalid", label=LABELS["invalid"], detail="; ".join(messages))
-            for index, messages in sorted(by_index.items())]
+def build_board(pages: Mapping[str, list[Card]], totals: Mapping[str, int], *, page: int = 1,
+                problems: tuple[str, ...] = (), emulated: bool, change: int, next_due_at: float | None,
+                busy: bool = False) -> Board:
+    """The groups in page order (needs attention first), each with its page of cards and its total."""
+    groups = tuple(Group(name, title, tuple(sorted(pages.get(name, ()), key=order)), totals.get(name, 0), page)
+                   for name, title in GROUPS)
+    cards = tuple(card for group in groups for card in group.cards)
+    return Board(groups=groups, problems=problems, emulated=emulated, change=change, next_due_at=next_due_at,
+                 cards=cards, busy=busy)
 
 
-def duplicate_card(entry: PostRequest, first: int, accounts: Mapping[str, Account], *, now: float,
-                   tz: tzinfo | None = None) -> Card:
-    """An entry that makes the same post as an earlier one; it has no key of its own (the first one's actions)."""
-    return Card(key="", number=entry.index + 1, state="duplicate", label=LABELS["duplicate"],
-                detail=f"the same post as entry {first + 1} (every field alike but post_at): it is posted once, as "
-                       f"entry {first + 1}; remove this copy from the file", who=who_for(entry, None, accounts),
-                caption=caption_of(entry), media=media_label(entry), kind=kind_of(entry),
-                schedule=schedule_of(entry, now, tz))
+def order(card: Card) -> tuple[float, int]:
+    """A card's place in its group, as the store pages it: newest first (the later id first among equals) in
+    needs attention and done, by time (then id) in upcoming, by id in progress."""
+    return card.sort_key, (-card.id if card.group in NEWEST_FIRST else card.id)
 
 
-def entry_card(entry: PostRequest, record: PostRecord | None, accounts: Mapping[str, Account], *, now: float,
-               grace_s: float, emulated: bool, emulator_base: str, tz: tzinfo | None = None) -> Card:
-    """The card for one valid entry and its record (None before any run touched it)."""
+def post_card(post: Post, entry: PostRequest | None, accounts: Mapping[str, Account], *, now: float,
+              grace_s: float, emulated: bool, emulator_base: str, problem: str = "",
+              tz: tzinfo | None = None) -> Card:
+    """The card for one post (``entry``: its stored entry as a checked request; None when it is not valid)."""
+    record = post.record
     post_emulated = emulated or bool(record and record.emulated)
-    state, detail, progress = card_state(entry, record, now=now, grace_s=grace_s)
-    who = who_for(entry, record, accounts)
+    who = who_for(post.user_id, record, accounts)
+    if entry is None:
+        state, detail = ("invalid", problem) if post.entry is not None else card_history(record)
+        return Card(id=post.id, revision=post.revision, state=state, label=LABELS[state], detail=detail, who=who,
+                    media=post.media_name or "", emulated=post_emulated, origin=post.origin,
+                    updated_at=post.updated_at, actions=("cancel",) if post.state in ("queued", "failed") and
+                    post.entry is not None else ())
+    state, detail, progress = card_state(post, record, now=now, grace_s=grace_s)
     link = None
     # an emulated post seen by an app talking to TikTok has no emulator to link to: no link rather than a wrong one
     linkable = emulated or not post_emulated
     if record is not None and record.state == POSTED and record.post_ids and who.username and linkable:
         link = post_link(who.username, record.post_ids[0], emulated=post_emulated, emulator_base=emulator_base)
-    return Card(key=entry_key(entry), number=entry.index + 1, state=state, label=LABELS[state], detail=detail,
-                who=who, caption=caption_of(entry), media=media_label(entry), kind=kind_of(entry),
-                schedule=schedule_of(entry, now, tz), link=link, log_id=record.log_id if record else None,
-                actions=actions_for(state, record), emulated=post_emulated, progress=progress)
+    return Card(id=post.id, revision=post.revision, state=state, label=LABELS[state], detail=detail, who=who,
+                caption=caption_of(entry), media=post.media_name or media_label(entry), kind=kind_of(entry),
+                schedule=schedule_of(post, now, tz), link=link, log_id=record.log_id if record else None,
+                actions=actions_for(state, post), emulated=post_emulated, progress=progress, origin=post.origin,
+                updated_at=post.updated_at)
 
 
-def card_state(entry: PostRequest, record: PostRecord | None, *, now: float,
+def card_history(record: PostRecord | None) -> tuple[str, str]:
+    """A post kept from an earlier results file whose entry is gone: its record says how it ended."""
+    if record is not None and record.state == POSTED:
+        return "posted", "posted by an earlier version (its manifest entry is gone)"
+    if record is not None and record.state == IN_INBOX:
+        return "inbox", "sent to the inbox by an earlier version (its manifest entry is gone)"
+    return "failed", "kept from an earlier version's results file; its manifest entry is gone"
+
+
+def card_state(post: Post, record: PostRecord | None, *, now: float,
                grace_s: float) -> tuple[str, str, tuple[int, int] | None]:
-    """(state, detail, upload progress) for an entry; see the module docstring for the order of the rules."""
+    """(state, detail, upload progress) for a post; see the module docstring for the order of the rules."""
     if record is not None and record.retry_requested:
         return "due", "retry requested: the next run posts it again", None
-    if record is None or record.state == "new":
-        due_at = entry.due_at
+    if record is None:
+        due_at = post.due_at
         state = when(due_at, now, grace_s)
         if state == "missed":
             return state, (f"its time passed {relative(due_at, now)} (more than {grace_s / 60:.0f} min ago) and it "
-                           "was not posted: give it a new time, or post it with --force"), None
+                           "was not posted: give it a new time, or cancel it"), None
         if state == "due":
             return state, "waiting for the next run to post it", None
         return state, "", None
@@ -260,20 +279,23 @@ def failure_reason(record: PostRecord) -> str:
     return text
 
 
-def actions_for(state: str, record: PostRecord | None) -> tuple[str, ...]:
+def actions_for(state: str, post: Post) -> tuple[str, ...]:
+    """What a person may do to a card: a post not started may be edited, rescheduled or cancelled; a failed one
+    (TikTok's answer known, nothing in flight) retried, edited or cancelled."""
+    record = post.record
     if state in NOT_STARTED and record is None:
         return ("edit", "reschedule", "cancel")
     if state in ("failed", "relink") and record is not None and not record.retry_requested:
-        return ("retry",)
+        return ("retry", "edit", "cancel") if post.state == "failed" else ("retry",)
     return ()
 
 
-def who_for(entry: PostRequest, record: PostRecord | None, accounts: Mapping[str, Account]) -> Who:
-    account = accounts.get(entry.user_id)
+def who_for(open_id: str, record: PostRecord | None, accounts: Mapping[str, Account]) -> Who:
+    account = accounts.get(open_id)
     username = (record.username if record is not None else None) or (account.username if account else "")
     if account is None:
-        return Who(open_id=entry.user_id, username=username, connected=False)
-    return Who(open_id=entry.user_id, username=username, display_name=account.display_name,
+        return Who(open_id=open_id, username=username, connected=False)
+    return Who(open_id=open_id, username=username, display_name=account.display_name,
                avatar_url=account.avatar_url)
 
 
@@ -295,20 +317,24 @@ def kind_of(entry: PostRequest) -> str:
     return "photo" if entry.photo_urls else "video"
 
 
-def schedule_of(entry: PostRequest, now: float, tz: tzinfo | None) -> When | None:
-    due_at = entry.due_at
+def schedule_of(post: Post, now: float, tz: tzinfo | None) -> When | None:
+    due_at = post.due_at
     if due_at is None:
         return None
-    return When(given=entry.post_at, local=local_time(due_at, tz), relative=relative(due_at, now), due_at=due_at)
+    return When(iso=iso_utc(due_at), fallback=local_time(due_at, tz), relative=relative(due_at, now), due_at=due_at)
+
+
+def iso_utc(epoch: float) -> str:
+    return datetime.fromtimestamp(epoch, timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
 def local_time(epoch: float, tz: tzinfo | None = None) -> str:
-    """``2026-12-03 09:00 (UTC+01:00)`` in ``tz`` (the server's zone by default)."""
-    moment = datetime.fromtimestamp(epoch, tz or timezone.utc)
-    if tz is None:
-        moment = moment.astimezone()
+    """``2026-12-03 09:00 Europe/Berlin (UTC+01:00)`` in ``tz`` (the server's zone by default), the zone named."""
+    zone = tz or local_zone()
+    moment = datetime.fromtimestamp(epoch, zone)
     offset = moment.strftime("%z")
-    return f"{moment:%Y-%m-%d %H:%M} (UTC{offset[:3]}:{offset[3:]})"
+    name = getattr(zone, "key", None) or moment.tzname() or "UTC"
+    return f"{moment:%Y-%m-%d %H:%M} {name} (UTC{offset[:3]}:{offset[3:]})"
 
 
 def relative(epoch: float, now: float) -> str:

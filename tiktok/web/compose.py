@@ -1,13 +1,13 @@
-"""The composer (``/posts/new``): write one post for one connected account and add it to the manifest queue.
+"""The composer (``/posts/new``): write one post for one connected account and add it to the post store.
 
 GET asks TikTok for the account's creator_info (nickname, privacy options, the interactions it allows, its longest
 video) and shows the form; when TikTok says the creator cannot post now, or the account needs linking again, the
 page says why and shows no form. A video goes up on its own first: compose.js POSTs the raw file to
 ``/posts/new/upload``, which streams it into MEDIA_DIR in blocks under an unguessable name, probes it and answers
 with the checks. The form's POST asks creator_info afresh, applies every rule again
-(:func:`tiktok.posting.composition.compose`) and adds the entry to the queue (the manifest the CLI and cron read,
-or the database with DATABASE_URL); "Post now" then kicks the background runner. A POST that breaks a rule gets
-the form back with a 400 and the queue is not touched.
+(:func:`tiktok.posting.composition.compose`) and adds the post to the store (never to a manifest file; the CLI, cron
+and the workers post from the same store); "Post now" then kicks the background runner. A POST that breaks a rule
+gets the form back with a 400 and the store is not touched. The post keeps the file's original name for the page.
 """
 
 from __future__ import annotations
@@ -25,17 +25,19 @@ from urllib.parse import unquote
 
 from flask import (Blueprint, abort, current_app, flash, jsonify, redirect, render_template, request, session,
                    send_from_directory, url_for)
+from markupsafe import Markup
 from werkzeug.exceptions import ClientDisconnected
 
 from tiktok.auth.access import call_with_token
-from tiktok.errors import AccountNotFound, AuthError, PostingRefused, RelinkNeeded, ScopeError, TikTokError
+from tiktok.errors import (AccountNotFound, AuthError, ChangeRefused, PostingRefused, RelinkNeeded, ScopeError,
+                           StoreError, TikTokError)
 from tiktok.posting.client import CreatorInfo, PostingClient
 from tiktok.posting.composition import (PRIVACY_LABELS, FieldError, compose, disclosure_label, is_media_id,
                                         media_name, media_summary, ticked)
 from tiktok.posting.limits import MAX_VIDEO_BYTES
 from tiktok.posting.media import SUPPORTED_CONTAINERS, MediaError, MediaInfo, probe
-from tiktok.posting.backend import open_queue
-from tiktok.posting.queue import QueueError
+from tiktok.posting.manifest import validate_manifest
+from tiktok.store.records import entry_key
 from tiktok.web import queue_runner
 from tiktok.web.views import check_csrf, page_error, services
 
@@ -97,19 +99,39 @@ def create():
     source = request.form.get("source", "upload")
     media = uploaded(request.form.get("media_id", "")) if source == "upload" else None
     now = datetime.fromtimestamp(current_app.config["CLOCK"](), timezone.utc)
-    result = compose(request.form, creator, media, now, allow_loopback=services().settings.emulated)
+    result = compose(schedule_fields(request.form), creator, media, now, allow_loopback=services().settings.emulated)
     if isinstance(result, list):
         return render_form(accounts, open_id, creator, None, form=request.form, media=media, errors=result,
                            status=400)
+    from tiktok.web.posts import post_store
+    checked = validate_manifest([result], source="form", allow_loopback=services().settings.emulated).entries[0]
     try:
-        open_queue(services().settings, manifest_path()).editor().add(result)  # the file, or the database
-    except QueueError as exc:
-        errors = [FieldError("manifest", str(exc))]
+        post = post_store().add(result, key=entry_key(result), due_at=checked.due_at,
+                                media_name=original_name(request.form.get("media_name", "")) if media else None)
+    except (ChangeRefused, StoreError) as exc:
+        errors = [FieldError("store", f"{exc}".rstrip(".") + ".")]
         return render_form(accounts, open_id, creator, None, form=request.form, media=media, errors=errors,
-                           status=409)
+                           status=409 if isinstance(exc, ChangeRefused) else 503)
     started = queue_runner.kick(current_app) if request.form.get("action") in ("now", "inbox") else None
-    flash(added_message(result, creator, started), "ok")
+    flash(added_message(result, creator, started, post.id, post.media_name), "ok")
     return redirect(url_for("posts.index"))
+
+
+def schedule_fields(form):
+    """The form as :func:`compose` reads it: with the browser's zone, the time is read in that zone alone. The
+    offset compose.js sends beside it is the browser's guess for a time that happens twice (nobody chose it), so
+    such a time is refused, as the edit page refuses it, rather than taken at the guess."""
+    if not (form.get("zone") or "").strip():
+        return form
+    fields = form.copy()
+    fields["offset"] = ""
+    return fields
+
+
+def original_name(text: str) -> str | None:
+    """The name the person's file had (what the page shows), without folders or control characters."""
+    name = "".join(ch for ch in text.replace("\\", "/").rsplit("/", 1)[-1] if ch.isprintable()).strip()
+    return name[:200] or None
 
 
 def render_form(accounts, open_id: str, creator: CreatorInfo | None, refusal: Refusal | None, *, form,
@@ -127,27 +149,30 @@ def render_form(accounts, open_id: str, creator: CreatorInfo | None, refusal: Re
     return page, (refusal.status if refusal is not None else status)
 
 
-def added_message(entry: dict[str, Any], creator: CreatorInfo, started: bool | None) -> str:
-    """The flash naming the new entry: whose, what media, what caption and what happens next."""
+def added_message(entry: dict[str, Any], creator: CreatorInfo, started: bool | None, post_id: int,
+                  original: str | None = None):
+    """The flash naming the new post: its number, whose, what media, what caption and what happens next."""
     who = f"@{creator.username}" if creator.username else creator.nickname or entry["user_id"]
     if "video_path" in entry:
-        media = Path(entry["video_path"]).name
+        media = original or Path(entry["video_path"]).name
     elif "video_url" in entry:
         media = entry["video_url"]
     else:
         media = f"{len(entry['photo_urls'])} photo(s)"
-    caption = entry.get("description") or " ".join(f"#{t}" for t in entry.get("tags", ()))
+    caption = " ".join([entry.get("description") or "", *(f"#{t}" for t in entry.get("tags", ()))]).strip()
     named = f"{media}, “{caption if len(caption) <= 60 else caption[:59] + '…'}”" if caption else media
     run = "the runner has started" if started else "the run going on now takes it next"
     if "post_at" in entry:
-        then = f"scheduled for {entry['post_at']}"
+        from tiktok.web.posts import time_html
+        then = Markup("scheduled for ") + time_html(datetime.fromisoformat(entry["post_at"]).timestamp())
     elif entry.get("draft"):
         then = f"going to the creator's TikTok inbox as a draft, {run}"
         then += "; a video carries no caption there, it is written in the TikTok app" if "video_path" in entry \
             or "video_url" in entry else ""
     else:
         then = f"posting now, {run}"
-    return f"Added the post for {who} ({named}) to the queue: {then}. TikTok may take a few minutes to process it."
+    return Markup("Added post {} for {} ({}) to the queue: {}. TikTok may take a few minutes to process it.").format(
+        post_id, who, named, then)
 
 
 # -- the upload and the preview ----------------------------------------------------------------------------------
@@ -162,6 +187,7 @@ def upload():
     except UploadRefused as refused:
         return jsonify({"error": str(refused)}), refused.status
     return jsonify({**media_summary(info, creator.max_duration_s), "media_id": name,
+                    "original_name": original_name(unquote(request.headers.get("X-File-Name", ""))) or name,
                     "preview_url": url_for("compose.media", name=name)})
 
 
@@ -275,10 +301,6 @@ def media_folder() -> Path:
     folder = Path(services().settings.media_dir).resolve()
     folder.mkdir(mode=0o700, parents=True, exist_ok=True)
     return folder
-
-
-def manifest_path() -> Path:
-    return Path(current_app.config["MANIFEST_PATH"])
 
 
 def server_offset() -> str:

@@ -1,80 +1,107 @@
-"""The Posts page (``/posts/``): every manifest entry and where it stands, updated while something moves.
+"""The Posts page (``/posts/``): every post of the store and where it stands, updated while something moves.
 
-The queue (the manifest and its results file, or the database with DATABASE_URL: :func:`open_queue`) is the one
-cron, the CLI, the workers and the app share; this page only reads it, and its actions change it the same ways the
-CLI would: Retry marks a failed record for another attempt (``request_retry``) and kicks the background runner;
-edit, reschedule and cancel change an entry that has not started (the queue's editor, under its lock). They hold
-the entry's *claim* while they check and write, exactly as a run holds it while posting: a run that has the claim
-makes the page refuse, and a run that claims the entry after the page changed it finds the change (the publisher
-checks the entry is still queued as read), so an entry is never posted in a form the person just changed.
+The store (SQLite by default, PostgreSQL with DATABASE_URL) is the one cron, the CLI, the workers and the app
+share; this page reads one page of each group (needs attention first, newest first in Done), and its script asks
+``/posts/board?since=N`` for the cards that changed since its last look, never the whole queue. Its actions change
+one post the way the CLI would: Retry marks a failed post for another attempt and kicks the background runner;
+edit, reschedule and cancel change a post not started (or failed), and only if nobody changed it since the page
+showed it (the form carries the post's revision; the store compares it in the same statement that writes). A run
+that read the post before the change finds it changed when it starts the attempt, so a post is never made in a form
+the person just changed.
 
-A missing manifest is the empty page; a manifest, results or token file (or a database) that cannot be used is a
-sentence naming it, never an error page.
+Posts are named by their stable id everywhere (``post 17``: URLs, messages, the CLI's lines). A store that cannot be
+used is a sentence naming it (503), never an error page with a traceback.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
-from datetime import datetime, tzinfo
+import threading
+from collections.abc import Mapping
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from flask import Blueprint, Flask, current_app, flash, jsonify, redirect, render_template, request, url_for
+from flask import Blueprint, Flask, current_app, flash, g, jsonify, redirect, render_template, request, url_for
+from markupsafe import Markup
 
-from tiktok.errors import ConfigError, DatabaseError, TokenFileError
-from tiktok.posting.backend import FileQueue, PostQueue, open_queue
-from tiktok.posting.fields import Bad, parse_post_at
-from tiktok.posting.manifest import ManifestError, PostRequest
-from tiktok.posting.queue import QueueError
-from tiktok.posting.results import ResultsFileError, entry_key, results_path_for
+from tiktok.errors import ChangeRefused, ConfigError, StoreError, TokenFileError
+from tiktok.posting.importer import request_of
+from tiktok.posting.schedule import local_zone, post_at_from
+from tiktok.store.base import BOARD_GROUPS, EDITABLE, ENDED, Post, PostStore, open_store
 from tiktok.web import queue_runner
-from tiktok.web.board import Board, Card, build_board
+from tiktok.web.board import PAGE_SIZE, Board, Card, build_board, iso_utc, local_time, post_card
 from tiktok.web.views import check_csrf, page_error, services
 
 bp = Blueprint("posts", __name__, url_prefix="/posts")
 
-CRON_LINE = "* * * * * cd {folder} && .venv/bin/python upload_to_tiktok.py {manifest}"
+CRON_LINE = "* * * * * cd {folder} && .venv/bin/python upload_to_tiktok.py"
 PAST_SLACK_S = 60  # datetime-local has minute resolution: the minute we are in still counts as now
 ACTION_PAST = {"edit": "edited", "reschedule": "rescheduled", "cancel": "cancelled", "retry": "retried"}
-UNUSABLE = (ManifestError, ResultsFileError, ConfigError, TokenFileError, DatabaseError)
+DELTA_LIMIT = 200  # cards one poll may carry; more than that and the page loads the board afresh
+STORE = "tiktok_post_store"
 
 
 def register(app: Flask, test_config: Mapping[str, Any] | None) -> None:
-    """The page, its actions and the background runner (``QUEUE_TICK_S``: see tiktok.web.queue_runner)."""
+    """The page, its actions, the store (opened on first use) and the background runner (``QUEUE_TICK_S``)."""
+    app.extensions[STORE] = _LazyStore(app)
     queue_runner.install(app, app.extensions["tiktok_services"].settings, test_config or None)
     app.register_blueprint(bp)
     from tiktok.web.compose import bp as compose
     app.register_blueprint(compose)  # the composer, /posts/new
 
 
-# -- times from the forms (pure) ---------------------------------------------------------------------------------
+class _LazyStore:
+    """The app's one post store, opened on first use (a database that is down does not stop the app starting)."""
 
-def post_at_from(local: str, offset: str, *, zone: tzinfo | None = None) -> str | None:
-    """The ``post_at`` text for a datetime-local value and a UTC offset (``+01:00``, which posts.js fills in);
-    None when ``local`` is empty. Without an offset the time is read in ``zone`` (default: the server's zone, at
-    that date, so daylight saving is right). ValueError with a person's sentence when they make no time."""
-    local, offset = local.strip(), offset.strip()
-    if not local:
-        return None
-    try:
-        moment = datetime.fromisoformat(f"{local}{offset}")
-    except ValueError:
-        raise ValueError(f"{local!r} with UTC offset {offset!r} is not a date and time (expected e.g. "
-                         "2026-12-03T09:00 and +01:00)") from None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=zone) if zone is not None else moment.astimezone()
-    return moment.isoformat(timespec="minutes" if moment.second == 0 else "seconds")
+    def __init__(self, app: Flask) -> None:
+        self.app = app
+        self._store: PostStore | None = None
+        self._lock = threading.Lock()
+
+    def get(self) -> PostStore:
+        with self._lock:
+            if self._store is None:
+                settings = self.app.extensions["tiktok_services"].settings
+                self._store = open_store(settings, clock=self.app.config["CLOCK"])
+            return self._store
 
 
-def check_future(post_at: str, now: float) -> None:
+def store_of(app: Flask) -> PostStore:
+    """The app's post store (StoreError when it cannot be used)."""
+    return app.extensions[STORE].get()
+
+
+def post_store() -> PostStore:
+    return store_of(current_app)
+
+
+def now() -> float:
+    return current_app.config["CLOCK"]()
+
+
+# -- times -------------------------------------------------------------------------------------------------------
+
+def time_html(epoch: float) -> Markup:
+    """A ``<time>`` the page's script shows in the browser's zone (zone named); the server's zone without it."""
+    return Markup('<time class="moment" datetime="{}">{}</time>').format(iso_utc(epoch), local_time(epoch))
+
+
+def check_future(post_at: str, at: float) -> None:
     """ValueError when ``post_at`` is in the past (before the minute we are in)."""
-    try:
-        due_at = parse_post_at(post_at).timestamp()
-    except Bad as bad:
-        raise ValueError(f"post_at {bad}") from None
-    if due_at + PAST_SLACK_S <= now:
+    due_at = datetime.fromisoformat(post_at).timestamp()
+    if due_at + PAST_SLACK_S <= at:
         raise ValueError(f"{post_at} is in the past: choose a time to come")
+
+
+def form_post_at(form) -> str | None:
+    """The post_at a form asks for: its local time read in the browser's zone (sent by posts.js), else at its
+    offset, else in the machine's zone; ValueError for a time that does not exist or happens twice there.
+
+    With a zone the offset is not used: the browser computes it by guessing one of the two readings of a time
+    that happens twice, and no person chose that guess, so such a time is refused rather than taken either way."""
+    zone = form.get("zone", "").strip()
+    return post_at_from(form.get("post_at_local", ""), "" if zone else form.get("offset", ""), zone,
+                        default_zone=local_zone())
 
 
 def tags_from(text: str) -> list[str]:
@@ -82,69 +109,61 @@ def tags_from(text: str) -> list[str]:
     return [tag.lstrip("#") for tag in text.replace(",", " ").split() if tag.lstrip("#")]
 
 
-def offset_text(moment: datetime) -> str:
-    text = moment.strftime("%z")
-    return f"{text[:3]}:{text[3:]}" if text else ""
+# -- the board ---------------------------------------------------------------------------------------------------
 
-
-# -- reading the files -------------------------------------------------------------------------------------------
-
-def manifest_path() -> Path:
-    return Path(current_app.config["MANIFEST_PATH"])
-
-
-def now() -> float:
-    return current_app.config["CLOCK"]()
-
-
-def post_queue() -> PostQueue:
-    return open_queue(services().settings, manifest_path())
-
-
-def results_store():
-    return post_queue().results(clock=current_app.config["CLOCK"])
-
-
-def manifest_queue():
-    return post_queue().editor()
-
-
-def load_board() -> Board:
-    """The board now; ManifestError / ResultsFileError / ConfigError / TokenFileError / DatabaseError when the
-    queue cannot be used."""
+def card_for_post(post: Post) -> Card:
     settings = services().settings
-    queue = post_queue()
-    manifest = queue.read()
-    records = queue.results(clock=current_app.config["CLOCK"]).load()
-    return build_board(manifest, records, services().store.load(), now=now(), grace_s=settings.post_grace_s,
-                       emulated=settings.emulated, emulator_base=settings.api_base)
+    request_, problems = (request_of(post.entry, source=post.label, allow_loopback=settings.emulated)
+                          if post.entry is not None else (None, []))
+    return post_card(post, request_, accounts(), now=now(), grace_s=settings.post_grace_s,
+                     emulated=settings.emulated, emulator_base=settings.api_base,
+                     problem="; ".join(p.message for p in problems))
 
 
-def board_or_problem() -> tuple[Board | None, str]:
-    """The board, or None and why there is none (no manifest yet is not a problem: the page explains it)."""
-    queue = post_queue()
-    if isinstance(queue, FileQueue) and not queue.manifest.exists():
-        return None, ""
+def accounts():
+    """The connected accounts, read once per request (every card of a page names its account)."""
+    if "tiktok_accounts" not in g:
+        g.tiktok_accounts = services().store.load()
+    return g.tiktok_accounts
+
+
+def load_board(group: str | None = None, page: int = 1) -> Board:
+    """One page of each group (or of ``group`` alone); StoreError / TokenFileError / ConfigError when unusable."""
+    settings = services().settings
+    store = post_store()
+    change = store.latest_change()
+    missed_before = now() - settings.post_grace_s
+    totals = store.board_counts(missed_before=missed_before)
+    names = (group,) if group else BOARD_GROUPS
+    pages = {name: [card_for_post(post) for post in store.board_page(
+        name, missed_before=missed_before, offset=(page - 1) * PAGE_SIZE, limit=PAGE_SIZE)] for name in names}
+    if group:
+        totals = {name: (count if name == group else 0) for name, count in totals.items()}
+    last = store.last_import(str(settings.manifest_path.resolve()))
+    problems = tuple(line.split(": ", 1)[1] for line in (last or {}).get("problems") or ()
+                     if line.startswith("error: "))
+    unread = queue_runner.runner_of(current_app).import_problem
+    problems = (unread, *problems) if unread else problems
+    return build_board(pages, totals, page=page, problems=problems, emulated=settings.emulated, change=change,
+                       next_due_at=store.next_due(now()), busy=still_moving(store))
+
+
+def still_moving(store: PostStore) -> bool:
+    """Whether the page should keep looking: a post in flight, one due now (a run is about to take it), or a
+    published public post whose link TikTok has not released yet. Three indexed reads, whatever the page shows."""
+    at = now()
+    if store.moving() or store.following(at):
+        return True
+    grace_s = services().settings.post_grace_s
+    first = store.board_page("upcoming", missed_before=at - grace_s, offset=0, limit=1)  # due times first
+    return bool(first) and (first[0].due_at is None or first[0].due_at <= at or first[0].record is not None)
+
+
+def board_or_problem(group: str | None = None, page: int = 1) -> tuple[Board | None, str]:
     try:
-        return load_board(), ""
-    except UNUSABLE as exc:
-        return None, f"{exc}. Nothing was changed; fix the file (or move it aside), then reload this page."
-
-
-# -- the page ----------------------------------------------------------------------------------------------------
-
-@bp.get("/")
-def index():
-    board, problem = board_or_problem()
-    queue = post_queue()
-    if isinstance(queue, FileQueue):
-        where, results = str(queue.manifest), str(results_path_for(queue.manifest))
-        cron_line = CRON_LINE.format(folder=Path.cwd(), manifest=queue.manifest)
-    else:  # the database: workers post it (python -m tiktok worker); no cron line
-        where, results, cron_line = queue.where, "the same database", "python -m tiktok worker"
-    return render_template("posts.html", board=board, problem=problem, manifest=where, results=results,
-                           cron_line=cron_line, database=not isinstance(queue, FileQueue),
-                           wake_in_ms=wake_in_ms(board) if board is not None else None)
+        return load_board(group, page), ""
+    except (StoreError, TokenFileError, ConfigError) as exc:
+        return None, said(exc)
 
 
 def wake_in_ms(board: Board) -> int | None:
@@ -153,206 +172,242 @@ def wake_in_ms(board: Board) -> int | None:
     return None if due is None else max(0, int((due - now()) * 1000))
 
 
+@bp.get("/")
+def index():
+    group = request.args.get("group")
+    if group not in (None, *BOARD_GROUPS):
+        return page_error("No such group", f"The Posts page has no group {group!r}.", 404)
+    page = max(1, request.args.get("page", 1, type=int) or 1)
+    board, problem = board_or_problem(group, page)
+    settings = services().settings
+    cron_line = "python -m tiktok worker" if settings.database_url else CRON_LINE.format(folder=Path.cwd())
+    where = post_store_where()
+    return render_template("posts.html", board=board, problem=problem, manifest=str(settings.manifest_path),
+                           store=where, cron_line=cron_line, database=bool(settings.database_url), group=group,
+                           group_page=group, page=page, zone=zone_text(),
+                           wake_in_ms=wake_in_ms(board) if board is not None else None), \
+        200 if board is not None else 503
+
+
+def post_store_where() -> str:
+    """Where the posts are kept, as messages name it (also when the store cannot be opened)."""
+    try:
+        return post_store().where
+    except StoreError:
+        settings = services().settings
+        return "the PostgreSQL database (DATABASE_URL)" if settings.database_url else str(settings.store_path)
+
+
 @bp.get("/board")
 def board_fragment():
-    """What posts.js swaps in: the groups as HTML, plus each card's state for scripts and tests."""
+    """What posts.js asks while it follows the page: with ``since``, only the cards changed since that change
+    number (each with its group and HTML; ``removed`` for cancelled and withdrawn ones); without, the whole first
+    page of every group."""
+    since = request.args.get("since", type=int)
+    try:
+        store = post_store()
+        change = store.latest_change()
+        if since is not None and since <= change:
+            changed = store.changed_since(since, limit=DELTA_LIMIT + 1)
+            if len(changed) <= DELTA_LIMIT:
+                return jsonify(delta(store, changed, change))
+    except (StoreError, TokenFileError, ConfigError) as exc:
+        return jsonify({"moving": False, "problem": said(exc), "cards": [], "html": ""}), 503
     board, problem = board_or_problem()
     if board is None:
-        return jsonify({"moving": False, "problem": problem, "cards": [], "html": ""})
-    return jsonify({"moving": board.moving, "problem": "", "wake_in_ms": wake_in_ms(board),
+        return jsonify({"moving": False, "problem": problem, "cards": [], "html": ""}), 503
+    return jsonify({"full": True, "change": board.change, "moving": board.moving, "problem": "",
+                    "wake_in_ms": wake_in_ms(board), "counts": {g.name: g.total for g in board.groups},
                     "cards": [card.to_json() for card in board.cards],
                     "html": render_template("_posts_board.html", board=board)})
 
 
+def delta(store: PostStore, changed: list[Post], change: int) -> dict[str, Any]:
+    cards, removed = [], []
+    for post in changed:
+        if post.board == "hidden":
+            removed.append(post.id)
+            continue
+        card = card_for_post(post)
+        cards.append({**card.to_json(), "sort": card.sort_key,
+                      "html": render_template("_post_card.html", c=card)})
+    settings = services().settings
+    counts = store.board_counts(missed_before=now() - settings.post_grace_s) if changed else None
+    due = store.next_due(now())
+    return {"full": False, "change": change, "cards": cards, "removed": removed, "counts": counts, "problem": "",
+            "moving": still_moving(store), "wake_in_ms": None if due is None else max(0, int((due - now()) * 1000))}
+
+
 # -- the actions -------------------------------------------------------------------------------------------------
 
-def card_for(key: str) -> tuple[Card | None, str]:
-    """The card with this key, or None and a sentence saying why nothing can be done to it."""
-    board, problem = board_or_problem()
-    if board is None:
-        return None, problem or f"There is no manifest at {manifest_path()} yet; nothing was done."
-    card = board.card(key)
-    if card is None:
-        return None, ("That post is no longer in the manifest (it was changed or removed since the page was shown); "
-                      "nothing was done.")
-    return card, ""
+def said(exc: Exception) -> str:
+    """An error as the end of a sentence for the page, saying once that nothing was changed."""
+    text = str(exc).rstrip(". ")
+    if "nothing was changed" not in text.lower():
+        text += "; nothing was changed"
+    return text + "."
 
 
-def back(message: str, category: str = "ok"):
+def back(message: str | Markup, category: str = "ok"):
     flash(message, category)
     return redirect(url_for("posts.index"))
 
 
-def started_reason(store, key: str) -> str:
-    """Why entry ``key`` can no longer be changed ("" when it can): a run recorded it. (A run holding it right now is
-    found when the change takes the claim: :func:`holding`.)"""
-    record = store.get(key)
-    if record is not None and record.state != "new":
-        return f"a run has started it (it is {record.state})"
+def the_post(post_id: int) -> Post | None:
+    return post_store().get(post_id)
+
+
+def revision_of(form, post_id: int) -> int:
+    """The revision of the post the form was shown with; ChangeRefused when the form does not say."""
+    try:
+        return int(form.get("revision", ""))
+    except ValueError:
+        raise ChangeRefused(f"the form did not say which version of post {post_id} it changes (reload the page and "
+                            "try again); nothing was changed") from None
+
+
+def editable(post: Post | None, post_id: int, action: str) -> str:
+    """Why ``action`` cannot be done to the post now ("" when it can, as far as the page can tell)."""
+    if post is None or post.state in ENDED:
+        return f"Post {post_id} is no longer in the queue; nothing was done."
+    if post.entry is None:
+        return f"Post {post_id} is history kept from an earlier version; it cannot be {ACTION_PAST[action]}."
+    if post.state not in EDITABLE:
+        return f"Post {post_id} can no longer be {ACTION_PAST[action]}: a run has started it (it is " \
+               f"{post.state.replace('_', ' ')}); nothing was changed."
+    if post.record is not None and action == "reschedule":
+        return f"Post {post_id} failed, so it has no time to change: Retry posts it again as soon as a run takes " \
+               "it; nothing was changed."
     return ""
 
 
-class Refused(Exception):
-    """The change cannot be made now; the message says why (nothing was changed)."""
-
-    @property
-    def sentence(self) -> str:
-        text = str(self)
-        return f"{text[:1].upper()}{text[1:]}."
-
-
-@contextmanager
-def holding(card: Card, action: str) -> Iterator[None]:
-    """Hold entry ``card.key``'s claim while it is checked and changed, as a run holds it while posting. Refused
-    when a run holds it, has started it, or the results cannot be read."""
-    cannot = f"entry {card.number} can no longer be {ACTION_PAST[action]}"
-    store = results_store()
-    try:
-        holder, _ = store.claim(card.key)
-    except (ResultsFileError, DatabaseError) as exc:
-        raise Refused(f"{exc}; nothing was changed") from None
-    if holder is not None:
-        raise Refused(f"{cannot}: a run is posting it right now ({holder.describe()}); nothing was changed")
-    try:
-        reason = started_reason(store, card.key)
-        if reason:
-            raise Refused(f"{cannot}: {reason}; nothing was changed")
-        yield
-    finally:
-        store.release(card.key)
-
-
-def not_started(key: str, action: str) -> tuple[Card | None, str]:
-    """The card when ``action`` is still allowed for it: not started (a run holding it right now is found when the
-    change takes the claim: :func:`holding`)."""
-    card, why = card_for(key)
-    if card is None:
-        return None, why
-    if action not in card.actions:
-        return None, f"Entry {card.number} is {card.label.lower()}: it can no longer be {ACTION_PAST[action]}."
-    try:
-        reason = started_reason(results_store(), key)
-    except ResultsFileError as exc:
-        return None, f"{exc}; nothing was done."
-    if reason:
-        return None, f"Entry {card.number} can no longer be {ACTION_PAST[action]}: {reason}."
-    return card, ""
-
-
-@bp.post("/<key>/retry")
-def retry(key: str):
+@bp.post("/<int:post_id>/retry")
+def retry(post_id: int):
     check_csrf()
-    card, why = card_for(key)
-    if card is None:
-        return back(why, "warning")
-    if "retry" not in card.actions:
-        return back(f"Entry {card.number} is {card.label.lower()}: there is nothing to retry.", "warning")
     try:
-        marked = results_store().request_retry(key)
-    except ResultsFileError as exc:
-        return back(f"{exc}; nothing was done.", "warning")
+        marked = post_store().request_retry(post_id)
+    except StoreError as exc:
+        return back(f"Post {post_id} was not retried: {said(exc)}", "warning")
     if not marked:
-        return back(f"Entry {card.number} was not retried: it has no failed attempt to retry any more, or a run is "
-                    "working on it right now; nothing was done.", "warning")
+        return back(f"Post {post_id} was not retried: it has no failed attempt to retry any more, or a run is working "
+                    "on it right now; nothing was done.", "warning")
     started = queue_runner.kick(current_app)
-    return back(f"Entry {card.number} will be posted again: "
+    return back(f"Post {post_id} will be posted again: "
                 + ("the runner has started." if started else "the run going on now takes it next."))
 
 
-@bp.post("/<key>/cancel")
-def cancel(key: str):
+@bp.post("/<int:post_id>/cancel")
+def cancel(post_id: int):
     check_csrf()
-    card, why = not_started(key, "cancel")
-    if card is None:
-        return back(why, "warning")
     try:
-        with holding(card, "cancel"):
-            manifest_queue().remove(key)
-    except Refused as exc:
-        return back(exc.sentence, "warning")
-    except QueueError as exc:
-        return back(f"Entry {card.number} was not cancelled: {exc}", "warning")
-    return back(f"Cancelled entry {card.number} ({card.media}): it is out of the manifest and will not be posted.")
+        why = editable(the_post(post_id), post_id, "cancel")
+        if why:
+            return back(why, "warning")
+        post_store().cancel(post_id, revision=revision_of(request.form, post_id))
+    except (ChangeRefused, StoreError) as exc:
+        return back(f"Post {post_id} was not cancelled: {said(exc)}", "warning")
+    return back(f"Cancelled post {post_id}: it will not be posted (it stays in the store's history).")
 
 
-@bp.post("/<key>/reschedule")
-def reschedule(key: str):
+@bp.post("/<int:post_id>/reschedule")
+def reschedule(post_id: int):
     check_csrf()
-    card, why = not_started(key, "reschedule")
-    if card is None:
-        return back(why, "warning")
     try:
-        post_at = post_at_from(request.form.get("post_at_local", ""), request.form.get("offset", ""))
+        post = the_post(post_id)
+        why = editable(post, post_id, "reschedule")
+        if why:
+            return back(why, "warning")
+        post_at = form_post_at(request.form)
         if post_at is None:
             raise ValueError("no new time was given")
         check_future(post_at, now())
     except ValueError as exc:
-        return back(f"Entry {card.number} was not rescheduled: {exc}; nothing was changed.", "warning")
+        return back(f"Post {post_id} was not rescheduled: {said(exc)}", "warning")
+    except StoreError as exc:
+        return back(f"Post {post_id} was not rescheduled: {said(exc)}", "warning")
     try:
-        with holding(card, "reschedule"):
-            manifest_queue().update(key, {"post_at": post_at})
-    except Refused as exc:
-        return back(exc.sentence, "warning")
-    except QueueError as exc:
-        return back(f"Entry {card.number} was not rescheduled: {exc}", "warning")
-    return back(f"Entry {card.number} now posts at {post_at}.")
+        save_entry(post, {"post_at": post_at}, revision_of(request.form, post_id))
+    except (ChangeRefused, StoreError) as exc:
+        return back(f"Post {post_id} was not rescheduled: {said(exc)}", "warning")
+    return back(Markup("Post {} now posts at ").format(post_id) + time_html(
+        datetime.fromisoformat(post_at).timestamp()) + ".")
 
 
-@bp.route("/<key>/edit", methods=["GET", "POST"])
-def edit(key: str):
+def save_entry(post: Post, changes: dict[str, Any], revision: int) -> Post:
+    """The post's entry with ``changes`` (None removes a field), checked as a manifest entry, stored if nobody
+    changed the post since ``revision``. ChangeRefused naming what is wrong."""
+    entry = {name: value for name, value in (post.entry or {}).items() if name not in changes}
+    entry.update({name: value for name, value in changes.items() if value is not None})
+    settings = services().settings
+    checked, problems = request_of(entry, source=post.label, allow_loopback=settings.emulated)
+    if checked is None:
+        raise ChangeRefused("; ".join(p.message for p in problems) + "; nothing was changed")
+    return post_store().edit(post.id, entry, due_at=checked.due_at, revision=revision)
+
+
+@bp.route("/<int:post_id>/edit", methods=["GET", "POST"])
+def edit(post_id: int):
     if request.method == "POST":
         check_csrf()
-    card, why = not_started(key, "edit")
-    if card is None:
+    try:
+        post = the_post(post_id)
+    except StoreError as exc:
+        return page_error("The post store cannot be used", said(exc), 503)
+    why = editable(post, post_id, "edit")
+    if why:
         if request.method == "GET":
-            return page_error("This post cannot be edited", why, 404 if "no longer in the manifest" in why else 409)
+            gone = post is None or post.state in ENDED
+            return page_error("This post cannot be edited", why, 404 if gone else 409)
         return back(why, "warning")
-    entry = manifest_entry(key)
+    card = card_for_post(post)
     if request.method == "GET":
-        return render_template("posts_edit.html", card=card, entry=entry_fields(entry), error="",
-                               server_offset=offset_text(datetime.now().astimezone()))
+        return render_template("posts_edit.html", card=card, entry=entry_fields(post), error="",
+                               timed=post.record is None, zone=zone_text())
     form = request.form
-    try:
-        post_at = post_at_from(form.get("post_at_local", ""), form.get("offset", ""))
-        if post_at is not None and not same_time(post_at, entry):  # an unchanged time may be past (missed, due)
-            check_future(post_at, now())
-    except ValueError as exc:
-        return edit_refused(card, f"Not saved: {exc}.")
     changes = {"description": form.get("description", "").strip() or None,
-               "tags": tags_from(form.get("tags", "")) or None, "post_at": post_at}
+               "tags": tags_from(form.get("tags", "")) or None}
+    if post.record is None:  # a failed post has no time to change: Retry posts it again
+        try:
+            post_at = form_post_at(form)
+            if post_at is not None and not same_time(post_at, post):  # an unchanged time may be past (missed, due)
+                check_future(post_at, now())
+        except ValueError as exc:
+            return edit_refused(card, post, f"Not saved: {said(exc)}")
+        changes["post_at"] = post_at
     try:
-        with holding(card, "edit"):
-            manifest_queue().update(key, changes)
-    except Refused as exc:
-        return back(exc.sentence, "warning")
-    except QueueError as exc:
-        return edit_refused(card, f"Not saved: {exc}")
-    return back(f"Saved entry {card.number}.")
+        save_entry(post, changes, revision_of(form, post_id))
+    except (ChangeRefused, StoreError) as exc:
+        return edit_refused(card, post, f"Not saved: {said(exc)}")
+    if post.record is not None:
+        return back(f"Saved post {post_id}. It is still failed: press Retry to post it with these changes.")
+    return back(f"Saved post {post_id}.")
 
 
-def manifest_entry(key: str) -> PostRequest | None:
-    return next((e for e in post_queue().read().entries if entry_key(e) == key), None)
+def zone_text() -> str:
+    """The machine's zone as the pages name it without script: ``Europe/Berlin (UTC+01:00)``."""
+    return local_time(now()).split(" ", 2)[2]
 
 
-def same_time(post_at: str, entry: PostRequest | None) -> bool:
-    return entry is not None and entry.due_at is not None and parse_post_at(post_at).timestamp() == entry.due_at
+def same_time(post_at: str, post: Post) -> bool:
+    return post.due_at is not None and datetime.fromisoformat(post_at).timestamp() == post.due_at
 
 
-def edit_refused(card: Card, message: str):
+def edit_refused(card: Card, post: Post, message: str):
+    """The edit form again, as it was sent, with why it was not saved."""
     form = request.form
     entry = {"description": form.get("description", ""), "tags": form.get("tags", ""),
-             "post_at_local": form.get("post_at_local", ""), "offset": form.get("offset", "")}
-    return render_template("posts_edit.html", card=card, entry=entry, error=message,
-                           server_offset=offset_text(datetime.now().astimezone())), 400
+             "post_at_local": form.get("post_at_local", ""), "post_at_iso": ""}
+    return render_template("posts_edit.html", card=card, entry=entry, error=message, timed=post.record is None,
+                           zone=zone_text()), 400
 
 
-def entry_fields(entry: PostRequest | None) -> dict[str, str]:
-    """The edit form's starting values, from the manifest entry (the time as it was written, with its offset)."""
-    if entry is None:
-        return {"description": "", "tags": "", "post_at_local": "", "offset": ""}
-    local, offset = "", ""
-    if entry.post_at is not None:
-        moment = parse_post_at(entry.post_at)
-        local, offset = moment.strftime("%Y-%m-%dT%H:%M"), offset_text(moment)
-    return {"description": entry.description, "tags": " ".join(f"#{t}" for t in entry.tags),
-            "post_at_local": local, "offset": offset}
+def entry_fields(post: Post) -> dict[str, str]:
+    """The edit form's starting values: the time in the machine's zone (posts.js shows it in the browser's)."""
+    entry = post.entry or {}
+    local, iso = "", ""
+    if post.due_at is not None:
+        moment = datetime.fromtimestamp(post.due_at, local_zone())
+        local, iso = moment.strftime("%Y-%m-%dT%H:%M"), datetime.fromtimestamp(post.due_at, timezone.utc).isoformat()
+    return {"description": entry.get("description", ""), "tags": " ".join(f"#{t}" for t in entry.get("tags", ())),
+            "post_at_local": local, "post_at_iso": iso}
+

@@ -1,12 +1,17 @@
-"""The app's background runner: ``run_queue`` (the same run as cron's ``upload_to_tiktok.py``) in one thread.
+"""The app's background runner: ``run_queue`` (the same run as cron's ``upload_to_tiktok.py``: it imports MANIFEST_FILE
+when there is one, then posts what is due in the store) in one thread.
 
 "Post now" and Retry call :func:`kick`; the page then follows the records the run writes. One app never runs two
 at once: a kick while a run is going returns False and makes that run go round once more when it ends, so no kick
 is lost (the second round sees what the kick was for). Two processes (the app and cron) are kept apart by the
-results file's per-entry claims, not by anything here.
+store's per-post claims, not by anything here.
 
 ``QUEUE_TICK_S`` kicks every so many seconds, so scheduled entries post with no cron line: 0 (off) in tests' config,
 30 for ``python app.py`` (which builds the app from the environment), or whatever the environment says.
+
+A manifest (or an earlier version's results file beside it) that cannot be read is the manifest's problem, not the
+store's: the run then posts what the store holds without importing it (so nothing composed in the app waits for a
+file someone broke), and :attr:`QueueRunner.import_problem` says why for the Posts page.
 """
 
 from __future__ import annotations
@@ -14,12 +19,13 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any, Callable
 
 from flask import Flask
 
 from tiktok.config import Settings, read_environment
-from tiktok.errors import ConfigError
+from tiktok.errors import ConfigError, ResultsFileError
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +44,7 @@ class QueueRunner:
         self._thread: threading.Thread | None = None
         self._stop = threading.Event()
         self.rounds = 0  # finished runs, for tests and the log
+        self.import_problem = ""  # why the last run could not import the manifest ("" when it could)
 
     def kick(self) -> bool:
         """Start a run now (True), or, when one is going, have it run once more after it ends (False)."""
@@ -104,14 +111,22 @@ def install(app: Flask, settings: Settings, test_config: Mapping[str, Any] | Non
     clock = app.config["CLOCK"]
 
     def run() -> Any:
+        from tiktok.posting.manifest import ManifestError
         from tiktok.posting.runner import Hooks, RunOptions, run_queue  # the CLI's one code path
-        from tiktok.posting.backend import FileQueue, open_queue
-        from tiktok.posting.runner import RunReport
-        queue = open_queue(settings, app.config["MANIFEST_PATH"])
-        if isinstance(queue, FileQueue) and not queue.manifest.exists():
-            return RunReport(emulated=settings.emulated)  # no manifest yet: nothing to post, nothing to complain of
-        return run_queue(queue, settings, RunOptions(grace_s=settings.post_grace_s), clock=clock,
-                         hooks=Hooks(say=log.info))
+        from tiktok.web.posts import store_of
+
+        manifest = Path(app.config["MANIFEST_PATH"])
+        options, hooks = RunOptions(grace_s=settings.post_grace_s), Hooks(say=log.info)
+        try:
+            report = run_queue(store_of(app), settings, options, manifest=manifest if manifest.exists() else None,
+                               clock=clock, hooks=hooks)
+        except (ManifestError, ResultsFileError) as exc:
+            runner.import_problem = f"{exc}. Nothing in it was imported; the posts already in the store are posted " \
+                                    "as usual."
+            log.warning("%s; posting what the store holds without importing it", exc)
+            return run_queue(store_of(app), settings, options, manifest=None, clock=clock, hooks=hooks)
+        runner.import_problem = ""
+        return report
 
     runner = QueueRunner(run)
     app.extensions[EXTENSION] = runner

@@ -1,0 +1,141 @@
+"""The store's one schema, for SQLite and PostgreSQL alike (SQLAlchemy Core), and its numbered migrations.
+
+Tables (every name starts with ``tiktok_store_``, so the store can share a PostgreSQL database with anything):
+
+- ``posts``: one row per post, whatever made it (the composer, a manifest import, an earlier results file). The row
+  holds the entry (a manifest entry as JSON), the record of its attempt (:class:`~tiktok.store.records.PostRecord`
+  as JSON, its upload URL sealed with TOKENS_KEY) and columns derived from both, so that every question a run or a
+  page asks is one indexed query: ``open`` (a run must look at it), ``follow_until`` (a public id to look for),
+  ``board`` (its group on the Posts page), ``due_at`` and ``change`` (the store's change number at its last write).
+- ``attempts``: the records of a post's earlier attempts, moved there when it is tried again.
+- ``claims``: who holds a post's claim, for messages; whether a claim is live is the claim lock's business.
+- ``counters``: the change number, increased by every write transaction.
+- ``meta``: small named values (what a manifest held at its last import, which results files were migrated).
+- ``version``: the migrations applied.
+
+Migrations are numbered and never edited once shipped; each runs in the transaction that records it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+from sqlalchemy import (
+    BigInteger, Boolean, Column, Float, Index, Integer, MetaData, String, Table, Text, text,
+)
+
+metadata = MetaData()
+Id = BigInteger().with_variant(Integer(), "sqlite")  # SQLite's INTEGER PRIMARY KEY is its row id
+
+posts = Table(
+    "tiktok_store_posts", metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("key", String(64), nullable=False, unique=True),   # records.entry_key: what is posted
+    Column("user_id", Text, nullable=False),
+    Column("entry", Text),                                    # the manifest entry as JSON (None: history only)
+    Column("origin", String(16), nullable=False),             # app, manifest or earlier
+    Column("source", Text),                                   # the manifest it came from (resolved path)
+    Column("source_index", Integer),                          # its position there at the last import (0-based)
+    Column("source_post_at", Text),                           # post_at as that manifest last said it
+    Column("media_name", Text),                               # the file name the person uploaded
+    Column("state", String(16), nullable=False),              # base.STATES
+    Column("board", String(16), nullable=False),              # base.BOARD_GROUPS, or hidden
+    Column("open", Boolean, nullable=False),                  # a run has something to do for it
+    Column("due_at", Float),                                  # post_at as epoch seconds
+    Column("follow_until", Float),                            # look for its public id until then
+    Column("check_caption", Boolean, nullable=False),         # look for the caption on TikTok before its first post
+    Column("record", Text),                                   # records.PostRecord as JSON
+    Column("revision", Integer, nullable=False),              # increased by every change to the entry
+    Column("change", BigInteger, nullable=False),             # the store's change number at the last write
+    Column("created_at", Float, nullable=False),
+    Column("updated_at", Float, nullable=False),
+)
+Index("tiktok_store_posts_open", posts.c.open)
+Index("tiktok_store_posts_follow", posts.c.follow_until)
+Index("tiktok_store_posts_change", posts.c.change)
+Index("tiktok_store_posts_board_updated", posts.c.board, posts.c.updated_at)
+Index("tiktok_store_posts_board_due", posts.c.board, posts.c.due_at, posts.c.id)
+Index("tiktok_store_posts_source", posts.c.source, posts.c.state)
+
+claims = Table(
+    "tiktok_store_claims", metadata,
+    Column("post_id", Id, primary_key=True),
+    Column("pid", Integer, nullable=False),
+    Column("host", Text, nullable=False),
+    Column("started_at", Float, nullable=False),
+)
+
+attempts = Table(  # earlier attempts' records, kept when a post is tried again (history is never lost)
+    "tiktok_store_attempts", metadata,
+    Column("post_id", Id, primary_key=True),
+    Column("number", Integer, primary_key=True),
+    Column("record", Text, nullable=False),
+    Column("ended_at", Float, nullable=False),
+)
+
+counters = Table(
+    "tiktok_store_counters", metadata,
+    Column("name", String(32), primary_key=True),
+    Column("value", BigInteger, nullable=False),
+)
+
+meta = Table(
+    "tiktok_store_meta", metadata,
+    Column("name", Text, primary_key=True),
+    Column("value", Text, nullable=False),
+)
+
+version = Table(
+    "tiktok_store_version", metadata,
+    Column("version", Integer, primary_key=True),
+    Column("name", Text, nullable=False),
+    Column("applied_at", Float, nullable=False),
+)
+
+
+@dataclass(frozen=True)
+class Migration:
+    version: int
+    name: str
+    apply: Callable[..., None]  # (SQLAlchemy connection) -> None, inside the migration's transaction
+
+
+def _create_v1(conn) -> None:
+    for table in (posts, claims, attempts, counters, meta):
+        table.create(conn)
+    conn.execute(counters.insert().values(name="change", value=0))
+
+
+MIGRATIONS = (
+    Migration(1, "posts, claims, counters, meta", _create_v1),
+)
+LATEST = MIGRATIONS[-1].version
+
+
+def applied(conn) -> set[int]:
+    """The versions applied (empty for a store never migrated)."""
+    if not conn.dialect.has_table(conn, version.name):
+        return set()
+    return {row[0] for row in conn.execute(version.select().with_only_columns(version.c.version))}
+
+
+def upgrade(conn, *, now: float) -> list[Migration]:
+    """Apply the missing migrations in ``conn``'s transaction (the caller holds the store's write lock); returns
+    those applied. A store newer than this tool raises ValueError with the two versions."""
+    version.create(conn, checkfirst=True)
+    done = applied(conn)
+    if done and max(done) > LATEST:
+        raise ValueError(f"has store version {max(done)}, newer than this tool's {LATEST}: update the tool")
+    todo = [m for m in MIGRATIONS if m.version not in done]
+    for migration in todo:
+        migration.apply(conn)
+        conn.execute(version.insert().values(version=migration.version, name=migration.name, applied_at=now))
+    return todo
+
+
+def current(conn) -> int:
+    return max(applied(conn), default=0)
+
+
+SELECT_ONE = text("SELECT 1")
