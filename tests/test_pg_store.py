@@ -33,7 +33,7 @@ from tiktok.store.records import PENDING_INIT, POSTED, UPLOADING, PostRecord, en
 from tiktok.store.sqlite import open_sqlite
 from tests.media_fixtures import make_video
 from tests.support.flows import link_account
-from tests.support.posting import EmulatedTime, padded_video, sha256_file
+from tests.support.posting import EmulatedTime, cut_off_after, padded_video, sha256_file
 from tests.support.queue_workers import queue_post
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -311,16 +311,7 @@ def test_db_import_stops_before_writing_when_the_store_is_missing_or_the_manifes
 def interrupted_upload(store, settings, remote, video: Path) -> PostRecord:
     """Post ``video`` as ADA until TikTok holds part of it, then stop (the emulator refuses the rest): the record."""
     post = queue_post(store, entry(video, description="cut off"))
-    state = {"armed": False}
-
-    def progress(label, total):
-        def update(n):
-            update.sent += n
-            if not state["armed"] and update.sent >= 30_000_000:
-                state["armed"] = True
-                remote.inject_fault("/upload/video/", status=503, times=50)
-        update.sent = 0
-        return update
+    progress = cut_off_after(remote, 30_000_000)
 
     clock = EmulatedTime(remote)
     (outcome,) = run_queue(store, settings, RunOptions(poll_interval_s=0.01), hooks=Hooks(

@@ -28,7 +28,7 @@ from tiktok.store.sqlite import open_sqlite
 from tests.emulator.posting_helpers import make_image, start_media_host
 from tests.media_fixtures import make_video
 from tests.support.flows import link_account
-from tests.support.posting import EmulatedTime, padded_video, sha256_file
+from tests.support.posting import EmulatedTime, cut_off_after, padded_video, sha256_file
 
 ADA, BO, CY = (u.open_id for u in default_users())
 SCOPES = ("user.info.basic", "video.publish", "video.upload", "video.list")
@@ -220,16 +220,7 @@ def test_interrupted_upload_resumes_on_the_next_run_and_finished_posts_are_skipp
     harness = harness_on
     video = padded_video(tmp_path / "v.mp4", 70_000_000)  # 7 chunks of 10 MB
     entry = {"user_id": ADA, "video_path": str(video), "privacy": "SELF_ONLY"}
-    state = {"armed": False}
-
-    def progress(label, total):
-        def update(n):
-            update.sent += n
-            if not state["armed"] and update.sent >= 30_000_000:
-                state["armed"] = True
-                remote.inject_fault("/upload/video/", status=503, times=50)
-        update.sent = 0
-        return update
+    progress = cut_off_after(remote, 30_000_000)
 
     (first,) = harness.post([entry], progress=progress, runtime=harness.time.runtime(max_attempts=2))
     assert first.status == "try_later" and "re-run to resume" in first.detail

@@ -54,3 +54,19 @@ class EmulatedTime:
 
 def file_size(path: Path) -> int:
     return os.stat(path).st_size
+
+
+def cut_off_after(remote, sent_bytes: int):
+    """A progress hook for a run: once ``sent_bytes`` have gone up, the emulator refuses every further chunk
+    (503), so the upload stops part way with what TikTok holds recorded; ``remote.clear_faults()`` ends it."""
+    state = {"armed": False}
+
+    def progress(label, total):
+        def update(n):
+            update.sent += n
+            if not state["armed"] and update.sent >= sent_bytes:
+                state["armed"] = True
+                remote.inject_fault("/upload/video/", status=503, times=50)
+        update.sent = 0
+        return update
+    return progress

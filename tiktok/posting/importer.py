@@ -18,12 +18,11 @@
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from tiktok.posting.manifest import ManifestError, ManifestProblem, PostRequest, validate_manifest
+from tiktok.posting.manifest import ManifestProblem, PostRequest, parse_manifest, read_manifest, validate_manifest
 from tiktok.store.base import ImportEntry, ImportResult, PostStore
 from tiktok.store.legacy import read_results, results_path_for
 from tiktok.store.records import entry_key
@@ -37,28 +36,6 @@ class ManifestImport:
     result: ImportResult
     problems: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
-
-
-def read_bytes(path: Path) -> bytes:
-    try:
-        return path.read_bytes()
-    except FileNotFoundError:
-        raise ManifestError(path, "file not found") from None
-    except IsADirectoryError:
-        raise ManifestError(path, "is a folder, not a file") from None
-    except OSError as bad:
-        raise ManifestError(path, f"cannot read: {bad.strerror}") from None
-
-
-def parse(path: Path, raw: bytes):
-    try:
-        text = raw.decode("utf-8-sig")  # -sig: tolerate the BOM some Windows editors add
-    except UnicodeDecodeError as bad:
-        raise ManifestError(path, f"not UTF-8 text (bad byte at offset {bad.start})") from None
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError as bad:
-        raise ManifestError(path, f"malformed JSON at line {bad.lineno}, column {bad.colno}: {bad.msg}") from None
 
 
 def keyed(entry: PostRequest, folder: Path, given_folder: Path) -> tuple[str, str, dict]:
@@ -86,13 +63,13 @@ def import_manifest(store: PostStore, path: str | os.PathLike[str], *, allow_loo
     JSON; ResultsFileError when an earlier results file beside it cannot be; StoreError from the store."""
     given = Path(path)
     source = given.resolve()
-    raw = read_bytes(source)
+    raw = read_manifest(source)
     digest = hashlib.sha256(raw).hexdigest()
     results = results_path_for(given)
     last = store.last_import(str(source))
     if last is not None and last.get("digest") == digest and (last.get("legacy") or not results.exists()):
         return _replayed(source, last)
-    checked = validate_manifest(parse(given, raw), source=str(given), base_dir=None, allow_loopback=allow_loopback)
+    checked = validate_manifest(parse_manifest(given, raw), source=str(given), base_dir=None, allow_loopback=allow_loopback)
     problems = [problem.message for problem in checked.problems]
     warnings = [warning.message for warning in checked.warnings]
     earlier = read_results(results, key=tokens_key) if results.exists() else {}

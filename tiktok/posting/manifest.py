@@ -282,21 +282,32 @@ def _validate(data: Any, source: str, base_dir: str | Path | None) -> ManifestRe
     return result
 
 
-def load_manifest(path: str | Path, *, allow_loopback: bool = False) -> ManifestResult:
-    """Read and validate a manifest file; ManifestError if it cannot be read or parsed as JSON."""
-    path = Path(path)
+def read_manifest(path: Path) -> bytes:
+    """The manifest file's bytes; ManifestError naming the file when it cannot be read."""
     try:
-        text = path.read_text(encoding="utf-8-sig")  # -sig: tolerate the BOM some Windows editors add
+        return path.read_bytes()
     except FileNotFoundError:
         raise ManifestError(path, "file not found") from None
     except IsADirectoryError:
         raise ManifestError(path, "is a folder, not a file") from None
-    except UnicodeDecodeError as bad:
-        raise ManifestError(path, f"not UTF-8 text (bad byte at offset {bad.start})") from None
     except OSError as bad:
         raise ManifestError(path, f"cannot read: {bad.strerror}") from None
+
+
+def parse_manifest(path: Path, raw: bytes) -> Any:
+    """The manifest's JSON; ManifestError naming the file, and the line and column, when it is not JSON."""
     try:
-        data = json.loads(text)
+        text = raw.decode("utf-8-sig")  # -sig: tolerate the BOM some Windows editors add
+    except UnicodeDecodeError as bad:
+        raise ManifestError(path, f"not UTF-8 text (bad byte at offset {bad.start})") from None
+    try:
+        return json.loads(text)
     except json.JSONDecodeError as bad:
         raise ManifestError(path, f"malformed JSON at line {bad.lineno}, column {bad.colno}: {bad.msg}") from None
+
+
+def load_manifest(path: str | Path, *, allow_loopback: bool = False) -> ManifestResult:
+    """Read and validate a manifest file; ManifestError if it cannot be read or parsed as JSON."""
+    path = Path(path)
+    data = parse_manifest(path, read_manifest(path))
     return validate_manifest(data, source=str(path), base_dir=path.absolute().parent, allow_loopback=allow_loopback)

@@ -51,7 +51,7 @@ posts = Table(
     Column("created_at", Float, nullable=False),
     Column("updated_at", Float, nullable=False),
 )
-Index("tiktok_store_posts_open", posts.c.open)
+Index("tiktok_store_posts_open_due", posts.c.open, posts.c.due_at)  # a run's work: open and due now
 Index("tiktok_store_posts_follow", posts.c.follow_until)
 Index("tiktok_store_posts_change", posts.c.change)
 Index("tiktok_store_posts_board_updated", posts.c.board, posts.c.updated_at)

@@ -167,19 +167,28 @@ class SqlStore:
 
     def open_posts(self, *, now: float, retry_failed: bool = False, user_id: str | None = None,
                    scheduled: bool = True) -> list[Post]:
-        """Every post a run must look at (indexed: not the history), in the order they were queued; without
-        ``scheduled``, not the posts whose time is still to come (a run has nothing to do for them yet)."""
-        wanted = or_(P.c.open.is_(True), P.c.follow_until > now)
-        if not scheduled:
-            wanted = and_(wanted, not_(and_(P.c.state == QUEUED, P.c.due_at.is_not(None), P.c.due_at > now)))
+        """Every post a run must look at, in the order they were queued; without ``scheduled``, not the posts whose
+        time is still to come (a run has nothing to do for them yet). Each part is one range of an index, so the
+        history (closed posts) is never read."""
+        is_open = P.c.open == True  # noqa: E712 - "IS TRUE" would keep the planner off the index
+        if scheduled:
+            parts = [is_open]
+        else:
+            parts = [and_(is_open, P.c.due_at.is_(None)), and_(is_open, P.c.due_at <= now)]
+        parts.append(P.c.follow_until > now)
         if retry_failed:
-            wanted = or_(wanted, and_(P.c.entry.is_not(None), or_(
+            parts.append(and_(P.c.entry.is_not(None), or_(
                 P.c.state == FAILED, and_(P.c.state == PENDING_INIT, P.c.board == "failed"))))
-        query = select(P).where(wanted)
-        if user_id is not None:
-            query = query.where(P.c.user_id == user_id)
+        found: dict[int, Post] = {}
         with self._read() as conn:
-            return [self._post(row) for row in conn.execute(query.order_by(P.c.id))]
+            for part in parts:
+                query = select(P).where(part)
+                if user_id is not None:
+                    query = query.where(P.c.user_id == user_id)
+                for row in conn.execute(query):
+                    if row.id not in found:
+                        found[row.id] = self._post(row)
+        return [found[post_id] for post_id in sorted(found)]
 
     def following(self, now: float) -> int:
         """How many published public posts still wait for their public id."""
@@ -474,11 +483,13 @@ class SqlStore:
         """Posts not started whose time is still to come."""
         with self._read() as conn:
             return conn.execute(select(func.count()).select_from(P).where(
-                P.c.board == "upcoming", P.c.state == QUEUED, P.c.due_at > now)).scalar_one()
+                P.c.open == True, P.c.due_at > now, P.c.state == QUEUED)).scalar_one()  # noqa: E712
 
     def next_due(self, now: float) -> float | None:
         with self._read() as conn:
-            return conn.execute(select(func.min(P.c.due_at)).where(P.c.state == QUEUED, P.c.due_at > now)).scalar()
+            return conn.execute(select(P.c.due_at).where(P.c.open == True, P.c.due_at > now,  # noqa: E712
+                                                         P.c.state == QUEUED)
+                                .order_by(P.c.due_at).limit(1)).scalar()
 
     def moving(self) -> bool:
         """Whether a post is in flight or waits for a run now (the page polls while one is)."""
