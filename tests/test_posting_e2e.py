@@ -73,15 +73,8 @@ class Harness:
 
 
 @pytest.fixture
-def harness(emulator, remote, tmp_path) -> Harness:
-    posts = open_sqlite(tmp_path / "tiktok.db")
-    yield Harness(emulator, remote, tmp_path, posts)
-    posts.close()
-
-
-@pytest.fixture
-def harness_on(emulator, remote, tmp_path, post_store) -> Harness:
-    """The harness on the parametrised store: SQLite and PostgreSQL."""
+def harness(emulator, remote, tmp_path, post_store) -> Harness:
+    """On SQLite and on PostgreSQL (the store_kind parameter): every post below is made alike on both."""
     return Harness(emulator, remote, tmp_path, post_store)
 
 
@@ -216,8 +209,7 @@ def test_access_token_expiring_mid_run_is_refreshed(harness, clip, remote):
     assert remote.state()["tokens"]["rotated"] >= 1
 
 
-def test_interrupted_upload_resumes_on_the_next_run_and_finished_posts_are_skipped(harness_on, tmp_path, remote):
-    harness = harness_on
+def test_interrupted_upload_resumes_on_the_next_run_and_finished_posts_are_skipped(harness, tmp_path, remote):
     video = padded_video(tmp_path / "v.mp4", 70_000_000)  # 7 chunks of 10 MB
     entry = {"user_id": ADA, "video_path": str(video), "privacy": "SELF_ONLY"}
     progress = cut_off_after(remote, 30_000_000)
@@ -290,8 +282,7 @@ def test_relink_needed_and_a_refused_creator_give_clear_outcomes(harness, clip, 
     assert harness.emulated_posts() == []
 
 
-def test_the_store_records_publish_id_and_status(harness_on, clip, store_kind, tmp_path):
-    harness = harness_on
+def test_the_store_records_publish_id_and_status(harness, clip, store_kind, tmp_path):
     (outcome,) = harness.post([{"user_id": ADA, "video_path": str(clip), "privacy": "SELF_ONLY"}])
     post = harness.posts.get(outcome.post_id)
     assert outcome.label == f"post {post.id}"

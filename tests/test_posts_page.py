@@ -193,8 +193,10 @@ class PostsSite:
 
 
 @pytest.fixture
-def site(serve_app, emulator, tmp_path) -> PostsSite:
-    return PostsSite(serve_app, emulator, tmp_path)
+def site(serve_app, emulator, tmp_path, store_kind, request) -> PostsSite:
+    """The app on SQLite and on PostgreSQL (the store_kind parameter): every card and action below holds on both."""
+    env = {} if store_kind == "sqlite" else make_store(store_kind, tmp_path, request).env  # the app opens its own
+    return PostsSite(serve_app, emulator, tmp_path, **env)
 
 
 # -- cards for what real runs leave behind ---------------------------------------------------------------------------
@@ -676,9 +678,10 @@ def test_the_full_board_carries_the_same_cards_as_the_page(site):
 
 # -- an empty store, a manifest with problems, a store that cannot be used ---------------------------------------
 
-def test_an_empty_store_explains_how_to_start(site):
+def test_an_empty_store_explains_how_to_start(site, store_kind):
     page = site.page()
-    assert 'id="no-posts"' in page and "No posts yet" in page and "upload_to_tiktok.py" in page
+    who_posts = "upload_to_tiktok.py" if store_kind == "sqlite" else "python -m tiktok worker"
+    assert 'id="no-posts"' in page and "No posts yet" in page and who_posts in page
     board = site.board()
     assert board["cards"] == [] and board["moving"] is False and board["problem"] == ""
 

@@ -149,10 +149,9 @@ class Queue:
 
 
 @pytest.fixture
-def queue(tmp_path, emulator):
-    made = Queue(tmp_path, emulator)
-    yield made
-    made.store.close()
+def queue(tmp_path, emulator, test_store):
+    """On SQLite and on PostgreSQL (the store_kind parameter): every run below holds on both."""
+    return Queue(tmp_path, emulator, made=test_store)
 
 
 def video(user: str = ADA, **fields) -> dict:

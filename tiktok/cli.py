@@ -70,7 +70,7 @@ def build_parser() -> argparse.ArgumentParser:
     refresh.add_argument("--account", action="append", default=[], metavar="OPEN_ID",
                          help="only this account (repeatable)")
 
-    commands.add_parser("post", add_help=False, help="post what is due in videos_to_upload.json, like "
+    commands.add_parser("post", add_help=False, help="import videos_to_upload.json and post what is due, like "
                         "upload_to_tiktok.py (python -m tiktok post --help)")
     commands.add_parser("accounts", parents=[common], help="list connected accounts and their token deadlines")
     db = commands.add_parser(

@@ -117,9 +117,6 @@ class PostgresStore(SqlStore):
 
     def claim(self, post: Post) -> ClaimResult:
         """Take ``post``'s advisory lock on a connection of its own, and say so in the claims row."""
-        with self._held_lock:
-            if post.id in self._held:
-                return ClaimResult()
         try:
             conn = connect(self.url, autocommit=True)
         except DatabaseError as exc:

@@ -61,9 +61,6 @@ class SqliteStore(SqlStore):
     # -- claims ----------------------------------------------------------------------------------------------------
 
     def claim(self, post: Post) -> ClaimResult:
-        with self._held_lock:
-            if post.id in self._held:
-                return ClaimResult()
         fd = self._lock(post.id)
         if fd is None:
             row = self._holder_row(post.id)
