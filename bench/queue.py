@@ -305,7 +305,8 @@ def main() -> int:
         ratio = statistics.median(new[h]) / statistics.median(new[base])
         print(f"  H={h:>6,}: {statistics.median(new[h]):6.2f} s  ratio to H={base}: {ratio:.2f}")
     ratio = statistics.median(new[top]) / statistics.median(new[base])
-    print(f"  target: at H={top:,} at most {TARGET_NEW_RATIO} times H={base}: {check(ratio <= TARGET_NEW_RATIO, 'new')}")
+    verdict = check(ratio <= TARGET_NEW_RATIO, "new")
+    print(f"  target: at H={top:,} at most {TARGET_NEW_RATIO} times H={base}: {verdict}")
     print(f"one {args.big:,}-byte video: bytes written to disk by the posting process during the post:")
     for h in levels:
         print(f"  H={h:>6,}: {bigs[h]['bytes']:>9,} bytes in {bigs[h]['seconds']:.1f} s")

@@ -25,7 +25,7 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path[0] = str(ROOT)  # instead of bench/ itself, where queue.py would hide the standard library's queue
+sys.path[0] = str(ROOT)  # not bench/ itself: its queue.py must not hide the standard library's
 
 from tiktok.transcription.index import TranscriptIndex  # noqa: E402
 from tiktok.transcription.store import TranscriptRecord  # noqa: E402

@@ -20,7 +20,7 @@ from datetime import date, timedelta
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path[0] = str(ROOT)  # instead of bench/ itself, where queue.py would hide the standard library's queue
+sys.path[0] = str(ROOT)  # not bench/ itself: its queue.py must not hide the standard library's
 
 from tiktok.report import history  # noqa: E402
 from tiktok.report.csvfiles import (  # noqa: E402

@@ -32,7 +32,7 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path[0] = str(ROOT)  # instead of bench/ itself, where queue.py would hide the standard library's queue
+sys.path[0] = str(ROOT)  # not bench/ itself: its queue.py must not hide the standard library's
 
 from bench.emulated import start_emulator  # noqa: E402
 

@@ -69,7 +69,8 @@ def import_manifest(store: PostStore, path: str | os.PathLike[str], *, allow_loo
     last = store.last_import(str(source))
     if last is not None and last.get("digest") == digest and (last.get("legacy") or not results.exists()):
         return _replayed(source, last)
-    checked = validate_manifest(parse_manifest(given, raw), source=str(given), base_dir=None, allow_loopback=allow_loopback)
+    checked = validate_manifest(parse_manifest(given, raw), source=str(given), base_dir=None,
+                                allow_loopback=allow_loopback)
     problems = [problem.message for problem in checked.problems]
     warnings = [warning.message for warning in checked.warnings]
     earlier = read_results(results, key=tokens_key) if results.exists() else {}

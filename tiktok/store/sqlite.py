@@ -48,7 +48,7 @@ class SqliteStore(SqlStore):
 
     def __init__(self, path: Path, *, key: str | None = None, clock: Callable[[], float] = time.time) -> None:
         self.path = Path(path)
-        super().__init__(_engine(self.path), where=str(self.path), key=key, clock=clock)
+        super().__init__(_engine(self.path), where=str(self.path.absolute()), key=key, clock=clock)
         self.claims_dir = self.path.with_name(self.path.name + ".claims")
         self.pid = os.getpid()
         self.host = socket.gethostname()

@@ -76,10 +76,11 @@ def main(argv: Sequence[str] | None = None) -> int:
                     "at %s. Nothing reaches TikTok.", emulator.url)
     from tiktok.web.app import create_app
     app = create_app(settings=settings)
-    store = app.extensions["tiktok_services"].store
-    where = store.path if settings.database_url else settings.tokens_path.resolve()
-    log.info("open http://%s:%d/ (accounts in %s)", "127.0.0.1" if settings.host in ("0.0.0.0", "::")
-             else settings.host, settings.port, where)
+    from tiktok.store.base import token_store_where
+    where = token_store_where(settings, app.extensions["tiktok_services"].store)
+    posts = where if settings.database_url else settings.store_path.resolve()
+    log.info("open http://%s:%d/ (accounts in %s, posts in %s)", "127.0.0.1" if settings.host in ("0.0.0.0", "::")
+             else settings.host, settings.port, where, posts)
     try:
         from waitress import create_server  # a production WSGI server, loaded only to serve
 
