@@ -13,6 +13,7 @@ from tiktok.emulator.config import EmulatorConfig, default_users
 from tiktok.auth.oauth import OAuthClient
 from tiktok.errors import OAuthError
 from tiktok.auth.tokens import TokenStore
+from tiktok.web.flows import LoginFlows
 from tests.support.flows import consent
 
 ADA, BO, CY = (u.open_id for u in default_users())
@@ -103,6 +104,23 @@ def test_callback_from_another_browser_is_refused(app_under_test, web):
     response = stranger.get(callback, allow_redirects=False)
     assert response.status_code == 400 and "no login in progress" in response.text
     assert not app_under_test.tokens_path.exists()
+
+
+def test_a_second_login_in_the_same_browser_does_not_spoil_the_first(app_under_test, web):
+    first = web.start_login()
+    second = web.start_login()  # another tab, or any page requesting /login/ with this browser's cookie
+    assert web.get(consent(first, open_id=ADA).headers["Location"], allow_redirects=False).status_code == 302
+    assert web.get(consent(second, open_id=BO).headers["Location"], allow_redirects=False).status_code == 302
+    assert set(stored(app_under_test)) == {ADA, BO}
+
+
+def test_when_too_many_logins_are_in_progress_a_new_one_waits_and_the_others_finish(app_under_test, web):
+    app_under_test.flask_app.extensions["tiktok_login_flows"] = LoginFlows(clock=app_under_test.clock, limit=1)
+    first = web.start_login()
+    refused = app_under_test.client().get("/login/", allow_redirects=False)
+    assert refused.status_code == 503 and "try again in a few minutes" in refused.text
+    assert web.get(consent(first, open_id=ADA).headers["Location"], allow_redirects=False).status_code == 302
+    assert app_under_test.client().get("/login/", allow_redirects=False).status_code == 302  # room again
 
 
 @pytest.mark.parametrize("fault, shown", [

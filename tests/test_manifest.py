@@ -242,6 +242,7 @@ def test_example_file_is_valid() -> None:
 # ---- round trip -------------------------------------------------------------------------------------------------
 
 words = st.text(alphabet="abcdefghijklmnopqrstuvwxyz0123456789_", min_size=1, max_size=12)
+texts = st.characters(exclude_characters="\x00")  # any text but NUL, which the manifest refuses (no surrogates)
 https_urls = st.builds(lambda host, name: f"https://{host}.example.com/{name}.mp4", words, words)
 
 
@@ -257,9 +258,9 @@ def valid_entries(draw: st.DrawFn) -> dict[str, Any]:
         raw["photo_urls"] = draw(st.lists(https_urls, min_size=1, max_size=MAX_PHOTOS))
         raw["photo_cover_index"] = draw(st.integers(0, len(raw["photo_urls"]) - 1))
         if draw(st.booleans()):
-            raw["title"] = draw(st.text(max_size=45))
+            raw["title"] = draw(st.text(texts, max_size=45))
     optional = {
-        "description": st.text(max_size=80),
+        "description": st.text(texts, max_size=80),
         "tags": st.lists(words, max_size=6, unique_by=str.casefold),
         "privacy": st.sampled_from(PRIVACY_LEVELS),
         "draft": st.booleans(),

@@ -8,6 +8,7 @@ import os
 import re
 import subprocess
 import sys
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
@@ -24,7 +25,8 @@ from tests.support.queue_workers import queue_post
 
 ROOT = Path(__file__).resolve().parents[1]
 ADA = default_users()[0]
-LATER = "2099-01-01T09:00:00+00:00"
+LATER = (datetime.now(timezone.utc) + timedelta(days=365)).replace(hour=9, minute=0, second=0, microsecond=0) \
+    .isoformat()  # a year ahead: post_at may be at most five years ahead
 
 
 @pytest.fixture

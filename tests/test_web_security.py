@@ -1,5 +1,6 @@
 """Hardening of the web app: Host allow-list (DNS rebinding), security headers, no state change on GET,
-and the APP_PASSWORD gate. Real loopback HTTP against the emulator where tokens are involved."""
+and the APP_PASSWORD gate (its defences against guessing, copied cookies and open redirects are in
+test_password_gate.py). Real loopback HTTP against the emulator where tokens are involved."""
 
 from __future__ import annotations
 
@@ -230,12 +231,6 @@ def test_sign_out(locked):
     page = client.get("/").get_data(as_text=True)
     assert client.post("/app-logout/", data={"csrf": csrf_of(page)}).status_code == 302
     assert client.get("/").status_code == 302
-
-
-@pytest.mark.parametrize("target", ["//evil.example/", "https://evil.example/", "/\\evil.example"])
-def test_sign_in_never_redirects_off_site(locked, target):
-    response = sign_in(locked.test_client(), next_path=target)
-    assert response.status_code == 302 and response.headers["Location"] == "/"
 
 
 def test_without_a_password_there_is_no_gate(app):

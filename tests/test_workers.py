@@ -181,7 +181,7 @@ def test_three_workers_post_sixty_posts_once_each_under_strict_rotation(db, add,
             add(entry)
             planned.append((entry, post_at))
     log = tmp_path / "workers.log"
-    workers = [start_worker(emulator, db, log, WORKER_REFRESH_CRON="*/2 * * * * *", WORKER_REFRESH_WITHIN="3h")
+    workers = [start_worker(emulator, db, log, WORKER_REFRESH_CRON="* * * * * */2", WORKER_REFRESH_WITHIN="3h")
                for _ in range(3)]
     try:
         wait_until(lambda: posted(db) == 60, workers, log, f"not every entry posted (posted: {posted(db)})")

@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
+from contextlib import nullcontext
 from pathlib import Path
 from typing import Sequence
 
@@ -26,7 +27,8 @@ DEFAULT_WITHIN = "90m"  # hourly cron: anything expiring before the run after ne
 
 EPILOG = """exit codes: 0 all fine; 1 a refresh failed; 2 bad arguments, configuration or token file;
 3 an account must be linked again in the app (or soon will); 4 a temporary failure (network, TikTok error), the
-next run may succeed. """ + PRECEDENCE_HELP + """
+next run may succeed. """ + PRECEDENCE_HELP + """ 130 stopped by Ctrl-C (SIGINT), 143 stopped by SIGTERM: a
+token refresh under way is finished and its new tokens saved before the command stops.
 
 crontab (hourly):  0 * * * *  cd /path/to/project && .venv/bin/python -m tiktok refresh >> refresh.log 2>&1"""
 
@@ -116,11 +118,25 @@ def main(argv: Sequence[str] | None = None) -> int:
         return post_main(argv[1:], prog="python -m tiktok post")
     parser = build_parser()
     args = parser.parse_args(argv)
-    from tiktok.config import load_settings  # after parsing: --help and bad arguments stay instant
-    from tiktok.errors import AccountNotFound, ConfigError, DatabaseError, ResultsFileError, StoreError, TokenFileError
-    from tiktok.logs import configure_logging
+    from tiktok.logs import configure_logging, echo  # after parsing: --help and bad arguments stay instant
+    from tiktok.signals import Interrupted, stop_on_signals
 
     configure_logging(logging.DEBUG if args.verbose else logging.WARNING)
+    # Ctrl-C and SIGTERM end a command with a line and 130 / 143, never a traceback; the worker stops its own way
+    with nullcontext() if args.command == "worker" else stop_on_signals():
+        try:
+            return _dispatch(args)
+        except Interrupted as stop:
+            echo(f"interrupted by {stop.name}: stopped before it finished (exit {stop.exit_code})", file=sys.stderr)
+            return stop.exit_code
+
+
+def _dispatch(args: argparse.Namespace) -> int:
+    """Run the parsed command; the errors every command shares become one line and exit 2 (or 4)."""
+    from tiktok.config import load_settings
+    from tiktok.errors import AccountNotFound, ConfigError, DatabaseError, ResultsFileError, StoreError, TokenFileError
+    from tiktok.logs import echo
+
     try:
         settings = load_settings()
         if args.command == "db":
@@ -147,35 +163,48 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _tokens(args, services, read_environment().get("TOKENS_NEW_KEY", "").strip() or None)
         return _accounts(services)
     except (ConfigError, TokenFileError, AccountNotFound, DatabaseError, StoreError, ResultsFileError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        echo(f"error: {exc}", file=sys.stderr, newlines=True)  # our own messages may span lines
         if getattr(exc, "transient", False):
             return ExitStatus.TRY_LATER
         return ExitStatus.BAD_INPUT
 
 
 def _refresh(args: argparse.Namespace, services) -> int:
-    from tiktok.auth.refresh import format_outcome, refresh_accounts
-    from tiktok.options import parse_duration
+    from tiktok.auth.refresh import Outcome, format_outcome, refresh_accounts
     from tiktok.exitcodes import exit_status
+    from tiktok.logs import echo
+    from tiktok.options import parse_duration
+    from tiktok.signals import Interrupted
 
     try:
         within = parse_duration(args.within)
     except ValueError as exc:
-        print(f"error: --within: {exc}", file=sys.stderr)
+        echo(f"error: --within: {exc}", file=sys.stderr)
         return ExitStatus.BAD_INPUT
     settings = services.settings
-    outcomes = refresh_accounts(services.store, services.oauth, within=within, refresh_all=args.all,
-                                only=args.account, emulated=settings.emulated)
-    if not outcomes:
-        print(f"no connected accounts in {settings.tokens_path}; log in with the app first")
     prefix = "[emulator] " if settings.emulated else ""
-    for outcome in outcomes:
-        print(prefix + format_outcome(outcome))
-    return exit_status(outcomes)
+    done: list[Outcome] = []
+
+    def report(outcome: Outcome) -> None:  # each line as soon as its account is done: cron's log shows progress
+        done.append(outcome)
+        echo(prefix + format_outcome(outcome))
+
+    try:
+        refresh_accounts(services.store, services.oauth, within=within, refresh_all=args.all, only=args.account,
+                         emulated=settings.emulated, on_outcome=report)
+    except Interrupted as stop:
+        echo(f"interrupted by {stop.name} after {len(done)} account(s), each listed above; no refresh was cut short "
+             "(one under way was finished and its new tokens saved first). Run it again for the rest "
+             f"(exit {stop.exit_code})", file=sys.stderr)
+        return stop.exit_code
+    if not done:
+        echo(f"no connected accounts in {settings.tokens_path}; log in with the app first")
+    return exit_status(done)
 
 
 def _accounts(services) -> int:
     from tiktok.auth.refresh import describe_duration, format_time
+    from tiktok.logs import echo
 
     now = services.store.clock()
     accounts = services.store.load()
@@ -183,10 +212,10 @@ def _accounts(services) -> int:
         print(f"no connected accounts in {services.settings.tokens_path}")
     for account in sorted(accounts.values(), key=lambda a: a.label):
         where = "emulator" if account.emulated else "TikTok"
-        print(f"{account.label} [{where}] scopes={','.join(account.scopes)} "
-              f"access={describe_duration(account.expires_at - now)} "
-              f"refresh-until={format_time(account.refresh_expires_at)}"
-              + (f" RELINK NEEDED: {account.relink_reason}" if account.relink_reason else ""))
+        echo(f"{account.label} [{where}] scopes={','.join(account.scopes)} "  # names come from TikTok
+             f"access={describe_duration(account.expires_at - now)} "
+             f"refresh-until={format_time(account.refresh_expires_at)}"
+             + (f" RELINK NEEDED: {account.relink_reason}" if account.relink_reason else ""))
     return ExitStatus.OK
 
 

@@ -53,7 +53,8 @@ instance says whether a later run may succeed without a person (the TRY LATER ou
 
 Outside the tree, because they never leave their module: ``posting.policy.EntryStop`` (ends one manifest entry
 with its outcome), ``posting.fields.Bad`` (one field's problem while validating), ``posting.transfer._ChunkNotTaken``
-(one chunk PUT to send again) and ``web.flows.StateError`` (a login callback whose state is unknown).
+(one chunk PUT to send again), ``web.flows.StateError`` (a login callback whose state is unknown) and
+``web.flows.TooManyLogins`` (no room for another login in progress).
 
 Messages never contain a token or a secret; they end with TikTok's ``log_id`` when there is one.
 """

@@ -1,8 +1,13 @@
-"""Logging set-up shared by the app and the commands, with secrets masked in every line.
+"""Logging set-up shared by the app and the commands: secrets masked and terminal controls escaped in every line.
 
 werkzeug's access log and urllib3's debug log print full URLs, so the value of every secret-bearing query
 parameter (code, state, upload_token, ...) is replaced by ``***``, and so is any ``Bearer`` credential and the
 password in a ``postgresql://`` URL.
+
+Text from TikTok or from files (titles, names, captions, TikTok's error messages, file names) can hold terminal
+control sequences: ``ESC]0;...BEL`` sets a terminal's title, ``ESC[2J`` clears it, a bidi override reorders what
+follows. :func:`inert` escapes them (``\\x1b``, ``\\u202e``) so they show as text; every log line passes through it
+(:class:`RedactingFilter`), and the commands print their own lines with :func:`echo`.
 The emulator keeps its own filter for its server's log (it shares no client code); this one is the client's.
 """
 
@@ -10,6 +15,8 @@ from __future__ import annotations
 
 import logging
 import re
+import sys
+from typing import TextIO
 
 FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 SECRET_QUERY_PARAMS = (
@@ -21,19 +28,50 @@ _BEARER = re.compile(r"(?i)\b(bearer\s+)[^\s,;\"']+")
 _URL_PASSWORD = re.compile(r"(?i)\b(postgres(?:ql)?://[^:/@\s]+:)[^@\s]+(?=@)")  # DATABASE_URL's password
 
 
+# C0 controls but tab and newline, DEL, C1 controls, the bidi marks, embeddings, overrides and isolates (the
+# "Trojan Source" set), the line and paragraph separators, and lone surrogates (a file name's undecodable bytes,
+# which would also make print() fail)
+_CONTROLS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028-\u202e\u2066-\u2069\ud800-\udfff]")
+_CONTROLS_AND_NEWLINE = re.compile(_CONTROLS.pattern[:-1] + r"\n]")
+
+
+def _escape(match: re.Match[str]) -> str:
+    code = ord(match.group())
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+
+
+def inert(text: str, *, newlines: bool = True) -> str:
+    """``text`` with every character that can drive a terminal escaped as ``\\xNN`` / ``\\uNNNN``; tabs stay, and
+    newlines too unless ``newlines`` is False (for one line made of someone else's text)."""
+    return (_CONTROLS if newlines else _CONTROLS_AND_NEWLINE).sub(_escape, text)
+
+
+def echo(text: str, *, file: TextIO | None = None, newlines: bool = False) -> None:
+    """Print one of a command's own lines (to stdout, or ``file``), made :func:`inert` and flushed at once. It is
+    one line: a newline inside ``text`` (from a title, a caption, an error message) is escaped too, unless
+    ``newlines`` says the text has several lines of the program's own."""
+    print(inert(text, newlines=newlines), file=sys.stdout if file is None else file, flush=True)
+
+
 def redact(message: str) -> str:
     """``message`` with secret query values and Bearer credentials replaced by ``***``."""
     return _URL_PASSWORD.sub(r"\1***", _BEARER.sub(r"\1***", _QUERY_SECRET.sub(r"\1=***", message)))
 
 
 class RedactingFilter(logging.Filter):
-    """Rewrites each record's final message through :func:`redact`."""
+    """Rewrites each record's final message, and its traceback, through :func:`redact` and :func:`inert`."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         message = record.getMessage()
-        cleaned = redact(message)
+        cleaned = inert(redact(message))
         if cleaned != message:
             record.msg, record.args = cleaned, ()
+        if record.exc_info and not record.exc_text:  # the Formatter uses exc_text as it is when set
+            record.exc_text = logging.Formatter().formatException(record.exc_info)
+        if record.exc_text:
+            record.exc_text = inert(redact(record.exc_text))
+        if record.stack_info:
+            record.stack_info = inert(redact(record.stack_info))
         return True
 
 

@@ -6,6 +6,7 @@ It imports nothing but argparse, so a command's ``--help`` stays quick.
 from __future__ import annotations
 
 import argparse
+import math
 
 
 def verbosity_options() -> argparse.ArgumentParser:
@@ -54,8 +55,10 @@ def parse_duration(text: str) -> float:
     try:
         value = float(number) * DURATION_UNITS[unit]
     except ValueError:
-        raise ValueError(f"{text!r} is not a duration such as 90s, 15m, 2h or 1d") from None
-    if not 0 <= value < float("inf"):
+        value = math.nan
+    if not math.isfinite(value):  # "nan", "inf", "1e400"
+        raise ValueError(f"{text!r} is not a duration such as 90s, 15m, 2h or 1d")
+    if value < 0:
         raise ValueError(f"{text!r} must be 0 or more")
     return value
 

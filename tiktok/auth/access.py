@@ -1,7 +1,8 @@
 """Fresh access tokens for any script: refresh under the store's lock, only when close to expiry.
 
 The whole read -> refresh -> write sequence runs under the lock, because TikTok rotates refresh tokens: two
-processes refreshing the same account at once would leave one of them holding a dead token.
+processes refreshing the same account at once would leave one of them holding a dead token. For the same reason
+Ctrl-C and SIGTERM wait from the token call until its answer is written (:mod:`tiktok.signals`).
 """
 
 from __future__ import annotations
@@ -9,12 +10,16 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Callable, TypeVar
 
+from tiktok.api import DEFAULT_TIMEOUT
 from tiktok.errors import AccountNotFound, AuthError, OAuthError, RelinkNeeded
+from tiktok.logs import inert
+from tiktok.signals import Hold
 from tiktok.auth.oauth import OAuthClient
 from tiktok.auth.tokens import Account, TokenStore
 
 REFRESH_LEEWAY_S = 10 * 60  # refresh when the access token has less than this left
 RELINK_WARNING_S = 30 * 24 * 3600  # warn this long before the refresh token runs out
+HOLD_BOUND_S = sum(DEFAULT_TIMEOUT)  # the longest a held Ctrl-C waits: OAuthClient's connect + read timeouts
 
 
 def fresh_account(store: TokenStore, oauth: OAuthClient, open_id: str, *,
@@ -31,9 +36,13 @@ def fresh_account(store: TokenStore, oauth: OAuthClient, open_id: str, *,
 def refresh_account(store: TokenStore, oauth: OAuthClient, open_id: str, *,
                     leeway: float = REFRESH_LEEWAY_S, force: bool = True) -> Account:
     """Refresh with the account locked (the file's lock, or its database row). Without ``force``, skip when another
-    process refreshed while we waited for the lock."""
+    process refreshed while we waited for the lock.
+
+    From just before the token call until its answer is written, SIGINT and SIGTERM wait (:class:`Hold`, main thread
+    only): TikTok has already killed the old refresh token when it answers, so stopping in between would lose the
+    account. The call's own timeout (OAuthClient's) bounds the wait."""
     relink: RelinkNeeded | None = None
-    with store.locked(open_id) as accounts:
+    with Hold() as hold, store.locked(open_id) as accounts:  # the Hold ends after the lock's write
         account = accounts.get(open_id)
         if account is None:
             raise AccountNotFound(open_id, store.path)
@@ -45,6 +54,8 @@ def refresh_account(store: TokenStore, oauth: OAuthClient, open_id: str, *,
         if account.refresh_expires_at <= now:
             relink = RelinkNeeded(open_id, "the refresh token has expired")
         else:
+            hold.start(inert(f"finishing the token refresh of {account.label} first, so that its new tokens are "
+                             f"saved (this waits at most about {HOLD_BOUND_S:.0f} s for TikTok)"))
             try:
                 grant = oauth.refresh(account.refresh_token)
             except OAuthError as exc:
@@ -59,7 +70,6 @@ def refresh_account(store: TokenStore, oauth: OAuthClient, open_id: str, *,
             accounts[open_id] = account.with_grant(grant, now)
             return accounts[open_id]
     raise relink
-
 
 
 T = TypeVar("T")

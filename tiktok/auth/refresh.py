@@ -1,19 +1,22 @@
-"""Refresh what is about to expire, for cron and for the app's /refresh_tokens/ page.
+"""Refresh what is about to expire, for cron, the workers and the app's /refresh_tokens/ page.
 
-Each account gets one :class:`Outcome`; ``tiktok.exitcodes.exit_status`` folds them into the exit code.
+Each account gets one :class:`Outcome`; ``tiktok.exitcodes.exit_status`` folds them into the exit code. A Ctrl-C or
+SIGTERM that arrives during an account's refresh is held until its new tokens are written and its outcome is
+reported (``on_outcome``), then stops the run (:mod:`tiktok.signals`; main thread only).
 """
 
 from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from typing import Iterable
+from typing import Callable, Iterable
 
 from tiktok.auth.access import RELINK_WARNING_S, refresh_account
 from tiktok.errors import AccountNotFound, RelinkNeeded, TikTokError, TokenFileError
 from tiktok.exitcodes import DONE, FAILED, RELINK, SKIPPED, TRY_LATER, outcome_line
 from tiktok.auth.oauth import OAuthClient
 from tiktok.auth.tokens import Account, TokenStore
+from tiktok.signals import Hold
 
 @dataclass(frozen=True)
 class Outcome:
@@ -24,16 +27,23 @@ class Outcome:
 
 
 def refresh_accounts(store: TokenStore, oauth: OAuthClient, *, within: float, refresh_all: bool = False,
-                     only: Iterable[str] = (), emulated: bool) -> list[Outcome]:
-    """Refresh the accounts whose access token expires within ``within`` seconds (or all of them)."""
+                     only: Iterable[str] = (), emulated: bool,
+                     on_outcome: Callable[[Outcome], None] | None = None) -> list[Outcome]:
+    """Refresh the accounts whose access token expires within ``within`` seconds (or all of them), calling
+    ``on_outcome`` with each account's outcome as soon as it is known."""
     wanted = list(only)
     accounts = store.load()
     for open_id in wanted:
         if open_id not in accounts:
             raise AccountNotFound(open_id, store.path)
-    chosen = [accounts[oid] for oid in (wanted or sorted(accounts))]
-    return [_refresh_one(store, oauth, account, within=within, force=refresh_all, emulated=emulated)
-            for account in chosen]
+    outcomes = []
+    for account in [accounts[oid] for oid in (wanted or sorted(accounts))]:
+        with Hold():  # a signal held during this account's refresh waits until its outcome is reported too
+            outcome = _refresh_one(store, oauth, account, within=within, force=refresh_all, emulated=emulated)
+            outcomes.append(outcome)
+            if on_outcome is not None:
+                on_outcome(outcome)
+    return outcomes
 
 
 def _refresh_one(store: TokenStore, oauth: OAuthClient, account: Account, *, within: float, force: bool,

@@ -2,13 +2,16 @@
 
 One small pool per URL and process (psycopg_pool), so the app's threads, a worker's tasks and a posting run's
 threads share a few connections. Connection failures become :class:`~tiktok.errors.DatabaseUnavailable` (transient:
-the next run may find the server back); everything else the server refuses becomes
-:class:`~tiktok.errors.DatabaseError` with the server's own words.
+the next run may find the server back), except a server that refuses the login (a wrong or missing password, an
+unknown user or database: :func:`refused_login`), which waiting never mends: that is a
+:class:`~tiktok.errors.DatabaseError` (exit 2). Everything else the server refuses becomes a DatabaseError with the
+server's own words.
 """
 
 from __future__ import annotations
 
 import threading
+import re
 from contextlib import contextmanager
 from typing import Any, Iterator
 from urllib.parse import urlsplit
@@ -17,6 +20,10 @@ from tiktok.errors import DatabaseError, DatabaseUnavailable
 
 POOL_MAX = 10
 CONNECT_TIMEOUT_S = 10
+# What libpq says when the server turned the login down (PostgreSQL's English messages; SQLSTATE 28P01, 28000 and
+# 3D000, which psycopg does not carry for a failed connection).
+_REFUSED = re.compile(r'password authentication failed|no password supplied|no pg_hba\.conf entry|'
+                      r'role "[^"]*" does not exist|database "[^"]*" does not exist|authentication failed for user')
 _pools: dict[str, Any] = {}
 _pools_lock = threading.Lock()
 
@@ -39,6 +46,19 @@ def check_url(url: str) -> str:
     return url
 
 
+def refused_login(url: str, exc: BaseException) -> str | None:
+    """A sentence for a connection failure that is the server turning the login down (wrong or missing password,
+    unknown user or database), naming the database but never the password; None for any other failure."""
+    pgconn = getattr(exc, "pgconn", None)  # never shown: its repr holds the password
+    text = str(exc)
+    match = _REFUSED.search(text)
+    if match is None and not getattr(pgconn, "needs_password", False):
+        return None
+    said = match.group(0) if match else "no password supplied"
+    return (f"{describe(url)} refused the login ({said}): check the user name, password and database name in "
+            "DATABASE_URL; trying again will not help")
+
+
 def connect(url: str, *, autocommit: bool = False):
     """A new connection of its own (for locks held as long as the connection: claims, migrations)."""
     import psycopg
@@ -46,6 +66,9 @@ def connect(url: str, *, autocommit: bool = False):
     try:
         return psycopg.connect(check_url(url), autocommit=autocommit, connect_timeout=CONNECT_TIMEOUT_S)
     except psycopg.OperationalError as exc:
+        refused = refused_login(url, exc)
+        if refused:
+            raise DatabaseError(refused) from None
         raise DatabaseUnavailable(f"{describe(url)} cannot be reached ({_first_line(exc)})") from None
 
 

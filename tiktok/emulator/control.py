@@ -1,6 +1,10 @@
 """The emulator's own JSON control API under ``/_emulator/`` (not part of TikTok's API).
 
 Faults are applied in ``apply_fault`` (a ``before_request`` hook) to every path except these control routes.
+
+Everything under ``/_emulator/`` answers only to the emulator's own loopback names (``127.0.0.1``, ``localhost``,
+``[::1]`` with its port): a page elsewhere whose name is re-pointed at 127.0.0.1 (DNS rebinding) sends its own Host
+and gets 421, with nothing changed (:func:`refuse_foreign_host`).
 """
 
 from __future__ import annotations
@@ -21,10 +25,28 @@ bp = Blueprint("control", __name__, url_prefix="/_emulator")
 
 CONTROL_PREFIX = "/_emulator/"
 OAUTH_PREFIX = "/v2/oauth/"
+LOOPBACK_NAMES = ("127.0.0.1", "localhost", "[::1]")
 
 
 def _bad(message: str, status: int = 400):
     return jsonify({"error": message}), status
+
+
+def own_hosts(port: str) -> frozenset[str]:
+    """The Host header values the control API answers to when the emulator listens on ``port``."""
+    names = {f"{name}:{port}" for name in LOOPBACK_NAMES}
+    return frozenset(names | set(LOOPBACK_NAMES) if port == "80" else names)
+
+
+def refuse_foreign_host():
+    """``before_request`` hook: 421 for a ``/_emulator/`` request whose Host is not one of :func:`own_hosts`."""
+    if not (request.path + "/").startswith(CONTROL_PREFIX):
+        return None
+    host = (request.headers.get("Host") or "").strip().lower()
+    if host in own_hosts(str(request.environ.get("SERVER_PORT", ""))):
+        return None
+    return _bad("The emulator's control API answers only to its own loopback address (127.0.0.1, localhost or "
+                "[::1] with its port).", 421)
 
 
 @bp.get("/state")

@@ -15,13 +15,16 @@
   minutes; each refresh locks its account's row, so workers never present a spent refresh token.
 - ``daily_report``, periodic (23:50 UTC): the stats report, as ``python -m tiktok report`` would write it.
 
-The schedule and thresholds come from the environment (WORKER_* in .env.example) when the app is built.
+The schedule and thresholds come from the environment (WORKER_* in .env.example) when the worker starts, each
+checked then (:meth:`WorkerConfig.from_environment`): a cron expression croniter cannot read, or that never comes
+round, is a ConfigError naming the setting, not a worker that never posts.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import time
 from dataclasses import dataclass
 
@@ -30,14 +33,20 @@ from tiktok.errors import ConfigError
 
 log = logging.getLogger(__name__)
 
+# Cron expressions as croniter reads them (Procrastinate's parser): five fields, minute hour day month weekday, and
+# an optional sixth, LAST, for seconds.
 DEFAULTS = {
-    "WORKER_DISPATCH_CRON": "*/10 * * * * *",  # every 10 s: new and due entries start within 10 s
+    "WORKER_DISPATCH_CRON": "* * * * * */10",  # every 10 s: new and due entries start within 10 s
     "WORKER_REFRESH_CRON": "*/10 * * * *",     # every 10 minutes ...
     "WORKER_REFRESH_WITHIN": "90m",            # ... whatever expires within 90 minutes
     "WORKER_REPORT_CRON": "50 23 * * *",       # the daily report at 23:50 UTC
     "WORKER_STALLED_S": "30",                  # a worker silent this long is gone: its jobs are retried
     "WORKER_HEARTBEAT_S": "10",                # how often a worker says it is alive
 }
+CRON_FORM = ("five fields (minute hour day month weekday) and an optional sixth, last, for seconds, such as "
+             "'*/10 * * * *' (every 10 minutes) or '* * * * * */10' (every 10 seconds)")
+SECONDS_RANGE = (0.1, 86400.0)  # WORKER_STALLED_S and WORKER_HEARTBEAT_S
+REFRESH_WITHIN_MAX_S = 365 * 86400.0  # refresh tokens live a year at most (reference 2.3)
 MAX_PASSES = 5  # runs over one account's entries in one job, while new work keeps coming due
 
 
@@ -52,16 +61,59 @@ class WorkerConfig:
 
     @classmethod
     def from_environment(cls, env: dict[str, str] | None = None) -> "WorkerConfig":
-        from tiktok.options import parse_duration
+        """The WORKER_* settings of ``env`` (default: .env and the environment), each checked; ConfigError naming
+        the first bad one and the form it takes."""
+        values = env if env is not None else read_environment()
+        source = {**DEFAULTS, **{k: v.strip() for k, v in values.items() if k in DEFAULTS and v and v.strip()}}
+        config = cls(dispatch_cron=_cron(source, "WORKER_DISPATCH_CRON"),
+                     refresh_cron=_cron(source, "WORKER_REFRESH_CRON"),
+                     refresh_within_s=_within(source, "WORKER_REFRESH_WITHIN"),
+                     report_cron=_cron(source, "WORKER_REPORT_CRON"),
+                     stalled_s=_seconds(source, "WORKER_STALLED_S"), heartbeat_s=_seconds(source, "WORKER_HEARTBEAT_S"))
+        if config.stalled_s <= config.heartbeat_s:
+            raise ConfigError(f"WORKER_STALLED_S={config.stalled_s:g} must be more than WORKER_HEARTBEAT_S="
+                              f"{config.heartbeat_s:g}: a worker is taken for gone only after missing a heartbeat "
+                              "(the defaults are 30 and 10)")
+        return config
 
-        source = {**DEFAULTS, **{k: v for k, v in (env or read_environment()).items() if k in DEFAULTS and v}}
-        try:
-            return cls(dispatch_cron=source["WORKER_DISPATCH_CRON"], refresh_cron=source["WORKER_REFRESH_CRON"],
-                       refresh_within_s=parse_duration(source["WORKER_REFRESH_WITHIN"]),
-                       report_cron=source["WORKER_REPORT_CRON"], stalled_s=float(source["WORKER_STALLED_S"]),
-                       heartbeat_s=float(source["WORKER_HEARTBEAT_S"]))
-        except ValueError as exc:
-            raise ConfigError(f"a WORKER_* setting is not valid: {exc}") from None
+
+def _cron(source: dict[str, str], name: str) -> str:
+    """The cron expression of ``name`` if croniter reads it and it comes round at least once."""
+    import croniter  # installed with Procrastinate, whose periodic tasks read the expression with it
+
+    expression = source[name]
+    try:
+        croniter.croniter(expression, time.time()).get_next(float)
+    except (croniter.CroniterError, ValueError, KeyError, TypeError):  # KeyError: croniter's own, on some garbage
+        raise ConfigError(f"{name}={expression!r} is not a cron schedule: use {CRON_FORM}") from None
+    return expression
+
+
+def _seconds(source: dict[str, str], name: str) -> float:
+    low, high = SECONDS_RANGE
+    raw = source[name]
+    try:
+        value = float(raw)
+    except ValueError:
+        value = math.nan
+    if not low <= value <= high:  # nan and inf too
+        raise ConfigError(f"{name}={raw!r} is not a number of seconds from {low:g} to {high:g} "
+                          f"(default {DEFAULTS[name]})")
+    return value
+
+
+def _within(source: dict[str, str], name: str) -> float:
+    from tiktok.options import parse_duration
+
+    raw = source[name]
+    try:
+        value = parse_duration(raw)
+    except ValueError:
+        value = math.nan
+    if not 0 < value <= REFRESH_WITHIN_MAX_S:
+        raise ConfigError(f"{name}={raw!r} is not a duration from 1s to 365d such as 90m, 2h or 1d "
+                          f"(default {DEFAULTS[name]})")
+    return value
 
 
 _context: dict[str, object] = {}

@@ -44,8 +44,8 @@ def run_worker(settings: Settings, concurrency: int) -> int:
 
     from tiktok.jobs.tasks import WorkerConfig, build_app
 
+    config = WorkerConfig.from_environment()  # a bad WORKER_* setting is exit 2 before the database is asked
     require_schema(settings)
-    config = WorkerConfig.from_environment()
     app = build_app(settings, config)
     name = f"{socket.gethostname()}:{os.getpid()}"
     log.warning("worker %s: %d job(s) at once on %s%s", name, concurrency, settings.environment,

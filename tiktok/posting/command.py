@@ -12,6 +12,7 @@ from typing import Sequence
 from tiktok.config import load_settings
 from tiktok.errors import ConfigError, ResultsFileError, StoreError
 from tiktok.exitcodes import ExitStatus
+from tiktok.logs import echo, inert
 from tiktok.posting.chunks import ChunkPlanError, plan_chunks
 from tiktok.posting.manifest import ManifestError, PostRequest, load_manifest
 from tiktok.posting.media import MediaError, check_video, probe
@@ -21,7 +22,7 @@ from tiktok.progress import ByteProgress
 
 def run(args: argparse.Namespace) -> int:
     out = sys.stderr if args.json else sys.stdout
-    say = lambda text: print(text, file=out, flush=True)  # noqa: E731
+    say = lambda text: echo(text, file=out)  # noqa: E731 - captions, file names, TikTok's errors: made inert
     try:
         settings = load_settings()
         manifest = manifest_to_import(args.manifest, settings.manifest_path)
@@ -39,7 +40,7 @@ def run(args: argparse.Namespace) -> int:
                          force=args.force, retry_failed=args.retry_failed, privacy=args.privacy,
                          poll_timeout_s=args.poll_timeout, poll_interval_s=args.poll_interval,
                          chunk_size=args.chunk_size)
-    hooks = Hooks(say=say, progress=None if args.json else ByteProgress)
+    hooks = Hooks(say=say, progress=None if args.json else inert_progress)
     try:
         if args.watch:
             return _watch(store, manifest, settings, options, hooks, say)
@@ -49,6 +50,11 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(report_json(report), indent=2))
     return report.status
+
+
+def inert_progress(label: str, total: int | None = None) -> ByteProgress:
+    """A progress bar whose label (a video's file name) cannot drive the terminal."""
+    return ByteProgress(inert(label, newlines=False), total)
 
 
 def manifest_to_import(given: Path | None, default: Path) -> Path | None:

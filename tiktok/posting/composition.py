@@ -127,7 +127,7 @@ def _photos(form: Mapping[str, str], errors: list[FieldError]) -> dict[str, Any]
         errors.append(FieldError("photo_urls", f"give 1 to {MAX_PHOTOS} photo addresses, one a line; got {len(urls)}"))
     values: dict[str, Any] = {"photo_urls": urls, "photo_cover_index": 0}
     cover = _text(form, "photo_cover") or "1"
-    if not cover.isdigit() or not 1 <= int(cover) <= max(len(urls), 1):
+    if not (cover.isdecimal() and len(cover) < 10) or not 1 <= int(cover) <= max(len(urls), 1):  # "²", 10**5000
         errors.append(FieldError("photo_cover", f"the cover is photo 1 to {max(len(urls), 1)}, got {cover!r}"))
     else:
         values["photo_cover_index"] = int(cover) - 1

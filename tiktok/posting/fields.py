@@ -5,14 +5,19 @@ from __future__ import annotations
 import ipaddress
 from collections.abc import Callable
 from contextvars import ContextVar
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import SplitResult, urlsplit
 
 from tiktok.posting.limits import PRIVACY_LEVELS
 from tiktok.posting.caption import PHOTO_TITLE_LIMIT, normalise_tag, utf16_len
 
 MAX_PHOTOS = 35  # photo post source_info.photo_images, reference 3.4
+MAX_INT32 = 2**31 - 1  # post_info.video_cover_timestamp_ms is an int32 (reference 3.2)
+# post_at: TikTok's own scheduler looks 10 to 30 days ahead; years further is a typo (9999), and a time before 2000
+# is no real schedule (0001). Both ends keep every time convertible to a Unix timestamp and back.
+EARLIEST_POST_AT = datetime(2000, 1, 1, tzinfo=timezone.utc)
+MAX_SCHEDULE_AHEAD_S = 5 * 366 * 86400  # five years
 SOURCE_FIELDS = ("video_path", "video_url", "photo_urls")
 TOGGLE_FIELDS = ("disable_comment", "disable_duet", "disable_stitch", "is_aigc",
                  "brand_content_toggle", "brand_organic_toggle")
@@ -28,9 +33,29 @@ def type_name(value: Any) -> str:
     return names.get(type(value), type(value).__name__)
 
 
+def text_problem(text: str) -> str | None:
+    """Why ``text`` cannot be stored or sent (a NUL byte, or half of a UTF-16 surrogate pair); None when it can."""
+    if "\x00" in text:
+        return f"contains a NUL byte (\\u0000) at character {text.index(chr(0)) + 1}; remove it"
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as bad:
+        return (f"contains half of a UTF-16 surrogate pair (\\u{ord(text[bad.start]):04x}) at character "
+                f"{bad.start + 1}, which is not text; remove it or write the whole character")
+    return None
+
+
+def shown(text: str) -> str:
+    """``text`` as it can safely appear in a message: itself when clean, its escaped repr otherwise."""
+    return text if text_problem(text) is None and text.isprintable() else repr(text)[1:-1]
+
+
 def _string(value: Any) -> str:
     if not isinstance(value, str):
         raise Bad(f"expected a string, got {type_name(value)}")
+    problem = text_problem(value)
+    if problem:
+        raise Bad(problem)
     return value
 
 
@@ -46,12 +71,23 @@ def _boolean(value: Any) -> bool:
     return value
 
 
-def _count(value: Any) -> int:
+def _count(value: Any, high: int = MAX_INT32, why: str = "") -> int:
     if isinstance(value, bool) or not isinstance(value, int):
         raise Bad(f"expected a whole number, got {type_name(value)}")
     if value < 0:
         raise Bad(f"must be 0 or more, got {value}")
+    if value > high:
+        shown_value = f"{value:,}" if value.bit_length() < 64 else f"a number of {len(str(value))} digits"
+        raise Bad(f"must be at most {high:,}{why}, got {shown_value}")
     return value
+
+
+def _cover_timestamp(value: Any) -> int:
+    return _count(value, MAX_INT32, " (TikTok takes a 32-bit number of milliseconds)")
+
+
+def _cover_index(value: Any) -> int:
+    return _count(value, MAX_PHOTOS - 1, f" (a post has at most {MAX_PHOTOS} photos, counted from 0)")
 
 
 # Emulated runs only: the emulator pulls media from test servers on this machine, which speak plain http.
@@ -59,9 +95,22 @@ ALLOW_LOOPBACK: ContextVar[bool] = ContextVar("allow_loopback", default=False)
 _LOOPBACK_HOSTS = {"127.0.0.1", "localhost"}
 
 
+def _split(url: str) -> SplitResult:
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - raises ValueError for a port that is not a number from 0 to 65535
+    except ValueError:
+        raise Bad(f"is not a valid URL: {shown(url)!r}") from None
+    if parts.username is not None or parts.password is not None:
+        # never repeated in the message: the part before @ is a credential
+        raise Bad("must not carry a user name or password (user:password@): TikTok would see it, and the media "
+                  "must be public anyway; give the address without it")
+    return parts
+
+
 def _https_url(value: Any) -> str:
     url = _string(value)
-    parts = urlsplit(url)
+    parts = _split(url)
     if ALLOW_LOOPBACK.get() and parts.scheme in ("http", "https") and parts.hostname in _LOOPBACK_HOSTS:
         return url
     if parts.scheme != "https":
@@ -96,6 +145,9 @@ def _tags(value: Any) -> tuple[str, ...]:
     for position, item in enumerate(value):
         if not isinstance(item, str):
             raise Bad(f"expected a list of strings, item {position} is {type_name(item)}")
+        problem = text_problem(item)
+        if problem:
+            raise Bad(f"item {position}: {problem}")
         try:
             tags.append(normalise_tag(item))
         except ValueError as bad:
@@ -117,7 +169,8 @@ def _title(value: Any) -> str:
 
 
 def parse_post_at(text: str) -> datetime:
-    """An ISO 8601 date-time with a UTC offset (``2026-12-03T09:00:00+01:00`` or ``...Z``); Bad otherwise.
+    """An ISO 8601 date-time with a UTC offset (``2026-12-03T09:00:00+01:00`` or ``...Z``), from 2000 on; Bad
+    otherwise.
 
     A time without an offset is refused, not read as local time: a manifest moved to a server in another zone (or
     cron's TZ) must not post hours early or late."""
@@ -127,7 +180,21 @@ def parse_post_at(text: str) -> datetime:
         raise Bad(f"is not an ISO 8601 date and time such as 2026-12-03T09:00:00+01:00, got {text!r}") from None
     if moment.tzinfo is None or moment.utcoffset() is None:
         raise Bad(f"needs a UTC offset such as +01:00 or Z, got {text!r}")
+    try:
+        instant = moment.astimezone(timezone.utc)  # OverflowError at year 1 or 9999 with an offset
+    except (OverflowError, ValueError):
+        instant = None
+    if instant is None or instant < EARLIEST_POST_AT:
+        raise Bad(f"{text!r} is out of range: give a time from {EARLIEST_POST_AT:%Y-%m-%d} to five years from now")
     return moment
+
+
+def check_post_at_ahead(text: str, now: float) -> None:
+    """Bad when ``post_at`` (already parsed once) is further than MAX_SCHEDULE_AHEAD_S after ``now``."""
+    due = parse_post_at(text).timestamp()
+    if due - now > MAX_SCHEDULE_AHEAD_S:
+        latest = datetime.fromtimestamp(now + MAX_SCHEDULE_AHEAD_S, timezone.utc)
+        raise Bad(f"{text!r} is more than five years ahead: give a time up to {latest:%Y-%m-%d}")
 
 
 def _post_at(value: Any) -> str:
@@ -140,13 +207,13 @@ FIELDS: dict[str, Callable[[Any], Any]] = {
     "video_path": _nonempty_string,
     "video_url": _https_url,
     "photo_urls": _photo_urls,
-    "photo_cover_index": _count,
+    "photo_cover_index": _cover_index,
     "description": _string,
     "tags": _tags,
     "privacy": _privacy,
     "draft": _boolean,
     **{name: _boolean for name in TOGGLE_FIELDS},
-    "video_cover_timestamp_ms": _count,
+    "video_cover_timestamp_ms": _cover_timestamp,
     "title": _title,
     "post_at": _post_at,
 }

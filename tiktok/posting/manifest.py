@@ -9,7 +9,10 @@ names the account (``user_id``, its open_id) and exactly one media source:
 
 ``draft: true`` sends the post to the creator's TikTok inbox (video inbox init, or photo MEDIA_UPLOAD) instead
 of publishing it. A JSON ``null`` for an optional field means "not set". Every bad entry is reported and the
-good ones are kept. Messages number entries from 1, as a person counts them in the file;
+good ones are kept. Every value is checked where it enters: text with a NUL byte or half a surrogate pair, a
+``post_at`` before 2000 or more than five years ahead, a URL carrying ``user:password@`` and a number outside
+TikTok's range are errors for their entry, never a crash of the run; a file too deeply nested to read is a
+ManifestError naming it. Messages number entries from 1, as a person counts them in the file;
 ``ManifestProblem.index`` and ``PostRequest.index`` are the 0-based list positions.
 """
 
@@ -17,6 +20,7 @@ from __future__ import annotations
 
 import difflib
 import json
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -36,7 +40,9 @@ from tiktok.posting.fields import (  # noqa: F401 - PRIVACY_LEVELS, MAX_PHOTOS a
     SOURCE_FIELDS,
     TOGGLE_FIELDS,
     Bad,
+    check_post_at_ahead,
     parse_post_at,
+    shown,
     type_name,
 )
 
@@ -159,7 +165,7 @@ class _EntryReport:
         self.warnings: list[ManifestProblem] = []
 
     def _make(self, name: str | None, text: str) -> ManifestProblem:
-        where = f'{self.prefix}: field "{name}"' if name else self.prefix
+        where = f'{self.prefix}: field "{shown(name)}"' if name else self.prefix
         return ManifestProblem(self.index, name, f"{where}: {text}")
 
     def error(self, name: str | None, text: str) -> None:
@@ -216,6 +222,14 @@ def _check_text(values: dict[str, Any], report: _EntryReport) -> None:
         report.warn("tags", f"caption would pass the {limit}-unit limit; these tags will be left out: {dropped}")
 
 
+def _check_schedule(values: dict[str, Any], report: _EntryReport, now: float) -> None:
+    if "post_at" in values:
+        try:
+            check_post_at_ahead(values["post_at"], now)
+        except Bad as bad:
+            report.error("post_at", str(bad))
+
+
 def _check_ignored(values: dict[str, Any], report: _EntryReport) -> None:
     draft = values.get("draft", False)
     if "photo_urls" in values:
@@ -233,7 +247,7 @@ def _check_ignored(values: dict[str, Any], report: _EntryReport) -> None:
             report.warn(name, f"ignored: {why}")
 
 
-def _validate_entry(raw: Any, index: int, source: str, base_dir: Path | None,
+def _validate_entry(raw: Any, index: int, source: str, base_dir: Path | None, now: float,
                     result: ManifestResult) -> None:
     if not isinstance(raw, dict):
         result.problems.append(ManifestProblem(
@@ -243,6 +257,7 @@ def _validate_entry(raw: Any, index: int, source: str, base_dir: Path | None,
     values = _check_fields(raw, report)
     _check_source(raw, values, report)
     _check_text(values, report)
+    _check_schedule(values, report, now)
     _check_ignored(values, report)
     result.problems.extend(report.problems)
     result.warnings.extend(report.warnings)
@@ -255,22 +270,24 @@ def _validate_entry(raw: Any, index: int, source: str, base_dir: Path | None,
 
 
 def validate_manifest(data: Any, *, source: str, base_dir: str | Path | None = None,
-                      allow_loopback: bool = False) -> ManifestResult:
+                      allow_loopback: bool = False, now: float | None = None) -> ManifestResult:
     """Check parsed manifest JSON; ``source`` names the file in messages, ``base_dir`` anchors relative paths.
-    ``allow_loopback`` accepts http(s)://127.0.0.1 and localhost media URLs (for the emulator only)."""
+    ``allow_loopback`` accepts http(s)://127.0.0.1 and localhost media URLs (for the emulator only); ``now`` (epoch
+    seconds, default the real time) is what a ``post_at`` may be at most five years after."""
     token = ALLOW_LOOPBACK.set(allow_loopback)
     try:
-        return _validate(data, source, base_dir)
+        return _validate(data, source, base_dir, time.time() if now is None else now)
     finally:
         ALLOW_LOOPBACK.reset(token)
 
 
-def _validate(data: Any, source: str, base_dir: str | Path | None) -> ManifestResult:
+def _validate(data: Any, source: str, base_dir: str | Path | None, now: float) -> ManifestResult:
     result = ManifestResult()
     items = data
     if isinstance(data, dict) and "videos" in data:
         for extra in sorted(set(data) - {"videos"}):
-            result.problems.append(ManifestProblem(None, extra, f'{source}: unknown top-level field "{extra}"'))
+            result.problems.append(ManifestProblem(None, extra,
+                                                   f'{source}: unknown top-level field "{shown(extra)}"'))
         items = data["videos"]
     if not isinstance(items, list):
         result.problems.append(ManifestProblem(
@@ -278,7 +295,7 @@ def _validate(data: Any, source: str, base_dir: str | Path | None) -> ManifestRe
         return result
     base = Path(base_dir) if base_dir is not None else None
     for index, raw in enumerate(items):
-        _validate_entry(raw, index, source, base, result)
+        _validate_entry(raw, index, source, base, now, result)
     return result
 
 
@@ -304,6 +321,11 @@ def parse_manifest(path: Path, raw: bytes) -> Any:
         return json.loads(text)
     except json.JSONDecodeError as bad:
         raise ManifestError(path, f"malformed JSON at line {bad.lineno}, column {bad.colno}: {bad.msg}") from None
+    except RecursionError:
+        raise ManifestError(path, "nested too deeply to read (lists or objects inside each other hundreds of levels "
+                                  "deep); a manifest is a list of flat entries") from None
+    except ValueError:  # the only other refusal of json.loads: Python's limit on the digits of an integer
+        raise ManifestError(path, "holds a number too long to read (more than 4,300 digits)") from None
 
 
 def load_manifest(path: str | Path, *, allow_loopback: bool = False) -> ManifestResult:

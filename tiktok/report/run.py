@@ -22,6 +22,7 @@ from tqdm import tqdm
 from tiktok.config import read_environment
 from tiktok.errors import AccountNotFound
 from tiktok.exitcodes import DONE, FAILED, ExitStatus, exit_status, outcome_line
+from tiktok.logs import inert
 from tiktok.report.daily import AccountOutcome, date_problem, report_account, utc_day, write_outcomes
 from tiktok.report.fetch import REPORT_RETRY, DisplayReader, display_limiter
 from tiktok.report.cli import DEFAULT_JOBS, DEFAULT_REPORTS_DIR, REPORTS_DIR_ENV, S3_ENDPOINT_ENV, S3_URI_ENV
@@ -33,7 +34,8 @@ from tiktok.auth.tokens import Account
 def command(args: argparse.Namespace, services: Services, *, clock: Callable[[], float] = time.time,
             sleep: Callable[[float], None] = time.sleep, say: Callable[[str], None] | None = None) -> int:
     """Run the parsed ``report`` command; returns the exit code."""
-    say = say or (lambda line: tqdm.write(line, file=sys.stdout))
+    write = say or (lambda line: tqdm.write(line, file=sys.stdout))
+    say = lambda line: write(inert(line, newlines=False))  # noqa: E731 - names and errors come from TikTok
     env = read_environment()
     today = utc_day(clock())
     day = args.date or today
@@ -41,7 +43,7 @@ def command(args: argparse.Namespace, services: Services, *, clock: Callable[[],
     s3_uri = args.s3_uri or env.get(S3_URI_ENV) or None
     problem = date_problem(day, today) or _s3_problem(s3_uri)
     if problem:
-        print(f"error: {problem}", file=sys.stderr)
+        print(f"error: {inert(problem, newlines=False)}", file=sys.stderr)
         return ExitStatus.BAD_INPUT
     prefix = "[emulator] " if services.settings.emulated else ""
     accounts = _chosen(services, args.account)

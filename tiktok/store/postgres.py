@@ -26,7 +26,7 @@ from typing import Any, Callable, Iterable, Iterator
 from sqlalchemy import create_engine, text
 from sqlalchemy.exc import SQLAlchemyError
 
-from tiktok.db.connection import check_url, connect, describe
+from tiktok.db.connection import check_url, connect, describe, refused_login
 from tiktok.errors import DatabaseError, StoreError, StoreUnavailable
 from tiktok.store import schema
 from tiktok.store.base import ClaimResult, Post, dumps, lifecycle
@@ -84,6 +84,9 @@ def translate(url: str, exc: BaseException) -> StoreError:
     first = (str(cause).strip().splitlines() or [type(cause).__name__])[0]
     import psycopg
 
+    refused = refused_login(url, cause) if isinstance(cause, psycopg.OperationalError) else None
+    if refused:  # a wrong password is not mended by waiting: exit 2, not 4
+        return StoreError(refused)
     if isinstance(cause, psycopg.OperationalError) or getattr(exc, "connection_invalidated", False):
         return StoreUnavailable(f"{describe(url)} cannot be reached or went away ({first}); nothing was changed: "
                                 "try again later")

@@ -18,6 +18,7 @@ from pathlib import Path
 from tiktok.exitcodes import BAD_INPUT, DONE, FAILED, SKIPPED, TRY_LATER
 from tiktok.transcription.download import DownloadFailed, download_video
 from tiktok.errors import TikTokError
+from tiktok.logs import inert
 from tiktok.progress import ByteProgress
 from tiktok.transcription.jobs import Job, Outcome, Target, format_outcome
 from tiktok.transcription.assemblyai import MediaFileError, TranscriptionError, TranscriptResult, transcribe_file
@@ -66,7 +67,7 @@ def transcribe_job(job: Job, store: TranscriptStore, target: Target, settings: J
     if not settings.force and store.is_done(record.open_id, record.video_id):
         return Outcome(SKIPPED, job.label, "already transcribed (--force to redo)")
     transcript_id = None
-    progress = ByteProgress(job.label)
+    progress = ByteProgress(inert(job.label, newlines=False))  # the bar's label holds a TikTok username
     try:
         with tempfile.TemporaryDirectory(prefix="tiktok-transcribe-") as work:
             captions = _captions(job, settings, Path(work), trusted)

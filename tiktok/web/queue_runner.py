@@ -7,7 +7,8 @@ is lost (the second round sees what the kick was for). Two processes (the app an
 store's per-post claims, not by anything here.
 
 ``QUEUE_TICK_S`` kicks every so many seconds, so scheduled entries post with no cron line: 0 (off) in tests' config,
-30 for ``python app.py`` (which builds the app from the environment), or whatever the environment says.
+30 for ``python app.py`` (which builds the app from the environment), or whatever the environment says (checked
+with the other settings when the app starts: :func:`tiktok.config.parse_tick`).
 
 A manifest (or an earlier version's results file beside it) that cannot be read is the manifest's problem, not the
 store's: the run then posts what the store holds without importing it (so nothing composed in the app waits for a
@@ -24,8 +25,8 @@ from typing import Any, Callable
 
 from flask import Flask
 
-from tiktok.config import Settings, read_environment
-from tiktok.errors import ConfigError, ResultsFileError
+from tiktok.config import Settings
+from tiktok.errors import ResultsFileError
 
 log = logging.getLogger(__name__)
 
@@ -106,7 +107,6 @@ class QueueRunner:
 
 def install(app: Flask, settings: Settings, test_config: Mapping[str, Any] | None) -> QueueRunner:
     """Attach the runner (and start the tick when ``QUEUE_TICK_S`` asks for one)."""
-    source = test_config if test_config else read_environment()
     app.config["MANIFEST_PATH"] = settings.manifest_path
     clock = app.config["CLOCK"]
 
@@ -131,11 +131,7 @@ def install(app: Flask, settings: Settings, test_config: Mapping[str, Any] | Non
     runner = QueueRunner(run)
     app.extensions[EXTENSION] = runner
     default_tick = 0.0 if test_config else APP_TICK_S
-    raw = str(source.get("QUEUE_TICK_S") or default_tick)
-    try:
-        seconds = float(raw)
-    except ValueError:
-        raise ConfigError(f"QUEUE_TICK_S={raw!r} is not a number of seconds (0 turns the tick off)") from None
+    seconds = settings.queue_tick_s if settings.queue_tick_s is not None else default_tick
     app.config["QUEUE_TICK_S"] = seconds
     runner.start_tick(seconds)
     return runner

@@ -14,6 +14,14 @@ from tiktok.config import DEFAULT_EMULATOR_PORT, DEFAULT_HOST, DEFAULT_PORT
 from tiktok.options import tcp_port
 
 UPLOAD_SLACK_BYTES = 1024 * 1024  # over TikTok's 4 GB, so the composer (not waitress) answers a file just too big
+THREADS = 8
+# Waitress reads requests in one event loop and hands only complete ones to THREADS, so idle or slow sockets cost
+# a connection each, not a thread: the connection limit is what they can use up. Its default (100) let 98 idle
+# sockets, kept open by a byte every few seconds, shut everyone else out (issue 19).
+CONNECTION_LIMIT = 1000
+CHANNEL_TIMEOUT_S = 30  # a connection silent this long is closed (waitress: 120)
+CLEANUP_INTERVAL_S = 5  # how often silent connections are looked for (waitress: 30)
+SPARE_FILES = 128  # open files besides connections: token and post stores, logs, uploads' temporary files
 
 EPILOG = """With no TIKTOK_CLIENT_KEY in .env or the environment, the app starts the local TikTok emulator on
 --emulator-port and labels every page "emulated": nothing reaches TikTok. Options override HOST, PORT and
@@ -32,6 +40,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--emulator-port", type=tcp_port, metavar="PORT",
                         help=f"port of the embedded TikTok emulator (default $TIKTOK_EMULATOR_PORT or "
                              f"{DEFAULT_EMULATOR_PORT}; ignored when a TikTok app is configured)")
+    parser.add_argument("--trusted-proxy", metavar="ADDRESS",
+                        help="the address your reverse proxy connects from (e.g. 127.0.0.1): its X-Forwarded-For "
+                             "then names each client, so sign-in limits count people, not the proxy")
     parser.add_argument("-v", "--verbose", action="store_true", help="log debug detail")
     return parser
 
@@ -58,6 +69,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     from tiktok.config import LOOPBACK_HOSTS
+    from tiktok.web.security import password_problem
+    problem = password_problem(settings.app_password)
+    if problem:
+        print(f"error: {problem}", file=sys.stderr)
+        return 2
     if settings.host not in LOOPBACK_HOSTS and not settings.app_password:
         print(f"error: refusing to listen on {settings.host}: beyond loopback anyone on the network could use "
               "your TikTok accounts. Set APP_PASSWORD in .env (and ALLOWED_HOSTS to the name you browse to), "
@@ -82,13 +98,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     log.info("open http://%s:%d/ (accounts in %s, posts in %s)", "127.0.0.1" if settings.host in ("0.0.0.0", "::")
              else settings.host, settings.port, where, posts)
     try:
-        from waitress import create_server  # a production WSGI server, loaded only to serve
-
-        from tiktok.posting.limits import MAX_VIDEO_BYTES
         try:
-            # waitress refuses bodies over 1 GB by default; the composer's uploads may be as big as TikTok takes.
-            server = create_server(AccessLog(app), host=settings.host, port=settings.port, threads=8,
-                                   max_request_body_size=MAX_VIDEO_BYTES + UPLOAD_SLACK_BYTES)
+            server = build_server(app, settings, trusted_proxy=args.trusted_proxy)
         except OSError as exc:
             print(f"error: cannot listen on {settings.host}:{settings.port} ({exc}); pick a free port with --port",
                   file=sys.stderr)
@@ -104,6 +115,48 @@ def main(argv: Sequence[str] | None = None) -> int:
         if emulator is not None:
             emulator.shutdown()
     return 0
+
+
+def build_server(app, settings, *, trusted_proxy: str | None = None):
+    """The waitress server ``python app.py`` runs, bound and ready for ``run()``."""
+    import logging
+
+    from waitress import create_server  # a production WSGI server, loaded only to serve
+
+    from tiktok.posting.limits import MAX_VIDEO_BYTES
+    open_files = raise_open_file_limit(CONNECTION_LIMIT + SPARE_FILES)
+    connections = max(THREADS, min(CONNECTION_LIMIT, open_files - SPARE_FILES))
+    if connections < CONNECTION_LIMIT:
+        logging.getLogger("tiktok.app").warning(
+            "this process may open only %d files, so the app takes at most %d connections at once; raise the "
+            "limit (ulimit -n %d) to take %d", open_files, connections, CONNECTION_LIMIT + SPARE_FILES,
+            CONNECTION_LIMIT)
+    proxy = {"trusted_proxy": trusted_proxy, "trusted_proxy_count": 1,
+             "trusted_proxy_headers": {"x-forwarded-for"}} if trusted_proxy else {}
+    # waitress refuses bodies over 1 GB by default; the composer's uploads may be as big as TikTok takes.
+    return create_server(AccessLog(app), host=settings.host, port=settings.port, threads=THREADS,
+                         max_request_body_size=MAX_VIDEO_BYTES + UPLOAD_SLACK_BYTES,
+                         connection_limit=connections, channel_timeout=CHANNEL_TIMEOUT_S,
+                         cleanup_interval=CLEANUP_INTERVAL_S,
+                         asyncore_use_poll=True,  # select() cannot watch sockets numbered past 1023
+                         **proxy)
+
+
+def raise_open_file_limit(wanted: int) -> int:
+    """Raise this process's soft limit on open files to ``wanted`` (at most its hard limit); the limit now."""
+    try:
+        import resource
+    except ImportError:  # Windows: no such limit to raise
+        return wanted
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft == resource.RLIM_INFINITY or soft >= wanted:
+        return wanted
+    target = wanted if hard == resource.RLIM_INFINITY else min(wanted, hard)
+    try:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+    except (ValueError, OSError):  # macOS caps it below an "unlimited" hard limit; keep what we have
+        return soft
+    return target
 
 
 def _stop(signum, frame) -> None:

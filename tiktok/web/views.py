@@ -18,7 +18,7 @@ from tiktok.auth.refresh import describe_duration, format_time, refresh_accounts
 from tiktok.exitcodes import exit_status
 from tiktok.services import Services
 from tiktok.auth.tokens import Account
-from tiktok.web.flows import LoginFlows, StateError
+from tiktok.web.flows import LoginFlows, StateError, TooManyLogins
 
 log = logging.getLogger(__name__)
 bp = Blueprint("accounts", __name__)
@@ -91,8 +91,14 @@ def relink(open_id: str):
 
 def start_login(relink_open_id: str | None):
     settings = services().settings
-    flow_id, pending = flows().start(relink_open_id)
-    session["login_flow"] = flow_id
+    if "login_browser" not in session:  # binds this browser's logins in progress to it
+        session["login_browser"] = flows().new_browser_id()
+    try:
+        pending = flows().start(session["login_browser"], relink_open_id)
+    except TooManyLogins as exc:
+        log.warning("login not started: %s", exc)
+        return page_error("Too many logins in progress", "Too many logins are waiting at TikTok's consent page "
+                          "right now. Nothing was changed; try again in a few minutes.", 503)
     url = build_authorize_url(settings.auth_url, client_key=settings.client_key, scopes=settings.scopes,
                               redirect_uri=settings.redirect_uri, state=pending.state,
                               code_challenge=code_challenge(pending.verifier, settings.pkce_encoding))
@@ -102,7 +108,7 @@ def start_login(relink_open_id: str | None):
 @bp.get("/callback/")
 def callback():
     try:
-        pending = flows().finish(session.get("login_flow"), request.args.get("state"))
+        pending = flows().finish(session.get("login_browser"), request.args.get("state"))
     except StateError as exc:
         log.warning("login callback refused: state %s", exc.kind)
         return page_error("Login not accepted", f"{exc} Nothing was saved. Start again from the accounts page.", 400)
