@@ -18,6 +18,7 @@ import time
 from pathlib import Path
 
 import pytest
+import requests
 
 from tests.support.flows import link_account
 from tiktok.emulator.config import EmulatorConfig, default_users, generated_users
@@ -66,11 +67,11 @@ def wait_until_answered(remote, count: int, timeout_s: float = 10.0) -> None:
         time.sleep(0.005)
 
 
-def live_tokens_kept(remote, store) -> list[str]:
+def live_tokens_kept(remote, store, users=USERS) -> list[str]:
     """The accounts whose stored refresh token is not the one live at TikTok (compared by hash)."""
     grants = {g["open_id"]: g for g in remote.state()["tokens"]["grants"] if g["status"] == "active"}
     accounts = store.load()
-    return [u.open_id for u in USERS
+    return [u.open_id for u in users
             if grants[u.open_id]["refresh_token_sha256"]
             != hashlib.sha256(accounts[u.open_id].refresh_token.encode()).hexdigest()]
 
@@ -163,3 +164,41 @@ def test_a_hold_outside_the_main_thread_does_nothing():
     thread.start()
     thread.join()
     assert errors == [] and signal.getsignal(signal.SIGTERM) is before
+
+
+def test_the_app_stopped_during_refresh_all_tokens_now_keeps_every_account(emulator, remote, store, oauth,
+                                                                           tokens_path, tmp_path):
+    """``python app.py`` gets SIGTERM while its page's refresh is in TikTok's slowed token call: the request thread
+    is a daemon, so the app waits for that refresh to be written before it exits (then exits 0)."""
+    from tests.support.app_process import start_app
+    from tests.support.flows import WebClient
+
+    accounts = USERS[:3]
+    for user in accounts:
+        link_account(emulator.url, store, oauth, user.open_id)
+    app, url = start_app(tmp_path, env={**refresh_env(emulator, tokens_path, tmp_path)})
+    try:
+        web = WebClient(url)
+        # longer than waitress waits for its threads when it closes (5 s): the app itself must wait for the rest
+        remote.inject_fault(TOKEN_PATH, delay=6.5, times=1)
+        answer: list = []
+
+        def click() -> None:
+            try:
+                answer.append(web.post_form("/refresh_tokens/"))
+            except requests.RequestException as exc:  # the app may close the connection as it stops
+                answer.append(exc)
+
+        clicked = threading.Thread(target=click)
+        clicked.start()
+        wait_for_calls(remote, 0)  # the first account's token call is under way
+        app.send_signal(signal.SIGTERM)
+        _, stderr = app.communicate(timeout=30)
+        clicked.join(timeout=30)
+    finally:
+        if app.poll() is None:
+            app.kill()
+    assert app.returncode == 0 and "Traceback" not in stderr, stderr[-2000:]
+    assert "waiting for a token refresh to be saved before stopping" in stderr
+    wait_until_answered(remote, 1)
+    assert live_tokens_kept(remote, store, accounts) == [], "an account's rotated refresh token was lost"

@@ -49,9 +49,23 @@ def in_main_thread() -> bool:
     return threading.current_thread() is threading.main_thread()
 
 
+_elsewhere = threading.Condition()  # Holds started in other threads: a server waits for them before it exits
+_elsewhere_count = [0]
+
+
+def wait_for_holds(timeout_s: float) -> bool:
+    """Wait (at most ``timeout_s``) until no Hold started in another thread is open: a server that is stopping lets
+    its request threads finish a token refresh before the process ends. True when none is left."""
+    with _elsewhere:
+        return _elsewhere.wait_for(lambda: _elsewhere_count[0] == 0, timeout=timeout_s)
+
+
 class Hold:
     """``with Hold() as hold: ... hold.start(note) ...``: SIGINT and SIGTERM wait from ``start`` until the outermost
-    Hold ends, then are delivered. ``note`` (already safe to print) is written to stderr when one arrives."""
+    Hold ends, then are delivered. ``note`` (already safe to print) is written to stderr when one arrives. In
+    another thread a started Hold is counted instead, for :func:`wait_for_holds`."""
+
+    _counted = False
 
     def __enter__(self) -> "Hold":
         if in_main_thread():
@@ -60,7 +74,11 @@ class Hold:
 
     def start(self, note: str = "") -> None:
         if not any(hold is self for hold in _open):
-            return  # not the main thread: Python gives signals to the main thread only
+            if not in_main_thread() and not self._counted:  # Python gives signals to the main thread only
+                with _elsewhere:
+                    _elsewhere_count[0] += 1
+                self._counted = True
+            return
         _state.update(holding=True, note=note)
         for signum in HELD_SIGNALS:
             current = signal.getsignal(signum)
@@ -70,6 +88,11 @@ class Hold:
             signal.signal(signum, _held)
 
     def __exit__(self, *exc: object) -> None:
+        if self._counted:
+            with _elsewhere:
+                _elsewhere_count[0] -= 1
+                _elsewhere.notify_all()
+            self._counted = False
         if not _open or _open[-1] is not self:
             return
         _open.pop()

@@ -111,6 +111,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             pass
         finally:
             server.close()
+            finish_refreshes()
     finally:
         if emulator is not None:
             emulator.shutdown()
@@ -157,6 +158,21 @@ def raise_open_file_limit(wanted: int) -> int:
     except (ValueError, OSError):  # macOS caps it below an "unlimited" hard limit; keep what we have
         return soft
     return target
+
+
+def finish_refreshes() -> None:
+    """Let a token refresh a request thread is doing end and be written before the process ends (request threads
+    are daemons: without this, Ctrl-C or SIGTERM during "Refresh all tokens now" could lose an account)."""
+    import logging
+
+    from tiktok.auth.access import HOLD_BOUND_S
+    from tiktok.signals import wait_for_holds
+
+    if not wait_for_holds(0):
+        log = logging.getLogger("tiktok.app")
+        log.warning("waiting for a token refresh to be saved before stopping (at most %.0f s)", HOLD_BOUND_S)
+        if not wait_for_holds(HOLD_BOUND_S):
+            log.warning("a token refresh did not finish in time; its account may need to be linked again")
 
 
 def _stop(signum, frame) -> None:
