@@ -7,16 +7,13 @@ import json
 import sys
 import time
 from pathlib import Path
-from typing import Sequence
 
 from tiktok.config import load_settings
 from tiktok.errors import ConfigError, ResultsFileError, StoreError
 from tiktok.exitcodes import ExitStatus
 from tiktok.logs import echo, inert
-from tiktok.posting.chunks import ChunkPlanError, plan_chunks
-from tiktok.posting.manifest import ManifestError, PostRequest, load_manifest
-from tiktok.posting.media import MediaError, check_video, probe
-from tiktok.posting.runner import Hooks, RunOptions, RunReport, describe, run_queue, summary, utc_text
+from tiktok.posting.manifest import ManifestError
+from tiktok.posting.runner import Hooks, RunOptions, RunReport, run_queue, summary, utc_text
 from tiktok.progress import ByteProgress
 
 
@@ -27,7 +24,8 @@ def run(args: argparse.Namespace) -> int:
         settings = load_settings()
         manifest = manifest_to_import(args.manifest, settings.manifest_path)
         if args.dry_run:
-            return _dry_run(manifest, args, settings, say)
+            from tiktok.posting.dryrun import dry_run
+            return dry_run(manifest, settings, privacy=args.privacy, chunk_size=args.chunk_size, say=say)
         from tiktok.store.base import open_store
         store = open_store(settings)
     except (ConfigError, ManifestError) as exc:
@@ -114,58 +112,3 @@ def report_json(report: RunReport) -> dict:
             "next_due_at": utc_text(report.next_due_at) if report.next_due_at is not None else None,
             "scheduled": report.scheduled,
             "under_review": report.following}
-
-
-def _dry_run(manifest: Path | None, args, settings, say) -> int:
-    """Local checks only, and nothing stored: the manifest, accounts, media, chunk plans. Privacy is checked
-    against creator_info when posting."""
-    if manifest is None:
-        say(f"dry run: there is no manifest at {settings.manifest_path} to check; nothing was posted")
-        return ExitStatus.OK
-    checked = load_manifest(manifest, allow_loopback=settings.emulated)
-    for warning in checked.warnings:
-        say(f"warning: {warning.message}")
-    for problem in checked.problems:
-        say(f"error: {problem.message}")
-    if checked.problems:
-        return ExitStatus.BAD_INPUT
-    return _dry_run_entries(checked.entries, args, settings, say)
-
-
-def _dry_run_entries(entries: Sequence[PostRequest], args, settings, say) -> int:
-    from tiktok.posting.caption import build_caption
-    from tiktok.store.base import open_token_store
-    store = open_token_store(settings)
-    accounts = store.load()
-    failed = False
-    for entry in entries:
-        lines = [f"entry {entry.index + 1} for {entry.user_id}: {describe(entry)}"]
-        if entry.user_id not in accounts:
-            lines.append(f'  problem: field "user_id": no connected account in {store.path}')
-            failed = True
-        if entry.video_path is not None:
-            try:
-                info = probe(entry.video_path)
-                problems = check_video(info)
-                plan = plan_chunks(info.size_bytes, args.chunk_size)
-                lines.append(f"  {info.container}/{info.video_codec} {info.width}x{info.height} "
-                             f"{info.duration_s:.1f}s {info.size_bytes:,} bytes -> {plan.total_chunk_count} "
-                             f"chunk(s) of {plan.chunk_size:,} (last {plan.final_chunk_bytes:,})")
-                lines += [f"  problem: {p}" for p in problems]
-                failed |= bool(problems)
-            except (MediaError, ChunkPlanError) as exc:
-                lines.append(f"  problem: {exc}")
-                failed = True
-        caption = build_caption(entry.description or "", entry.tags, limit=entry.caption_limit)
-        if caption.text:
-            lines.append(f"  caption: {caption.text!r}")
-        privacy = "inbox draft (set in the app)" if entry.draft and entry.media_type == "VIDEO" else (
-            entry.privacy or args.privacy or "SELF_ONLY (default)")
-        lines.append(f"  privacy: {privacy} (not checked against the creator's options: that needs TikTok)")
-        for line in lines:
-            say(line)
-    say("dry run: nothing was posted. Checked here: the manifest, the accounts, each video file against TikTok's "
-        "limits and its chunk plan. Not checked, because they need TikTok: the creator's privacy options, their "
-        "maximum video duration and disabled interactions (creator_info), posting caps and bans, and URL "
-        "ownership for pulls; a real run checks these before it posts.")
-    return ExitStatus.BAD_INPUT if failed else ExitStatus.OK
