@@ -79,8 +79,8 @@ def stat_all(root: Path) -> None:
 
 
 def all_histories(root: Path, people: list[tuple[str, str]]) -> None:
-    for open_id, username in people:
-        history.load_history(root, open_id, username)
+    """What the Stats page reads: every account's history, each day folder listed once for all of them."""
+    history.load_histories(root, people)
 
 
 def cold_page(root: Path, people: list[tuple[str, str]]) -> None:

@@ -6,11 +6,15 @@ when its file is missing). A day whose files cannot be read is left out and name
 does not hide the chart. No saved day at all gives an empty :class:`AccountHistory` (``has_history`` False).
 
 Parsed files are cached, keyed on path, size and modification time (:class:`ParsedFiles`): the Stats page reads
-each day's ``summary.csv`` once for all accounts, not once per account, and a rewritten day is read again.
+each day's ``summary.csv`` once for all accounts, not once per account, and a rewritten day is read again. What a
+day folder holds (names, sizes, times) is listed once with ``os.scandir`` and kept while the folder's own
+modification time is unchanged (:class:`DayListings`): reports are written by atomic rename, which changes it, so
+a warm page costs one ``stat`` per day folder instead of several per file.
 """
 
 from __future__ import annotations
 
+import functools
 import os
 import threading
 from collections import OrderedDict
@@ -23,8 +27,8 @@ from tiktok.report.csvfiles import (
     SUMMARY_FILE,
     VIDEO_REQUIRED,
     ReportFileError,
+    account_file_name,
     day_dir,
-    find_account_file,
     read_summary,
     read_table,
     report_days,
@@ -43,9 +47,11 @@ class ParsedFiles:
         self._lock = threading.Lock()  # the app serves requests from several threads
         self.parses = 0  # how many times a file was actually read (tests and benchmarks look at it)
 
-    def get(self, path: Path, parse: Callable[[Path], object]):
-        info = path.stat()
-        stamp = (info.st_size, info.st_mtime_ns)
+    def get(self, path: Path, parse: Callable[[Path], object], stamp: tuple[int, int] | None = None):
+        """``stamp``: the file's (size, mtime_ns) when the caller has it already (a folder listing); else a stat."""
+        if stamp is None:
+            info = path.stat()
+            stamp = (info.st_size, info.st_mtime_ns)
         key = (str(path), getattr(parse, "__qualname__", repr(parse)))
         with self._lock:
             hit = self._entries.get(key)
@@ -63,6 +69,38 @@ class ParsedFiles:
 
 
 PARSED = ParsedFiles()
+
+
+class DayListings:
+    """``files(folder)``: each regular file's (size, mtime_ns) by name, listed once while the folder is unchanged."""
+
+    def __init__(self, capacity: int = CACHED_FILES) -> None:
+        self._capacity = capacity
+        self._entries: OrderedDict[str, tuple[int, dict[str, tuple[int, int]]]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def files(self, folder: Path) -> dict[str, tuple[int, int]]:
+        key = str(folder)
+        stamp = os.stat(folder).st_mtime_ns
+        with self._lock:
+            hit = self._entries.get(key)
+            if hit is not None and hit[0] == stamp:
+                self._entries.move_to_end(key)
+                return hit[1]
+        listing = {}
+        with os.scandir(folder) as entries:
+            for entry in entries:
+                if entry.is_file():
+                    info = entry.stat()
+                    listing[entry.name] = (info.st_size, info.st_mtime_ns)
+        with self._lock:
+            self._entries[key] = (stamp, listing)
+            while len(self._entries) > self._capacity:
+                self._entries.popitem(last=False)
+        return listing
+
+
+LISTINGS = DayListings()
 
 
 @dataclass(frozen=True)
@@ -103,39 +141,63 @@ class AccountHistory:
 def load_history(reports_root: str | os.PathLike[str], open_id: str, username: str | None = None, *,
                  top: int = TOP_VIDEOS) -> AccountHistory:
     """Read every saved day for the account; never raises for a corrupt file (see ``problems``)."""
-    points: list[DayPoint] = []
-    problems: list[str] = []
-    latest: tuple[date, Path] | None = None
+    return load_histories(reports_root, [(open_id, username)], top=top)[open_id]
+
+
+def load_histories(reports_root: str | os.PathLike[str], accounts: list[tuple[str, str | None]], *,
+                   top: int = TOP_VIDEOS) -> dict[str, AccountHistory]:
+    """Every saved day for each ``(open_id, username)``, the days listed once for all of them (the Stats page)."""
+    points: dict[str, list[DayPoint]] = {open_id: [] for open_id, _ in accounts}
+    problems: dict[str, list[str]] = {open_id: [] for open_id, _ in accounts}
+    latest: dict[str, tuple[date, Path]] = {}
     for day in report_days(reports_root):
         folder = day_dir(reports_root, day)
         try:
-            point, account_file = _day_point(folder, day, open_id, username)
-        except ReportFileError as exc:
-            problems.append(str(exc))
-            continue
-        if point is not None:
-            points.append(point)
-        if account_file is not None:
-            latest = (day, account_file)
-    top_videos: tuple[TopVideo, ...] = ()
-    if latest is not None:
-        try:
-            top_videos = tuple(_top_videos(latest[1], top))
-        except ReportFileError as exc:
-            problems.append(str(exc))
-    return AccountHistory(open_id=open_id, points=tuple(points), latest_day=latest[0] if latest else None,
-                          top_videos=top_videos, problems=tuple(problems))
+            files = LISTINGS.files(folder)
+        except OSError:
+            continue  # removed meanwhile
+        for open_id, username in accounts:
+            try:
+                point, account_file = _day_point(folder, files, day, open_id, username)
+            except ReportFileError as exc:
+                problems[open_id].append(str(exc))
+                continue
+            if point is not None:
+                points[open_id].append(point)
+            if account_file is not None:
+                latest[open_id] = (day, account_file)
+    histories = {}
+    for open_id, _ in accounts:
+        top_videos: tuple[TopVideo, ...] = ()
+        if open_id in latest:
+            try:
+                top_videos = tuple(_top_videos(latest[open_id][1], top))
+            except ReportFileError as exc:
+                problems[open_id].append(str(exc))
+        histories[open_id] = AccountHistory(open_id=open_id, points=tuple(points[open_id]),
+                                            latest_day=latest[open_id][0] if open_id in latest else None,
+                                            top_videos=top_videos, problems=tuple(problems[open_id]))
+    return histories
 
 
-def _day_point(folder: Path, day: date, open_id: str, username: str | None) -> tuple[DayPoint | None, Path | None]:
-    summary_path = folder / SUMMARY_FILE
-    account = PARSED.get(summary_path, read_summary).get(open_id) if summary_path.is_file() else None
-    account_file = find_account_file(folder, open_id, account.username if account else username)
-    total_views = PARSED.get(account_file, _total_views) if account_file is not None else None
+def _day_point(folder: Path, files: dict[str, tuple[int, int]], day: date, open_id: str,
+               username: str | None) -> tuple[DayPoint | None, Path | None]:
+    summary = files.get(SUMMARY_FILE)
+    account = PARSED.get(folder / SUMMARY_FILE, read_summary, summary).get(open_id) if summary else None
+    name = next((candidate for candidate in _names(open_id, account.username if account else username)
+                 if candidate in files), None)
+    account_file = folder / name if name is not None else None
+    total_views = PARSED.get(account_file, _total_views, files[name]) if name is not None else None
     if account is None and account_file is None:
         return None, None
     followers = account.follower_count if account is not None else None
     return DayPoint(day=day, followers=followers, total_views=total_views), account_file
+
+
+@functools.lru_cache(maxsize=4096)
+def _names(open_id: str, username: str | None) -> tuple[str, ...]:
+    """The account's CSV names in a day folder, by username first (csvfiles.find_account_file's order)."""
+    return tuple(dict.fromkeys([account_file_name(open_id, username), account_file_name(open_id)]))
 
 
 def _total_views(path: Path) -> int:

@@ -13,7 +13,7 @@ from flask import Blueprint, Flask, current_app, render_template
 from markupsafe import Markup, escape
 
 from tiktok.config import read_environment
-from tiktok.report.history import AccountHistory, load_history
+from tiktok.report.history import AccountHistory, load_histories
 from tiktok.report.cli import DEFAULT_REPORTS_DIR, REPORTS_DIR_ENV
 from tiktok.auth.tokens import Account
 from tiktok.web.views import services
@@ -50,12 +50,12 @@ class Panel:
 def stats_page():
     root = Path(current_app.config["REPORTS_DIR"])
     accounts = sorted(services().store.load().values(), key=lambda a: a.label)
-    panels = [account_panel(root, account) for account in accounts]
+    histories = load_histories(root, [(a.open_id, a.username or None) for a in accounts])  # each day listed once
+    panels = [account_panel(account, histories[account.open_id]) for account in accounts]
     return render_template("stats.html", panels=panels, reports_dir=root, command=REPORT_COMMAND)
 
 
-def account_panel(root: Path, account: Account) -> Panel:
-    history = load_history(root, account.open_id, account.username or None)
+def account_panel(account: Account, history: AccountHistory) -> Panel:
     charts: tuple[tuple[str, Markup], ...] = ()
     if history.has_history:
         charts = (("Followers", line_chart("followers", [(p.day, p.followers) for p in history.points])),
