@@ -133,17 +133,21 @@ def send_chunks(session: requests.Session, upload_url: str, path: str | os.PathL
     """PUT chunks ``start_chunk..`` of ``plan``; ``on_chunk(next_index)`` after each one TikTok accepted."""
     runtime = runtime or Runtime()
     buffer = bytearray(BLOCK_BYTES)  # every block of every chunk passes through this one buffer
+    # The environment's proxy and CA settings, read once for the upload instead of before every chunk's PUT.
+    settings = session.merge_environment_settings(upload_url, {}, None, None, None)
+    trusting, session.trust_env = session.trust_env, False
     fd = os.open(path, os.O_RDONLY)
     try:
         index = start_chunk
         while index < plan.total_chunk_count:
             held = _send_one(session, upload_url, fd, plan, plan.chunk(index), mime_type, runtime, on_progress,
-                             buffer)
+                             buffer, settings)
             index = _next_index(plan, held, index)
             if on_chunk is not None:
                 on_chunk(index)
     finally:
         os.close(fd)
+        session.trust_env = trusting
 
 
 def _next_index(plan: ChunkPlan, held: int, index: int) -> int:
@@ -168,7 +172,7 @@ class _ChunkNotTaken(TikTokError):
 
 
 def _send_one(session: requests.Session, url: str, fd: int, plan: ChunkPlan, chunk: Chunk, mime_type: str,
-              runtime: Runtime, on_progress: Progress | None, buffer: bytearray) -> int:
+              runtime: Runtime, on_progress: Progress | None, buffer: bytearray, settings: dict) -> int:
     """Send one chunk until TikTok accepts it; returns how many bytes TikTok then holds.
 
     A chunk PUT is idempotent (TikTok keys it by its byte range), so every transient failure may be retried."""
@@ -178,7 +182,8 @@ def _send_one(session: requests.Session, url: str, fd: int, plan: ChunkPlan, chu
     def put_once() -> int:
         body = ChunkReader(fd, chunk.first_byte, chunk.length, on_progress, buffer)
         try:
-            response = session.put(url, data=body, headers=headers, timeout=PUT_TIMEOUT)
+            response = session.put(url, data=body, headers=headers, timeout=PUT_TIMEOUT,
+                                   proxies=settings["proxies"], verify=settings["verify"], cert=settings["cert"])
         except requests.RequestException as exc:
             raise _ChunkNotTaken(f"connection failed ({type(exc).__name__})") from None
         answer = ChunkAnswer(response.status_code, received_bytes(response.headers.get("Content-Range")))
