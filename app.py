@@ -1,13 +1,11 @@
-"""Run the local web app: ``python app.py``.
+"""Run the local web app: ``python app.py`` (the same as ``python -m tiktok app``; ``--help`` for the options).
 
 With no TIKTOK_CLIENT_KEY configured it starts the local TikTok emulator too and labels every page as emulated.
 """
 
-from __future__ import annotations
-
 import sys
 
-from tiktok.web.run import main
+from tiktok.cli import main
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(main(command="app", prog="app.py"))

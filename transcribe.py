@@ -1,8 +1,9 @@
-"""Transcribe TikTok videos with AssemblyAI: ``python transcribe.py --help``."""
+"""Transcribe TikTok videos with AssemblyAI: ``python transcribe.py --help`` (the same as
+``python -m tiktok transcribe``)."""
 
 import sys
 
-from tiktok.transcription.cli import main
+from tiktok.cli import main
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(main(command="transcribe", prog="transcribe.py"))

@@ -31,7 +31,7 @@ from bench.emulated import start_emulator  # noqa: E402
 
 from tiktok.emulator.config import generated_users  # noqa: E402
 from tiktok.emulator.remote import EmulatorRemote  # noqa: E402
-from tiktok.posting.cli import DEFAULT_JOBS  # noqa: E402
+from tiktok.posting.limits import DEFAULT_JOBS  # noqa: E402
 from tests.support.posting import padded_video, sha256_file  # noqa: E402
 
 SCOPES = ("user.info.basic", "video.publish", "video.upload")

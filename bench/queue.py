@@ -43,7 +43,7 @@ from bench.emulated import start_emulator  # noqa: E402
 from tiktok.emulator.config import generated_users  # noqa: E402
 from tiktok.emulator.remote import EmulatorRemote  # noqa: E402
 from tiktok.store import schema  # noqa: E402
-from tiktok.store.records import POSTED, PostRecord, entry_key  # noqa: E402
+from tiktok.store.records import PostRecord, State, entry_key  # noqa: E402
 from tiktok.store.sqlite import open_sqlite  # noqa: E402
 from tests.support.posting import padded_video, sha256_file  # noqa: E402
 
@@ -68,7 +68,7 @@ def seed(path: Path, count: int, now: float) -> None:
         kind = n % 20
         due_at, record, ended = None, None, None
         if kind < 17:
-            record = PostRecord(key=key, user_id=SEED_USER, state=POSTED, publish_id=f"v_pub_file~v2.{n}",
+            record = PostRecord(key=key, user_id=SEED_USER, state=State.POSTED, publish_id=f"v_pub_file~v2.{n}",
                                 status="PUBLISH_COMPLETE", plan={"video_size": 20_000_000, "chunk_size": 10_000_000,
                                                                   "total_chunk_count": 2}, next_chunk=2,
                                 privacy="SELF_ONLY", username="archive", published_at=now - n * 60, outcome="done",

@@ -33,7 +33,7 @@ from tiktok.auth.oauth import OAuthClient  # noqa: E402
 from tiktok.auth.tokens import TokenStore  # noqa: E402
 from tiktok.emulator.config import default_users, generated_users  # noqa: E402
 from tiktok.emulator.remote import EmulatorRemote  # noqa: E402
-from tiktok.report.cli import DEFAULT_JOBS  # noqa: E402
+from tiktok.report.limits import DEFAULT_JOBS  # noqa: E402
 
 KEY, SECRET = "emulator-client-key", "emulator-client-secret"
 SCOPES = ("user.info.basic", "user.info.profile", "user.info.stats", "video.list")

@@ -28,19 +28,16 @@ import tempfile  # noqa: E402
 from functools import partial  # noqa: E402
 
 from bench.paired import measure_rounds, timed, verdict  # noqa: E402
+from tiktok.cli import COMMANDS as TREE  # noqa: E402
 
 HEAVY = ("flask", "yt_dlp", "assemblyai", "av", "boto3", "procrastinate", "psycopg", "tiktok.emulator")
 TARGET_RATIO = 5.0  # issue 20: --help stays under 5 times python -c pass
 BASELINE = ["-c", "pass"]
-COMMANDS = {
-    "upload_to_tiktok.py --help": ["upload_to_tiktok.py", "--help"],
-    "transcribe.py --help": ["transcribe.py", "--help"],
-    "app.py --help": ["app.py", "--help"],
+SCRIPTS = {"upload_to_tiktok.py": "post", "transcribe.py": "transcribe", "app.py": "app"}  # each runs one command
+COMMANDS = {  # every entry script, the tree, and every command of it (read from tiktok.cli, so none is missed)
+    **{f"{script} --help": [script, "--help"] for script in SCRIPTS},
     "-m tiktok --help": ["-m", "tiktok", "--help"],
-    "-m tiktok post --help": ["-m", "tiktok", "post", "--help"],
-    "-m tiktok refresh --help": ["-m", "tiktok", "refresh", "--help"],
-    "-m tiktok report --help": ["-m", "tiktok", "report", "--help"],
-    "-m tiktok worker --help": ["-m", "tiktok", "worker", "--help"],
+    **{f"-m tiktok {name} --help": ["-m", "tiktok", name, "--help"] for name in TREE},
 }
 
 

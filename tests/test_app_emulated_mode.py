@@ -17,6 +17,8 @@ from tiktok.emulator.config import default_users
 from tiktok.auth.tokens import TokenStore
 from tests.support.flows import WebClient, consent
 
+pytestmark = pytest.mark.slow  # the app started in its own process, in emulator mode
+
 ROOT = Path(__file__).resolve().parents[1]
 
 

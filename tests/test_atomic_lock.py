@@ -17,6 +17,7 @@ def _hold(lock_path: str, ready, done) -> None:
         done.wait(10)
 
 
+@pytest.mark.slow
 def test_a_lock_held_by_another_process_times_out_into_the_callers_error(tmp_path: Path) -> None:
     lock_path = tmp_path / "user_tokens.json.lock"
     ctx = multiprocessing.get_context("spawn")

@@ -15,7 +15,7 @@ import pytest
 
 from tiktok.config import DEFAULT_SCOPES, load_settings
 from tiktok.errors import ConfigError
-from tiktok.posting.cli import build_parser
+from tiktok.cli import command_parser
 from tiktok.posting.limits import MAX_CHUNK_BYTES, MIN_CHUNK_BYTES
 from tests.test_upload_cli import (  # noqa: F401 (workdir is a fixture)
     ADA, link, run, stored_posts, workdir, write_manifest,
@@ -24,6 +24,11 @@ from tests.test_upload_cli import (  # noqa: F401 (workdir is a fixture)
 WITH_VIDEO_LIST = ("user.info.basic", "video.publish", "video.upload", "video.list")  # the caption check needs it
 
 ROOT = Path(__file__).resolve().parents[1]
+
+
+def build_parser():
+    """upload_to_tiktok.py's parser."""
+    return command_parser("post", "upload_to_tiktok.py")
 
 
 @pytest.mark.parametrize("argv, needle", [
@@ -50,6 +55,7 @@ def test_in_range_options_parse():
     assert build_parser().parse_args(["--chunk-size", str(MAX_CHUNK_BYTES)]).chunk_size == MAX_CHUNK_BYTES
 
 
+@pytest.mark.slow
 def test_the_cli_refuses_a_chunk_size_outside_tiktoks_limits(workdir, emulator, remote):
     write_manifest(workdir, [{"user_id": ADA, "video_path": "clip.mp4"}])
     result = run(workdir, emulator, "--chunk-size", "1000")
@@ -72,6 +78,7 @@ def test_every_documented_scope_is_accepted():
     assert load_settings({"TIKTOK_SCOPES": "user.info.basic"}).scopes == ("user.info.basic",)
 
 
+@pytest.mark.slow
 def test_the_cli_exits_2_on_an_unknown_scope(workdir, emulator, remote):
     write_manifest(workdir, [{"user_id": ADA, "video_path": "clip.mp4"}])
     env = {"PATH": os.environ["PATH"], "HOME": str(workdir), "PYTHONPATH": str(ROOT), "TIKTOK_API_BASE": emulator.url,
@@ -82,6 +89,7 @@ def test_the_cli_exits_2_on_an_unknown_scope(workdir, emulator, remote):
     assert remote.state()["posts"] == []
 
 
+@pytest.mark.slow
 def test_a_duplicate_entry_is_imported_once_with_a_warning(workdir, emulator, remote):
     entry = {"user_id": ADA, "video_path": "clip.mp4", "description": "same", "privacy": "SELF_ONLY"}
     write_manifest(workdir, [entry, {**entry, "description": "other"}, {**entry, "post_at": "2030-01-01T09:00Z"}])
@@ -95,6 +103,7 @@ def test_a_duplicate_entry_is_imported_once_with_a_warning(workdir, emulator, re
     assert len(remote.state()["posts"]) == 2
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("content", ["{}", '{"version": 1, "records": {}}', ""])
 def test_an_empty_results_file_is_no_record_and_the_caption_check_still_needs_force(workdir, emulator, remote,
                                                                                      content):
@@ -121,6 +130,7 @@ def test_an_empty_results_file_is_no_record_and_the_caption_check_still_needs_fo
     assert after.returncode == 0 and "nothing to do" in after.stdout and len(remote.state()["posts"]) == 2
 
 
+@pytest.mark.slow
 def test_transcribe_says_a_directory_is_a_directory(tmp_path):
     (tmp_path / "videos").mkdir()
     env = {"PATH": os.environ["PATH"], "HOME": str(tmp_path), "PYTHONPATH": str(ROOT),

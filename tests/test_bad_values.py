@@ -5,7 +5,7 @@ code and no traceback, and the good entries of the same manifest are still poste
   of the table between good ones, so one run shows each refusal by entry and field while the good entries post.
 - Whole files that cannot be read at all (nested 100,000 deep, a number of 5,000 digits): exit 2 naming the file.
 - The composer's form (the same checks, through ``validate_manifest``), over real HTTP: 400 naming the form field.
-- Settings, through the real parser (:func:`tiktok.config.load_settings`, ``WorkerConfig.from_environment``) and
+- Settings, through the real parser (:func:`tiktok.config.load_settings`, the WORKER_* schedule too) and
   the real commands: exit 2 and one line naming the setting and the form it takes.
 """
 
@@ -23,7 +23,6 @@ import pytest
 from tiktok.config import load_settings, read_environment
 from tiktok.emulator.server import start_emulator
 from tiktok.errors import ConfigError
-from tiktok.jobs.tasks import WorkerConfig
 from tests.media_fixtures import make_video
 from tests.test_composer_web import (  # noqa: F401 (clip and composer are fixtures)
     Page, clip, composer, valid_form,
@@ -33,6 +32,11 @@ from tests.test_upload_cli import ADA, BO, link, run, stored_posts
 ROOT = Path(__file__).resolve().parents[1]
 SECRET = "s3cret-pw"  # the password inside the credential URLs: never printed, stored or sent
 PHOTO = "https://cdn.example.com/p/1.jpg"
+
+
+def worker_settings(env):
+    """The WORKER_* settings of ``env``, checked as the worker checks them when it starts."""
+    return load_settings(env).worker
 
 
 def video(**fields) -> dict:
@@ -106,6 +110,7 @@ def manifest_run(tmp_path_factory) -> ManifestRun:
         yield ManifestRun(folder, emulator)
 
 
+@pytest.mark.slow
 def test_the_run_exits_2_without_a_traceback_and_posts_every_good_entry(manifest_run):
     result = manifest_run.result
     assert result.returncode == 2, manifest_run.output[-3000:]  # bad input wins over the posts that went out
@@ -133,6 +138,7 @@ def test_a_credential_in_a_media_url_is_never_repeated_sent_or_stored(manifest_r
     assert all(SECRET not in json.dumps(p.entry) for p in manifest_run.stored)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("content, needle", [
     pytest.param("[" * 100_000 + "]" * 100_000, "nested too deeply to read", id="nested-100000-deep"),
     pytest.param('[{"user_id": "x", "video_path": "clip.mp4", "video_cover_timestamp_ms": ' + "9" * 5000 + "}]",
@@ -150,6 +156,7 @@ def test_a_file_that_cannot_be_read_is_exit_2_naming_it(tmp_path, emulator, remo
 
 # -- the composer: the same checks on the form, over HTTP ------------------------------------------------------------
 
+@pytest.mark.slow
 @pytest.mark.parametrize("changes, field", [
     pytest.param({"description": "bread\x00"}, "description", id="nul-in-description"),
     pytest.param({"tags": "#ok #ba\x00d"}, "tags", id="nul-in-tag"),
@@ -246,7 +253,7 @@ BAD_WORKER_SETTINGS = [
 @pytest.mark.parametrize("env, needle", table(BAD_WORKER_SETTINGS))
 def test_each_bad_worker_setting_is_a_config_error_naming_it(env, needle):
     with pytest.raises(ConfigError) as caught:
-        WorkerConfig.from_environment(env)
+        worker_settings(env)
     assert needle in str(caught.value)
 
 
@@ -271,6 +278,7 @@ APP = [str(ROOT / "app.py")]
 WORKER = ["-m", "tiktok", "worker"]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("script, env, needle", [
     pytest.param(UPLOAD, {"TOKENS_FILE": "/"}, "TOKENS_FILE='/' is a folder", id="upload-tokens-file-root"),
     pytest.param(UPLOAD, {"STORE_FILE": "/"}, "STORE_FILE='/' is a folder", id="upload-store-file-root"),
@@ -292,6 +300,7 @@ def test_a_command_with_a_bad_setting_exits_2_with_one_line_naming_it(tmp_path, 
     assert "EMULATED MODE" not in output and "open http" not in output  # the app never started
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("script", [UPLOAD, APP, ["-m", "tiktok", "accounts"]], ids=["upload", "app", "accounts"])
 def test_a_dotenv_that_is_not_utf8_stops_every_command_with_exit_2(tmp_path, script):
     (tmp_path / ".env").write_bytes(b"# r\xe9glages\nPORT=8000\n")

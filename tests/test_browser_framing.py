@@ -10,6 +10,8 @@ from playwright.sync_api import sync_playwright
 from tests.test_browser_login import CHROMIUM_ARGS, chromium_path, page  # noqa: F401 (the page fixture)
 from tiktok.emulator.serving import serve_in_thread
 
+pytestmark = pytest.mark.slow  # a real Chromium
+
 
 def attacker_site(app_url: str):
     """A WSGI app for http://localhost:<its port>: frames the app and, as a control, one of its own pages."""

@@ -15,6 +15,8 @@ from playwright.sync_api import sync_playwright
 from tiktok.emulator.config import default_users
 from tiktok.auth.tokens import TokenStore
 
+pytestmark = pytest.mark.slow  # a real Chromium
+
 CHROMIUM_CANDIDATES = ("/usr/lib/chromium/chromium", "/usr/bin/chromium")
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]

@@ -8,12 +8,15 @@ then authorizes, and the account is connected.
 
 from __future__ import annotations
 
+import pytest
 from playwright.sync_api import sync_playwright
 
 from tiktok.auth.tokens import TokenStore
 from tiktok.emulator.config import default_users
 from tiktok.web.flows import PER_BROWSER
 from tests.test_browser_login import CHROMIUM_ARGS, chromium_path
+
+pytestmark = pytest.mark.slow  # a real Chromium
 
 FLOOD = 300
 FIRE = """async (count) => {

@@ -14,7 +14,7 @@ from flask import Flask, request
 
 from tests.test_transcribe_cli import (  # noqa: F401  (fixtures shared with the command's own tests)
     _clear_faults, aai, caption_text, captioned, catalogue, downloads, emulator, env, expected_text, line_for,
-    linked, media_digest, oauth, run, standin, standin_app, store, work_tmp,
+    linked, media_digest, oauth, run, standin, standin_app, store, transcribe, work_tmp,
 )
 from tiktok.config import load_settings, read_environment
 from tiktok.emulator.catalogue import CatalogueVideo, find_video
@@ -22,7 +22,6 @@ from tiktok.emulator.media_server import UNIVERSAL_DATA_ID, universal_data
 from tiktok.emulator.serving import serve_in_thread
 from tiktok.emulator.config import default_users
 from tiktok.transcription.captions import fetch_captions
-from tiktok.transcription.cli import main
 from tiktok.transcription.jobs import assemblyai_target
 from tiktok.transcription.options import HTTP_LIMIT_PER_S, SHORT_CLIP_POLL_S, poll_interval_for
 from tiktok.transcription.subtitles import Cue, parse_subtitles, plain_text, render_srt, render_vtt
@@ -58,6 +57,7 @@ def test_a_video_with_captions_is_transcribed_from_them_with_no_assemblyai_reque
     assert "from TikTok's captions" in line_for(out, video["id"])
 
 
+@pytest.mark.slow
 def test_no_captions_calls_assemblyai_even_when_captions_exist(run, emulator, aai, downloads):
     video = ada_video(emulator, with_captions=True)
     code, out, _ = run(video["share_url"], "--no-captions")
@@ -200,13 +200,13 @@ def test_without_options_none_are_sent(run, emulator, aai):
 ])
 def test_bad_assemblyai_options_exit_2_before_anything_runs(env, argv, aai):
     with pytest.raises(SystemExit) as caught:
-        main([*argv, "--account", ADA])
+        transcribe([*argv, "--account", ADA])
     assert caught.value.code == 2 and aai.request_count == 0
 
 
 def test_too_many_key_terms_exit_2(env, capsys):
     with pytest.raises(SystemExit) as caught:
-        main(["--key-term", ",".join(f"term{i}" for i in range(1001)), "--account", ADA])
+        transcribe(["--key-term", ",".join(f"term{i}" for i in range(1001)), "--account", ADA])
     assert caught.value.code == 2 and "at most 1000" in capsys.readouterr().err
 
 
@@ -223,11 +223,12 @@ def test_the_poll_interval_is_short_and_all_jobs_stay_within_a_third_of_the_http
 
 def test_the_polling_interval_env_still_wins(env):
     env.delenv("ASSEMBLYAI_POLLING_INTERVAL")
-    settings = load_settings(read_environment())
     with ExitStack() as stack:
-        assert assemblyai_target(read_environment(), settings, stack, jobs=2).poll_interval_s == SHORT_CLIP_POLL_S
+        settings = load_settings(read_environment())
+        assert assemblyai_target(settings, stack, jobs=2).poll_interval_s == SHORT_CLIP_POLL_S
         env.setenv("ASSEMBLYAI_POLLING_INTERVAL", "2.5")
-        assert assemblyai_target(read_environment(), settings, stack, jobs=2).poll_interval_s == 2.5
+        settings = load_settings(read_environment())
+        assert assemblyai_target(settings, stack, jobs=2).poll_interval_s == 2.5
 
 
 # subtitle files (pure)

@@ -32,6 +32,8 @@ from tests.support.flows import WebClient, link_account
 from tests.support.posting import padded_video, sha256_file
 from tests.support.stores import make_store
 
+pytestmark = pytest.mark.slow  # runs racing in real processes
+
 ROOT = Path(__file__).resolve().parents[1]
 ADA, BO, CY = (u.open_id for u in default_users())
 SCOPES = ("user.info.basic", "video.publish", "video.upload")

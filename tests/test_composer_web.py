@@ -29,7 +29,7 @@ from tiktok.posting.composition import is_media_id
 from tiktok.posting.limits import MAX_VIDEO_BYTES
 from tiktok.posting.runner import RunOptions, run_queue
 from tiktok.web.compose import UploadRefused, original_name, receive
-from tiktok.web.posts import store_of
+from tiktok.web.post_store import store_of
 from tiktok.web.queue_runner import runner_of
 from tests.media_fixtures import make_video
 from tests.support.flows import link_account
@@ -194,6 +194,7 @@ def test_with_no_account_connected_the_page_says_to_connect_one(serve_app):
     assert "no-accounts" in page.ids and "compose-form" not in page.ids
 
 
+@pytest.mark.slow
 def test_an_account_that_is_not_connected_is_not_found(composer):
     assert composer.page("no-such-account").status_code == 404
 
@@ -217,6 +218,7 @@ def test_when_tiktok_says_the_creator_cannot_post_the_page_says_why_and_shows_no
     assert "account" in page.ids  # another account can still be chosen
 
 
+@pytest.mark.slow
 def test_an_account_whose_grant_is_gone_must_be_linked_again(composer, remote):
     remote.revoke_user(BO)
     page = Page(composer.page(BO).text)
@@ -226,6 +228,7 @@ def test_an_account_whose_grant_is_gone_must_be_linked_again(composer, remote):
 
 # -- upload, preview and posting -----------------------------------------------------------------------------------
 
+@pytest.mark.slow
 def test_the_upload_is_stored_under_a_safe_name_checked_and_served_back_with_ranges(composer, clip):
     composer.page()
     answer = composer.upload(clip)
@@ -245,6 +248,7 @@ def test_the_upload_is_stored_under_a_safe_name_checked_and_served_back_with_ran
         assert composer.web.http.get(f"{composer.web.url}/posts/media/{name}", timeout=10).status_code == 404
 
 
+@pytest.mark.slow
 def test_a_composed_post_is_added_to_the_store_once_and_the_runner_posts_that_file(composer, clip, remote):
     composer.page()
     name = "Bread & butter – take 2 (final).mp4"  # what the person's file was called; the stored name is safe
@@ -278,6 +282,7 @@ def test_a_composed_post_is_added_to_the_store_once_and_the_runner_posts_that_fi
     assert composer.store.get(post.id).state == "posted"
 
 
+@pytest.mark.slow
 def test_the_same_post_composed_twice_is_refused_and_the_store_keeps_one(composer, clip, remote):
     composer.page()
     media_id = composer.upload(clip).json()["media_id"]
@@ -293,6 +298,7 @@ def test_the_same_post_composed_twice_is_refused_and_the_store_keeps_one(compose
     assert composer.state() == before
 
 
+@pytest.mark.slow
 def test_post_now_kicks_the_background_runner(composer, clip, remote):
     composer.page()
     media_id = composer.upload(clip).json()["media_id"]
@@ -305,6 +311,7 @@ def test_post_now_kicks_the_background_runner(composer, clip, remote):
     assert composer.store.get(post.id).state == "posted"
 
 
+@pytest.mark.slow
 def test_send_to_inbox_needs_no_privacy_or_toggles_and_goes_out_as_a_draft(composer, clip, remote):
     composer.page(BO)
     media_id = composer.upload(clip, BO).json()["media_id"]
@@ -319,6 +326,7 @@ def test_send_to_inbox_needs_no_privacy_or_toggles_and_goes_out_as_a_draft(compo
     assert composer.store.get(post.id).state == "inbox"
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("local, offset, words", [
     (GAP, "", "2027-03-28 02:30 does not exist in Europe/Berlin"),
     (GAP, "+02:00", "2027-03-28 02:30 does not exist in Europe/Berlin"),  # what Chrome computes for it
@@ -353,6 +361,7 @@ def test_a_store_that_cannot_be_used_is_a_503_on_the_form_and_nothing_is_added(s
 
 # -- refusals: a 400 naming the field, and the store unchanged -----------------------------------------------------
 
+@pytest.mark.slow
 @pytest.mark.parametrize("open_id, changes, field", [
     pytest.param(ADA, {"privacy": ""}, "privacy", id="privacy-missing"),
     pytest.param(BO, {"allow_stitch": "on"}, "allow_stitch", id="stitch-the-creator-disabled"),
@@ -378,6 +387,7 @@ def test_a_hand_made_post_breaking_a_rule_is_refused_and_nothing_is_saved(compos
     assert composer.state() == queued
 
 
+@pytest.mark.slow
 def test_a_video_longer_than_the_creator_may_post_is_flagged_at_upload_and_refused(composer, long_clip, queued):
     composer.page(BO)
     media = composer.upload(long_clip, BO).json()
@@ -399,6 +409,7 @@ def test_creator_info_is_asked_again_when_the_form_is_posted(composer, clip, rem
     assert composer.state() == queued
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("csrf, open_id, status", [(False, ADA, 400), (True, "no-such-account", 400)])
 def test_a_post_without_the_token_or_for_an_unknown_account_saves_nothing(composer, clip, queued, csrf, open_id,
                                                                          status):
@@ -434,6 +445,7 @@ def test_a_file_that_is_no_video_is_refused_and_deleted(composer, tmp_path):
     assert list(composer.media.iterdir()) == []
 
 
+@pytest.mark.slow
 def test_a_body_announced_over_4_gb_is_refused_before_it_is_sent(composer):
     composer.page()
     token = composer.csrf()
@@ -515,6 +527,7 @@ def measure_upload(video: str, folder: str) -> dict:
     return {"before": before, "after": after, "status": answer.status_code, "answer": answer.json()}
 
 
+@pytest.mark.slow
 def test_a_300_mb_upload_streams_without_the_app_holding_it_in_memory(tmp_path):
     size = 300_000_000
     video = padded_video(tmp_path / "big.mp4", size)

@@ -20,11 +20,11 @@ from tiktok.posting.composition import (
     media_name,
     media_summary,
     parse_tags,
-    post_at_from,
     ticked,
 )
 from tiktok.posting.manifest import validate_manifest
 from tiktok.posting.media import MediaInfo
+from tiktok.posting.schedule import check_future, form_post_at
 
 NOW = datetime(2026, 11, 30, 12, 0, tzinfo=timezone.utc)
 TOKEN = "0123456789abcdef0123456789abcdef"
@@ -196,27 +196,43 @@ def test_caption_units_count_what_tiktok_receives(description, tags, units):
     ("a, b,c", ["a", "b", "c"]),
     ("  ##a\n#b\t", ["a", "b"]),
     ("#日本 #😀", ["日本", "😀"]),
+    ("bread, baking,", ["bread", "baking"]),
+    ("  ", []),
 ])
 def test_parse_tags(text, tags):
+    """The composer's and the Posts page's edit form's one rule for the tags field."""
     assert parse_tags(text) == tags
 
 
-@pytest.mark.parametrize("local, offset, expected", [
-    ("2026-12-03T09:00", "+01:00", "2026-12-03T09:00:00+01:00"),
-    ("2026-12-03T09:00:30", "-05:30", "2026-12-03T09:00:30-05:30"),
-    ("2026-12-03T09:00", "Z", "2026-12-03T09:00:00+00:00"),
-    ("2026-12-03 09:00", "+01:00", ValueError),
-    ("2026-12-03T09:00", "+1", ValueError),
-    ("2026-12-03T09:00", "+24:00", ValueError),
-    ("2026-02-30T09:00", "+01:00", ValueError),
-    ("2026-11-30T12:00", "+01:00", ValueError),  # 11:00 UTC: an hour ago
+@pytest.mark.parametrize("text", ["# #x", "#bread ##"])
+def test_a_tag_that_is_only_hashes_is_refused_not_dropped(text):
+    with pytest.raises(ValueError, match="is empty"):
+        parse_tags(text)
+
+
+@pytest.mark.parametrize("fields", [
+    {"post_at_local": "2026-12-03T09:00", "offset": "+01:00"},
+    {"post_at_local": "2026-12-03T09:00:30", "offset": "-05:30"},
+    {"post_at_local": "2026-12-03T09:00", "offset": "Z"},
+    {"post_at_local": "2026-07-03T09:00", "zone": "Europe/Berlin", "offset": "+05:00"},  # the zone wins
+    {"post_at_local": "2026-12-03 09:00", "offset": "+01:00"},
+    {"post_at_local": "2026-12-03T09:00", "offset": "+1"},
+    {"post_at_local": "2026-12-03T09:00", "offset": "+24:00"},
+    {"post_at_local": "2026-02-30T09:00", "offset": "+01:00"},
+    {"post_at_local": "2026-11-30T12:00", "offset": "+01:00"},  # 11:00 UTC: an hour ago
+    {"post_at_local": "2026-11-30T11:58:59", "offset": "Z"},  # 61 s ago: past
+    {"post_at_local": "2026-11-30T11:59", "offset": "Z"},  # a minute ago still counts as now
+    {"post_at_local": "2027-10-31T02:30", "zone": "Europe/Berlin", "offset": "+01:00"},  # happens twice
 ])
-def test_post_at_from(local, offset, expected):
-    if expected is ValueError:
-        with pytest.raises(ValueError):
-            post_at_from(local, offset, NOW)
-    else:
-        assert post_at_from(local, offset, NOW) == expected
+def test_the_composer_reads_a_time_by_the_one_rule_the_edit_form_uses(fields):
+    """compose() and the Posts page's edit and reschedule (form_post_at, then check_future) agree on every time."""
+    try:
+        expected: str | list[str] = form_post_at(fields)
+        check_future(expected, NOW.timestamp())
+    except ValueError as bad:
+        expected = [f"post_at_local: {bad}"]
+    result = compose(form(action="schedule", **fields), ADA, CLIP, NOW)
+    assert (result["post_at"] if isinstance(result, dict) else [str(e) for e in result]) == expected
 
 
 @pytest.mark.parametrize("text, ok", [

@@ -15,6 +15,8 @@ import requests
 
 from tests.support.app_process import start_app, stop_app
 
+pytestmark = pytest.mark.slow  # hundreds of idle sockets held open against the real server
+
 IDLE_SOCKETS = 300
 TRICKLE_EVERY_S = 2.0
 ROUNDS = 2

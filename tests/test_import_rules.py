@@ -1,12 +1,21 @@
 """The package's import directions, read from every module's source with ``ast`` (nothing is imported).
 
-- Shared plumbing (the top-level modules) imports only plumbing; ``services`` (which wires the token store and
-  OAuth client together) and ``cli``/``__main__`` (the ``python -m tiktok`` dispatcher) may also import flows.
-- Flows (auth, posting, transcription, report) import plumbing, ``auth`` and the post store, never each other.
-- The post store (``store``) imports plumbing and ``auth`` only: the engine above it never leaks into it.
-- Nothing imports the ``python -m tiktok`` dispatcher (``cli``) but ``__main__``.
-- Nothing imports ``web``, except ``web`` itself.
-- The workers (``jobs``) may import every flow; only the dispatcher imports them.
+Imports point down, never up, and never round in a circle. The layers, from the top:
+
+    commands   tiktok.cli, tiktok.__main__, tiktok.commands.*: the one command tree
+    top        tiktok.web.*, tiktok.jobs.*: the app and the workers; neither imports the other
+    flows      tiktok.posting, tiktok.transcription, tiktok.report: never each other
+    services   tiktok.services: the clients and stores built from the settings
+    store      tiktok.store.*: the post store
+    auth       tiktok.auth.*: PKCE, OAuth, tokens
+    db         tiktok.db.*: PostgreSQL connections
+    plumbing   the other top-level modules (config, errors, exitcodes, options, logs, retry, ...)
+
+A module imports its own layer and the ones below; every import counts, a function's own included (it runs as
+soon as the function does). On top of that:
+
+- No import circle, through any number of modules: each module's imports, followed, never lead back to it (and
+  KNOWN_CIRCLE_EDGES is empty: none is allowed).
 - The emulator imports nothing from the client: only the standard library, third-party packages and itself.
 - The client may start the emulator or the AssemblyAI stand-in only from a function (emulator mode), never at
   module level, so a real run never loads it.
@@ -16,15 +25,15 @@ from __future__ import annotations
 
 import ast
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 
 import pytest
 
 PACKAGE = Path(__file__).resolve().parent.parent / "tiktok"
-FLOWS = ("auth", "posting", "transcription", "report")
-STORE = "store"
-WIRING = ("tiktok.services", "tiktok.cli", "tiktok.__main__")
-JOBS = "tiktok.jobs"  # the workers: like the dispatcher, they wire several flows together
+LAYERS = ("plumbing", "db", "auth", "store", "services", "flows", "top", "commands")  # bottom to top
+FLOWS = ("posting", "transcription", "report")
+APART = ("flows", "top")  # layers whose packages never import each other
 
 
 @dataclass(frozen=True)
@@ -32,7 +41,7 @@ class Edge:
     source: str      # dotted module name
     target: str      # dotted module name imported
     line: int
-    nested: bool     # inside a function body
+    nested: bool     # inside a function body (or any block but the module's own)
 
 
 def module_name(path: Path) -> str:
@@ -42,8 +51,14 @@ def module_name(path: Path) -> str:
     return ".".join(parts)
 
 
+@lru_cache(maxsize=1)
+def modules() -> frozenset[str]:
+    return frozenset(module_name(path) for path in PACKAGE.rglob("*.py"))
+
+
 def imports_of(path: Path, source: str | None = None) -> list[Edge]:
-    """Every tiktok.* import in one module, relative ones resolved."""
+    """Every tiktok.* import in one module, relative ones resolved; ``from package import module`` names the
+    module."""
     tree = ast.parse(source if source is not None else path.read_text(), filename=str(path))
     name = module_name(path)
     package = name if path.name == "__init__.py" else name.rpartition(".")[0]
@@ -58,7 +73,7 @@ def imports_of(path: Path, source: str | None = None) -> list[Edge]:
             if node.level:
                 anchor = package.split(".")[: len(package.split(".")) - (node.level - 1)]
                 base = ".".join(anchor + ([base] if base else []))
-            targets = [f"{base}.{alias.name}" if base == "tiktok" or not node.module else base
+            targets = [f"{base}.{alias.name}" if f"{base}.{alias.name}" in modules() or not node.module else base
                        for alias in node.names]
         for target in targets:
             if target == "tiktok" or target.startswith("tiktok."):
@@ -67,48 +82,100 @@ def imports_of(path: Path, source: str | None = None) -> list[Edge]:
 
 
 def area(module: str) -> str:
-    """'emulator', 'web', a flow name, or 'plumbing' for the top-level modules."""
+    """The package a module belongs to: a flow's name, 'store', 'auth', 'db', 'web', 'jobs', 'emulator',
+    'commands', 'services', or 'plumbing' for the other top-level modules."""
     parts = module.split(".")
-    if len(parts) >= 2 and parts[1] in (*FLOWS, STORE, "web", "emulator", "jobs"):
+    if module in ("tiktok.cli", "tiktok.__main__"):
+        return "commands"
+    if module == "tiktok.services":
+        return "services"
+    if len(parts) >= 2 and parts[1] in (*FLOWS, "store", "auth", "db", "web", "jobs", "emulator", "commands"):
         return parts[1]
     return "plumbing"
+
+
+def layer(module: str) -> str:
+    kind = area(module)
+    return "flows" if kind in FLOWS else "top" if kind in ("web", "jobs") else kind
 
 
 def violation(edge: Edge) -> str | None:
     """Why ``edge`` breaks a rule, or None."""
     source, target = area(edge.source), area(edge.target)
-    if target == "emulator" and source != "emulator":
-        return None if edge.nested else "the client may load the emulator only inside a function (emulator mode)"
     if source == "emulator":
         return None if target == "emulator" else "the emulator imports nothing from the client packages"
-    if target == "web":
-        return None if source == "web" else "nothing imports web"
-    if source == "web":
-        return None
-    if area(edge.source) == "jobs":
-        return None  # the workers run the flows (web is refused above)
-    if target == "jobs" and edge.source not in WIRING:
-        return "only the python -m tiktok dispatcher starts workers"
-    if edge.target in WIRING[1:] and edge.source not in WIRING:
-        return "only python -m tiktok itself imports its dispatcher (it imports the flows: a cycle otherwise)"
-    if source == "plumbing":
-        if target == "plumbing" or edge.source in WIRING:
-            return None
-        return f"shared plumbing imports only plumbing, not {target}"
-    if source == STORE:
-        return None if target in ("plumbing", "auth", STORE) else f"the store imports plumbing and auth, not {target}"
-    if target in ("plumbing", "auth", STORE, source):
-        return None
-    return f"the {source} flow imports plumbing, auth and the store, not {target}"
+    if target == "emulator":
+        return None if edge.nested else "the client may load the emulator only inside a function (emulator mode)"
+    below, above = LAYERS.index(layer(edge.source)), LAYERS.index(layer(edge.target))
+    if above > below:
+        return f"an upward import: {layer(edge.source)} ({source}) may not import {layer(edge.target)} ({target})"
+    if above == below and layer(edge.source) in APART and source != target:
+        return f"{source} and {target} are apart: neither imports the other"
+    return None
+
+
+# The import circles the package still has, edge by edge (none: the test fails on any edge in a circle; an entry
+# here would have to say why it is allowed and how it is to be broken).
+KNOWN_CIRCLE_EDGES: frozenset[tuple[str, str]] = frozenset()
+
+
+def circles(edges: list[Edge]) -> dict[tuple[str, str], list[str]]:
+    """Every import that is part of a circle, with one path round through it: (a, b) -> [a, b, ..., a]."""
+    graph: dict[str, set[str]] = {}
+    for e in edges:
+        graph.setdefault(e.source, set()).add(e.target)
+    found = {}
+    for source, targets in graph.items():
+        for target in targets:
+            back = _path(graph, target, source)
+            if back is not None:
+                found[(source, target)] = [source, *back]
+    return found
+
+
+def _path(graph: dict[str, set[str]], start: str, goal: str) -> list[str] | None:
+    """The shortest import path from ``start`` to ``goal`` (breadth first), or None."""
+    came_from: dict[str, str | None] = {start: None}
+    frontier = [start]
+    while frontier:
+        following = []
+        for module in frontier:
+            if module == goal:
+                path = [module]
+                while came_from[path[-1]] is not None:
+                    path.append(came_from[path[-1]])  # type: ignore[arg-type]
+                return path[::-1]
+            for target in sorted(graph.get(module, ())):
+                if target not in came_from:
+                    came_from[target] = module
+                    following.append(target)
+        frontier = following
+    return None
+
+
+def problems(edges: list[Edge]) -> list[str]:
+    """Every broken rule among ``edges``, one line each: the upward (or sideways) imports, then each circle with a
+    new import in it (one not in KNOWN_CIRCLE_EDGES), as the path round."""
+    broken = [f"{e.source}:{e.line} imports {e.target}: {why}" for e in edges if (why := violation(e))]
+    rounds: dict[frozenset[str], list[str]] = {}  # one line for each circle, however many of its imports are new
+    for pair, path in sorted(circles(edges).items()):
+        if pair not in KNOWN_CIRCLE_EDGES:
+            rounds.setdefault(frozenset(path), path)
+    return broken + [f"import circle: {' -> '.join(path)}" for path in rounds.values()]
 
 
 def all_edges() -> list[Edge]:
     return [edge for path in sorted(PACKAGE.rglob("*.py")) for edge in imports_of(path)]
 
 
-def test_every_import_follows_the_rules() -> None:
-    broken = [f"{e.source}:{e.line} imports {e.target}: {why}" for e in all_edges() if (why := violation(e))]
-    assert broken == []
+def test_every_import_points_down_and_none_goes_round() -> None:
+    found = problems(all_edges())
+    assert not found, "\n" + "\n".join(found)
+
+
+def test_the_known_circles_are_still_there() -> None:
+    """A circle broken is taken off KNOWN_CIRCLE_EDGES, so it cannot come back unseen."""
+    assert KNOWN_CIRCLE_EDGES - set(circles(all_edges())) == set()
 
 
 def test_the_reader_sees_the_package() -> None:
@@ -116,6 +183,51 @@ def test_the_reader_sees_the_package() -> None:
     assert len({e.source for e in edges}) > 60
     assert Edge("tiktok.posting.publisher", "tiktok.posting.media", 0, False) not in edges  # line numbers matter
     assert any(e.source == "tiktok.emulator.app" and e.target.startswith("tiktok.emulator.") for e in edges)
+    assert any(e.source == "tiktok.cli" and e.target == "tiktok.commands.post" for e in edges)  # module, not package
+    assert {layer(e.source) for e in edges} == set(LAYERS) | {"emulator"}  # every layer is seen
+
+
+def edge(source: str, target: str) -> Edge:
+    return Edge(source, target, 1, True)  # a function's own import: it counts too
+
+
+# One edge added to the real package, and what the check then says. The circles go through real imports: the
+# command tree imports every command, posting.publisher imports posting.chunks, report.run imports retry.
+ADDED = [
+    pytest.param(edge("tiktok.options", "tiktok.cli"), ["upward", "circle"], id="plumbing-imports-the-cli"),
+    pytest.param(edge("tiktok.retry", "tiktok.report.run"), ["upward", "circle"], id="plumbing-imports-a-flow"),
+    pytest.param(edge("tiktok.errors", "tiktok.posting.limits"), ["upward"], id="upward-without-a-circle"),
+    pytest.param(edge("tiktok.store.base", "tiktok.services"), ["upward", "circle"], id="store-imports-services"),
+    pytest.param(edge("tiktok.posting.chunks", "tiktok.posting.publisher"), ["circle"], id="circle-in-one-package"),
+    pytest.param(edge("tiktok.commands.post", "tiktok.cli"), ["circle"], id="a-command-imports-the-tree"),
+    pytest.param(edge("tiktok.report.run", "tiktok.posting.runner"), ["apart"], id="a-flow-imports-another"),
+    pytest.param(edge("tiktok.jobs.tasks", "tiktok.web.app"), ["apart"], id="the-workers-import-the-app"),
+    pytest.param(edge("tiktok.posting.runner", "tiktok.jobs.tasks"), ["upward", "circle"],
+                 id="a-flow-imports-the-workers"),
+    pytest.param(edge("tiktok.posting.limits", "tiktok.report.limits"), ["apart"], id="apart-without-a-circle"),
+    pytest.param(edge("tiktok.store.model", "tiktok.store.sql"), ["circle"], id="a-circle-inside-the-store"),
+    pytest.param(edge("tiktok.commands.app", "tiktok.web.app"), [], id="a-command-may-import-the-app"),
+]
+
+
+@pytest.mark.parametrize("added, kinds", ADDED)
+def test_an_added_circle_or_upward_import_fails_the_check(added: Edge, kinds: list[str]) -> None:
+    found = problems([*all_edges(), added])
+    said = {"upward": any("an upward import" in p for p in found),
+            "apart": any("are apart" in p for p in found),
+            "circle": any(p.startswith("import circle:") and f"{added.source} -> {added.target} " in p + " "
+                          for p in found)}
+    assert sorted(kind for kind, seen in said.items() if seen) == sorted(kinds), found
+
+
+def test_a_circle_is_shown_as_the_path_round() -> None:
+    graph = [edge("tiktok.a", "tiktok.b"), edge("tiktok.b", "tiktok.c"), edge("tiktok.c", "tiktok.a"),
+             edge("tiktok.c", "tiktok.d"), edge("tiktok.d", "tiktok.d")]
+    assert circles(graph) == {("tiktok.a", "tiktok.b"): ["tiktok.a", "tiktok.b", "tiktok.c", "tiktok.a"],
+                              ("tiktok.b", "tiktok.c"): ["tiktok.b", "tiktok.c", "tiktok.a", "tiktok.b"],
+                              ("tiktok.c", "tiktok.a"): ["tiktok.c", "tiktok.a", "tiktok.b", "tiktok.c"],
+                              ("tiktok.d", "tiktok.d"): ["tiktok.d", "tiktok.d"]}
+    assert circles(graph[:2]) == {}
 
 
 @pytest.mark.parametrize("module, source, broken", [
@@ -128,14 +240,22 @@ def test_the_reader_sees_the_package() -> None:
     ("posting/publisher.py", "from tiktok.web import create_app\n", True),
     ("posting/publisher.py", "from tiktok.emulator.server import start_emulator\n", True),
     ("posting/publisher.py", "def f():\n    from tiktok.emulator.server import start_emulator\n", False),
+    ("posting/publisher.py", "def f():\n    from tiktok.cli import main\n", True),
     ("config.py", "from tiktok.auth.pkce import ENCODINGS\n", True),
+    ("config.py", "def f():\n    from tiktok.services import build_services\n", True),
     ("services.py", "from tiktok.auth.tokens import TokenStore\n", False),
+    ("services.py", "from tiktok.posting.runner import run_queue\n", True),
     ("report/run.py", "from tiktok import cli\n", True),
     ("report/run.py", "from tiktok.cli import build_parser\n", True),
-    ("web/views.py", "from tiktok.report.cli import DEFAULT_REPORTS_DIR\n", False),
+    ("report/run.py", "from tiktok.commands import report\n", True),
+    ("web/views.py", "from tiktok.report.history import load_history\n", False),
+    ("web/views.py", "from tiktok.jobs.worker import list_queue\n", True),
+    ("jobs/tasks.py", "from tiktok.report.run import write_report\n", False),
+    ("commands/post.py", "from tiktok.posting.limits import DEFAULT_JOBS\n", False),
     ("posting/runner.py", "from tiktok.store.base import open_store\n", False),
     ("store/sql.py", "from tiktok.posting.manifest import PostRequest\n", True),
     ("store/base.py", "from tiktok.auth.tokens import TokenStore\n", False),
+    ("auth/tokens.py", "from tiktok.store.base import open_store\n", True),
     ("config.py", "from tiktok.store.base import open_store\n", True),
 ])
 def test_rules_table(module: str, source: str, broken: bool) -> None:

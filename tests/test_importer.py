@@ -112,6 +112,7 @@ def ids(posts: list[Post]) -> list[int]:
 
 # -- the same file, or the same entries, twice -------------------------------------------------------------------
 
+@pytest.mark.slow
 def test_importing_twice_adds_nothing(project):
     project.write([video("one"), video("two", user=BO)])
     first = project.import_()
@@ -129,6 +130,7 @@ def test_importing_twice_adds_nothing(project):
 
 # -- entries leaving the file ---------------------------------------------------------------------------------
 
+@pytest.mark.slow
 def test_an_entry_removed_before_it_started_is_withdrawn_and_the_run_says_so(project, remote):
     now = remote.clock()["now"]
     stays, goes = video("stays", post_at=at(now + DAY_S)), video("goes", post_at=at(now + DAY_S))
@@ -151,6 +153,7 @@ def test_an_entry_removed_before_it_started_is_withdrawn_and_the_run_says_so(pro
     assert remote.state()["posts"] == []
 
 
+@pytest.mark.slow
 def test_a_started_or_finished_post_stays_whatever_happens_to_the_file(project, remote):
     now = remote.clock()["now"]
     project.write([video("finished")])
@@ -174,6 +177,7 @@ def test_a_started_or_finished_post_stays_whatever_happens_to_the_file(project, 
     assert [p["post_info"]["title"] for p in remote.state()["posts"]] == ["finished", "in flight"]
 
 
+@pytest.mark.slow
 def test_replacing_or_emptying_the_manifest_never_touches_app_posts_nor_history(project, remote):
     now = remote.clock()["now"]
     project.write([video("from the file")])
@@ -198,6 +202,7 @@ def test_replacing_or_emptying_the_manifest_never_touches_app_posts_nor_history(
 
 # -- times ------------------------------------------------------------------------------------------------------
 
+@pytest.mark.slow
 def test_post_at_changed_in_the_file_reschedules_and_a_time_set_in_the_app_is_kept(project, remote):
     now = remote.clock()["now"]
     project.write([video("moving", post_at=at(now + DAY_S))])
@@ -225,6 +230,7 @@ def test_post_at_changed_in_the_file_reschedules_and_a_time_set_in_the_app_is_ke
 
 # -- the same project reached another way ------------------------------------------------------------------------
 
+@pytest.mark.slow
 @pytest.mark.parametrize("way", ["moved", "sub-dot-dot", "symlinked"])
 def test_the_same_project_reached_another_way_posts_nothing_again(tmp_path, emulator, remote, way):
     project = Project(tmp_path / "project", emulator, remote)
@@ -253,6 +259,7 @@ def test_the_same_project_reached_another_way_posts_nothing_again(tmp_path, emul
         store.close()
 
 
+@pytest.mark.slow
 def test_a_post_still_queued_when_its_folder_moved_posts_from_the_new_place(tmp_path, emulator, remote):
     project = Project(tmp_path / "project", emulator, remote)
     now = remote.clock()["now"]
@@ -271,6 +278,7 @@ def test_a_post_still_queued_when_its_folder_moved_posts_from_the_new_place(tmp_
 
 # -- a store that lost its history -------------------------------------------------------------------------------
 
+@pytest.mark.slow
 def test_a_deleted_store_stops_a_post_the_account_already_has_until_force(tmp_path, emulator, remote):
     project = Project(tmp_path / "project", emulator, remote, scopes=WITH_VIDEO_LIST)
     remote.set_moderation(delay_s=0)  # the public id comes at once: the video is listed on the account
@@ -306,6 +314,7 @@ def import_in_child(env: dict[str, str], manifest: str, barrier, results) -> Non
         results.put(f"{type(exc).__name__}: {exc}")
 
 
+@pytest.mark.slow
 def test_two_processes_importing_the_same_manifest_at_once_add_each_post_once(tmp_path, request, store_kind):
     made = make_store(store_kind, tmp_path, request)
     manifest = tmp_path / "videos_to_upload.json"

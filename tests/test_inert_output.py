@@ -75,6 +75,7 @@ def test_newlines_stay_unless_the_text_is_one_line():
     assert inert("title\n[emulator] DONE fake", newlines=False) == "title\\x0a[emulator] DONE fake"
 
 
+@pytest.mark.slow
 def test_transcribe_prints_a_hostile_title_inert(emulator, remote, token_store, tmp_path):
     link(emulator, token_store, BO, ("user.info.basic", "video.list"))
     response = remote.session.post(f"{remote.base_url}/_emulator/videos/{BO}", json={"title": HOSTILE}, timeout=10)
@@ -87,6 +88,7 @@ def test_transcribe_prints_a_hostile_title_inert(emulator, remote, token_store, 
         assert SHOWN in result.stdout.decode(), "the title was not printed at all"
 
 
+@pytest.mark.slow
 def test_upload_prints_a_hostile_caption_and_file_name_inert(emulator, remote, token_store, tmp_path):
     link(emulator, token_store, ADA, ("user.info.basic", "video.publish", "video.upload"))
     name = f"clip{HOSTILE}.mp4"
@@ -103,6 +105,7 @@ def test_upload_prints_a_hostile_caption_and_file_name_inert(emulator, remote, t
     assert f"caption refused: {SHOWN}" in out and f"clip{SHOWN}.mp4" in out  # both printed, inert
 
 
+@pytest.mark.slow
 def test_refresh_and_accounts_print_hostile_names_inert(emulator, token_store, tmp_path):
     link(emulator, token_store, ADA, ("user.info.basic",))
     with token_store.transaction() as accounts:  # the profile TikTok gave at login

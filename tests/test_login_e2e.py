@@ -174,6 +174,7 @@ def test_refresh_tokens_page_rotates_and_keeps_the_new_refresh_token(app_under_t
     assert err.value.error == "invalid_grant"
 
 
+@pytest.mark.slow
 def test_refresh_page_reports_an_account_that_needs_relinking(app_under_test, web, remote):
     web.login(open_id=ADA)
     web.login(open_id=BO)
@@ -206,6 +207,7 @@ def test_relink_clears_a_relink_warning(app_under_test, web, remote):
     assert "Relink needed" not in web.get("/").text
 
 
+@pytest.mark.slow
 def test_remove_revokes_at_tiktok_then_deletes_locally(app_under_test, web, remote, emulator):
     web.login(open_id=ADA)
     web.login(open_id=BO)

@@ -32,6 +32,7 @@ def test_valid_clip_probes_and_passes(clip: Path) -> None:
     assert mime_type(info) == "video/mp4"
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(("codec", "container", "name", "mime"), [
     ("h264", "mov", "mov", "video/quicktime"),
     ("vp9", "webm", "webm", "video/webm"),

@@ -69,6 +69,7 @@ def gated(serve_app):
 # --- Guessing -------------------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_300_wrong_guesses_are_refused_after_a_handful_and_the_owner_signs_in_from_another_address(gated):
     attacker = browser("127.0.0.1")
     token = form_token(attacker, gated.url)
@@ -176,6 +177,7 @@ def test_addresses_are_counted_by_host_or_ipv6_network(remote, counted_as):
     assert address_of(remote) == counted_as
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("trusted", [True, False])
 def test_behind_a_trusted_proxy_addresses_come_from_x_forwarded_for(tmp_path, trusted):
     proc, url = start_app(tmp_path, *(["--trusted-proxy", "127.0.0.1"] if trusted else []),
@@ -248,6 +250,7 @@ def run_app(tmp_path, *args, **env):
                           text=True, timeout=30, env={"PATH": os.environ["PATH"], "HOME": str(tmp_path), **env})
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("host", ["0.0.0.0", "127.0.0.1"])
 @pytest.mark.parametrize("password", [" ", "hunter2"])
 def test_a_weak_password_stops_the_start(tmp_path, host, password):

@@ -18,10 +18,12 @@ from tiktok.db.migrations import migrate
 from tiktok.emulator.config import default_users
 from tiktok.store import postgres
 from tiktok.store.postgres import open_postgres
-from tiktok.store.records import POSTED
+from tiktok.store.records import State
 from tiktok.web.queue_runner import runner_of
 from tests.media_fixtures import make_video
 from tests.support.queue_workers import queue_post
+
+pytestmark = pytest.mark.slow  # throwaway PostgreSQL clusters
 
 ROOT = Path(__file__).resolve().parents[1]
 ADA = default_users()[0]
@@ -72,7 +74,7 @@ def test_the_app_keeps_accounts_and_posts_in_the_database(db, serve_app, remote,
     runner = runner_of(app.flask_app)
     runner.kick()
     assert runner.join(60)
-    assert [store.get(p.id).state for p in (keep, drop, later)] == [POSTED, "cancelled", "queued"]
+    assert [store.get(p.id).state for p in (keep, drop, later)] == [State.POSTED, "cancelled", "queued"]
     assert [p["post_info"]["title"] for p in remote.state()["posts"]] == ["from the database"]
     assert not list(tmp_path.glob("*.db")) and not list(tmp_path.glob("*.results.json"))  # no local store
     store.close()
@@ -101,4 +103,5 @@ def test_a_dry_run_names_the_database_when_an_account_is_not_in_it(db, tmp_path)
         f'[{{"user_id": "nobody-here", "video_path": "{clip}", "privacy": "SELF_ONLY"}}]')
     done = command([str(ROOT / "upload_to_tiktok.py"), "--dry-run"], tmp_path, DATABASE_URL=db)
     assert done.returncode == 2
-    assert 'field "user_id": no connected account in PostgreSQL database' in done.stdout, done.stdout
+    assert 'field "user_id": no connected account nobody-here in PostgreSQL database' in done.stdout, done.stdout
+    assert "postgres@" not in done.stdout  # the database is named, never its URL

@@ -12,6 +12,8 @@ import pytest
 from tiktok.db.migrations import migrate
 from tiktok.db.ratelimit import PgLimiter
 
+pytestmark = pytest.mark.slow  # throwaway PostgreSQL clusters
+
 ROOT = Path(__file__).resolve().parents[1]
 WINDOW_S, MARGIN_S, LIMIT = 0.5, 0.1, 4  # a short window keeps the test quick; the rule is the same at 60 s
 WORKER = """

@@ -29,12 +29,14 @@ from tiktok.posting.runner import Hooks, RunOptions, run_queue
 from tiktok.sealing import cipher_for
 from tiktok.store import postgres as store_postgres
 from tiktok.store.postgres import open_postgres
-from tiktok.store.records import PENDING_INIT, POSTED, UPLOADING, PostRecord, entry_key
+from tiktok.store.records import PostRecord, State, entry_key
 from tiktok.store.sqlite import open_sqlite
 from tests.media_fixtures import make_video
 from tests.support.flows import link_account
 from tests.support.posting import EmulatedTime, cut_off_after, padded_video, sha256_file
 from tests.support.queue_workers import queue_post
+
+pytestmark = pytest.mark.slow  # throwaway PostgreSQL clusters
 
 ROOT = Path(__file__).resolve().parents[1]
 ADA, BO, _ = (u.open_id for u in default_users())
@@ -137,9 +139,9 @@ def test_posts_added_by_four_processes_at_once_each_get_their_own_id_and_change(
 def test_upload_urls_are_sealed_with_the_key_and_unreadable_without_it(db, clip):
     store = open_postgres(db, key=KEY)
     post = queue_post(store, entry(clip))
-    record = PostRecord(key=post.key, user_id=ADA, state=PENDING_INIT)
+    record = PostRecord(key=post.key, user_id=ADA, state=State.PENDING_INIT)
     assert store.start(post.id, post.revision, record) is not None
-    store.save(post.id, PostRecord(key=post.key, user_id=ADA, state=UPLOADING, publish_id="p1", next_chunk=2,
+    store.save(post.id, PostRecord(key=post.key, user_id=ADA, state=State.UPLOADING, publish_id="p1", next_chunk=2,
                                    upload_url="http://127.0.0.1:1/upload/?upload_token=secret-token"))
     assert store.get(post.id).record.upload_url.endswith("secret-token")
     ((raw,),) = rows(db, "SELECT record FROM tiktok_store_posts")
@@ -225,7 +227,7 @@ def test_a_run_posts_the_database_posts_once_and_not_one_cancelled_after_it_read
     again = run_queue(store, settings, RunOptions(poll_interval_s=0.01), hooks=quiet())
     assert again.outcomes == []  # posted posts are history: a run does not even read them again
     assert sorted(p["post_info"]["title"] for p in remote.state()["posts"]) == ["post 0", "post 1", "post 2"]
-    assert {store.get(p.id).state for p in posts} == {POSTED} and store.get(doomed.id).state == "cancelled"
+    assert {store.get(p.id).state for p in posts} == {State.POSTED} and store.get(doomed.id).state == "cancelled"
     assert not list(tmp_path.glob("*.json")) and not list(tmp_path.glob("*.db"))  # nothing went to local files
     store.close()
 
@@ -279,7 +281,7 @@ def test_db_import_moves_accounts_local_posts_and_a_manifest_in_and_twice_adds_n
 
     store = open_postgres(db)
     assert store.count() == 4
-    assert store.find(posted.key).state == POSTED and store.find(posted.key).record.publish_id is not None
+    assert store.find(posted.key).state == State.POSTED and store.find(posted.key).record.publish_id is not None
     assert store.find(waiting.key).state == "queued"
     store.close()
     run = subprocess.run([sys.executable, str(ROOT / "upload_to_tiktok.py"), "--poll-interval", "0.01", "--json"],
@@ -319,7 +321,7 @@ def interrupted_upload(store, settings, remote, video: Path) -> PostRecord:
     remote.clear_faults()
     assert outcome.status == "try_later", outcome
     record = store.get(post.id).record
-    assert record.state == UPLOADING and 0 < record.next_chunk
+    assert record.state == State.UPLOADING and 0 < record.next_chunk
     return record
 
 
@@ -353,7 +355,7 @@ def test_a_database_of_the_previous_version_keeps_its_posts_and_resumes_its_uplo
     done_record = scratch.get(done_post.id).record
     cut = interrupted_upload(scratch, settings, remote, big)
     scratch.close()
-    assert done_record.state == POSTED and len(remote.state()["posts"]) == 2
+    assert done_record.state == State.POSTED and len(remote.state()["posts"]) == 2
     later = entry(clip, description="later", post_at="2099-01-01T09:00:00+00:00")
     write_previous_version_rows(database_url, [(entry(clip, user=BO, description="posted before"), done_record),
                                                (entry(big, description="cut off"), cut), (later, None)])
@@ -375,9 +377,9 @@ def test_a_database_of_the_previous_version_keeps_its_posts_and_resumes_its_uplo
                            removed.key}
     history = by_key[removed.key]
     assert (history.origin, history.entry, history.open, history.record.error) == ("earlier", None, False, "a 503")
-    assert by_key[done_record.key].state == POSTED and by_key[done_record.key].board == "done"
+    assert by_key[done_record.key].state == State.POSTED and by_key[done_record.key].board == "done"
     resumed = by_key[cut.key]
-    assert (resumed.state, resumed.board, resumed.record.publish_id) == (UPLOADING, "in_progress", cut.publish_id)
+    assert (resumed.state, resumed.board, resumed.record.publish_id) == (State.UPLOADING, "in_progress", cut.publish_id)
     assert resumed.record.upload_url == cut.upload_url and resumed.record.next_chunk == cut.next_chunk
     waiting = by_key[entry_key({k: v for k, v in later.items() if k != "post_at"})]
     assert waiting.state == "queued" and waiting.due_at == 4070941200.0 and waiting.post_at == later["post_at"]

@@ -22,6 +22,8 @@ from tiktok.errors import DatabaseError, DatabaseUnavailable
 from tests.support.flows import link_account
 from tests.support.workers import _fake_grant, assert_rotations_kept
 
+pytestmark = pytest.mark.slow  # throwaway PostgreSQL clusters
+
 ROOT = Path(__file__).resolve().parents[1]
 KEY = "q0Bd8CQXuZ9yqUX4N1HnDqS0w7Qm6Hb3mE9cHvxg0C8="
 OTHER_KEY = "x7WZ0jv8Xo7rJcFzv1m2gQ4Pz5k3nC0d9aYb6eRtS1U="

@@ -11,9 +11,11 @@ from playwright.sync_api import sync_playwright
 
 from tiktok.posting.importer import import_manifest
 from tiktok.transcription.store import TranscriptRecord, TranscriptStore
-from tiktok.web.posts import store_of
+from tiktok.web.post_store import store_of
 from tests.support.reports import ADA, BO, USERNAMES, Reporter, make_reporter
 from tests.test_browser_login import CHROMIUM_ARGS, chromium_path
+
+pytestmark = pytest.mark.slow  # a real Chromium
 
 PHONE = {"width": 390, "height": 844}
 DAY_S = 86_400

@@ -24,7 +24,8 @@ def test_verifiers_are_fresh_and_valid():
     assert all(is_valid_verifier(v) and len(v) == 64 for v in verifiers)
 
 
-@pytest.mark.parametrize("verifier", ["a" * 42, "a" * 129, "a" * 50 + " ", "ä" * 43, "a" * 42 + "+"])
+@pytest.mark.parametrize("verifier", ["a" * 42, "a" * 129, "a" * 50 + " ", "ä" * 43, "a" * 42 + "+",
+                                      RFC7636_VERIFIER + "\n", "\n" + RFC7636_VERIFIER, RFC7636_VERIFIER + "\r\n"])
 def test_invalid_verifiers_are_refused(verifier):
     assert not is_valid_verifier(verifier)
     with pytest.raises(ValueError):

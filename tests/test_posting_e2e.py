@@ -94,6 +94,7 @@ SIZES = [
 ]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("size", SIZES)
 def test_direct_post_from_file_arrives_byte_for_byte(harness, clip, tmp_path, size):
     video = clip if size is None else padded_video(tmp_path / "big.mp4", size)
@@ -153,6 +154,7 @@ def test_photo_post(harness, tmp_path, emulator):
     assert post["kind"] == "photo" and post["status"] == "PUBLISH_COMPLETE"
 
 
+@pytest.mark.slow
 def test_chunk_dropped_mid_body_is_resent_and_the_post_completes_once(harness, tmp_path, remote):
     video = padded_video(tmp_path / "v.mp4", 70_000_000)  # 7 chunks
     armed = {"done": False}
@@ -175,6 +177,7 @@ def test_chunk_dropped_mid_body_is_resent_and_the_post_completes_once(harness, t
     assert post["sha256"] == sha256_file(video)
 
 
+@pytest.mark.slow
 def test_5xx_with_retry_after_on_a_chunk_is_waited_out(harness, tmp_path, remote):
     video = padded_video(tmp_path / "v.mp4", 30_000_000)
     remote.inject_fault("/upload/video/", status=503, retry_after=7, times=2)
@@ -192,6 +195,7 @@ def test_429_on_init_is_waited_out_without_a_second_post(harness, clip, remote):
     assert min(harness.time.slept[:2]) >= 10  # TikTok sends no Retry-After: we wait at least 10 s
 
 
+@pytest.mark.slow
 def test_access_token_expiring_mid_run_is_refreshed(harness, clip, remote):
     original = harness.time.sleep
     expired = {"done": False}
@@ -209,6 +213,7 @@ def test_access_token_expiring_mid_run_is_refreshed(harness, clip, remote):
     assert remote.state()["tokens"]["rotated"] >= 1
 
 
+@pytest.mark.slow
 def test_interrupted_upload_resumes_on_the_next_run_and_finished_posts_are_skipped(harness, tmp_path, remote):
     video = padded_video(tmp_path / "v.mp4", 70_000_000)  # 7 chunks of 10 MB
     entry = {"user_id": ADA, "video_path": str(video), "privacy": "SELF_ONLY"}
@@ -237,6 +242,7 @@ def test_interrupted_upload_resumes_on_the_next_run_and_finished_posts_are_skipp
     assert len(harness.emulated_posts()) == 1
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("emulator_config", [EmulatorConfig(
     posting={BO: PostingSettings(max_video_post_duration_sec=2)})])
 def test_bad_entries_are_reported_and_the_others_still_post(harness, clip, tmp_path):
@@ -295,6 +301,7 @@ def test_the_store_records_publish_id_and_status(harness, clip, store_kind, tmp_
         assert stat.S_IMODE((tmp_path / "tiktok.db").stat().st_mode) == 0o600  # records can hold upload URLs
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("path", ["/upload/video/", "/v2/post/publish/status/fetch/"])
 def test_429_with_retry_after_is_honoured_and_the_post_completes_once(harness, tmp_path, remote, path):
     video = padded_video(tmp_path / "v.mp4", 20_000_000)

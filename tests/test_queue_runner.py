@@ -86,10 +86,11 @@ def test_the_apps_runner_is_quiet_when_there_is_no_manifest_yet(serve_app, tmp_p
     assert not (tmp_path / "none-yet.json").exists()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("emulator_config", [EmulatorConfig(processing_polls=0)])  # no status poll waits
 def test_the_apps_runner_posts_a_post_composed_in_the_app_with_no_manifest(serve_app, emulator, remote, store,
                                                                             oauth, tmp_path):
-    from tiktok.web.posts import store_of
+    from tiktok.web.post_store import store_of
     from tiktok.web.queue_runner import runner_of
     ada = default_users()[0].open_id
     link_account(emulator.url, store, oauth, ada, scopes=("user.info.basic", "video.publish", "video.upload"))

@@ -19,10 +19,12 @@ import pytest
 import requests
 
 from tiktok.emulator.config import EmulatorConfig, default_users
-from tiktok.web.posts import store_of
+from tiktok.web.post_store import store_of
 from tiktok.web.queue_runner import kick, runner_of
 from tests.media_fixtures import make_video
 from tests.test_posts_page import cards_of
+
+pytestmark = pytest.mark.slow  # a whole story through the app, its runner and the emulator
 
 ROOT = Path(__file__).resolve().parents[1]
 ADA = default_users()[0].open_id

@@ -24,6 +24,8 @@ from tests.support.flows import link_account
 from tiktok.emulator.config import EmulatorConfig, default_users, generated_users
 from tiktok.signals import Hold, Interrupted, stop_on_signals
 
+pytestmark = pytest.mark.slow  # real processes stopped by real signals mid-refresh
+
 ROOT = Path(__file__).resolve().parents[1]
 USERS = default_users() + generated_users(17)  # 20 accounts
 TOKEN_PATH = "/v2/oauth/token/"

@@ -44,6 +44,7 @@ def expected_change(today: dict, before: dict | None, name: str) -> str:
     return "" if before is None else str(today[name] - before[name])
 
 
+@pytest.mark.slow
 def test_three_emulated_days_match_the_emulator_exactly(reporter, remote):
     for open_id in (ADA, BO, CY):
         reporter.link(open_id)
@@ -97,6 +98,7 @@ def check_summary(rows, day, views, before, before_day):
         assert row["previous_date"] == (before_day.isoformat() if before else "")
 
 
+@pytest.mark.slow
 def test_rerun_replaces_that_days_files_for_the_accounts_reported_only(reporter, remote):
     reporter.link(ADA)
     reporter.link(BO)
@@ -159,6 +161,7 @@ def test_429_from_the_display_api_is_retried_then_reported_as_try_later(reporter
         assert not bo_file.exists()
 
 
+@pytest.mark.slow
 def test_accounts_read_in_parallel_write_the_same_files_and_lines_as_one_at_a_time(reporter, tmp_path):
     for open_id in (ADA, BO, CY):
         reporter.link(open_id)
@@ -217,6 +220,7 @@ def test_backfill_of_yesterday_only_when_nothing_was_saved_since(reporter):
     assert f"already has a report for {yesterday}" in again.line(ADA)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("args, message", [
     (["--date", "+1"], "is after today"),
     (["--date", "-2"], "keeps no history"),

@@ -43,6 +43,7 @@ def local_files(root: Path, prefix: str) -> dict[str, bytes]:
     return {f"{prefix}/{path.parent.name}/{path.name}": path.read_bytes() for path in sorted(root.glob("*/*.csv"))}
 
 
+@pytest.mark.slow
 def test_two_days_uploaded_byte_for_byte_under_the_key_pattern(reporter, remote, s3, s3_server):
     reporter.link(ADA)
     reporter.link(BO)
@@ -58,6 +59,7 @@ def test_two_days_uploaded_byte_for_byte_under_the_key_pattern(reporter, remote,
            f"s3://{BUCKET}/{key}" in second.out.splitlines()
 
 
+@pytest.mark.slow
 def test_upload_failure_is_reported_per_file_and_the_local_files_are_kept(reporter, s3, s3_server):
     reporter.link(ADA)
     reporter.link(BO)
@@ -71,6 +73,7 @@ def test_upload_failure_is_reported_per_file_and_the_local_files_are_kept(report
     assert stored(s3) == {}
 
 
+@pytest.mark.slow
 def test_cron_run_as_a_subprocess_uses_the_environment_and_stays_quiet(reporter, s3, s3_server, aws_env, tmp_path,
                                                                        emulator, tokens_path):
     reporter.link(ADA)

@@ -6,11 +6,13 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import threading
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 import requests
@@ -21,14 +23,14 @@ from tiktok.emulator.config import default_users
 from tiktok.exitcodes import BAD_INPUT, DONE, FAILED, SCHEDULED, SKIPPED, ExitStatus
 from tiktok.posting.limits import POSTING_LIMITS
 from tiktok.posting.manifest import PostRequest
-from tiktok.posting.runner import Hooks, RunOptions, RunReport, Work, plan_posts, run_queue, summary, utc_text
-from tiktok.posting.schedule import next_due, when
+from tiktok.posting.runner import Hooks, RunOptions, RunReport, Work, plan_posts, run_queue, summary
+from tiktok.posting.schedule import check_future, form_post_at, when
 from tiktok.posting.watch import next_wake, watch
 from tiktok.ratelimit import TokenLimiter
 from tiktok.store.base import Post, lifecycle, open_token_store
-from tiktok.store.records import FAILED as FAILED_STATE
-from tiktok.store.records import PENDING_INIT, POSTED, PostRecord
+from tiktok.store.records import PostRecord, State
 from tiktok.store.sqlite import open_sqlite
+from tiktok.text import moment, utc_iso
 from tests.media_fixtures import make_video
 from tests.support.flows import link_account
 from tests.support.stores import StoreUnderTest, make_store
@@ -37,6 +39,8 @@ ROOT = Path(__file__).resolve().parents[1]
 ADA, BO, CY = (u.open_id for u in default_users())
 SCOPES = ("user.info.basic", "video.publish", "video.upload")
 T = 1_796_000_000.0  # 2026-11-30 00:53:20 UTC
+BERLIN = "Europe/Berlin"
+GAP, TWICE = "2027-03-28T02:30", "2027-10-31T02:30"  # Berlin skips 02:00-03:00, then has it twice in October
 FAST = RunOptions(poll_interval_s=0.01)
 
 
@@ -59,11 +63,6 @@ def test_when_an_entry_may_be_posted(due_at, now, grace, expected):
     assert when(due_at, now, grace) == expected
 
 
-def test_next_due_is_the_earliest_time_still_to_come():
-    assert next_due([None, T - 5, T + 30, T + 10], T) == T + 10
-    assert next_due([None, T - 5], T) is None
-
-
 def work(post_id: int, record: PostRecord | None = None, user: str = ADA, **fields) -> Work:
     """A post as the store would hand it to a run (pure: no store), with its checked request."""
     request = PostRequest(index=0, user_id=user, video_path=Path(f"/media/{post_id}.mp4"),
@@ -81,16 +80,16 @@ def record(state: str, **fields) -> PostRecord:
 
 def test_plan_settles_what_needs_no_call_and_hands_on_the_rest():
     items = [
-        work(1, post_at=at(T + 600)),                                                               # later
-        work(2, post_at=at(T - 7200)),                                                              # missed
-        work(3, post_at=at(T - 60)),                                                                # due
-        work(4, record(POSTED, post_ids=(1,), privacy="PUBLIC_TO_EVERYONE")),                       # done
-        work(5, record(FAILED_STATE, outcome="failed", error="TikTok refused: spam_risk_text")),   # for good
-        work(6, record(POSTED, privacy="PUBLIC_TO_EVERYONE", published_at=T - 60)),                 # under review
-        work(7, record(POSTED, privacy="PUBLIC_TO_EVERYONE", published_at=T - 25 * 3600)),          # followed enough
-        work(8, record(FAILED_STATE, outcome="try_later")),                                         # retries itself
-        work(9, record(PENDING_INIT, outcome="failed", error="init answer lost")),                   # may exist
-        Work(work(10).post, None, 'field "privacy": no longer valid'),                              # a stale entry
+        work(1, post_at=at(T + 600)),                                                             # later
+        work(2, post_at=at(T - 7200)),                                                            # missed
+        work(3, post_at=at(T - 60)),                                                              # due
+        work(4, record(State.POSTED, post_ids=(1,), privacy="PUBLIC_TO_EVERYONE")),               # done
+        work(5, record(State.FAILED, outcome="failed", error="TikTok refused: spam_risk_text")),  # for good
+        work(6, record(State.POSTED, privacy="PUBLIC_TO_EVERYONE", published_at=T - 60)),         # under review
+        work(7, record(State.POSTED, privacy="PUBLIC_TO_EVERYONE", published_at=T - 25 * 3600)),  # followed enough
+        work(8, record(State.FAILED, outcome="try_later")),                                       # retries itself
+        work(9, record(State.PENDING_INIT, outcome="failed", error="init answer lost")),          # may exist
+        Work(work(10).post, None, 'field "privacy": no longer valid'),                            # a stale entry
     ]
     chosen, settled = plan_posts(items, now=T, options=RunOptions(grace_s=3600))
     assert [item.post.id for item in chosen] == [3, 6, 8]
@@ -103,6 +102,48 @@ def test_plan_settles_what_needs_no_call_and_hands_on_the_rest():
     assert [item.post.id for item in forced] == [2, 3, 5, 6, 8, 9]
     only, settled_only = plan_posts(items, now=T, options=RunOptions(only_ids=frozenset({3, 4})))
     assert [item.post.id for item in only] == [3] and set(settled_only) == {4}  # "post now" looks at nothing else
+
+
+@pytest.mark.parametrize("form, expected", [
+    ({"post_at_local": "2026-12-03T09:00", "zone": BERLIN}, "2026-12-03T09:00:00+01:00"),
+    ({"post_at_local": "2026-07-03T09:00", "zone": BERLIN}, "2026-07-03T09:00:00+02:00"),
+    ({"post_at_local": "2026-12-03T09:00", "offset": "-05:30"}, "2026-12-03T09:00:00-05:30"),
+    ({"post_at_local": "2026-12-03T09:00:30", "offset": "Z"}, "2026-12-03T09:00:30+00:00"),
+    ({"post_at_local": "", "zone": BERLIN}, None),
+    ({"post_at_local": "  "}, None),
+    ({"post_at_local": "2026-07-03T09:00", "zone": BERLIN, "offset": "+05:00"}, "2026-07-03T09:00:00+02:00"),
+])
+def test_form_post_at(form, expected):
+    assert form_post_at(form) == expected
+
+
+@pytest.mark.parametrize("form, words", [
+    ({"post_at_local": "tomorrow", "zone": BERLIN}, "is not a date and time"),
+    ({"post_at_local": "2026-12-03T09:00", "offset": "+1 h"}, "the UTC offset must look like"),
+    ({"post_at_local": "2026-12-03T09:00", "offset": "+24:00"}, "the UTC offset must look like"),
+    ({"post_at_local": "2026-12-03 09:00", "zone": BERLIN}, "is not a date and time"),
+    ({"post_at_local": "2026-12-03T09:00+01:00", "zone": BERLIN}, "is not a date and time"),
+    ({"post_at_local": "2026-02-30T09:00", "zone": BERLIN}, "is not a date and time"),
+    ({"post_at_local": "2030-01-01T09:00", "zone": "Mars/Olympus"}, "is not a time zone this machine knows"),
+    ({"post_at_local": GAP, "zone": BERLIN}, "does not exist in Europe/Berlin"),
+    ({"post_at_local": TWICE, "zone": BERLIN}, "happens twice in Europe/Berlin"),
+    ({"post_at_local": TWICE, "zone": BERLIN, "offset": "+01:00"}, "happens twice in Europe/Berlin"),
+])
+def test_form_post_at_refuses_what_is_no_time_or_not_one_time(form, words):
+    with pytest.raises(ValueError, match=re.escape(words)):
+        form_post_at(form)
+
+
+@pytest.mark.parametrize("seconds_from_now, refused", [(-3600, True), (-61, True), (-60, False), (-30, False),
+                                                       (0, False), (600, False)])
+def test_check_future_allows_a_minute_late(seconds_from_now, refused):
+    now = 1_796_000_000.0
+    text = datetime.fromtimestamp(now + seconds_from_now, ZoneInfo(BERLIN)).isoformat()
+    if refused:
+        with pytest.raises(ValueError, match="is in the past"):
+            check_future(text, now)
+    else:
+        check_future(text, now)
 
 
 # -- real runs against the emulator, with an injected clock ---------------------------------------------------------
@@ -158,6 +199,7 @@ def video(user: str = ADA, **fields) -> dict:
     return {"user_id": user, "video_path": "clip.mp4", "privacy": "SELF_ONLY", **fields}
 
 
+@pytest.mark.slow
 def test_an_entry_not_due_is_untouched(queue, remote):
     now = remote.clock()["now"]
     queue.write([video(post_at=at(now + 3600), description="later")])
@@ -167,9 +209,10 @@ def test_an_entry_not_due_is_untouched(queue, remote):
     post = queue.post()
     assert remote.state()["posts"] == [] and (post.state, post.record) == ("queued", None)
     assert post.due_at == pytest.approx(now + 3600, abs=1)
-    assert f"1 scheduled, the next at {utc_text(post.due_at)}" in summary(report)
+    assert f"1 scheduled, the next at {moment(post.due_at)}" in summary(report)
 
 
+@pytest.mark.slow
 def test_a_due_entry_is_posted_once(queue, remote):
     now = remote.clock()["now"]
     queue.write([video(post_at=at(now + 600), description="at ten past")])
@@ -179,12 +222,13 @@ def test_a_due_entry_is_posted_once(queue, remote):
     assert [o.status for o in first.outcomes] == [DONE] and first.status == ExitStatus.OK
     again = queue.run(now + 660)
     assert again.outcomes == [] and again.status == ExitStatus.OK  # a posted post is history: no run looks again
-    assert queue.post().record.state == POSTED
+    assert queue.post().record.state == State.POSTED
     posts = remote.state()["posts"]
     assert len(posts) == 1 and posts[0]["status"] == "PUBLISH_COMPLETE"
     assert posts[0]["post_info"]["title"] == "at ten past"
 
 
+@pytest.mark.slow
 def test_an_entry_missed_beyond_the_grace_period_is_reported_and_not_posted(queue, remote):
     now = remote.clock()["now"]
     queue.write([video(post_at=at(now - 2 * 3600), description="yesterday's news")])
@@ -197,6 +241,7 @@ def test_an_entry_missed_beyond_the_grace_period_is_reported_and_not_posted(queu
     assert [o.status for o in inside.outcomes] == [DONE] and len(remote.state()["posts"]) == 1
 
 
+@pytest.mark.slow
 def test_force_posts_a_missed_entry(queue, remote):
     now = remote.clock()["now"]
     queue.write([video(post_at=at(now - 86400))])
@@ -204,6 +249,7 @@ def test_force_posts_a_missed_entry(queue, remote):
     assert [o.status for o in report.outcomes] == [DONE] and len(remote.state()["posts"]) == 1
 
 
+@pytest.mark.slow
 def test_a_rescheduled_entry_keeps_its_record_and_is_never_posted_again(queue, remote):
     now = remote.clock()["now"]
     queue.write([video(post_at=at(now - 60))])
@@ -213,9 +259,10 @@ def test_a_rescheduled_entry_keeps_its_record_and_is_never_posted_again(queue, r
     assert moved.outcomes == [] and moved.imported.result.added == [] and moved.imported.result.rescheduled == []
     assert queue.run(now + 7200).outcomes == []
     assert len(remote.state()["posts"]) == 1 and len(queue.posts()) == 1
-    assert queue.post().record.state == POSTED
+    assert queue.post().record.state == State.POSTED
 
 
+@pytest.mark.slow
 def test_two_cron_runs_at_once_make_one_post(tmp_path, emulator, remote, store_kind, request):
     queue = Queue(tmp_path, emulator, made=make_store(store_kind, tmp_path, request))
     now = remote.clock()["now"]
@@ -231,7 +278,7 @@ def test_two_cron_runs_at_once_make_one_post(tmp_path, emulator, remote, store_k
     assert len(posts) == 1 and posts[0]["open_id"] == ADA, [err for _, _, err in finished]
     statuses = sorted(o["status"] for r in reports for o in r["outcomes"] if o["user_id"] == ADA)
     assert statuses in (["done"], ["done", "skipped"]), statuses  # the other run found it claimed, done or history
-    tomorrow = utc_text(queue.post(BO).due_at)
+    tomorrow = utc_iso(queue.post(BO).due_at)
     assert all(r["next_due_at"] == tomorrow and BO not in {o["user_id"] for o in r["outcomes"]} for r in reports)
     assert sorted(code for code, _, _ in finished) in ([0, 0], [0, 4])
     assert len(queue.posts()) == 2  # both runs imported the manifest: each post once
@@ -239,6 +286,7 @@ def test_two_cron_runs_at_once_make_one_post(tmp_path, emulator, remote, store_k
     queue.store.close()
 
 
+@pytest.mark.slow
 def test_watch_posts_each_entry_when_it_comes_due_and_not_before(queue, remote):
     start = remote.clock()["now"]
     queue.write([video(post_at=at(start + 30), description="first"),
@@ -277,6 +325,7 @@ def test_watch_wakes_early_when_the_manifest_changes():
     assert next_wake(RunReport(next_due_at=20.0), 0.0, 60) == 20.0
 
 
+@pytest.mark.slow
 def test_accounts_post_in_parallel_and_each_account_in_order(tmp_path, emulator, remote):
     queue = Queue(tmp_path, emulator, users=(ADA, BO, CY))
     entries = [video(user=user, description=f"{name}{n}")
@@ -314,6 +363,7 @@ class FakeMinute:
         self.remote.advance_clock(seconds)
 
 
+@pytest.mark.slow
 def test_one_shared_limiter_keeps_seven_inits_within_six_a_minute_and_tiktok_never_says_429(tmp_path, emulator,
                                                                                          remote):
     emulator.config.daily_post_cap = 50
@@ -328,6 +378,7 @@ def test_one_shared_limiter_keeps_seven_inits_within_six_a_minute_and_tiktok_nev
     assert limiter.calls(ADA, "init") <= POSTING_LIMITS["init"]
 
 
+@pytest.mark.slow
 def test_the_limiter_is_why_there_is_no_429(tmp_path, emulator, remote):
     """Control for the test above: with a limiter that allows anything, the emulator does answer 429."""
     emulator.config.daily_post_cap = 50
@@ -342,6 +393,7 @@ def test_the_limiter_is_why_there_is_no_429(tmp_path, emulator, remote):
 
 # -- the public link, which TikTok releases only after moderation ----------------------------------------------------
 
+@pytest.mark.slow
 def test_a_public_post_is_followed_until_moderation_releases_its_id_and_never_initialised_again(queue, remote):
     remote.set_moderation(delay_s=300)
     now = remote.clock()["now"]
@@ -349,7 +401,7 @@ def test_a_public_post_is_followed_until_moderation_releases_its_id_and_never_in
     (posted,) = queue.run(now).outcomes
     assert posted.status == DONE and "under review" in posted.detail and posted.post_ids == ()
     record = queue.post().record
-    assert record.state == POSTED and record.awaiting_public_id(now) and record.username == "ada.creates"
+    assert record.state == State.POSTED and record.awaiting_public_id(now) and record.username == "ada.creates"
     assert queue.store.following(now) == 1
     (still,) = queue.run(now + 60).outcomes
     assert still.status == SKIPPED and "still under review" in still.detail
@@ -365,6 +417,7 @@ def test_a_public_post_is_followed_until_moderation_releases_its_id_and_never_in
     assert not any("[1/" in line for line in queue.lines)
 
 
+@pytest.mark.slow
 def test_an_id_that_never_comes_is_followed_for_24_hours_only(queue, remote):
     remote.set_moderation(withhold=True)
     now = remote.clock()["now"]
@@ -378,6 +431,7 @@ def test_an_id_that_never_comes_is_followed_for_24_hours_only(queue, remote):
     assert len(remote.state()["posts"]) == 1
 
 
+@pytest.mark.slow
 def test_a_private_post_is_never_followed(queue, remote):
     remote.set_moderation(delay_s=300)
     now = remote.clock()["now"]
@@ -390,6 +444,7 @@ def test_a_private_post_is_never_followed(queue, remote):
 
 # -- failures: what retries by itself and what waits for a person ----------------------------------------------------
 
+@pytest.mark.slow
 def test_a_post_tiktok_failed_for_good_waits_for_a_retry_request(queue, remote):
     requests.post(queue.emulator.url + "/_emulator/posts/fail_next", json={"fail_reason": "spam_risk_text"},
                   timeout=10).raise_for_status()
@@ -405,11 +460,12 @@ def test_a_post_tiktok_failed_for_good_waits_for_a_retry_request(queue, remote):
     (retried,) = queue.run(now + 120).outcomes
     assert retried.status == DONE and len(remote.state()["posts"]) == 2
     post = queue.post()
-    assert post.record.state == POSTED and post.record.retry_requested is False
+    assert post.record.state == State.POSTED and post.record.retry_requested is False
     (earlier,) = queue.store.attempts(post.id)  # the failed attempt stays as history
     assert earlier.fail_reason == "spam_risk_text"
 
 
+@pytest.mark.slow
 def test_a_retryable_failure_is_tried_again_by_the_next_run(queue, remote):
     requests.post(queue.emulator.url + "/_emulator/posts/fail_next", json={"fail_reason": "internal"},
                   timeout=10).raise_for_status()
@@ -425,11 +481,12 @@ def test_the_summary_line_counts_outcomes_and_says_what_comes_next():
     outcomes = [Outcome(post_id=i, user_id=ADA, media="clip.mp4", status=s, detail="")
                 for i, s in enumerate([DONE, DONE, FAILED], 1)]
     line = summary(RunReport(outcomes=outcomes, next_due_at=T, scheduled=3, following=1, emulated=True))
-    assert line == ("summary: 2 DONE, 1 FAILED; 3 scheduled, the next at 2026-11-30T00:53:20Z; 1 posted under "
+    assert line == (f"summary: 2 DONE, 1 FAILED; 3 scheduled, the next at {moment(T)}; 1 posted under "
                     "review (later runs look for the public link) (EMULATED: nothing was sent to TikTok)")
     assert summary(RunReport()) == "summary: nothing to do"
 
 
+@pytest.mark.slow
 def test_the_watch_command_posts_what_is_due_and_stops_cleanly_on_sigterm(queue, remote):
     import signal
     import time
@@ -440,7 +497,7 @@ def test_the_watch_command_posts_what_is_due_and_stops_cleanly_on_sigterm(queue,
                             cwd=queue.folder, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
         deadline = time.monotonic() + 60
-        while not queue.posts() or queue.post(ADA).state != POSTED:  # waits for the event, not a fixed time
+        while not queue.posts() or queue.post(ADA).state != State.POSTED:  # waits for the event, not a fixed time
             assert proc.poll() is None and time.monotonic() < deadline
             time.sleep(0.05)
     finally:
@@ -451,6 +508,7 @@ def test_the_watch_command_posts_what_is_due_and_stops_cleanly_on_sigterm(queue,
     assert "1 scheduled, the next at" in out and len(remote.state()["posts"]) == 1
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("change", ["cancel", "edit"])
 def test_a_post_cancelled_or_edited_after_the_run_read_the_queue_is_not_posted_as_read(queue, remote, change):
     now = remote.clock()["now"]

@@ -1,4 +1,4 @@
-"""Settings are read and range-checked once, at start-up (tiktok.config, and WORKER_* in tiktok.jobs.tasks): what is
+"""Settings are read and range-checked once, at start-up (tiktok.config, the WORKER_* schedule too): what is
 accepted, what the defaults mean, and a PostgreSQL server that refuses the password, which is exit 2 (a person must
 fix DATABASE_URL), never 4 (try later). The refusals themselves are tabled in tests/test_bad_values.py."""
 
@@ -17,11 +17,15 @@ import pytest
 from tiktok.config import DEFAULT_POST_GRACE_S, load_settings, read_environment
 from tiktok.db.connection import connect
 from tiktok.errors import DatabaseError, DatabaseUnavailable, StoreError
-from tiktok.jobs.tasks import WorkerConfig
 from tests.support.postgres import _as_owner, free_port, server_binaries, start_command
 
 ROOT = Path(__file__).resolve().parents[1]
 EPOCH = 1_795_000_000.0  # 2026-11-18T...Z, a whole ten seconds
+
+
+def worker_settings(env):
+    """The WORKER_* settings of ``env``, checked as the worker checks them when it starts."""
+    return load_settings(env).worker
 
 
 @pytest.mark.parametrize("raw, seconds", [("0", 0.0), ("0.1", 0.1), ("0.5", 0.5), ("30", 30.0), ("86400", 86400.0)])
@@ -67,7 +71,7 @@ def test_a_dotenv_with_a_bom_is_read_and_the_environment_wins(tmp_path, monkeypa
 def test_worker_defaults_are_valid_and_mean_what_env_example_says():
     import croniter
 
-    config = WorkerConfig.from_environment({})
+    config = worker_settings({})
     times = croniter.croniter(config.dispatch_cron, EPOCH)
     dispatch = [times.get_next(float) for _ in range(7)]
     assert [b - a for a, b in zip(dispatch, dispatch[1:])] == [10.0] * 6  # every 10 s, all minute long
@@ -79,8 +83,8 @@ def test_worker_defaults_are_valid_and_mean_what_env_example_says():
 
 
 def test_worker_settings_from_the_environment_are_kept_as_given():
-    config = WorkerConfig.from_environment({"WORKER_DISPATCH_CRON": " * * * * * * ", "WORKER_HEARTBEAT_S": "1",
-                                            "WORKER_STALLED_S": "4", "WORKER_REFRESH_WITHIN": "3h"})
+    config = worker_settings({"WORKER_DISPATCH_CRON": " * * * * * * ", "WORKER_HEARTBEAT_S": "1",
+                              "WORKER_STALLED_S": "4", "WORKER_REFRESH_WITHIN": "3h"})
     assert (config.dispatch_cron, config.heartbeat_s, config.stalled_s, config.refresh_within_s) == (
         "* * * * * *", 1.0, 4.0, 10800.0)
 
@@ -121,6 +125,7 @@ def url(port: int, password: str | None, database: str = "postgres") -> str:
     return f"postgresql://{who}@127.0.0.1:{port}/{database}"
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("password, database, said", [
     (WRONG, "postgres", "password authentication failed"),
     (None, "postgres", "no password supplied"),
@@ -153,6 +158,7 @@ COMMANDS = [["upload_to_tiktok.py"], ["-m", "tiktok", "refresh"], ["-m", "tiktok
             ["transcribe.py", "--account", "nobody"]]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("command", COMMANDS, ids=" ".join)
 def test_every_command_exits_2_when_the_password_is_refused(password_server, command, tmp_path):
     env = {"PATH": os.environ["PATH"], "HOME": str(tmp_path), "PYTHONPATH": str(ROOT),
@@ -172,4 +178,4 @@ def test_the_values_shown_in_env_example_pass_the_checks():
     shown = {k: v for k, v in dotenv_values(ROOT / ".env.example").items() if v}
     settings = load_settings(shown)
     assert (settings.port, settings.queue_tick_s, settings.post_grace_s) == (8000, 30.0, 3600.0)
-    assert WorkerConfig.from_environment(shown) == WorkerConfig.from_environment({})  # the defaults, as documented
+    assert worker_settings(shown) == worker_settings({})  # the defaults, as documented

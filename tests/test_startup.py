@@ -43,6 +43,7 @@ def test_no_heavy_imports(args: list[str], tmp_path: Path) -> None:
     assert heavy == []
 
 
+@pytest.mark.slow
 def test_the_check_sees_a_heavy_import(tmp_path: Path) -> None:
     _, modules = loaded_modules(["-c", "import tiktok.emulator.server"], tmp_path)
     assert {"flask", "tiktok.emulator"} <= modules

@@ -33,6 +33,7 @@ def chart(html: str, series: str) -> tuple[str, list[str]]:
     return values, re.findall(r'<polyline [^>]*points="([^"]*)"', svg)
 
 
+@pytest.mark.slow
 def test_chart_and_top_videos_come_from_the_saved_history(reporter, remote, serve_app):
     reporter.link(ADA)
     reporter.link(BO)

@@ -10,6 +10,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 import requests
 
 from tiktok.emulator.config import default_users
@@ -17,6 +18,8 @@ from tiktok.auth.oauth import OAuthClient
 from tiktok.auth.tokens import TokenStore
 from tests.support.flows import link_account
 from tests.support.workers import _fake_grant, assert_rotations_kept
+
+pytestmark = pytest.mark.slow  # processes writing and killed at random moments
 
 ROOT = Path(__file__).resolve().parents[1]
 WORKERS = 8

@@ -100,6 +100,7 @@ def test_a_key_that_is_not_a_fernet_key_is_a_config_error_that_does_not_echo_it(
     assert "hunter2" not in result.stdout + result.stderr and "Traceback" not in result.stderr
 
 
+@pytest.mark.slow
 def test_refresh_and_accounts_work_with_the_key(emulator, oauth, remote, tokens_path, run_cli):
     store = TokenStore(tokens_path, key=KEY)
     link_account(emulator.url, store, oauth, ADA)
@@ -120,6 +121,7 @@ def test_refresh_and_accounts_work_with_the_key(emulator, oauth, remote, tokens_
                   [old.access_token, old.refresh_token, new.access_token, new.refresh_token], KEY)
 
 
+@pytest.mark.slow
 def test_a_wrong_or_missing_key_exits_2_and_leaves_the_file_byte_for_byte(emulator, oauth, remote, tokens_path,
                                                                          run_cli):
     store = TokenStore(tokens_path, key=KEY)
@@ -137,6 +139,7 @@ def test_a_wrong_or_missing_key_exits_2_and_leaves_the_file_byte_for_byte(emulat
     assert remote.state()["tokens"]["rotated"] == rotations
 
 
+@pytest.mark.slow
 def test_encrypt_then_decrypt_round_trips(emulator, oauth, tokens_path, run_cli):
     plain = TokenStore(tokens_path)
     link_account(emulator.url, plain, oauth, ADA)
@@ -165,6 +168,7 @@ def test_encrypt_then_decrypt_round_trips(emulator, oauth, tokens_path, run_cli)
     assert run_cli("tokens", "decrypt", TOKENS_KEY=KEY).stdout.startswith("SKIPPED")
 
 
+@pytest.mark.slow
 def test_rotate_key_re_encrypts_with_the_new_key(emulator, oauth, tokens_path, run_cli):
     store = TokenStore(tokens_path, key=KEY)
     link_account(emulator.url, store, oauth, ADA)
@@ -190,6 +194,7 @@ def test_tokens_help_documents_both_keys(run_cli):
     assert "TOKENS_KEY" in result.stdout and "TOKENS_NEW_KEY" in result.stdout and "rotate-key" in result.stdout
 
 
+@pytest.mark.slow
 def test_the_report_reads_an_encrypted_file(emulator, tokens_path, tmp_path, monkeypatch, capsys, run_cli):
     reporter = make_reporter(emulator, tokens_path, tmp_path, monkeypatch, capsys)
     reporter.link(ADA)

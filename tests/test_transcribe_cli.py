@@ -7,13 +7,16 @@ import hashlib
 import json
 import os
 import tempfile
+import time
 from dataclasses import replace
 
 import pytest
 import requests
 
-import tiktok.transcription.cli as cli
-import tiktok.transcription.command as command
+from tiktok.cli import main
+from tiktok.commands import Context
+from tiktok.commands.transcribe import parse_since
+from tiktok.transcription.jobs import Outcome
 from tests.media_fixtures import make_video
 from tests.support.flows import link_account
 from tiktok.exitcodes import exit_status
@@ -60,6 +63,11 @@ def captioned(emulator, video_id: str) -> bool:
 def caption_text(emulator, video_id: str, username: str) -> str:
     """The words of the emulator's caption file for this video."""
     return " ".join(text for _start, _end, text in caption_cues(find_video(emulator.state, video_id), username))
+
+
+def transcribe(argv: list[str], *, sleep=time.sleep) -> int:
+    """``transcribe.py ARGV`` in-process, waiting with ``sleep``."""
+    return main(argv, command="transcribe", prog="transcribe.py", context=Context(sleep=sleep))
 
 
 @pytest.fixture(scope="module")
@@ -153,7 +161,7 @@ def run(env, tmp_path, capsys, work_tmp, store):
     folder = tmp_path / "transcripts"
 
     def go(*argv: str, sleep=lambda s: None):
-        code = cli.main(["--transcripts", str(folder), *argv], sleep=sleep)
+        code = transcribe(["--transcripts", str(folder), *argv], sleep=sleep)
         out, err = capsys.readouterr()
         secrets = [AAI_KEY, CLIENT_SECRET] + [t for a in store.load().values()
                                               for t in (a.access_token, a.refresh_token)]
@@ -174,6 +182,7 @@ def line_for(out: str, video_id: str) -> str:
     return lines[0]
 
 
+@pytest.mark.slow
 def test_an_account_is_paged_through_downloaded_transcribed_and_saved(run, linked, emulator, aai, downloads):
     linked(ADA)
     videos = catalogue(emulator.url, ADA)
@@ -216,6 +225,7 @@ def test_an_account_is_paged_through_downloaded_transcribed_and_saved(run, linke
     assert "summary: 25 SKIPPED" in again
 
 
+@pytest.mark.slow
 def test_force_redoes_finished_videos(run, linked, aai, downloads):
     linked(BO)  # bo_tests has 3 videos; TikTok offers captions for one of them
     assert run("--account", BO)[0] == 0
@@ -225,6 +235,7 @@ def test_force_redoes_finished_videos(run, linked, aai, downloads):
     assert "summary: 3 DONE" in out
 
 
+@pytest.mark.slow
 def test_a_download_failure_is_recorded_and_the_others_complete(run, linked, emulator, remote):
     linked(ADA)
     videos = catalogue(emulator.url, ADA)[:3]
@@ -239,6 +250,7 @@ def test_a_download_failure_is_recorded_and_the_others_complete(run, linked, emu
     assert [run.transcripts.is_done(ADA, v["id"]) for v in videos] == [True, False, True]
 
 
+@pytest.mark.slow
 def test_an_assemblyai_error_status_is_recorded_and_the_others_complete(run, linked, emulator, aai):
     linked(ADA)
     videos = catalogue(emulator.url, ADA)[:3]
@@ -253,6 +265,7 @@ def test_an_assemblyai_error_status_is_recorded_and_the_others_complete(run, lin
     assert all(run.transcripts.is_done(ADA, v["id"]) for v in videos[1:])
 
 
+@pytest.mark.slow
 def test_an_assemblyai_that_never_finishes_is_bounded(run, linked, emulator, aai):
     linked(ADA)
     videos = catalogue(emulator.url, ADA)[:3]
@@ -280,6 +293,7 @@ def test_a_429_from_the_display_api_ends_the_listing_and_other_inputs_complete(r
     assert run.transcripts.is_done("@bo_tests", bo_video["id"])
 
 
+@pytest.mark.slow
 def test_a_short_429_is_waited_out(run, linked, remote):
     linked(BO)
     remote.inject_fault("/v2/video/list/", status=429, error="rate_limit_exceeded", retry_after=5)
@@ -312,12 +326,13 @@ def test_an_unusable_transcripts_folder_stops_at_once(run, env, tmp_path, downlo
     linked(BO)
     in_the_way = tmp_path / "not-a-folder"
     in_the_way.write_text("keep me\n")
-    code = cli.main(["--account", BO, "--transcripts", str(in_the_way)])
+    code = transcribe(["--account", BO, "--transcripts", str(in_the_way)])
     assert code == 2
     assert in_the_way.read_text() == "keep me\n"
     assert downloads == [] and aai.upload_count == 0
 
 
+@pytest.mark.slow
 def test_an_existing_transcript_survives_a_forced_rerun_that_fails(run, linked, emulator, remote):
     linked(BO)
     assert run("--account", BO)[0] == 0
@@ -332,7 +347,7 @@ def test_an_existing_transcript_survives_a_forced_rerun_that_fails(run, linked, 
 def test_no_api_key_outside_emulator_mode_stops_at_once(env, tmp_path, capsys, downloads):
     env.delenv("ASSEMBLYAI_API_KEY")
     env.delenv("TIKTOK_API_BASE")  # TikTok itself: not emulated (nothing is sent: the command stops first)
-    code = cli.main(["--account", ADA, "--transcripts", str(tmp_path / "t")])
+    code = transcribe(["--account", ADA, "--transcripts", str(tmp_path / "t")])
     out, err = capsys.readouterr()
     assert code == 2
     assert "ASSEMBLYAI_API_KEY is not set" in err and "[emulator]" not in out + err
@@ -343,7 +358,7 @@ def test_emulator_mode_without_a_key_uses_a_labelled_standin(env, tmp_path, caps
     env.delenv("ASSEMBLYAI_API_KEY")
     env.delenv("ASSEMBLYAI_BASE_URL")
     clip = make_video(tmp_path / "clip.mp4", seconds=0.5, width=64, height=112)
-    code = cli.main([str(clip), "--transcripts", str(tmp_path / "t")])
+    code = transcribe([str(clip), "--transcripts", str(tmp_path / "t")])
     out, _ = capsys.readouterr()
     assert code == 0, out
     lines = out.splitlines()
@@ -365,10 +380,10 @@ def test_an_emulated_account_is_not_used_against_tiktok(run, linked, env):
                                   ["--timeout", "0"]])
 def test_bad_arguments_exit_2(env, argv):
     if not argv:
-        assert cli.main([]) == 2
+        assert transcribe([]) == 2
         return
     with pytest.raises(SystemExit) as caught:
-        cli.main([*argv, "--account", BO])
+        transcribe([*argv, "--account", BO])
     assert caught.value.code == 2
 
 
@@ -383,7 +398,7 @@ def test_an_emulator_media_url_and_a_repeat_input_are_one_job(run, emulator, aai
 
 
 def test_parse_since_is_the_start_of_the_utc_day():
-    assert cli.parse_since("1970-01-02") == 86_400.0
+    assert parse_since("1970-01-02") == 86_400.0
 
 
 @pytest.mark.parametrize("statuses, code", [
@@ -391,7 +406,7 @@ def test_parse_since_is_the_start_of_the_utc_day():
     ({"bad_input", "failed"}, 2), ({"relink", "bad_input", "failed", "try_later"}, 3), (set(), 0),
 ])
 def test_exit_precedence(statuses, code):
-    assert exit_status([command.Outcome(s, "x", "") for s in statuses]) == code
+    assert exit_status([Outcome(s, "x", "") for s in statuses]) == code
 
 
 def test_an_account_that_needs_relinking_exits_3_and_the_others_still_run(run, linked, store, tmp_path, aai):

@@ -20,6 +20,8 @@ from tiktok.auth.tokens import TokenStore
 from tiktok.transcription.store import TranscriptStore
 from tiktok.web.app import create_app
 
+pytestmark = pytest.mark.slow  # transcribe.py end to end in its own process
+
 ROOT = Path(__file__).resolve().parents[1]
 BO = default_users()[1].open_id
 AAI_KEY = "aai-" + os.urandom(8).hex()

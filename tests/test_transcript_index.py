@@ -160,6 +160,7 @@ print(TranscriptIndex(sys.argv[1]).search("ferry", per_page=1).total)
 """
 
 
+@pytest.mark.slow
 def test_processes_refreshing_at_once_build_one_consistent_index(tmp_path):
     store = make_store(tmp_path / "t")
     for n in range(300):

@@ -119,6 +119,7 @@ def test_an_error_status_comes_back_with_assemblyais_reason(standin, controls, v
     assert not caught.value.transient
 
 
+@pytest.mark.slow
 def test_a_transcript_that_never_finishes_hits_the_bounded_wait(standin, controls, videos):
     controls.stall_next()
     started = time.monotonic()

@@ -177,6 +177,7 @@ def test_phrase_and_prefix_queries_work_on_the_page(client):
     assert "<mark>Sourdough</mark>" in results_of(page(client, "/transcripts/", q="sour*"))
 
 
+@pytest.mark.slow
 def test_many_hits_come_in_pages_with_next_and_previous(tmp_path):
     store = TranscriptStore(tmp_path / "many")
     for n in range(45):

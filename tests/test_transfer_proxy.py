@@ -20,6 +20,8 @@ from tiktok.retry import RetryPolicy, Runtime
 from tests.media_fixtures import make_video
 from tests.support.flows import link_account
 
+pytestmark = pytest.mark.slow  # uploads through a real proxy on loopback
+
 ADA = default_users()[0].open_id
 
 

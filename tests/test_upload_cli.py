@@ -20,6 +20,8 @@ from tiktok.store.sqlite import open_sqlite
 from tests.media_fixtures import make_video
 from tests.support.flows import link_account
 
+pytestmark = pytest.mark.slow  # each test runs upload_to_tiktok.py in its own process
+
 ROOT = Path(__file__).resolve().parents[1]
 ADA, BO, CY = (u.open_id for u in default_users())
 SCOPES = ("user.info.basic", "video.publish", "video.upload")
@@ -92,7 +94,7 @@ def test_all_posted_exit_0_with_human_lines(workdir, emulator):
     write_manifest(workdir, [{"user_id": ADA, "video_path": "clip.mp4", "privacy": "SELF_ONLY"}])
     result = run(workdir, emulator, "--poll-interval", "0.01")
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "videos_to_upload.json: 1 new post(s) queued (posts 1)" in result.stdout
+    assert "videos_to_upload.json: 1 new post queued (posts 1)" in result.stdout
     assert "[emulator] [1/1] post 1 for " in result.stdout and "  DONE: posted" in result.stdout
 
 
@@ -113,10 +115,9 @@ def test_dry_run_prints_the_plan_and_posts_nothing(workdir, emulator, remote):
                              {"user_id": "stranger", "video_path": "clip.mp4"}])
     result = run(workdir, emulator, "--dry-run")
     assert result.returncode == 2  # the stranger has no connected account
-    assert "1 chunk(s)" in result.stdout and "SELF_ONLY (default)" in result.stdout
+    assert "uploaded in 1 chunk" in result.stdout and "privacy SELF_ONLY (the safe default), offered to @" in result.stdout
     assert 'field "user_id"' in result.stdout and "nothing was posted" in result.stdout
-    assert "not checked against the creator's options" in result.stdout
-    assert "Not checked, because they need TikTok: the creator's privacy options" in result.stdout
+    assert "a real run would post it" in result.stdout and "a real run would refuse it" in result.stdout
     assert remote.state()["posts"] == []
 
 

@@ -258,6 +258,7 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+@pytest.mark.slow
 def test_with_a_password_the_app_serves_beyond_loopback_with_waitress(tmp_path):
     port, emulator_port = free_port(), free_port()
     env = {"PATH": os.environ["PATH"], "HOME": str(tmp_path), "APP_PASSWORD": PASSWORD}

@@ -41,6 +41,8 @@ from tests.support.flows import link_account
 from tests.support.posting import padded_video, sha256_file
 from tests.support.queue_workers import queue_post
 
+pytestmark = pytest.mark.slow  # worker processes on a throwaway PostgreSQL, killed and restarted
+
 ROOT = Path(__file__).resolve().parents[1]
 SCOPES = ("user.info.basic", "video.publish", "video.upload")
 USERS = generated_users(12)

@@ -1,21 +1,38 @@
-"""Settings from the environment and ``.env`` (every variable is documented in ``.env.example``).
+"""Settings from the environment and ``.env`` (every variable is documented in ``.env.example``), in sections.
+
+This is the only module that reads the environment. :func:`load_settings` reads it once, when a command or the app
+starts, into one :class:`Settings` whose sections each module takes what it needs from:
+
+    settings.app            HOST, PORT, FLASK_SECRET_KEY, ALLOWED_HOSTS, APP_PASSWORD, QUEUE_TICK_S, TZ,
+                            XDG_CACHE_HOME
+    settings.tiktok         TIKTOK_CLIENT_KEY/_SECRET, TIKTOK_API_BASE, TIKTOK_AUTH_URL, TIKTOK_REDIRECT_URI,
+                            TIKTOK_SCOPES, TIKTOK_PKCE_ENCODING, TIKTOK_EMULATOR_PORT
+    settings.store          TOKENS_FILE, TOKENS_KEY, TOKENS_NEW_KEY, STORE_FILE, DATABASE_URL
+    settings.media          MEDIA_DIR
+    settings.posting        MANIFEST_FILE, POST_GRACE
+    settings.report         REPORTS_DIR, REPORTS_S3_URI, AWS_ENDPOINT_URL_S3
+    settings.transcription  ASSEMBLYAI_API_KEY, ASSEMBLYAI_BASE_URL, ASSEMBLYAI_POLLING_INTERVAL, TRANSCRIPTS_DIR
+    settings.worker         WORKER_DISPATCH_CRON, WORKER_REFRESH_CRON, WORKER_REFRESH_WITHIN, WORKER_REPORT_CRON,
+                            WORKER_STALLED_S, WORKER_HEARTBEAT_S
 
 With no ``TIKTOK_CLIENT_KEY`` everything talks to the local TikTok emulator instead of TikTok, and says so.
 
-Every setting is parsed and range-checked here, once, when a command or the app starts: a bad one is a
-:class:`ConfigError` whose line names the setting and the form it takes (the commands exit 2), never a traceback
-or a thread that dies later. The worker's ``WORKER_*`` schedule is checked the same way when a worker starts
-(:mod:`tiktok.jobs.tasks`).
+Every setting is parsed and range-checked here, once: a bad one is a :class:`ConfigError` whose line names the
+setting and the form it takes (the commands exit 2), never a traceback or a thread that dies later. A command's
+option that stands for a setting (``--reports`` for REPORTS_DIR, ``--port`` for PORT, ...) is passed in as that
+setting and checked the same way.
 """
 
 from __future__ import annotations
 
 import io
+import math
 import os
+import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterator, Literal, Mapping
+from typing import Callable, Iterator, Literal, Mapping
 from urllib.parse import urlsplit
 
 from tiktok.errors import ConfigError
@@ -37,6 +54,8 @@ DEFAULT_TOKENS_FILE = "user_tokens.json"
 DEFAULT_MANIFEST_FILE = "videos_to_upload.json"  # the manifest upload_to_tiktok.py and the app import by default
 DEFAULT_STORE_NAME = "tiktok.db"  # the embedded post store, beside the token file unless STORE_FILE says otherwise
 DEFAULT_MEDIA_DIR = "media"  # where the app's composer stores uploaded videos
+DEFAULT_REPORTS_DIR = "reports"  # python -m tiktok report's CSVs, and what the Stats page reads
+DEFAULT_TRANSCRIPTS_DIR = "transcripts"  # transcribe.py's output, and what the Transcripts page reads
 DEFAULT_POST_GRACE_S = 3600.0  # a scheduled post later than this is "missed", not posted silently
 MAX_POST_GRACE_S = 365 * 86400.0  # a year: later than that a "scheduled" post is not one
 QUEUE_TICK_RANGE_S = (0.1, 86400.0)  # QUEUE_TICK_S: 0 (off), or this often; more often is a busy loop
@@ -46,9 +65,46 @@ LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")  # binding elsewhere needs AP
 EMULATOR_CLIENT_KEY = "emulator-client-key"
 EMULATOR_CLIENT_SECRET = "emulator-client-secret"
 
+# The workers' schedule: cron expressions as croniter reads them (Procrastinate's parser): five fields, minute hour
+# day month weekday, and an optional sixth, LAST, for seconds.
+WORKER_DEFAULTS = {
+    "WORKER_DISPATCH_CRON": "* * * * * */10",  # every 10 s: new and due entries start within 10 s
+    "WORKER_REFRESH_CRON": "*/10 * * * *",     # every 10 minutes ...
+    "WORKER_REFRESH_WITHIN": "90m",            # ... whatever expires within 90 minutes
+    "WORKER_REPORT_CRON": "50 23 * * *",       # the daily report at 23:50 UTC
+    "WORKER_STALLED_S": "30",                  # a worker silent this long is gone: its jobs are retried
+    "WORKER_HEARTBEAT_S": "10",                # how often a worker says it is alive
+}
+CRON_FORM = ("five fields (minute hour day month weekday) and an optional sixth, last, for seconds, such as "
+             "'*/10 * * * *' (every 10 minutes) or '* * * * * */10' (every 10 seconds)")
+WORKER_SECONDS_RANGE = (0.1, 86400.0)  # WORKER_STALLED_S and WORKER_HEARTBEAT_S
+REFRESH_WITHIN_MAX_S = 365 * 86400.0  # refresh tokens live a year at most (reference 2.3)
+
 
 @dataclass(frozen=True)
-class Settings:
+class AppSettings:
+    """The web app (``python app.py``) and the machine it runs on."""
+
+    host: str = DEFAULT_HOST
+    port: int = DEFAULT_PORT
+    #: FLASK_SECRET_KEY: signs the session cookie; None: a random key per start.
+    secret_key: str | None = field(default=None, repr=False)
+    #: ALLOWED_HOSTS: extra Host header names the app answers to; its own loopback names always work.
+    allowed_hosts: tuple[str, ...] = ()
+    #: APP_PASSWORD: when set, every page but the sign-in page asks for it; required to bind beyond loopback.
+    app_password: str | None = field(default=None, repr=False)
+    #: QUEUE_TICK_S: seconds between the app's own posting runs (0: off); None when not set (the app's default).
+    queue_tick_s: float | None = None
+    #: TZ: the zone name times without one are read in ("": the machine's /etc/localtime).
+    time_zone: str = ""
+    #: XDG_CACHE_HOME, else ~/.cache: where an index of a read-only transcripts folder is kept.
+    cache_dir: Path = Path(".cache")
+
+
+@dataclass(frozen=True)
+class TikTokSettings:
+    """Which TikTok (or emulator) this talks to, as which app."""
+
     client_key: str
     client_secret: str = field(repr=False)
     api_base: str
@@ -56,44 +112,140 @@ class Settings:
     redirect_uri: str
     scopes: tuple[str, ...]
     pkce_encoding: Encoding
-    tokens_path: Path
-    host: str
-    port: int
-    emulator_port: int
-    secret_key: str | None = field(default=None, repr=False)
-    #: TOKENS_KEY: a Fernet key; when set, the token file's access and refresh tokens and the post store's
-    #: upload URLs are stored encrypted (tiktok.sealing).
-    tokens_key: str | None = field(default=None, repr=False)
     #: True unless we talk to TikTok's own API host: pages, logs and stored accounts then say "emulated".
     emulated: bool = True
     #: True when the app should start the emulator itself (emulated and no TIKTOK_API_BASE given).
     embedded_emulator: bool = True
-    #: Extra Host header names the app answers to (ALLOWED_HOSTS); its own loopback names always work.
-    allowed_hosts: tuple[str, ...] = ()
-    #: APP_PASSWORD: when set, every page but the sign-in page asks for it; required to bind beyond loopback.
-    app_password: str | None = field(default=None, repr=False)
-    #: MANIFEST_FILE: the manifest (videos_to_upload.json) imported into the store by upload_to_tiktok.py and the app.
-    manifest_path: Path = Path(DEFAULT_MANIFEST_FILE)
+    #: TIKTOK_EMULATOR_PORT: where the app starts the emulator (emulator mode).
+    emulator_port: int = DEFAULT_EMULATOR_PORT
+
+
+@dataclass(frozen=True)
+class StoreSettings:
+    """Where accounts, tokens and posts are kept."""
+
+    tokens_path: Path = Path(DEFAULT_TOKENS_FILE)
+    #: TOKENS_KEY: a Fernet key; when set, the token file's access and refresh tokens and the post store's
+    #: upload URLs are stored encrypted (tiktok.sealing).
+    tokens_key: str | None = field(default=None, repr=False)
+    #: TOKENS_NEW_KEY: the key ``python -m tiktok tokens rotate-key`` re-encrypts with (read by nothing else).
+    tokens_new_key: str | None = field(default=None, repr=False)
     #: STORE_FILE: the SQLite post store (posts, history, claims); None: tiktok.db beside the token file. Unused
     #: with DATABASE_URL.
     store_file: Path | None = None
-    #: MEDIA_DIR: where the composer streams uploaded videos.
-    media_dir: Path = Path(DEFAULT_MEDIA_DIR)
-    #: POST_GRACE: how late a scheduled post may still go out (seconds, or 90s / 15m / 2h / 1d).
-    post_grace_s: float = DEFAULT_POST_GRACE_S
-    #: DATABASE_URL: postgresql://... selects the PostgreSQL backend (tokens, post queue, workers); None: JSON files.
+    #: DATABASE_URL: postgresql://... selects the PostgreSQL backend (tokens, post queue, workers); None: files.
     database_url: str | None = field(default=None, repr=False)
-    #: QUEUE_TICK_S: seconds between the app's own posting runs (0: off); None when not set (the app's default).
-    queue_tick_s: float | None = None
 
     @property
     def store_path(self) -> Path:
         """Where the SQLite store is: STORE_FILE, or tiktok.db in the token file's folder."""
         return self.store_file if self.store_file is not None else self.tokens_path.parent / DEFAULT_STORE_NAME
 
+
+@dataclass(frozen=True)
+class MediaSettings:
+    #: MEDIA_DIR: where the composer streams uploaded videos.
+    media_dir: Path = Path(DEFAULT_MEDIA_DIR)
+
+
+@dataclass(frozen=True)
+class PostingSettings:
+    #: MANIFEST_FILE: the manifest (videos_to_upload.json) imported into the store by upload_to_tiktok.py and the app.
+    manifest_path: Path = Path(DEFAULT_MANIFEST_FILE)
+    #: POST_GRACE: how late a scheduled post may still go out (seconds, or 90s / 15m / 2h / 1d).
+    post_grace_s: float = DEFAULT_POST_GRACE_S
+
+
+@dataclass(frozen=True)
+class ReportSettings:
+    #: REPORTS_DIR: where the daily report writes its CSVs and the Stats page reads them.
+    reports_dir: Path = Path(DEFAULT_REPORTS_DIR)
+    #: REPORTS_S3_URI: s3://bucket/prefix each written file is uploaded to; None: no upload.
+    s3_uri: str | None = None
+    #: AWS_ENDPOINT_URL_S3: another S3-compatible endpoint (boto3 reads it from the environment, not from .env).
+    s3_endpoint_url: str | None = None
+
+
+@dataclass(frozen=True)
+class TranscriptionSettings:
+    #: ASSEMBLYAI_API_KEY: None: the local stand-in in emulator mode, an error when talking to TikTok.
+    assemblyai_api_key: str | None = field(default=None, repr=False)
+    #: ASSEMBLYAI_BASE_URL: another AssemblyAI host; None: the SDK's default.
+    assemblyai_base_url: str | None = None
+    #: ASSEMBLYAI_POLLING_INTERVAL: seconds between status polls; None: chosen from the number of jobs.
+    polling_interval_s: float | None = None
+    #: TRANSCRIPTS_DIR: where transcripts are written and the Transcripts page reads them.
+    transcripts_dir: Path = Path(DEFAULT_TRANSCRIPTS_DIR)
+
+
+@dataclass(frozen=True)
+class WorkerSettings:
+    """``python -m tiktok worker``'s schedule and thresholds (WORKER_*)."""
+
+    dispatch_cron: str = WORKER_DEFAULTS["WORKER_DISPATCH_CRON"]
+    refresh_cron: str = WORKER_DEFAULTS["WORKER_REFRESH_CRON"]
+    refresh_within_s: float = 5400.0
+    report_cron: str = WORKER_DEFAULTS["WORKER_REPORT_CRON"]
+    stalled_s: float = 30.0
+    heartbeat_s: float = 10.0
+
+
+class _Short:
+    """``settings.tokens_path`` for ``settings.store.tokens_path``: the short names modules read before the
+    settings had sections (read-only; new code reads the section)."""
+
+    def __init__(self, section: str) -> None:
+        self.section = section
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.name = name
+
+    def __get__(self, settings: object, owner: type | None = None):
+        return self if settings is None else getattr(getattr(settings, self.section), self.name)
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Every setting, in sections; built by :func:`load_settings`."""
+
+    tiktok: TikTokSettings
+    app: AppSettings = AppSettings()
+    store: StoreSettings = StoreSettings()
+    media: MediaSettings = MediaSettings()
+    posting: PostingSettings = PostingSettings()
+    report: ReportSettings = ReportSettings()
+    transcription: TranscriptionSettings = TranscriptionSettings()
+    worker: WorkerSettings = WorkerSettings()
+
+    # the short names (one descriptor each: it learns its name from the class)
+    client_key = _Short("tiktok")
+    client_secret = _Short("tiktok")
+    api_base = _Short("tiktok")
+    auth_url = _Short("tiktok")
+    redirect_uri = _Short("tiktok")
+    scopes = _Short("tiktok")
+    pkce_encoding = _Short("tiktok")
+    emulated = _Short("tiktok")
+    embedded_emulator = _Short("tiktok")
+    emulator_port = _Short("tiktok")
+    host = _Short("app")
+    port = _Short("app")
+    secret_key = _Short("app")
+    allowed_hosts = _Short("app")
+    app_password = _Short("app")
+    queue_tick_s = _Short("app")
+    tokens_path = _Short("store")
+    tokens_key = _Short("store")
+    store_file = _Short("store")
+    database_url = _Short("store")
+    store_path = _Short("store")
+    media_dir = _Short("media")
+    manifest_path = _Short("posting")
+    post_grace_s = _Short("posting")
+
     @property
     def environment(self) -> str:
-        return "emulator" if self.emulated else "TikTok"
+        return "emulator" if self.tiktok.emulated else "TikTok"
 
 
 def read_environment(dotenv_path: str | os.PathLike[str] | None = ".env") -> dict[str, str]:
@@ -109,6 +261,22 @@ def read_environment(dotenv_path: str | os.PathLike[str] | None = ".env") -> dic
     return values
 
 
+def time_zone_name(env: Mapping[str, str] | None = None) -> str:
+    """TZ (of ``env``, default the process environment) as a zone name, "" when unset."""
+    return ((os.environ if env is None else env).get("TZ") or "").strip().lstrip(":")
+
+
+def cache_home(env: Mapping[str, str] | None = None) -> Path:
+    """This user's cache folder: XDG_CACHE_HOME (of ``env``, default the process environment), else ~/.cache."""
+    raw = ((os.environ if env is None else env).get("XDG_CACHE_HOME") or "").strip()
+    if raw:
+        return Path(raw)
+    try:
+        return Path.home() / ".cache"
+    except RuntimeError:  # no HOME and no password entry: a cache beside the working directory
+        return Path(".cache").absolute()
+
+
 def _dotenv_text(path: Path) -> str:
     try:
         raw = path.read_bytes()
@@ -122,12 +290,54 @@ def _dotenv_text(path: Path) -> str:
             from None
 
 
+Get = Callable[..., str]
+
+
 def load_settings(env: Mapping[str, str] | None = None) -> Settings:
-    """Build settings from ``env`` (default: ``.env`` plus the process environment)."""
+    """Build settings from ``env`` (default: ``.env`` plus the process environment), each one checked."""
     env = read_environment() if env is None else env
-    get = lambda name, default="": (env.get(name) or default).strip()  # noqa: E731
-    host = get("HOST", DEFAULT_HOST)
-    port = _port(env, "PORT", DEFAULT_PORT)
+    get: Get = lambda name, default="": (env.get(name) or default).strip()  # noqa: E731
+    app = _app(env, get)
+    tokens_path = _file(get("TOKENS_FILE"), "TOKENS_FILE", DEFAULT_TOKENS_FILE)
+    # REPORTS_DIR and TRANSCRIPTS_DIR are not checked as folders here: the Stats and Transcripts pages say what is
+    # wrong with them, and the report and transcribe.py stop on it, so the app starts without them
+    reports_dir = get("REPORTS_DIR") or DEFAULT_REPORTS_DIR
+    transcripts_dir = get("TRANSCRIPTS_DIR") or DEFAULT_TRANSCRIPTS_DIR
+    return Settings(
+        tiktok=_tiktok(env, get, app), app=app,
+        store=StoreSettings(
+            tokens_path=tokens_path, tokens_key=get("TOKENS_KEY") or None,
+            tokens_new_key=get("TOKENS_NEW_KEY") or None,
+            store_file=_file(get("STORE_FILE"), "STORE_FILE", DEFAULT_STORE_NAME) if get("STORE_FILE") else None,
+            database_url=_database_url(get("DATABASE_URL"))),
+        media=MediaSettings(media_dir=_folder(get("MEDIA_DIR"), "MEDIA_DIR", DEFAULT_MEDIA_DIR)),
+        posting=PostingSettings(
+            manifest_path=_file(get("MANIFEST_FILE"), "MANIFEST_FILE", DEFAULT_MANIFEST_FILE),
+            post_grace_s=_duration(get("POST_GRACE"), "POST_GRACE", DEFAULT_POST_GRACE_S)),
+        report=ReportSettings(
+            reports_dir=_path(reports_dir, "REPORTS_DIR", DEFAULT_REPORTS_DIR),
+            s3_uri=get("REPORTS_S3_URI") or None,
+            s3_endpoint_url=_web_address(get("AWS_ENDPOINT_URL_S3"), "AWS_ENDPOINT_URL_S3") or None),
+        transcription=TranscriptionSettings(
+            assemblyai_api_key=get("ASSEMBLYAI_API_KEY") or None,
+            assemblyai_base_url=_web_address(get("ASSEMBLYAI_BASE_URL"), "ASSEMBLYAI_BASE_URL") or None,
+            polling_interval_s=_poll_interval(get("ASSEMBLYAI_POLLING_INTERVAL")),
+            transcripts_dir=_path(transcripts_dir, "TRANSCRIPTS_DIR", DEFAULT_TRANSCRIPTS_DIR)),
+        worker=_worker(env),
+    )
+
+
+def _app(env: Mapping[str, str], get: Get) -> AppSettings:
+    return AppSettings(
+        host=get("HOST", DEFAULT_HOST), port=_port(env, "PORT", DEFAULT_PORT),
+        secret_key=get("FLASK_SECRET_KEY") or None,
+        allowed_hosts=tuple(h.strip().lower() for h in get("ALLOWED_HOSTS").split(",") if h.strip()),
+        app_password=env.get("APP_PASSWORD") or None,
+        queue_tick_s=parse_tick(get("QUEUE_TICK_S")) if get("QUEUE_TICK_S") else None,
+        time_zone=time_zone_name(env), cache_dir=cache_home(env))
+
+
+def _tiktok(env: Mapping[str, str], get: Get, app: AppSettings) -> TikTokSettings:
     emulator_port = _port(env, "TIKTOK_EMULATOR_PORT", DEFAULT_EMULATOR_PORT)
     client_key = get("TIKTOK_CLIENT_KEY")
     explicit_base = get("TIKTOK_API_BASE")
@@ -148,34 +358,83 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     encoding = get("TIKTOK_PKCE_ENCODING", "hex")
     if encoding not in ENCODINGS:
         raise ConfigError(f"TIKTOK_PKCE_ENCODING={encoding!r}: expected one of {', '.join(ENCODINGS)}")
-    scopes = tuple(s.strip() for s in get("TIKTOK_SCOPES", ",".join(DEFAULT_SCOPES)).split(",") if s.strip())
+    callback_host = "127.0.0.1" if app.host in ("0.0.0.0", "::", "") else app.host
+    return TikTokSettings(
+        client_key=client_key, client_secret=client_secret, api_base=api_base.rstrip("/"), auth_url=auth_url,
+        redirect_uri=get("TIKTOK_REDIRECT_URI", f"http://{callback_host}:{app.port}/callback/"),
+        scopes=_scopes(get("TIKTOK_SCOPES", ",".join(DEFAULT_SCOPES))),
+        pkce_encoding=encoding,  # type: ignore[arg-type]
+        emulated=api_base.rstrip("/") != TIKTOK_API_BASE,
+        embedded_emulator=not get("TIKTOK_CLIENT_KEY") and not explicit_base, emulator_port=emulator_port)
+
+
+def _scopes(raw: str) -> tuple[str, ...]:
+    scopes = tuple(s.strip() for s in raw.split(",") if s.strip())
     unknown = [s for s in scopes if s not in KNOWN_SCOPES]
     if unknown:
         raise ConfigError(f"TIKTOK_SCOPES names unknown scope{'s' if len(unknown) > 1 else ''} "
                           f"{', '.join(unknown)}: TikTok's scopes for this tool are {', '.join(KNOWN_SCOPES)}")
     if "user.info.basic" not in scopes:
         raise ConfigError("TIKTOK_SCOPES must include user.info.basic (the app reads the account's name with it)")
-    tokens_path = _file(get("TOKENS_FILE"), "TOKENS_FILE", DEFAULT_TOKENS_FILE)
-    callback_host = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host
-    return Settings(
-        client_key=client_key, client_secret=client_secret, api_base=api_base.rstrip("/"), auth_url=auth_url,
-        redirect_uri=get("TIKTOK_REDIRECT_URI", f"http://{callback_host}:{port}/callback/"),
-        scopes=scopes, pkce_encoding=encoding,  # type: ignore[arg-type]
-        tokens_path=tokens_path,
-        store_file=_file(get("STORE_FILE"), "STORE_FILE", DEFAULT_STORE_NAME) if get("STORE_FILE") else None,
-        host=host, port=port,
-        emulator_port=emulator_port, secret_key=get("FLASK_SECRET_KEY") or None,
-        tokens_key=get("TOKENS_KEY") or None,
-        emulated=api_base.rstrip("/") != TIKTOK_API_BASE,
-        embedded_emulator=not get("TIKTOK_CLIENT_KEY") and not explicit_base,
-        allowed_hosts=tuple(h.strip().lower() for h in get("ALLOWED_HOSTS").split(",") if h.strip()),
-        app_password=env.get("APP_PASSWORD") or None,
-        manifest_path=_file(get("MANIFEST_FILE"), "MANIFEST_FILE", DEFAULT_MANIFEST_FILE),
-        media_dir=_folder(get("MEDIA_DIR"), "MEDIA_DIR", DEFAULT_MEDIA_DIR),
-        post_grace_s=_duration(get("POST_GRACE"), "POST_GRACE", DEFAULT_POST_GRACE_S),
-        database_url=_database_url(get("DATABASE_URL")),
-        queue_tick_s=parse_tick(get("QUEUE_TICK_S")) if get("QUEUE_TICK_S") else None,
-    )
+    return scopes
+
+
+def _worker(env: Mapping[str, str]) -> WorkerSettings:
+    """The WORKER_* settings, each checked; ConfigError naming the first bad one and the form it takes."""
+    source = {**WORKER_DEFAULTS, **{k: v.strip() for k, v in env.items()
+                                   if k in WORKER_DEFAULTS and v and v.strip()}}
+    worker = WorkerSettings(dispatch_cron=_cron(source, "WORKER_DISPATCH_CRON"),
+                            refresh_cron=_cron(source, "WORKER_REFRESH_CRON"),
+                            refresh_within_s=_refresh_within(source, "WORKER_REFRESH_WITHIN"),
+                            report_cron=_cron(source, "WORKER_REPORT_CRON"),
+                            stalled_s=_worker_seconds(source, "WORKER_STALLED_S"),
+                            heartbeat_s=_worker_seconds(source, "WORKER_HEARTBEAT_S"))
+    if worker.stalled_s <= worker.heartbeat_s:
+        raise ConfigError(f"WORKER_STALLED_S={worker.stalled_s:g} must be more than WORKER_HEARTBEAT_S="
+                          f"{worker.heartbeat_s:g}: a worker is taken for gone only after missing a heartbeat "
+                          "(the defaults are 30 and 10)")
+    return worker
+
+
+def _cron(source: Mapping[str, str], name: str) -> str:
+    """The cron expression of ``name`` if croniter reads it and it comes round at least once."""
+    expression = source[name]
+    if expression == WORKER_DEFAULTS[name]:
+        return expression  # known good: no need to load croniter for every command
+    import croniter  # installed with Procrastinate, whose periodic tasks read the expression with it
+
+    try:
+        croniter.croniter(expression, time.time()).get_next(float)
+    except (croniter.CroniterError, ValueError, KeyError, TypeError):  # KeyError: croniter's own, on some garbage
+        raise ConfigError(f"{name}={expression!r} is not a cron schedule: use {CRON_FORM}") from None
+    return expression
+
+
+def _worker_seconds(source: Mapping[str, str], name: str) -> float:
+    low, high = WORKER_SECONDS_RANGE
+    raw = source[name]
+    try:
+        value = float(raw)
+    except ValueError:
+        value = math.nan
+    if not low <= value <= high:  # nan and inf too
+        raise ConfigError(f"{name}={raw!r} is not a number of seconds from {low:g} to {high:g} "
+                          f"(default {WORKER_DEFAULTS[name]})")
+    return value
+
+
+def _refresh_within(source: Mapping[str, str], name: str) -> float:
+    from tiktok.options import parse_duration
+
+    raw = source[name]
+    try:
+        value = parse_duration(raw)
+    except ValueError:
+        value = math.nan
+    if not 0 < value <= REFRESH_WITHIN_MAX_S:
+        raise ConfigError(f"{name}={raw!r} is not a duration from 1s to 365d such as 90m, 2h or 1d "
+                          f"(default {WORKER_DEFAULTS[name]})")
+    return value
 
 
 def parse_tick(raw: str) -> float:
@@ -188,6 +447,19 @@ def parse_tick(raw: str) -> float:
         raise ConfigError(f"QUEUE_TICK_S={raw!r} is not a number of seconds: {form}") from None
     if value != 0 and not low <= value <= high:  # nan fails every comparison
         raise ConfigError(f"QUEUE_TICK_S={raw!r} is out of range: {form}")
+    return value
+
+
+def _poll_interval(raw: str) -> float | None:
+    """ASSEMBLYAI_POLLING_INTERVAL as seconds, more than 0; None when unset."""
+    if not raw:
+        return None
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ConfigError(f"ASSEMBLYAI_POLLING_INTERVAL={raw!r} is not a number of seconds") from None
+    if not 0 < value < math.inf:
+        raise ConfigError("ASSEMBLYAI_POLLING_INTERVAL must be more than 0 seconds")
     return value
 
 
@@ -219,10 +491,10 @@ def _port(env: Mapping[str, str], name: str, default: int) -> int:
     return value
 
 
-def _web_address(raw: str, name: str) -> None:
-    """Nothing when ``raw`` is empty or an http(s) address with a host; ConfigError otherwise."""
+def _web_address(raw: str, name: str) -> str:
+    """``raw`` when it is empty or an http(s) address with a host; ConfigError otherwise."""
     if not raw:
-        return
+        return raw
     try:
         parts = urlsplit(raw)
     except ValueError:
@@ -230,6 +502,7 @@ def _web_address(raw: str, name: str) -> None:
     if parts is None or parts.scheme not in ("http", "https") or not parts.hostname or "\x00" in raw:
         raise ConfigError(f"{name}={raw!r} is not a web address: use http:// or https:// and a host name, such as "
                           "https://example.com/")
+    return raw
 
 
 def _database_url(raw: str) -> str | None:
@@ -244,8 +517,6 @@ def _database_url(raw: str) -> str | None:
         raise ConfigError("DATABASE_URL must be a PostgreSQL address: postgresql://USER:PASSWORD@HOST:PORT/DATABASE "
                           f"(it starts with {scheme + '://' if scheme else 'no scheme'})")
     return raw
-
-
 def _path(raw: str, name: str, example: str) -> Path:
     if "\x00" in raw:
         raise ConfigError(f"{name} contains a NUL byte: give a path such as {example}")
@@ -285,3 +556,4 @@ def _usable(path: Path, name: str) -> Iterator[None]:
         shown = str(path) if len(str(path)) <= 200 else str(path)[:200] + "..."
         raise ConfigError(f"{name}={shown!r} cannot be used as a path ({exc.strerror}): give a shorter path to "
                           "a place this user can reach") from None
+

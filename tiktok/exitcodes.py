@@ -3,12 +3,19 @@
 Every item a command works on (an account refreshed or reported, a post, a video transcribed, a file uploaded)
 ends with one of the outcome words below. The same word shows in the command's lines (as its label), in
 ``--json`` (as its value) and on the app's pages; :func:`exit_status` folds a run's outcomes into one exit code.
+
+A command that stops on a typed error (:mod:`tiktok.errors`) exits with :func:`status_for` it: the one mapping from
+errors to exit codes, which ``tiktok.cli.run_command`` applies for every command.
 """
 
 from __future__ import annotations
 
 from enum import IntEnum
-from typing import Iterable
+from collections.abc import Iterable
+
+TYPE_CHECKING = False  # typing's, without loading typing: the commands' --help reads PRECEDENCE_HELP from here
+if TYPE_CHECKING:
+    from tiktok.errors import TikTokError
 
 
 class ExitStatus(IntEnum):
@@ -62,3 +69,19 @@ def combine(codes: Iterable[ExitStatus]) -> ExitStatus:
     """The exit status of a run whose items ended with ``codes``."""
     seen = set(codes)
     return next((code for code in PRECEDENCE if code in seen), ExitStatus.OK)
+
+
+def status_for(error: TikTokError) -> ExitStatus:
+    """The exit code of a command stopped by ``error``: 4 when it is transient (a later run may succeed), 3 when an
+    account must be linked again, 2 for what a person must fix (configuration, a file, the database or store, an
+    unknown account, a refused change), 1 for anything else."""
+    from tiktok.errors import (AccountNotFound, ChangeRefused, ConfigError, DatabaseError, FileProblem, RelinkNeeded,
+                               StoreError)
+
+    if error.transient:
+        return ExitStatus.TRY_LATER
+    if isinstance(error, RelinkNeeded):
+        return ExitStatus.RELINK_NEEDED
+    if isinstance(error, (ConfigError, FileProblem, DatabaseError, StoreError, AccountNotFound, ChangeRefused)):
+        return ExitStatus.BAD_INPUT
+    return ExitStatus.FAILED

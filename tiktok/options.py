@@ -1,4 +1,5 @@
-"""Command-line pieces every command shares: ``-v``, and argparse types for numbers and ports.
+"""Command-line pieces every command shares: a command's parser from its docstring, options that stand for a
+setting, ``-v``, and argparse types for numbers, durations and ports.
 
 It imports nothing but argparse, so a command's ``--help`` stays quick.
 """
@@ -7,6 +8,31 @@ from __future__ import annotations
 
 import argparse
 import math
+
+
+def command_parser(subparsers, name: str, doc: str, *, parents=(), epilog: str | None = None,
+                   **kwargs) -> argparse.ArgumentParser:
+    """The parser of command ``name``; ``doc``, the command module's docstring, is its help: the first line in the
+    list of commands, the rest (or the first line) as the description above the options."""
+    summary, _, rest = doc.strip().partition("\n")
+    return subparsers.add_parser(name, help=summary, description=rest.strip() or summary, epilog=epilog,
+                                 parents=list(parents), formatter_class=argparse.RawDescriptionHelpFormatter,
+                                 **kwargs)
+
+
+def setting(parser, *flags: str, env: str, **kwargs) -> argparse.Action:
+    """An option that stands for the setting ``env``, declared once, here: given, it replaces that setting for this
+    run and is checked like it (:mod:`tiktok.config`); not given, ``.env`` and the environment decide."""
+    action = parser.add_argument(*flags, default=None, **kwargs)
+    action.env = env  # type: ignore[attr-defined]  # read back by given_settings
+    return action
+
+
+def given_settings(parser: argparse.ArgumentParser, opts: argparse.Namespace) -> dict[str, str]:
+    """The settings that the options given on this command line stand for, as environment values."""
+    return {action.env: str(getattr(opts, action.dest))  # type: ignore[attr-defined]
+            for action in parser._actions  # argparse lists a parser's options nowhere public
+            if getattr(action, "env", None) and getattr(opts, action.dest, None) is not None}
 
 
 def verbosity_options() -> argparse.ArgumentParser:

@@ -1,4 +1,8 @@
-"""Wire settings to the objects that do the work: one HTTP session, the OAuth and API clients, the token store."""
+"""Wire settings to the objects that do the work: one HTTP session, the OAuth and API clients, the token store.
+
+Built once (a command's ``ctx.services``, the app's ``app.extensions["tiktok_services"]``) and handed down. A
+requests.Session is not shared between threads, so a worker's jobs (each in a thread of its own) and the report's
+reader threads build their own from the same settings (``tiktok.report.run.thread_readers`` shares the store)."""
 
 from __future__ import annotations
 
@@ -21,6 +25,8 @@ def http_session() -> requests.Session:
 
 @dataclass
 class Services:
+    """What a command, the app or a job works with, built from one Settings."""
+
     settings: Settings
     store: TokenStore
     oauth: OAuthClient
@@ -39,7 +45,7 @@ def build_services(settings: Settings, *, store: TokenStore | None = None,
     return Services(
         settings=settings,
         store=store or token_store(settings),
-        oauth=OAuthClient(session, api_base=settings.api_base, client_key=settings.client_key,
-                          client_secret=settings.client_secret),
-        api=ApiClient(session, api_base=settings.api_base),
+        oauth=OAuthClient(session, api_base=settings.tiktok.api_base, client_key=settings.tiktok.client_key,
+                          client_secret=settings.tiktok.client_secret),
+        api=ApiClient(session, api_base=settings.tiktok.api_base),
     )

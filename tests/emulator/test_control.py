@@ -127,12 +127,14 @@ def test_unknown_user_revoke_is_404(emulator):
     assert response.status_code == 404
 
 
+@pytest.mark.slow
 def test_help_exits_zero():
     result = subprocess.run([sys.executable, "-m", "tiktok.emulator", "--help"], cwd=REPO, capture_output=True,
                             text=True, timeout=30)
     assert result.returncode == 0 and "--pkce-encoding" in result.stdout
 
 
+@pytest.mark.slow
 def test_command_line_serves_and_hides_the_secret():
     process = subprocess.Popen(
         [sys.executable, "-m", "tiktok.emulator", "--port", "0", "--client-key", "ck-cli", "--client-secret",
@@ -152,6 +154,7 @@ def test_command_line_serves_and_hides_the_secret():
     assert "cs-cli-secret" not in "".join(lines) + out + err
 
 
+@pytest.mark.slow
 def test_command_line_rejects_an_invalid_app():
     result = subprocess.run([sys.executable, "-m", "tiktok.emulator", "--redirect-uri", "http://example.com/cb/"],
                             cwd=REPO, capture_output=True, text=True, timeout=30)

@@ -88,6 +88,7 @@ def test_url_ownership_rules(url, verified, expected):
     assert url_is_verified(url, verified) is expected
 
 
+@pytest.mark.slow
 def test_video_pull_completes_with_matching_sha256(server, host, poster):
     data = poster.ok_data(poster.video_init(direct_body(url_source(host.url + "/media/big.mp4"))))
     assert data["publish_id"].startswith("v_pub_url~v2.") and "upload_url" not in data

@@ -49,6 +49,7 @@ def start_upload(poster: Poster, size: int, chunk: int | None = None, privacy: s
     return poster.ok_data(poster.video_init(direct_body(file_source(size, chunk), privacy)))
 
 
+@pytest.mark.slow
 def test_doc_example_plan_uploads_with_206s_then_201_and_matching_sha256(poster, server, clip, tmp_path):
     video = padded_mp4(clip, tmp_path / "doc.mp4", 50_000_123)
     data = start_upload(poster, 50_000_123, 10_000_000)

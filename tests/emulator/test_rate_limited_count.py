@@ -36,6 +36,7 @@ def test_the_emulator_s_own_rate_limit_is_counted_too(emulator, remote):
     assert remote.state()["rate_limited"] == {"total": 1, "by_path": {CREATOR_INFO_PATH: 1}}
 
 
+@pytest.mark.slow
 def test_latency_delays_api_requests_but_not_control_calls(make_emulator, remote):
     emulator = make_emulator(latency_s=0.2)
     start = time.monotonic()
@@ -64,6 +65,7 @@ def test_generated_users_are_distinct_public_accounts_after_the_defaults():
     assert not any(u.private_account for u in extra)
 
 
+@pytest.mark.slow
 def test_command_line_refuses_a_negative_user_count():
     done = subprocess.run([sys.executable, "-m", "tiktok.emulator", "--extra-users", "-1"], cwd=REPO,
                           capture_output=True, text=True, timeout=60)

@@ -76,6 +76,7 @@ def test_expired_access_token(walker, remote):
     assert response.status_code == 401 and envelope_error(response)["code"] == "access_token_invalid"
 
 
+@pytest.mark.slow
 def test_rate_limit_600_per_minute_per_token(walker, remote):
     token = walker.login()["access_token"]
     other = walker.login()["access_token"]

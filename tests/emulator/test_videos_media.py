@@ -41,6 +41,7 @@ def probe(path: Path) -> dict:
                 "fps": float(video.average_rate), "audio": len(container.streams.audio)}
 
 
+@pytest.mark.slow
 def test_yt_dlp_downloads_real_and_distinct_mp4s_from_share_urls(emulator, tmp_path):
     videos = catalogue(emulator.url)[:2]
     files = [download(v["share_url"], tmp_path) for v in videos]

@@ -48,6 +48,7 @@ def digests(files: list[Path]) -> dict[Path, str]:
     return {path: hashlib.sha256(path.read_bytes()).hexdigest() for path in files}
 
 
+@pytest.mark.slow
 def test_round_trip_objects_equal_local_files_under_the_key_pattern(s3, s3_server, report_files):
     outcomes = upload_reports(report_files, f"s3://{BUCKET}/tiktok/daily/", endpoint_url=s3_server)
     assert outcomes == [UploadOutcome(report_files[0], "tiktok/daily/2026-11-21/alice.csv", True),
@@ -57,6 +58,7 @@ def test_round_trip_objects_equal_local_files_under_the_key_pattern(s3, s3_serve
     assert head["ContentType"] == CONTENT_TYPE
 
 
+@pytest.mark.slow
 def test_endpoint_from_boto3_environment_variable_and_no_prefix(s3, s3_server, report_files, monkeypatch):
     monkeypatch.setenv("AWS_ENDPOINT_URL_S3", s3_server)
     outcomes = upload_reports(report_files, f"s3://{BUCKET}")
@@ -83,6 +85,7 @@ def test_one_bad_file_does_not_stop_the_others(s3, s3_server, report_files, tmp_
     assert sorted(stored(s3)) == ["p/2026-11-21/alice.csv", "p/2026-11-21/summary.csv"]
 
 
+@pytest.mark.slow
 def test_stopped_server_is_a_per_file_failure(report_files):
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     server.start()
@@ -137,6 +140,7 @@ def test_parse_s3_uri_invalid(uri, message):
     assert isinstance(caught.value, ConfigError)
 
 
+@pytest.mark.slow
 def test_bad_uri_is_refused_before_any_upload(report_files):
     with pytest.raises(S3URIError):
         upload_reports(report_files, "s3://x")

@@ -17,7 +17,7 @@ import pytest
 
 from tiktok.errors import ChangeRefused, StoreError
 from tiktok.store.base import ImportEntry, lifecycle
-from tiktok.store.records import FAILED, PENDING_INIT, POSTED, PUBLIC, UPLOADING, PostRecord, entry_key
+from tiktok.store.records import PUBLIC, PostRecord, State, entry_key
 from tests.support.stores import make_store
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -34,7 +34,7 @@ def add(store, n: int, due_at: float | None = None, **more):
     return store.add(data, key=entry_key(data), due_at=due_at)
 
 
-def record(post, state=PENDING_INIT, **fields) -> PostRecord:
+def record(post, state=State.PENDING_INIT, **fields) -> PostRecord:
     return PostRecord(key=post.key, user_id=post.user_id, state=state, **fields)
 
 
@@ -80,13 +80,13 @@ def test_posts_get_stable_ids_and_one_content_is_one_post(store):
 def test_open_posts_are_the_work_not_the_history(store, clock):
     posts = [add(store, n) for n in range(1, 6)]
     store.start(posts[0].id, 1, record(posts[0]))
-    store.save(posts[0].id, record(posts[0], POSTED, privacy="SELF_ONLY"))            # done: history
+    store.save(posts[0].id, record(posts[0], State.POSTED, privacy="SELF_ONLY"))            # done: history
     store.start(posts[1].id, 1, record(posts[1]))
-    store.save(posts[1].id, record(posts[1], FAILED, outcome="failed"))               # TikTok refused for good
+    store.save(posts[1].id, record(posts[1], State.FAILED, outcome="failed"))               # TikTok refused for good
     store.start(posts[2].id, 1, record(posts[2]))
-    store.save(posts[2].id, record(posts[2], FAILED, outcome="try_later"))            # retries by itself
+    store.save(posts[2].id, record(posts[2], State.FAILED, outcome="try_later"))            # retries by itself
     store.start(posts[3].id, 1, record(posts[3]))
-    store.save(posts[3].id, record(posts[3], POSTED, privacy=PUBLIC, published_at=clock.now))  # id awaited
+    store.save(posts[3].id, record(posts[3], State.POSTED, privacy=PUBLIC, published_at=clock.now))  # id awaited
     store.cancel(posts[4].id)
     assert [p.id for p in store.open_posts(now=clock.now)] == [3, 4]
     assert [p.id for p in store.open_posts(now=clock.now, retry_failed=True)] == [2, 3, 4]
@@ -101,7 +101,7 @@ def test_start_only_begins_an_attempt_on_the_post_as_read(store):
     assert edited.revision == 2 and edited.entry["description"] == "changed" and edited.key == post.key
     assert store.start(post.id, post.revision, record(post)) is None        # read before the edit: refused
     assert store.get(post.id).record is None
-    assert store.start(post.id, edited.revision, record(post)).state == PENDING_INIT
+    assert store.start(post.id, edited.revision, record(post)).state == State.PENDING_INIT
     with pytest.raises(ChangeRefused, match="a run has started post 1"):
         store.edit(post.id, post.entry, due_at=None, revision=edited.revision)
     with pytest.raises(ChangeRefused, match="a run has started post 1"):
@@ -129,11 +129,11 @@ def test_a_stale_revision_and_a_missing_post_are_refused_with_nothing_changed(st
 def test_a_failed_post_can_be_edited_retried_and_its_attempts_are_history(store):
     post = add(store, 1)
     store.start(post.id, 1, record(post))
-    store.save(post.id, record(post, FAILED, publish_id="p-1", outcome="failed", fail_reason="spam_risk_text"))
+    store.save(post.id, record(post, State.FAILED, publish_id="p-1", outcome="failed", fail_reason="spam_risk_text"))
     failed = store.get(post.id)
-    assert (failed.state, failed.board, failed.open) == (FAILED, "failed", False)
+    assert (failed.state, failed.board, failed.open) == (State.FAILED, "failed", False)
     edited = store.edit(post.id, {**post.entry, "description": "calmer"}, due_at=None, revision=failed.revision)
-    assert edited.state == FAILED and edited.record.fail_reason == "spam_risk_text"
+    assert edited.state == State.FAILED and edited.record.fail_reason == "spam_risk_text"
     assert store.request_retry(post.id) and not store.request_retry(post.id)  # twice: nothing more to mark
     marked = store.get(post.id)
     assert (marked.board, marked.open, marked.record.retry_requested) == ("upcoming", True, True)
@@ -145,7 +145,7 @@ def test_a_failed_post_can_be_edited_retried_and_its_attempts_are_history(store)
 def test_a_record_is_one_row_and_keeps_every_field(store):
     post = add(store, 1)
     store.start(post.id, 1, record(post))
-    full = record(post, UPLOADING, publish_id="p", upload_url="https://up.example/x?upload_token=t",
+    full = record(post, State.UPLOADING, publish_id="p", upload_url="https://up.example/x?upload_token=t",
                   upload_url_expires_at=5.0, next_chunk=3, plan={"video_size": 9, "chunk_size": 3,
                                                                   "total_chunk_count": 3},
                   post_ids=(7, 8), error="e", log_id="L", emulated=True, privacy="SELF_ONLY", username="ada",
@@ -163,7 +163,8 @@ def test_upload_urls_are_sealed_at_rest_and_need_the_key(store_kind, tmp_path, r
     try:
         post = add(made.store, 1)
         made.store.start(post.id, 1, record(post))
-        made.store.save(post.id, record(post, UPLOADING, publish_id="p", upload_url="https://up/?upload_token=S3"))
+        made.store.save(post.id, record(post, State.UPLOADING, publish_id="p",
+                                        upload_url="https://up/?upload_token=S3"))
         with made.store.engine.connect() as conn:
             raw = conn.exec_driver_sql("SELECT record FROM tiktok_store_posts").scalar_one()
         assert "S3" not in raw and json.loads(raw)["upload_url"].startswith("fernet:v1:")
@@ -197,7 +198,7 @@ def test_an_import_adds_keeps_withdraws_and_never_touches_the_apps_posts(store):
     store.start(2, 1, record(store.get(2)))  # post 2 (entry 1) started: it stays whatever the file says
     emptied = store.import_manifest("/m.json", "d2", [], orphans=[], legacy=None, problems=[])
     assert [p.id for p in emptied.withdrawn] == [3]
-    assert store.get(3).state == "withdrawn" and store.get(2).state == PENDING_INIT
+    assert store.get(3).state == "withdrawn" and store.get(2).state == State.PENDING_INIT
     assert store.get(composed.id).state == "queued"
     back = store.import_manifest("/m.json", "d3", [imported(2, 0)], orphans=[], legacy=None, problems=[])
     assert [p.id for p in back.revived] == [3] and store.get(3).state == "queued"
@@ -205,14 +206,14 @@ def test_an_import_adds_keeps_withdraws_and_never_touches_the_apps_posts(store):
 
 
 def test_an_import_moves_legacy_records_in_once(store):
-    moved = replace(imported(1, 0), record=PostRecord(key=imported(1, 0).key, user_id=ADA, state=POSTED,
+    moved = replace(imported(1, 0), record=PostRecord(key=imported(1, 0).key, user_id=ADA, state=State.POSTED,
                                                      updated_at=1.0))
-    orphan = PostRecord(key="old-key-of-a-gone-entry", user_id=ADA, state=POSTED, updated_at=2.0)
+    orphan = PostRecord(key="old-key-of-a-gone-entry", user_id=ADA, state=State.POSTED, updated_at=2.0)
     result = store.import_manifest("/m.json", "d1", [moved], orphans=[orphan], legacy="/m.results.json",
                                    problems=[])
     assert result.migrated == 2
     assert [(p.id, p.state, p.origin, p.open) for p in (store.get(1), store.get(2))] == [
-        (1, POSTED, "manifest", False), (2, POSTED, "earlier", False)]
+        (1, State.POSTED, "manifest", False), (2, State.POSTED, "earlier", False)]
     again = store.import_manifest("/m.json", "d2", [moved], orphans=[orphan], legacy="/m.results.json",
                                   problems=[])
     assert again.migrated == 0 and store.count() == 2
@@ -280,7 +281,7 @@ def test_groups_pages_and_the_clock_decides_missed(store, clock):
         post = add(store, n)
         store.start(post.id, 1, record(post))
         clock.now += 1
-        store.save(post.id, record(post, POSTED, privacy="SELF_ONLY"))
+        store.save(post.id, record(post, State.POSTED, privacy="SELF_ONLY"))
     late = add(store, 90, post_at="2027-01-01T10:00:00Z", due_at=clock.now - 7200)
     soon = add(store, 91, post_at="2027-01-01T12:00:00Z", due_at=clock.now + 600)
     counts = store.board_counts(missed_before=clock.now - 3600)
@@ -310,10 +311,10 @@ def test_every_post_and_adopt_copy_a_store_into_another(store_kind, tmp_path, re
         add(made.store, n)
     post = made.store.get(2)
     made.store.start(post.id, 1, record(post))
-    made.store.save(post.id, record(post, FAILED, publish_id="x", outcome="failed"))
+    made.store.save(post.id, record(post, State.FAILED, publish_id="x", outcome="failed"))
     made.store.request_retry(post.id)
     made.store.start(post.id, made.store.get(2).revision, record(post))
-    made.store.save(post.id, record(post, POSTED))
+    made.store.save(post.id, record(post, State.POSTED))
     (tmp_path / "copy").mkdir()
     target = make_store("sqlite", tmp_path / "copy", request)
     try:
@@ -321,7 +322,7 @@ def test_every_post_and_adopt_copy_a_store_into_another(store_kind, tmp_path, re
         assert copied == [True, True, True]
         assert [target.store.adopt(p) for p in made.store.every_post()] == [False, False, False]
         moved = target.store.find(post.key)
-        assert moved.state == POSTED and [r.publish_id for r in target.store.attempts(moved.id)] == ["x"]
+        assert moved.state == State.POSTED and [r.publish_id for r in target.store.attempts(moved.id)] == ["x"]
     finally:
         target.store.close()
 
@@ -330,14 +331,14 @@ def test_every_post_and_adopt_copy_a_store_into_another(store_kind, tmp_path, re
 
 @pytest.mark.parametrize("state, fields, ended, expected", [
     (None, {}, None, ("queued", "upcoming", True)),
-    (PENDING_INIT, {}, None, (PENDING_INIT, "in_progress", True)),
-    (PENDING_INIT, {"outcome": "failed"}, None, (PENDING_INIT, "failed", True)),   # may exist: reported, --force
-    (UPLOADING, {"publish_id": "p"}, None, (UPLOADING, "in_progress", True)),
-    (POSTED, {}, None, (POSTED, "done", False)),
-    (FAILED, {"outcome": "failed"}, None, (FAILED, "failed", False)),               # waits for a person
-    (FAILED, {"outcome": "try_later"}, None, (FAILED, "failed", True)),             # retried by the next run
-    (FAILED, {"outcome": "failed", "force_needed": True}, None, (FAILED, "failed", True)),
-    (FAILED, {"outcome": "failed", "retry_requested": True}, None, (FAILED, "upcoming", True)),
+    (State.PENDING_INIT, {}, None, (State.PENDING_INIT, "in_progress", True)),
+    (State.PENDING_INIT, {"outcome": "failed"}, None, (State.PENDING_INIT, "failed", True)),  # may exist: --force
+    (State.UPLOADING, {"publish_id": "p"}, None, (State.UPLOADING, "in_progress", True)),
+    (State.POSTED, {}, None, (State.POSTED, "done", False)),
+    (State.FAILED, {"outcome": "failed"}, None, (State.FAILED, "failed", False)),      # waits for a person
+    (State.FAILED, {"outcome": "try_later"}, None, (State.FAILED, "failed", True)),    # retried by the next run
+    (State.FAILED, {"outcome": "failed", "force_needed": True}, None, (State.FAILED, "failed", True)),
+    (State.FAILED, {"outcome": "failed", "retry_requested": True}, None, (State.FAILED, "upcoming", True)),
     (None, {}, "cancelled", ("cancelled", "hidden", False)),
 ])
 def test_lifecycle_table(state, fields, ended, expected):
@@ -352,7 +353,8 @@ def test_a_sealed_url_copied_to_another_post_does_not_open(store_kind, tmp_path,
         first, second = add(made.store, 1), add(made.store, 2)
         for post in (first, second):
             made.store.start(post.id, 1, record(post))
-        made.store.save(first.id, record(first, UPLOADING, publish_id="p", upload_url="https://up/?upload_token=A"))
+        made.store.save(first.id, record(first, State.UPLOADING, publish_id="p",
+                                         upload_url="https://up/?upload_token=A"))
         with made.store.engine.begin() as conn:
             sealed = conn.exec_driver_sql(f"SELECT record FROM tiktok_store_posts WHERE id = {first.id}").scalar_one()
             conn.exec_driver_sql("UPDATE tiktok_store_posts SET record = :r WHERE id = :i" if store_kind == "sqlite"

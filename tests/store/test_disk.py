@@ -73,6 +73,7 @@ def fill(folder: Path) -> Path:
     return filler
 
 
+@pytest.mark.slow
 def test_a_disk_that_fills_as_a_post_ends_leaves_it_settled_by_the_next_run(emulator, remote, tmp_path, account):
     disk = tmp_path / "disk"
     disk.mkdir()
@@ -145,6 +146,7 @@ def upload(tmp_path: Path, emulator, tokens: Path, store: Path, cwd: Path) -> su
                           cwd=cwd, env=env, capture_output=True, text=True, timeout=120)
 
 
+@pytest.mark.slow
 def test_a_read_only_store_folder_exits_2_naming_the_file_and_posts_nothing(emulator, remote, tmp_path, account):
     source, view = tmp_path / "posts", tmp_path / "posts-ro"
     source.mkdir()
@@ -170,6 +172,7 @@ def test_a_read_only_store_folder_exits_2_naming_the_file_and_posts_nothing(emul
             os.chmod(source, 0o755)
 
 
+@pytest.mark.slow
 def test_a_damaged_store_stops_with_exit_2_and_says_how_to_recover_never_to_delete(emulator, remote, tmp_path,
                                                                                    account):
     store = tmp_path / "tiktok.db"
@@ -186,6 +189,7 @@ def test_a_damaged_store_stops_with_exit_2_and_says_how_to_recover_never_to_dele
     assert store.read_bytes() == before and remote.state()["posts"] == []
 
 
+@pytest.mark.slow
 def test_a_store_another_program_keeps_locked_is_a_clear_error_and_nothing_changes(tmp_path, monkeypatch):
     path = tmp_path / "tiktok.db"
     store = open_sqlite(path)

@@ -98,6 +98,7 @@ print(store.count())
 """
 
 
+@pytest.mark.slow
 def test_two_processes_migrating_at_once_bring_each_record_in_once(legacy, tmp_path):
     script = IMPORT.format(root=str(ROOT), store=str(tmp_path / "tiktok.db"), key=LEGACY_KEY, manifest=str(legacy))
     runs = [subprocess.Popen([sys.executable, "-c", script], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
@@ -113,6 +114,7 @@ def test_two_processes_migrating_at_once_bring_each_record_in_once(legacy, tmp_p
     store.close()
 
 
+@pytest.mark.slow
 def test_an_upload_the_previous_version_left_half_done_resumes_with_no_second_init(emulator, remote, tmp_path):
     """The earlier-format pair around a real interrupted upload: chunk 1 of 3 sent, its upload URL sealed with
     TOKENS_KEY; a posted entry beside it; then ``upload_to_tiktok.py`` of this version, twice."""
@@ -174,7 +176,7 @@ def test_an_upload_the_previous_version_left_half_done_resumes_with_no_second_in
     command = [sys.executable, str(ROOT / "upload_to_tiktok.py"), "--poll-interval", "0.01", "--json"]
     first = subprocess.run(command, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
     assert first.returncode == 0, first.stderr
-    assert "record(s) moved in from an earlier version's results file" in first.stderr
+    assert "2 records moved in from an earlier version's results file" in first.stderr
     assert "resuming" in first.stderr
     (made,) = remote.state()["posts"]  # the init above; nothing else was ever sent
     assert made["publish_id"] == init.publish_id and made["status"] == "PUBLISH_COMPLETE"

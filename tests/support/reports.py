@@ -13,7 +13,8 @@ import requests
 
 from tiktok.emulator.config import default_users
 from tiktok.auth.oauth import OAuthClient
-from tiktok.report import cli as report_cli
+from tiktok.cli import main
+from tiktok.commands import Context
 from tiktok.report.daily import utc_day
 from tiktok.auth.tokens import TokenStore
 from tests.support.flows import link_account
@@ -62,8 +63,11 @@ class Reporter:
 
     def __call__(self, *args: str) -> Result:
         self.capsys.readouterr()
-        code = report_cli.main(["--reports", str(self.reports), *args], clock=self.emulator.state.now,
-                               sleep=self.sleeps.append)
+        try:
+            code = main(["report", "--reports", str(self.reports), *args],
+                        context=Context(clock=self.emulator.state.now, sleep=self.sleeps.append))
+        except SystemExit as exc:  # --help or an argparse error: argparse's code (0 or 2)
+            code = int(exc.code or 0)
         captured = self.capsys.readouterr()
         return Result(int(code), captured.out, captured.err)
 

@@ -15,7 +15,8 @@ import pytest
 
 from tiktok.store.sqlite import open_sqlite
 
-KINDS = ("sqlite", "postgres")
+# Every store test runs on both; -m "not slow" runs the SQLite half (the same code path) for day-to-day work.
+KINDS = ("sqlite", pytest.param("postgres", marks=pytest.mark.slow))
 
 
 @dataclass

@@ -27,6 +27,9 @@ COLUMNS = "open_id, profile, access_token, refresh_token"
 
 
 class PgTokenStore:
+    """The accounts' store in PostgreSQL (DATABASE_URL): :class:`~tiktok.auth.tokens.TokenStore`'s interface, one
+    row per account, each refresh under that row's lock (see the module docstring)."""
+
     def __init__(self, url: str, *, clock: Callable[[], float] = time.time, key: str | None = None) -> None:
         self.url = url
         self.path = describe(url)  # what messages name ("no account ... in <path>")
@@ -35,10 +38,6 @@ class PgTokenStore:
 
     def __repr__(self) -> str:
         return f"PgTokenStore({self.path!r})"
-
-    @property
-    def encrypts(self) -> bool:
-        return self._cipher is not None
 
     # -- reading -------------------------------------------------------------------------------------------------
 

@@ -16,7 +16,7 @@ from tiktok.config import ENCODINGS, Encoding
 
 VERIFIER_MIN_LENGTH = 43  # RFC 7636 and TikTok's desktop page
 VERIFIER_MAX_LENGTH = 128
-_VERIFIER_CHARS = re.compile(r"^[A-Za-z0-9\-._~]+$")
+_VERIFIER_CHARS = re.compile(r"[A-Za-z0-9\-._~]+")  # RFC 7636's unreserved set; checked with fullmatch
 
 
 def make_verifier(token_urlsafe: Callable[[int], str] = secrets.token_urlsafe) -> str:
@@ -25,8 +25,9 @@ def make_verifier(token_urlsafe: Callable[[int], str] = secrets.token_urlsafe) -
 
 
 def is_valid_verifier(verifier: str) -> bool:
+    """43 to 128 characters, every one from the unreserved set (a trailing newline is not one of them)."""
     return (VERIFIER_MIN_LENGTH <= len(verifier) <= VERIFIER_MAX_LENGTH
-            and bool(_VERIFIER_CHARS.match(verifier)))
+            and _VERIFIER_CHARS.fullmatch(verifier) is not None)
 
 
 def code_challenge(verifier: str, encoding: Encoding = "hex") -> str:

@@ -7,7 +7,6 @@ reported (``on_outcome``), then stops the run (:mod:`tiktok.signals`; main threa
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
 from typing import Callable, Iterable
 
@@ -17,9 +16,13 @@ from tiktok.exitcodes import DONE, FAILED, RELINK, SKIPPED, TRY_LATER, outcome_l
 from tiktok.auth.oauth import OAuthClient
 from tiktok.auth.tokens import Account, TokenStore
 from tiktok.signals import Hold
+from tiktok.text import duration, moment
+
 
 @dataclass(frozen=True)
 class Outcome:
+    """How one account's refresh ended: an outcome word (``status``) and a sentence for people (``detail``)."""
+
     open_id: str
     label: str
     status: str  # one of tiktok.exitcodes.OUTCOMES
@@ -59,8 +62,8 @@ def _refresh_one(store: TokenStore, oauth: OAuthClient, account: Account, *, wit
         return outcome(RELINK, f"log in again in the app: {account.relink_reason}")
     now = store.clock()
     if not force and not account.access_expires_within(within, now):
-        return _after(outcome, account, SKIPPED, f"still fresh: access token valid for {describe_duration(account.expires_at - now)}",
-                      now)
+        return _after(outcome, account, SKIPPED,
+                      f"still fresh: access token valid for {time_left(account.expires_at - now)}", now)
     try:
         refreshed = refresh_account(store, oauth, account.open_id, leeway=within, force=force)
     except RelinkNeeded as exc:
@@ -71,39 +74,23 @@ def _refresh_one(store: TokenStore, oauth: OAuthClient, account: Account, *, wit
         return outcome(TRY_LATER if exc.transient else FAILED, f"refresh failed: {exc}")
     now = store.clock()
     return _after(outcome, refreshed, DONE,
-                  f"refreshed: access token valid until {format_time(refreshed.expires_at)}", now)
+                  f"refreshed: access token valid until {moment(refreshed.expires_at)}", now)
 
 
 def _after(outcome, account: Account, status: str, detail: str, now: float) -> Outcome:
     """RELINK (soon) when the refresh token itself is running out, whatever else happened."""
     if account.refresh_expires_within(RELINK_WARNING_S, now):
-        left = describe_duration(account.refresh_expires_at - now)
+        left = time_left(account.refresh_expires_at - now)
         return outcome(RELINK, f"{detail}; relink soon: the refresh token expires in {left} "
-                                      f"({format_time(account.refresh_expires_at)}): log in again in the app "
-                                      "before then", account)
-    return outcome(status, f"{detail}; refresh token until {format_time(account.refresh_expires_at)}", account)
+                               f"({moment(account.refresh_expires_at)}): log in again in the app before then", account)
+    return outcome(status, f"{detail}; refresh token until {moment(account.refresh_expires_at)}", account)
 
 
 def format_outcome(outcome: Outcome) -> str:
+    """One command line for one account's outcome."""
     return outcome_line(outcome.status, outcome.label, outcome.detail)
 
 
-def format_time(epoch: float) -> str:
-    return time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(epoch))
-
-
-def describe_duration(seconds: float) -> str:
-    """``3d 4h``, ``1h 5m``, ``42s``; ``expired`` for zero or less."""
-    seconds = int(seconds)
-    if seconds <= 0:
-        return "expired"
-    days, rest = divmod(seconds, 86400)
-    hours, rest = divmod(rest, 3600)
-    minutes, secs = divmod(rest, 60)
-    if days:
-        return f"{days}d {hours}h"
-    if hours:
-        return f"{hours}h {minutes}m"
-    return f"{minutes}m" if minutes else f"{secs}s"
-
-
+def time_left(seconds: float) -> str:
+    """How long a token is still valid: ``3 days 4 h``, ``42 s``; ``expired`` for zero or less."""
+    return duration(seconds) if seconds > 0 else "expired"

@@ -147,11 +147,6 @@ class TokenStore:
     def __repr__(self) -> str:
         return f"TokenStore({str(self.path)!r})"
 
-    @property
-    def encrypts(self) -> bool:
-        """True when this store writes the secret fields encrypted."""
-        return self._cipher is not None
-
     def load(self) -> dict[str, Account]:
         """All accounts, read without the lock. A missing file is an empty store."""
         return self._read()[0]

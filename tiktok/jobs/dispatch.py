@@ -19,7 +19,7 @@ from datetime import datetime, timezone
 
 from tiktok.exitcodes import SCHEDULED
 from tiktok.posting.runner import RunOptions, Work, plan_posts
-from tiktok.store.records import FAILED, POSTED, PostRecord
+from tiktok.store.records import PostRecord, State
 
 RECHECK_S = 60.0  # a retryable failure or an awaited public id is looked at again this long after its last change
 
@@ -55,5 +55,5 @@ def plan_deferrals(items: Sequence[Work], live: Set[int], *, now: float, grace_s
 
 def _resting(record: PostRecord, now: float, recheck_s: float) -> bool:
     """A record that needs another look, but not yet: a retryable failure or an awaited public id, changed lately."""
-    waiting = (record.state == FAILED and not record.retry_requested) or record.state == POSTED
+    waiting = (record.state == State.FAILED and not record.retry_requested) or record.state == State.POSTED
     return waiting and now - record.updated_at < recheck_s

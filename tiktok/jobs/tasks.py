@@ -15,150 +15,75 @@
   minutes; each refresh locks its account's row, so workers never present a spent refresh token.
 - ``daily_report``, periodic (23:50 UTC): the stats report, as ``python -m tiktok report`` would write it.
 
-The schedule and thresholds come from the environment (WORKER_* in .env.example) when the worker starts, each
-checked then (:meth:`WorkerConfig.from_environment`): a cron expression croniter cannot read, or that never comes
-round, is a ConfigError naming the setting, not a worker that never posts.
+Every task takes Procrastinate's job context (``pass_context``): the settings the worker started with are in its
+``additional_context`` (:func:`settings_of`), and the app (for the posting task the dispatcher defers) is the
+context's own; nothing is kept in module globals. The schedule and thresholds are the settings' ``worker`` section
+(WORKER_* in .env.example), checked with every other setting when the worker starts (:mod:`tiktok.config`).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import math
 import time
-from dataclasses import dataclass
 
-from tiktok.config import Settings, read_environment
+from tiktok.config import Settings
 from tiktok.errors import ConfigError
 
 log = logging.getLogger(__name__)
 
-# Cron expressions as croniter reads them (Procrastinate's parser): five fields, minute hour day month weekday, and
-# an optional sixth, LAST, for seconds.
-DEFAULTS = {
-    "WORKER_DISPATCH_CRON": "* * * * * */10",  # every 10 s: new and due entries start within 10 s
-    "WORKER_REFRESH_CRON": "*/10 * * * *",     # every 10 minutes ...
-    "WORKER_REFRESH_WITHIN": "90m",            # ... whatever expires within 90 minutes
-    "WORKER_REPORT_CRON": "50 23 * * *",       # the daily report at 23:50 UTC
-    "WORKER_STALLED_S": "30",                  # a worker silent this long is gone: its jobs are retried
-    "WORKER_HEARTBEAT_S": "10",                # how often a worker says it is alive
-}
-CRON_FORM = ("five fields (minute hour day month weekday) and an optional sixth, last, for seconds, such as "
-             "'*/10 * * * *' (every 10 minutes) or '* * * * * */10' (every 10 seconds)")
-SECONDS_RANGE = (0.1, 86400.0)  # WORKER_STALLED_S and WORKER_HEARTBEAT_S
-REFRESH_WITHIN_MAX_S = 365 * 86400.0  # refresh tokens live a year at most (reference 2.3)
 MAX_PASSES = 5  # runs over one account's entries in one job, while new work keeps coming due
+SETTINGS = "settings"  # the key of the settings in the job context's additional_context
+POST_TASK = "tiktok:post_entry"  # the posting task's name in the app (blueprint namespace "tiktok")
 
 
-@dataclass(frozen=True)
-class WorkerConfig:
-    dispatch_cron: str
-    refresh_cron: str
-    refresh_within_s: float
-    report_cron: str
-    stalled_s: float
-    heartbeat_s: float
-
-    @classmethod
-    def from_environment(cls, env: dict[str, str] | None = None) -> "WorkerConfig":
-        """The WORKER_* settings of ``env`` (default: .env and the environment), each checked; ConfigError naming
-        the first bad one and the form it takes."""
-        values = env if env is not None else read_environment()
-        source = {**DEFAULTS, **{k: v.strip() for k, v in values.items() if k in DEFAULTS and v and v.strip()}}
-        config = cls(dispatch_cron=_cron(source, "WORKER_DISPATCH_CRON"),
-                     refresh_cron=_cron(source, "WORKER_REFRESH_CRON"),
-                     refresh_within_s=_within(source, "WORKER_REFRESH_WITHIN"),
-                     report_cron=_cron(source, "WORKER_REPORT_CRON"),
-                     stalled_s=_seconds(source, "WORKER_STALLED_S"), heartbeat_s=_seconds(source, "WORKER_HEARTBEAT_S"))
-        if config.stalled_s <= config.heartbeat_s:
-            raise ConfigError(f"WORKER_STALLED_S={config.stalled_s:g} must be more than WORKER_HEARTBEAT_S="
-                              f"{config.heartbeat_s:g}: a worker is taken for gone only after missing a heartbeat "
-                              "(the defaults are 30 and 10)")
-        return config
+def settings_of(context) -> Settings:
+    """The settings a job runs with: the worker's, handed to each job in its context."""
+    return context.additional_context[SETTINGS]
 
 
-def _cron(source: dict[str, str], name: str) -> str:
-    """The cron expression of ``name`` if croniter reads it and it comes round at least once."""
-    import croniter  # installed with Procrastinate, whose periodic tasks read the expression with it
-
-    expression = source[name]
-    try:
-        croniter.croniter(expression, time.time()).get_next(float)
-    except (croniter.CroniterError, ValueError, KeyError, TypeError):  # KeyError: croniter's own, on some garbage
-        raise ConfigError(f"{name}={expression!r} is not a cron schedule: use {CRON_FORM}") from None
-    return expression
+def job_context(settings: Settings) -> dict[str, object]:
+    """What the worker hands every job besides Procrastinate's own context (``run_worker_async``'s
+    ``additional_context``)."""
+    return {SETTINGS: settings}
 
 
-def _seconds(source: dict[str, str], name: str) -> float:
-    low, high = SECONDS_RANGE
-    raw = source[name]
-    try:
-        value = float(raw)
-    except ValueError:
-        value = math.nan
-    if not low <= value <= high:  # nan and inf too
-        raise ConfigError(f"{name}={raw!r} is not a number of seconds from {low:g} to {high:g} "
-                          f"(default {DEFAULTS[name]})")
-    return value
-
-
-def _within(source: dict[str, str], name: str) -> float:
-    from tiktok.options import parse_duration
-
-    raw = source[name]
-    try:
-        value = parse_duration(raw)
-    except ValueError:
-        value = math.nan
-    if not 0 < value <= REFRESH_WITHIN_MAX_S:
-        raise ConfigError(f"{name}={raw!r} is not a duration from 1s to 365d such as 90m, 2h or 1d "
-                          f"(default {DEFAULTS[name]})")
-    return value
-
-
-_context: dict[str, object] = {}
-
-
-def settings() -> Settings:
-    return _context["settings"]  # type: ignore[return-value]
-
-
-def build_app(app_settings: Settings, config: WorkerConfig):
-    """The Procrastinate app with this tool's tasks, for ``app_settings.database_url``."""
+def build_app(app_settings: Settings):
+    """The Procrastinate app with this tool's tasks, for ``app_settings.store.database_url``; the schedule is
+    ``app_settings.worker``'s."""
     import procrastinate
 
-    if not app_settings.database_url:
+    if not app_settings.store.database_url:
         raise ConfigError("workers need DATABASE_URL (postgresql://...): the jobs live in PostgreSQL")
-    _context["settings"], _context["config"] = app_settings, config
+    schedule = app_settings.worker
     bp = procrastinate.Blueprint()
-    post = bp.task(name="post_entry")(post_entry)
-    _context["post_task"] = post
-
-    async def dispatch(timestamp: int) -> str:
-        return await _dispatch(post, app)
-
-    bp.periodic(cron=config.dispatch_cron)(bp.task(name="dispatch", queueing_lock="dispatch")(dispatch))
-    bp.periodic(cron=config.refresh_cron)(bp.task(name="refresh_tokens", queueing_lock="refresh")(refresh_tokens))
-    bp.periodic(cron=config.report_cron)(bp.task(name="daily_report", queueing_lock="report")(daily_report))
-    app = procrastinate.App(connector=procrastinate.PsycopgConnector(conninfo=app_settings.database_url))
+    bp.task(name="post_entry", pass_context=True)(post_entry)
+    bp.periodic(cron=schedule.dispatch_cron)(
+        bp.task(name="dispatch", queueing_lock="dispatch", pass_context=True)(dispatch))
+    bp.periodic(cron=schedule.refresh_cron)(
+        bp.task(name="refresh_tokens", queueing_lock="refresh", pass_context=True)(refresh_tokens))
+    bp.periodic(cron=schedule.report_cron)(
+        bp.task(name="daily_report", queueing_lock="report", pass_context=True)(daily_report))
+    app = procrastinate.App(connector=procrastinate.PsycopgConnector(conninfo=app_settings.store.database_url))
     app.add_tasks_from(bp, namespace="tiktok")
     return app
 
 
 # -- the tasks ---------------------------------------------------------------------------------------------------
 
-def post_entry(key: str) -> str:
+def post_entry(context, key: str) -> str:
     from tiktok.db.connection import connect
     from tiktok.posting.runner import Hooks, RunOptions, plan_posts, run_queue, summary, work_for
     from tiktok.store.base import ENDED, open_store
 
-    app_settings = settings()
+    app_settings = settings_of(context)
     store = open_store(app_settings)
     try:
         post = store.find(key)
         if post is None or post.state in ENDED:
             return f"post {key} is no longer in the queue"
-        lock = connect(app_settings.database_url, autocommit=True)  # the account lock lives as long as this session
+        # the account lock lives as long as this session
+        lock = connect(app_settings.store.database_url, autocommit=True)
         try:
             if not lock.execute("SELECT pg_try_advisory_lock(hashtextextended(%s, 0))",
                                 (f"tiktok-account:{post.user_id}",)).fetchone()[0]:
@@ -166,7 +91,7 @@ def post_entry(key: str) -> str:
             tried: set[int] = set()
             lines = []
             for _ in range(MAX_PASSES):
-                options = RunOptions(jobs=1, user_id=post.user_id, grace_s=app_settings.post_grace_s)
+                options = RunOptions(jobs=1, user_id=post.user_id, grace_s=app_settings.posting.post_grace_s)
                 items = [work_for(p, app_settings) for p in store.open_posts(now=time.time(), user_id=post.user_id)]
                 work, _ = plan_posts(items, now=time.time(), options=options)
                 todo = {item.post.id for item in work} - tried
@@ -174,7 +99,7 @@ def post_entry(key: str) -> str:
                     break
                 tried |= todo
                 report = run_queue(store, app_settings, RunOptions(jobs=1, user_id=post.user_id,
-                                                                   grace_s=app_settings.post_grace_s,
+                                                                   grace_s=app_settings.posting.post_grace_s,
                                                                    only_ids=frozenset(todo)),
                                    hooks=Hooks(say=log.info))
                 lines.append(summary(report))
@@ -185,9 +110,14 @@ def post_entry(key: str) -> str:
     return "; ".join(lines) or "nothing to do"
 
 
-async def _dispatch(post, app) -> str:
-    deferred = await asyncio.to_thread(_deferrals)
+async def dispatch(context, timestamp: int) -> str:
+    """Defer the posting jobs the queue needs; retry the jobs of workers that stopped sending heartbeats."""
     import procrastinate
+
+    app_settings = settings_of(context)
+    app = context.app
+    post = app.tasks[POST_TASK]
+    deferred = await asyncio.to_thread(_deferrals, app_settings)
 
     made = 0
     for deferral in deferred:
@@ -199,8 +129,7 @@ async def _dispatch(post, app) -> str:
             made += 1
         except procrastinate.exceptions.AlreadyEnqueued:
             pass
-    config: WorkerConfig = _context["config"]  # type: ignore[assignment]
-    stalled = await app.job_manager.get_stalled_jobs(seconds_since_heartbeat=config.stalled_s)
+    stalled = await app.job_manager.get_stalled_jobs(seconds_since_heartbeat=app_settings.worker.stalled_s)
     for job in stalled:
         try:
             await app.job_manager.retry_job(job)
@@ -209,38 +138,38 @@ async def _dispatch(post, app) -> str:
     return f"{made} job(s) deferred, {len(stalled)} stalled job(s) retried"
 
 
-def _deferrals():
+def _deferrals(app_settings: Settings):
     from tiktok.jobs.dispatch import plan_deferrals
     from tiktok.posting.runner import work_for
     from tiktok.store.base import open_store
 
-    app_settings = settings()
     store = open_store(app_settings)
     try:
         now = time.time()
         posts = store.open_posts(now=now)
         items = [work_for(post, app_settings) for post in posts]
-        return plan_deferrals(items, store.live_claims(posts), now=now, grace_s=app_settings.post_grace_s)
+        return plan_deferrals(items, store.live_claims(posts), now=now, grace_s=app_settings.posting.post_grace_s)
     finally:
         store.close()
 
 
-def refresh_tokens(timestamp: int) -> str:
+def refresh_tokens(context, timestamp: int) -> str:
     from tiktok.auth.refresh import refresh_accounts
     from tiktok.exitcodes import outcome_label
     from tiktok.services import build_services
 
-    config: WorkerConfig = _context["config"]  # type: ignore[assignment]
-    services = build_services(settings())
-    outcomes = refresh_accounts(services.store, services.oauth, within=config.refresh_within_s,
-                                emulated=services.settings.emulated)
+    services = build_services(settings_of(context))
+    outcomes = refresh_accounts(services.store, services.oauth, within=services.settings.worker.refresh_within_s,
+                                emulated=services.settings.tiktok.emulated)
     counts: dict[str, int] = {}
     for outcome in outcomes:
         counts[outcome_label(outcome.status)] = counts.get(outcome_label(outcome.status), 0) + 1
     return ", ".join(f"{n} {label}" for label, n in counts.items()) or "no accounts"
 
 
-def daily_report(timestamp: int) -> str:
-    from tiktok.report.cli import main as report_main
+def daily_report(context, timestamp: int) -> str:
+    """The day's stats report, as ``python -m tiktok report`` writes it (REPORTS_DIR, REPORTS_S3_URI)."""
+    from tiktok.report.run import write_report
+    from tiktok.services import build_services
 
-    return f"report exit status {report_main([])}"
+    return f"report exit status {write_report(build_services(settings_of(context)), say=log.info)}"

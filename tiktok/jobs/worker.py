@@ -12,25 +12,25 @@ from tiktok.errors import ConfigError
 from tiktok.exitcodes import ExitStatus
 
 log = logging.getLogger(__name__)
-DEFAULT_CONCURRENCY = 4  # jobs at once in one worker (threads: posting waits on the network, not the CPU)
 
 
 def require_schema(settings: Settings) -> None:
     from tiktok.db.connection import describe
     from tiktok.db.migrations import LATEST, schema_version
 
-    if not settings.database_url:
+    url = settings.store.database_url
+    if not url:
         raise ConfigError("DATABASE_URL is not set: workers keep their jobs, the queue and the tokens in PostgreSQL "
                           "(postgresql://USER:PASSWORD@HOST:PORT/DATABASE)")
-    version = schema_version(settings.database_url)
+    version = schema_version(url)
     if version != LATEST:
-        raise ConfigError(f"{describe(settings.database_url)} has schema version {version}, this tool needs {LATEST}: "
+        raise ConfigError(f"{describe(url)} has schema version {version}, this tool needs {LATEST}: "
                           "run python -m tiktok db migrate first")
     from tiktok.store import postgres, schema
 
-    store_version = postgres.store_version(settings.database_url)
+    store_version = postgres.store_version(url)
     if store_version != schema.LATEST:
-        raise ConfigError(f"{describe(settings.database_url)} has post store version {store_version}, this tool needs "
+        raise ConfigError(f"{describe(url)} has post store version {store_version}, this tool needs "
                           f"{schema.LATEST}: run python -m tiktok db migrate first")
 
 
@@ -42,17 +42,18 @@ def run_worker(settings: Settings, concurrency: int) -> int:
     """
     import asyncio
 
-    from tiktok.jobs.tasks import WorkerConfig, build_app
+    from tiktok.jobs.tasks import build_app, job_context
 
-    config = WorkerConfig.from_environment()  # a bad WORKER_* setting is exit 2 before the database is asked
-    require_schema(settings)
-    app = build_app(settings, config)
+    require_schema(settings)  # the WORKER_* settings were checked with the others, before the database is asked
+    app = build_app(settings)
+    schedule = settings.worker
     name = f"{socket.gethostname()}:{os.getpid()}"
     log.warning("worker %s: %d job(s) at once on %s%s", name, concurrency, settings.environment,
-                " (EMULATED: nothing reaches TikTok)" if settings.emulated else "")
-    options = dict(concurrency=concurrency, name=name, update_heartbeat_interval=config.heartbeat_s,
-                   stalled_worker_timeout=config.stalled_s, fetch_job_polling_interval=1.0,
-                   delete_jobs="successful", install_signal_handlers=False)
+                " (EMULATED: nothing reaches TikTok)" if settings.tiktok.emulated else "")
+    options = dict(concurrency=concurrency, name=name, update_heartbeat_interval=schedule.heartbeat_s,
+                   stalled_worker_timeout=schedule.stalled_s, fetch_job_polling_interval=1.0,
+                   delete_jobs="successful", install_signal_handlers=False,
+                   additional_context=job_context(settings))  # each job's settings (tiktok.jobs.tasks.settings_of)
     asyncio.run(supervise(app, options))
     return ExitStatus.OK
 
@@ -104,7 +105,7 @@ def list_queue(settings: Settings, say=print) -> int:
     try:
         posts = store.open_posts(now=time.time())
         live = store.live_claims(posts)
-        say(f"{describe(settings.database_url)}: {store.count()} post(s), {len(posts)} still to do or to follow")
+        say(f"{describe(settings.store.database_url)}: {store.count()} post(s), {len(posts)} still to do or to follow")
         for post in posts:
             record = post.record
             state = post.state if record else ("scheduled " + post.post_at if post.post_at else "waiting")
@@ -114,7 +115,7 @@ def list_queue(settings: Settings, say=print) -> int:
             say(f"  {post.label}  {post.key}  {post.user_id}  {state}{link}")
     finally:
         store.close()
-    with transaction(settings.database_url) as conn:
+    with transaction(settings.store.database_url) as conn:
         jobs = conn.execute("SELECT id, task_name, args, status, scheduled_at, attempts FROM procrastinate_jobs "
                             "WHERE status IN ('todo', 'doing', 'failed') ORDER BY id").fetchall()
     say(f"jobs: {len(jobs)} waiting, running or failed")

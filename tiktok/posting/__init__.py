@@ -1,6 +1,6 @@
 """Posting: one package for everything between a manifest entry and a published (or inboxed) post.
 
-- ``cli``        upload_to_tiktok.py's command line
+- ``command``    how upload_to_tiktok.py's run goes once its options are read (tiktok/commands/post.py)
 - ``manifest``   videos_to_upload.json: load and validate; ``fields`` holds the per-field rules
 - ``media``      local checks against TikTok's media limits before any call
 - ``caption``    title/hashtag/mention building within TikTok's length rules

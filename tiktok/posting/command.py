@@ -1,51 +1,56 @@
-"""What ``upload_to_tiktok.py`` does once its arguments parse: a run (or ``--watch``), a dry run, the lines."""
+"""How a posting command goes once its options are read (:class:`PostCommand`): one run, ``--watch``, or a dry run,
+with their lines (``upload_to_tiktok.py``, ``python -m tiktok post``)."""
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 
-from tiktok.config import load_settings
+from tiktok.config import Settings
 from tiktok.errors import ConfigError, ResultsFileError, StoreError
 from tiktok.exitcodes import ExitStatus
 from tiktok.logs import echo, inert
 from tiktok.posting.manifest import ManifestError
-from tiktok.posting.runner import Hooks, RunOptions, RunReport, run_queue, summary, utc_text
+from tiktok.posting.runner import Hooks, RunOptions, RunReport, run_queue, summary
+from tiktok.text import moment, utc_iso
 from tiktok.progress import ByteProgress
 
 
-def run(args: argparse.Namespace) -> int:
-    out = sys.stderr if args.json else sys.stdout
+@dataclass(frozen=True)
+class PostCommand:
+    """What a person asked the posting command for."""
+
+    options: RunOptions = field(default_factory=RunOptions)
+    manifest: Path | None = None  # the manifest named (it must exist); None: MANIFEST_FILE when it exists
+    dry_run: bool = False
+    json: bool = False  # the outcomes as JSON on stdout, the lines on stderr
+    watch: bool = False  # keep running, posting each entry when it comes due
+
+
+def run(command: PostCommand, settings: Settings) -> int:
+    """Run ``command``; the exit status. A manifest, configuration or store that cannot be used at the start raises
+    (ManifestError, ConfigError, StoreError); within a run each problem is an outcome or a line."""
+    out = sys.stderr if command.json else sys.stdout
     say = lambda text: echo(text, file=out)  # noqa: E731 - captions, file names, TikTok's errors: made inert
+    manifest = manifest_to_import(command.manifest, settings.posting.manifest_path)
+    options = command.options
+    if command.dry_run:
+        from tiktok.posting.dryrun import dry_run
+        return dry_run(manifest, settings, privacy=options.privacy, chunk_size=options.chunk_size, say=say,
+                       grace_s=options.grace_s, force=options.force, retry_failed=options.retry_failed)
+    from tiktok.store.base import open_store
+    store = open_store(settings)
+    hooks = Hooks(say=say, progress=None if command.json else inert_progress)
     try:
-        settings = load_settings()
-        manifest = manifest_to_import(args.manifest, settings.manifest_path)
-        if args.dry_run:
-            from tiktok.posting.dryrun import dry_run
-            return dry_run(manifest, settings, privacy=args.privacy, chunk_size=args.chunk_size, say=say)
-        from tiktok.store.base import open_store
-        store = open_store(settings)
-    except (ConfigError, ManifestError) as exc:
-        say(f"error: {exc}")
-        return ExitStatus.BAD_INPUT
-    except StoreError as exc:
-        say(f"error: {exc}")
-        return ExitStatus.TRY_LATER if exc.transient else ExitStatus.BAD_INPUT
-    options = RunOptions(jobs=args.jobs, grace_s=settings.post_grace_s if args.grace is None else args.grace,
-                         force=args.force, retry_failed=args.retry_failed, privacy=args.privacy,
-                         poll_timeout_s=args.poll_timeout, poll_interval_s=args.poll_interval,
-                         chunk_size=args.chunk_size)
-    hooks = Hooks(say=say, progress=None if args.json else inert_progress)
-    try:
-        if args.watch:
+        if command.watch:
             return _watch(store, manifest, settings, options, hooks, say)
         report = _run_once(store, manifest, settings, options, hooks, say)
     finally:
         store.close()
-    if args.json:
+    if command.json:
         print(json.dumps(report_json(report), indent=2))
     return report.status
 
@@ -72,7 +77,7 @@ def _run_once(store, manifest: Path | None, settings, options: RunOptions, hooks
     except (ConfigError, ManifestError, ResultsFileError, StoreError) as exc:
         say(f"error: {exc}")
         status = ExitStatus.TRY_LATER if getattr(exc, "transient", False) else ExitStatus.BAD_INPUT
-        return RunReport(status=status, emulated=settings.emulated, stopped=str(exc))
+        return RunReport(status=status, emulated=settings.tiktok.emulated, stopped=str(exc))
     say(summary(report))
     return report
 
@@ -94,7 +99,7 @@ def _watch(store, manifest: Path | None, settings, options: RunOptions, hooks: H
             return None
 
     def after(report: RunReport, wake: float) -> None:
-        say(f"watching {store.where}: next look at {utc_text(wake)} (Ctrl-C stops)")
+        say(f"watching {store.where}: next look at {moment(wake)} (Ctrl-C stops)")
 
     try:
         watch(lambda: _run_once(store, manifest, settings, options, hooks, say), clock=time.time, sleep=stop.wait,
@@ -109,6 +114,6 @@ def report_json(report: RunReport) -> dict:
     return {"emulated": report.emulated, "exit_status": int(report.status),
             "outcomes": [o.to_json() for o in report.outcomes],
             "problems": list(report.problems),
-            "next_due_at": utc_text(report.next_due_at) if report.next_due_at is not None else None,
+            "next_due_at": utc_iso(report.next_due_at) if report.next_due_at is not None else None,
             "scheduled": report.scheduled,
             "under_review": report.following}

@@ -18,7 +18,7 @@ import re
 import sys
 from collections.abc import Mapping
 from dataclasses import replace
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any, NamedTuple
 
 from tiktok.posting.caption import (
@@ -33,19 +33,16 @@ from tiktok.posting.client import CreatorInfo
 from tiktok.posting.fields import MAX_PHOTOS
 from tiktok.posting.manifest import validate_manifest
 from tiktok.posting.media import SUPPORTED_CODECS, SUPPORTED_CONTAINERS, MediaInfo, check_video
-from tiktok.posting.schedule import post_at_from as schedule_post_at
+from tiktok.posting.schedule import check_future, form_post_at
 
 ACTIONS = ("now", "schedule", "inbox")  # the form's three buttons: post now, schedule, send to the inbox
 SOURCES = ("upload", "video_url", "photos")
-PAST_TOLERANCE_S = 60  # a schedule this far in the past still counts as "now" (a slow click); older is a mistake
 PRIVACY_LABELS = {"PUBLIC_TO_EVERYONE": "Everyone", "MUTUAL_FOLLOW_FRIENDS": "Friends",
                   "FOLLOWER_OF_CREATOR": "Followers", "SELF_ONLY": "Only me"}
 PROMOTIONAL = "Promotional content"  # TikTok's label for "Your brand" (brand_organic_toggle)
 PAID_PARTNERSHIP = "Paid partnership"  # TikTok's label for "Branded content" (brand_content_toggle)
 # Uploaded files: 32 random hex digits, then optionally the original name's safe part; never a path.
 MEDIA_ID = re.compile(r"[0-9a-f]{32}(?:-[A-Za-z0-9_-]{1,40})?\.(?:mp4|mov|webm)")
-_LOCAL_TIME = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(?::\d{2}(?:\.\d{1,6})?)?")
-_OFFSET = re.compile(r"Z|[+-](?:[01]\d|2[0-3]):[0-5]\d")
 _OFF = ("", "0", "off", "false", "no")
 _FORM_NAMES = {"user_id": "open_id", "photo_cover_index": "photo_cover", "post_at": "post_at_local"}  # manifest -> form
 _INTERACTIONS = (("allow_comment", "comments", "comment_disabled"), ("allow_duet", "duets", "duet_disabled"),
@@ -235,28 +232,15 @@ def disclosure_label(your_brand: bool, branded: bool) -> str | None:
     return PAID_PARTNERSHIP if branded else PROMOTIONAL if your_brand else None
 
 
-def post_at_from(local: str, offset: str, now: datetime, zone: str = "") -> str:
-    """``post_at`` (ISO 8601 with its offset) from a datetime-local value read in the browser's zone (or at its UTC
-    offset); ValueError saying what is wrong: not a time, a time the zone skips or repeats (daylight saving), or one
-    more than PAST_TOLERANCE_S before ``now``."""
-    if not _LOCAL_TIME.fullmatch(local):
-        raise ValueError(f"expected a date and time such as 2026-12-03T09:00, got {local!r}")
-    if offset and not _OFFSET.fullmatch(offset):
-        raise ValueError(f"the UTC offset must look like +01:00, -05:30 or Z, got {offset!r}")
-    text = schedule_post_at(local, offset, zone)
-    moment = datetime.fromisoformat(text)
-    if moment < now - timedelta(seconds=PAST_TOLERANCE_S):
-        raise ValueError(f"{moment.isoformat(timespec='seconds')} is in the past: choose a time to come")
-    return moment.isoformat(timespec="seconds")
-
-
 def _schedule(form: Mapping[str, str], now: datetime, errors: list[FieldError]) -> str | None:
     local = _text(form, "post_at_local")
     if not local:
         errors.append(FieldError("post_at_local", "choose the date and time to post at"))
         return None
     try:
-        return post_at_from(local, _text(form, "offset"), now, _text(form, "zone"))
+        post_at = form_post_at(form)
+        check_future(post_at, now.timestamp())
+        return post_at
     except ValueError as bad:
         errors.append(FieldError("post_at_local", str(bad)))
         return None

@@ -50,8 +50,9 @@ from tiktok.posting.policy import POSTING_RETRY, EntryStop, call_for_post
 from tiktok.posting.transfer import UploadError, send_chunks
 from tiktok.ratelimit import TokenLimiter
 from tiktok.retry import Runtime
+from tiktok.text import count, duration
 from tiktok.store.base import Post, PostStore
-from tiktok.store.records import DONE, FAILED, IN_INBOX, PENDING_INIT, POSTED, PROCESSING, PUBLIC, UPLOADING, PostRecord
+from tiktok.store.records import DELIVERED, PUBLIC, PostRecord, State
 
 log = logging.getLogger(__name__)
 UPLOAD_URL_TTL_S = 3600  # media transfer guide: the upload URL is valid for one hour
@@ -66,23 +67,43 @@ CHANGED = "changed"  # Outcome.state of a post skipped because it was cancelled 
 
 @dataclass(frozen=True)
 class Outcome:
+    """How one post ended in a run: an outcome word (``status``) and a sentence for people (``detail``), with where
+    the post stands (``state``) and TikTok's ids for it. Built by :meth:`of`; ``exit_status`` folds a run's outcomes
+    into its exit code, and ``--json`` prints :meth:`to_json`."""
+
     post_id: int
     user_id: str
     media: str
     status: str  # an outcome of tiktok.exitcodes: done, skipped, failed, try_later, bad_input, relink
     detail: str
-    state: str | None = None  # the post's state in the store: posted, inbox, failed, processing, ...
+    state: str | None = None  # a State of the store, or CLAIMED_ELSEWHERE / CHANGED for a post the run left alone
     publish_id: str | None = None
     post_ids: tuple[int, ...] = ()
     error_code: str | None = None
     log_id: str | None = None
 
+    @classmethod
+    def of(cls, post: Post, request: PostRequest | None, status: str, detail: str, *,
+           record: PostRecord | None = None, **fields: Any) -> Outcome:
+        """The outcome of ``post`` (its entry as a checked ``request``; None when the entry is not valid): its state,
+        publish_id, post ids and log_id are ``record``'s when one is given, else the post's state; ``fields``
+        (``state``, ``error_code``, ``log_id``, ...) say otherwise where the caller knows better."""
+        known: dict[str, Any] = {"state": post.state}
+        if record is not None:
+            known = {"state": record.state, "publish_id": record.publish_id, "post_ids": record.post_ids,
+                     "log_id": record.log_id}
+        return cls(post_id=post.id, user_id=post.user_id, media=media_label(request) if request else "",
+                   status=status, detail=detail, **{**known, **fields})
+
     @property
     def label(self) -> str:
+        """``post 17``: how lines name the post."""
         return f"post {self.post_id}"
 
     def to_json(self) -> dict[str, Any]:
+        """The outcome as JSON values (``--json``)."""
         data = asdict(self)
+        data["state"] = None if self.state is None else str(self.state)
         data["post_ids"] = list(self.post_ids)
         return data
 
@@ -105,6 +126,10 @@ class Job:
 
 @dataclass
 class Publisher:
+    """Posts one post at a time, from pre-flight to TikTok's final status, recording every step in ``posts`` (see
+    the module docstring). One per worker thread: its HTTP sessions are its own; the token store, the post store and
+    the ``limiter`` are shared by the run."""
+
     tokens: TokenStore
     oauth: OAuthClient
     posting: PostingClient
@@ -126,9 +151,8 @@ class Publisher:
         job = Job(post, request)
         claimed = self.posts.claim(post)
         if claimed.holder is not None:
-            return Outcome(post_id=post.id, user_id=post.user_id, media=media_label(request), status=SKIPPED,
-                           detail=f"another run ({claimed.holder.describe()}) is posting it; skipped (run again "
-                                  "later to see how it ended)", state=CLAIMED_ELSEWHERE)
+            return Outcome.of(post, request, SKIPPED, f"another run ({claimed.holder.describe()}) is posting it; "
+                              "skipped (run again later to see how it ended)", state=CLAIMED_ELSEWHERE)
         try:
             now = self.posts.get(post.id)  # read again under the claim: another run may have ended it meanwhile
             if now is None or not self.posts.still_queued(post.id, post.revision):
@@ -142,18 +166,18 @@ class Publisher:
     def _publish_claimed(self, job: Job, record: PostRecord | None) -> Outcome:
         started = False  # whether an EntryStop below comes after this run began an attempt
         try:
-            if record is not None and record.state in DONE:
+            if record is not None and record.state in DELIVERED:
                 if record.awaiting_public_id(self._now()):
                     self._check_account(job.user_id)
                     return self._follow_public_id(job, record)
                 return self._outcome(job, record, SKIPPED, done_detail(record))
             if record is not None and record.needs_person and not self.retry_failed:
                 return self._outcome(job, record, OUTCOME_FAILED, failed_for_good_detail(record))
-            if record is not None and record.needs_force and not self.force and record.state == FAILED:
+            if record is not None and record.needs_force and not self.force and record.state == State.FAILED:
                 return self._outcome(job, record, OUTCOME_FAILED, needs_force_detail(record))
             self._check_account(job.user_id)
             again = self.force or (record is not None and record.retry_requested)
-            if record is not None and record.state == PENDING_INIT and job.request.source == "PULL_FROM_URL" \
+            if record is not None and record.state == State.PENDING_INIT and job.request.source == "PULL_FROM_URL" \
                     and not again:
                 raise EntryStop(OUTCOME_FAILED, "an earlier run sent this post's init and never learned the answer, so "
                                                 "it may already be on TikTok; check the profile, then re-run with "
@@ -177,13 +201,13 @@ class Publisher:
         except EntryStop as stop:
             raise _NotStarted(stop) from None
         record = self.posts.start(job.post.id, job.post.revision, PostRecord(
-            key=job.post.key, user_id=job.user_id, state=PENDING_INIT, emulated=self.emulated, privacy=privacy,
+            key=job.post.key, user_id=job.user_id, state=State.PENDING_INIT, emulated=self.emulated, privacy=privacy,
             plan=None if plan is None else _plan_fields(plan), username=creator.username or None))
         if record is None:
             raise _Changed()
         init = self._init(entry, creator, privacy, caption, plan)
-        record = self._save(job, record, state=UPLOADING if plan else PROCESSING, publish_id=init.publish_id,
-                            upload_url=init.upload_url,
+        record = self._save(job, record, state=State.UPLOADING if plan else State.PROCESSING,
+                            publish_id=init.publish_id, upload_url=init.upload_url,
                             upload_url_expires_at=self._now() + UPLOAD_URL_TTL_S if init.upload_url else None)
         if plan is not None:
             record = self._upload(job, record, plan, mime)
@@ -229,11 +253,11 @@ class Publisher:
         status = self._status(job, record)
         if status.terminal:
             return self._terminal(job, record, status)
-        if record.state == UPLOADING:
+        if record.state == State.UPLOADING:
             expired = (record.upload_url_expires_at or 0) <= self._now()
             if expired or not record.upload_url or not record.plan:
                 self.say(f"  {job.label}: its upload URL has expired; starting the post again")
-                self._save(job, record, state=FAILED, error="upload URL expired")
+                self._save(job, record, state=State.FAILED, error="upload URL expired")
                 return self._post_new(job)
             plan = ChunkPlan(**record.plan)
             info = probe(job.request.video_path)
@@ -296,12 +320,12 @@ class Publisher:
             if exc.transient:
                 raise EntryStop(TRY_LATER, f"upload interrupted at chunk {exc.next_chunk + 1}/"
                                          f"{plan.total_chunk_count} ({exc}); re-run to resume", exc) from None
-            self._save(job, state["record"], state=FAILED, error=str(exc))
+            self._save(job, state["record"], state=State.FAILED, error=str(exc))
             raise EntryStop(OUTCOME_FAILED, str(exc), exc) from None
         finally:
             if bar is not None and hasattr(bar, "close"):
                 bar.close()
-        return self._save(job, state["record"], state=PROCESSING, upload_url=None)
+        return self._save(job, state["record"], state=State.PROCESSING, upload_url=None)
 
     def _finish(self, job: Job, record: PostRecord) -> Outcome:
         """Poll status until it is terminal, within ``poll_timeout_s``."""
@@ -314,7 +338,7 @@ class Publisher:
             if self.runtime.monotonic() + delay > deadline:
                 self._save(job, record, status=status.status)
                 raise EntryStop(TRY_LATER, f"{record.publish_id} still {status.status} after "
-                                         f"{self.poll_timeout_s:.0f} s; re-run later to follow it to the end")
+                                         f"{duration(self.poll_timeout_s)}; re-run later to follow it to the end")
             self.runtime.sleep(delay)
             delay = min(delay * 1.5, MAX_POLL_S)
 
@@ -335,16 +359,17 @@ class Publisher:
     def _terminal(self, job: Job, record: PostRecord, status: PublishStatus) -> Outcome:
         if status.status == "FAILED":
             retryable = status.fail_reason in RETRYABLE_FAIL_REASONS
-            record = self._save(job, record, state=FAILED, status=status.status, fail_reason=status.fail_reason,
+            record = self._save(job, record, state=State.FAILED, status=status.status, fail_reason=status.fail_reason,
                                 error=f"TikTok failed the post: {status.fail_reason}", log_id=status.log_id,
                                 outcome=TRY_LATER if retryable else OUTCOME_FAILED, upload_url=None)
             return self._outcome(job, record, TRY_LATER if retryable else OUTCOME_FAILED,
                                  f"TikTok failed the post ({status.fail_reason})"
                                  + ("; re-run to try again" if retryable else ""))
-        done = POSTED if status.status == "PUBLISH_COMPLETE" else IN_INBOX
+        done = State.POSTED if status.status == "PUBLISH_COMPLETE" else State.IN_INBOX
         record = self._save(job, record, state=done, status=status.status, post_ids=status.post_ids,
-                            upload_url=None, outcome=OUTCOME_DONE, published_at=self._now() if done == POSTED else None)
-        if done == IN_INBOX:
+                            upload_url=None, outcome=OUTCOME_DONE,
+                            published_at=self._now() if done == State.POSTED else None)
+        if done == State.IN_INBOX:
             return self._outcome(job, record, OUTCOME_DONE, "sent to the creator's TikTok inbox as a draft")
         if status.post_ids:
             return self._outcome(job, record, OUTCOME_DONE, f"posted; public post id {status.post_ids[0]}")
@@ -386,9 +411,7 @@ class Publisher:
         return call_for_post(self.tokens, self.oauth, self.runtime, open_id, fn, idempotent=idempotent)
 
     def _outcome(self, job: Job, record: PostRecord, status: str, detail: str) -> Outcome:
-        return Outcome(post_id=job.post.id, user_id=job.user_id, media=media_label(job.request), status=status,
-                       detail=detail, state=record.state, publish_id=record.publish_id, post_ids=record.post_ids,
-                       error_code=None, log_id=record.log_id)
+        return Outcome.of(job.post, job.request, status, detail, record=record)
 
     def _stopped(self, job: Job, stop: EntryStop, *, started: bool) -> Outcome:
         """Record why the post stopped. In-flight publishes stay resumable; an init whose answer is unknown stays
@@ -401,24 +424,21 @@ class Publisher:
         log_id = getattr(error, "log_id", None)
         current = self.posts.get(job.post.id)
         record = current.record if current is not None else None
-        if record is not None and record.state in DONE:  # only the look for its public id stopped
-            return Outcome(post_id=job.post.id, user_id=job.user_id, media=media_label(job.request),
-                           status=stop.status, detail=f"posted in an earlier run; could not look for its public "
-                           f"link: {stop.detail}", state=record.state, publish_id=record.publish_id,
-                           error_code=code, log_id=log_id)
+        if record is not None and record.state in DELIVERED:  # only the look for its public id stopped
+            return Outcome.of(job.post, job.request, stop.status, f"posted in an earlier run; could not look for its "
+                              f"public link: {stop.detail}", record=record, error_code=code, log_id=log_id)
         if record is not None and (started or stop.may_exist):
-            state = record.state if (stop.may_exist or record.in_flight) else FAILED
+            state = record.state if (stop.may_exist or record.in_flight) else State.FAILED
             record = self._save(job, record, state=state, error=stop.detail, log_id=log_id, outcome=stop.status,
                                 retry_requested=False, force_needed=stop.may_exist)
         else:
             record = self.posts.start(job.post.id, job.post.revision, PostRecord(
-                key=job.post.key, user_id=job.user_id, state=FAILED, emulated=self.emulated, error=stop.detail,
+                key=job.post.key, user_id=job.user_id, state=State.FAILED, emulated=self.emulated, error=stop.detail,
                 log_id=log_id, outcome=stop.status, force_needed=stop.may_exist))
             if record is None:
                 return changed_outcome(job)
-        return Outcome(post_id=job.post.id, user_id=job.user_id, media=media_label(job.request), status=stop.status,
-                       detail=stop.detail, state=record.state, publish_id=record.publish_id, error_code=code,
-                       log_id=log_id)
+        return Outcome.of(job.post, job.request, stop.status, stop.detail, record=record, error_code=code,
+                          log_id=log_id)
 
 
 class _NotStarted(Exception):
@@ -437,8 +457,9 @@ class _Changed(EntryStop):
 
 
 def changed_outcome(job: Job) -> Outcome:
-    return Outcome(post_id=job.post.id, user_id=job.user_id, media=media_label(job.request), status=SKIPPED,
-                   detail="cancelled or changed after this run read the queue; not posted", state=CHANGED)
+    """A post cancelled or edited after the run read it: skipped, nothing sent."""
+    return Outcome.of(job.post, job.request, SKIPPED, "cancelled or changed after this run read the queue; not posted",
+                      state=CHANGED)
 
 
 def _plan_fields(plan: ChunkPlan) -> dict[str, int]:
@@ -448,7 +469,8 @@ def _plan_fields(plan: ChunkPlan) -> dict[str, int]:
 
 def done_detail(record: PostRecord) -> str:
     """Why a posted (or inboxed) post is skipped: the runner settling it and the publisher checking it say alike."""
-    return "already " + ("sent to the inbox" if record.state == IN_INBOX else "posted") + " in an earlier run; skipped"
+    where = "sent to the inbox" if record.state == State.IN_INBOX else "posted"
+    return f"already {where} in an earlier run; skipped"
 
 
 def failed_for_good_detail(record: PostRecord) -> str:
@@ -464,8 +486,9 @@ def needs_force_detail(record: PostRecord) -> str:
 
 
 def media_label(entry: PostRequest) -> str:
+    """What a post sends, as lines name it: the file's name, the pulled URL, or ``3 photos``."""
     if entry.video_path is not None:
         return entry.video_path.name
     if entry.video_url:
         return entry.video_url
-    return f"{len(entry.photo_urls)} photo(s)"
+    return count(len(entry.photo_urls), "photo")

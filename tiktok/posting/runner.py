@@ -19,7 +19,6 @@ import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -31,12 +30,13 @@ from tiktok.posting.importer import ManifestImport, import_manifest, request_of
 from tiktok.posting.limits import DEFAULT_CHUNK_BYTES, DEFAULT_JOBS, POSTING_LIMITS
 from tiktok.posting.manifest import PostRequest
 from tiktok.posting.publisher import (CLAIMED_ELSEWHERE, FIRST_POLL_S, Outcome, Publisher, done_detail,
-                                      failed_for_good_detail, media_label, needs_force_detail)
+                                      failed_for_good_detail, needs_force_detail)
 from tiktok.posting.schedule import DEFAULT_GRACE_S, when
 from tiktok.ratelimit import TokenLimiter
 from tiktok.retry import Runtime
 from tiktok.store.base import Post, PostStore, shared_limiter
-from tiktok.store.records import DONE
+from tiktok.store.records import DELIVERED
+from tiktok.text import count, duration, moment, utc_iso
 
 
 @dataclass(frozen=True)
@@ -57,6 +57,8 @@ class RunOptions:
 
 @dataclass
 class RunReport:
+    """What a run did: each post's outcome, the manifest's problems, its exit status and when to look again."""
+
     outcomes: list[Outcome] = field(default_factory=list)  # queue order
     problems: list[str] = field(default_factory=list)  # the manifest's errors (entries not imported)
     warnings: list[str] = field(default_factory=list)
@@ -98,8 +100,7 @@ def plan_posts(items: Sequence[Work], *, now: float, options: RunOptions) -> tup
         if options.only_ids is not None and post.id not in options.only_ids:
             continue
         if item.request is None:
-            settled[post.id] = Outcome(post_id=post.id, user_id=post.user_id, media="", status=BAD_INPUT,
-                                       detail=item.problem, state=post.state)
+            settled[post.id] = Outcome.of(post, None, BAD_INPUT, item.problem)
             continue
         if record is None:
             settle = _by_schedule(item, now, options)
@@ -107,7 +108,7 @@ def plan_posts(items: Sequence[Work], *, now: float, options: RunOptions) -> tup
                 work.append(item)
             else:
                 settled[post.id] = settle
-        elif record.state in DONE and not record.awaiting_public_id(now):
+        elif record.state in DELIVERED and not record.awaiting_public_id(now):
             settled[post.id] = _outcome(item, SKIPPED, done_detail(record))
         elif record.needs_person and not options.retry_failed:
             settled[post.id] = _outcome(item, FAILED, failed_for_good_detail(record))
@@ -123,10 +124,10 @@ def _by_schedule(item: Work, now: float, options: RunOptions) -> Outcome | None:
     due_at = item.post.due_at
     state = when(due_at, now, options.grace_s)
     if state == "scheduled":
-        return _outcome(item, SCHEDULED, f"scheduled for {item.post.post_at} ({describe_wait(due_at - now)} from now)")
+        return _outcome(item, SCHEDULED, f"scheduled for {item.post.post_at} ({duration(due_at - now)} from now)")
     if state == "missed" and not options.force:
-        return _outcome(item, FAILED, f"missed: it was due at {item.post.post_at}, {describe_wait(now - due_at)} ago, "
-                                      f"more than the {describe_wait(options.grace_s)} grace period, so it was not "
+        return _outcome(item, FAILED, f"missed: it was due at {item.post.post_at}, {duration(now - due_at)} ago, "
+                                      f"more than the {duration(options.grace_s)} grace period, so it was not "
                                       "posted. Give it a new time, or run with --force to post it now")
     return None
 
@@ -188,6 +189,7 @@ def _publish(work: list[Work], settled: dict[int, Outcome], settings: Settings, 
 
 
 def _fatal(status: str) -> Outcome:
+    """An account whose queue stopped (its store or account broke): no post of its own, only the run's status."""
     return Outcome(post_id=0, user_id="", media="", status=status, detail="the run stopped this account's queue")
 
 
@@ -214,15 +216,15 @@ def import_lines(imported: ManifestImport, prefix: str = "") -> list[str]:
         lines.append(f"{prefix}{post.label} withdrawn: it is no longer in {where} and had not started")
     if result.added:
         ids = ", ".join(str(p.id) for p in result.added)
-        lines.append(f"{prefix}{where}: {len(result.added)} new post(s) queued ({'posts ' + ids})")
+        lines.append(f"{prefix}{where}: {count(len(result.added), 'new post')} queued ({'posts ' + ids})")
     if result.revived:
         lines.append(f"{prefix}{where}: queued again (back in the file): posts "
                      + ", ".join(str(p.id) for p in result.revived))
     if result.rescheduled:
         lines.append(f"{prefix}{where}: new post_at for posts " + ", ".join(str(p.id) for p in result.rescheduled))
     if result.migrated:
-        lines.append(f"{prefix}{where}: {result.migrated} record(s) moved in from an earlier version's results file "
-                     "(left unchanged as a backup)")
+        lines.append(f"{prefix}{where}: {count(result.migrated, 'record')} moved in from an earlier version's "
+                     "results file (left unchanged as a backup)")
     return lines
 
 
@@ -289,41 +291,19 @@ def outcome_text(outcome: Outcome, prefix: str = "", *, tagged: bool = False) ->
 
 
 def _outcome(item: Work, status: str, detail: str) -> Outcome:
-    record = item.post.record
-    return Outcome(post_id=item.post.id, user_id=item.post.user_id, media=media_label(item.request), status=status,
-                   detail=detail, state=record.state if record else item.post.state,
-                   publish_id=record.publish_id if record else None, post_ids=record.post_ids if record else (),
-                   log_id=record.log_id if record else None)
+    return Outcome.of(item.post, item.request, status, detail, record=item.post.record)
 
 
 def describe(entry: PostRequest) -> str:
+    """What a post sends, for its run line: ``video /media/clip.mp4, at 2026-12-03T09:00:00+01:00``."""
     kind = "draft " if entry.draft else ""
     if entry.media_type == "PHOTO":
-        what = f"{kind}photo post of {len(entry.photo_urls)} image(s)"
+        what = f"{kind}photo post of {count(len(entry.photo_urls), 'image')}"
     elif entry.video_url:
         what = f"{kind}video pulled from {entry.video_url}"
     else:
         what = f"{kind}video {entry.video_path}"
     return what + (f", at {entry.post_at}" if entry.post_at else "")
-
-
-def describe_wait(seconds: float) -> str:
-    """``45 s``, ``12 min``, ``3 h 5 min``, ``2 days 4 h``: how far a time is, for people."""
-    seconds = max(0, round(seconds))
-    if seconds < 60:
-        return f"{seconds} s"
-    minutes = seconds // 60
-    if minutes < 60:
-        return f"{minutes} min"
-    hours, minutes = divmod(minutes, 60)
-    if hours < 48:
-        return f"{hours} h {minutes} min" if minutes else f"{hours} h"
-    days, hours = divmod(hours, 24)
-    return f"{days} days {hours} h" if hours else f"{days} days"
-
-
-def utc_text(epoch: float) -> str:
-    return datetime.fromtimestamp(epoch, timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
 def summary(report: RunReport) -> str:
@@ -335,8 +315,10 @@ def summary(report: RunReport) -> str:
         counts[f"{outcome_label(BAD_INPUT)} (invalid manifest entries)"] = len(report.problems)
     parts = ", ".join(f"{n} {name}" for name, n in counts.items()) or "nothing to do"
     if report.next_due_at is not None:
-        parts += f"; {report.scheduled} scheduled, the next at {utc_text(report.next_due_at)}"
+        parts += f"; {report.scheduled} scheduled, the next at {moment(report.next_due_at)}"
     if report.following:
         parts += f"; {report.following} posted under review (later runs look for the public link)"
     tail = " (EMULATED: nothing was sent to TikTok)" if report.emulated else ""
     return f"summary: {parts}{tail}"
+
+

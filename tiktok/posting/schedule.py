@@ -10,15 +10,19 @@ is resumed whatever its time says.
 
 from __future__ import annotations
 
-import functools
-import os
+import re
+from collections.abc import Mapping
 from datetime import datetime, timezone, tzinfo
 from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from tiktok.config import DEFAULT_POST_GRACE_S
+from tiktok.text import local_zone, utc_offset, zone_name
 
 DEFAULT_GRACE_S = DEFAULT_POST_GRACE_S  # an hour (POST_GRACE's default): cron every 5 minutes, or a laptop waking up
+PAST_SLACK_S = 60  # a form's time this far in the past still counts as now (minutes only, a slow click)
+_LOCAL_TIME = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(?::\d{2}(?:\.\d{1,6})?)?")  # what datetime-local sends
+_OFFSET = re.compile(r"Z|[+-](?:[01]\d|2[0-3]):[0-5]\d")
 
 When = Literal["due", "scheduled", "missed"]
 
@@ -32,65 +36,43 @@ def when(due_at: float | None, now: float, grace_s: float = DEFAULT_GRACE_S) -> 
     return "due" if now - due_at <= grace_s else "missed"
 
 
-def next_due(due_ats: list[float | None], now: float) -> float | None:
-    """The earliest time still to come among ``due_ats`` (what ``--watch`` sleeps until), or None."""
-    future = [t for t in due_ats if t is not None and t > now]
-    return min(future) if future else None
-
-
-@functools.lru_cache(maxsize=1)
-def local_zone() -> tzinfo:
-    """The machine's time zone with its rules (TZ, else /etc/localtime), so a time the form gives without the
-    browser's zone is still checked for daylight saving; a fixed offset only when neither can be read."""
-    name = os.environ.get("TZ", "").lstrip(":")
-    if name:
-        try:
-            return ZoneInfo(name)
-        except (ZoneInfoNotFoundError, ValueError):
-            pass
-    try:
-        with open("/etc/localtime", "rb") as handle:
-            return ZoneInfo.from_file(handle, key=_zone_key("/etc/localtime"))
-    except (OSError, ValueError):
-        return datetime.now().astimezone().tzinfo or timezone.utc
-
-
-def _zone_key(path: str) -> str | None:
-    target = os.path.realpath(path)
-    marker = "/zoneinfo/"
-    return target.split(marker, 1)[1] if marker in target else None
-
-
-def zone_name(zone: tzinfo, at: datetime | None = None) -> str:
-    """``Europe/Berlin``, or the zone's abbreviation when it has no name."""
-    return getattr(zone, "key", None) or (at or datetime.now(timezone.utc)).astimezone(zone).tzname() or "UTC"
-
-
 def post_at_from(local: str, offset: str = "", zone: str = "", *, default_zone: tzinfo | None = None) -> str | None:
-    """The ``post_at`` text (ISO 8601 with its offset) for a ``datetime-local`` value; None when it is empty.
+    """The ``post_at`` text (ISO 8601 to the second, with its offset) for a ``datetime-local`` value; None when it is
+    empty. The one rule for every form that picks a time (the composer, the Posts page's edit and reschedule).
 
     The time is read in ``zone`` (the browser's IANA zone, which the pages send), else at ``offset`` (``+01:00``),
     else in ``default_zone`` (the machine's). A local time that does not exist in the zone (the hour the clocks
-    jump forward) is refused, never shifted; one that happens twice (the hour they go back) is refused unless
-    ``offset`` says which of the two is meant. ValueError carries the sentence for the person."""
+    jump forward) is refused, never shifted; one that happens twice (the hour they go back) is refused too. With a
+    zone the offset is not used: the browser computes it by guessing one of the two readings of a time that happens
+    twice, and no person chose that guess. ValueError carries the sentence for the person."""
     local, offset, zone = local.strip(), offset.strip(), zone.strip()
     if not local:
         return None
+    if not _LOCAL_TIME.fullmatch(local):
+        raise ValueError(f"{local!r} is not a date and time (expected e.g. 2026-12-03T09:00)")
     try:
         naive = datetime.fromisoformat(local)
     except ValueError:
         raise ValueError(f"{local!r} is not a date and time (expected e.g. 2026-12-03T09:00)") from None
-    if naive.tzinfo is not None:
-        raise ValueError(f"{local!r} already carries a UTC offset; give the local time alone")
     rules = _zone(zone)
     if rules is None and offset:
-        try:
-            moment = datetime.fromisoformat(local + offset)
-        except ValueError:
-            raise ValueError(f"the UTC offset must look like +01:00, -05:30 or Z, got {offset!r}") from None
-        return _text(moment)
-    rules = rules or default_zone or local_zone()
-    return _text(_in_zone(naive, rules, offset))
+        if not _OFFSET.fullmatch(offset):
+            raise ValueError(f"the UTC offset must look like +01:00, -05:30 or Z, got {offset!r}")
+        return _text(datetime.fromisoformat(local + offset.replace("Z", "+00:00")))
+    return _text(_in_zone(naive, rules or default_zone or local_zone()))
+
+
+def form_post_at(form: Mapping[str, str], *, default_zone: tzinfo | None = None) -> str | None:
+    """:func:`post_at_from` of a form's ``post_at_local``, ``offset`` and ``zone`` fields."""
+    return post_at_from(form.get("post_at_local") or "", form.get("offset") or "", form.get("zone") or "",
+                        default_zone=default_zone)
+
+
+def check_future(post_at: str, now: float) -> None:
+    """ValueError when ``post_at`` is more than PAST_SLACK_S before ``now`` (a form's time has minutes only, and a
+    click takes a moment)."""
+    if datetime.fromisoformat(post_at).timestamp() + PAST_SLACK_S < now:
+        raise ValueError(f"{post_at} is in the past: choose a time to come")
 
 
 def _zone(name: str) -> tzinfo | None:
@@ -102,8 +84,8 @@ def _zone(name: str) -> tzinfo | None:
         raise ValueError(f"{name!r} is not a time zone this machine knows") from None
 
 
-def _in_zone(naive: datetime, zone: tzinfo, offset: str) -> datetime:
-    """``naive`` in ``zone``: refused in a gap, and when it happens twice unless ``offset`` picks one."""
+def _in_zone(naive: datetime, zone: tzinfo) -> datetime:
+    """``naive`` in ``zone``; refused in a gap, and when it happens twice."""
     name = zone_name(zone, naive.replace(tzinfo=timezone.utc))
     early, late = naive.replace(tzinfo=zone, fold=0), naive.replace(tzinfo=zone, fold=1)
     back = early.astimezone(timezone.utc).astimezone(zone).replace(tzinfo=None)
@@ -111,18 +93,10 @@ def _in_zone(naive: datetime, zone: tzinfo, offset: str) -> datetime:
         raise ValueError(f"{naive:%Y-%m-%d %H:%M} does not exist in {name}: the clocks jump forward over it "
                          "(daylight saving); choose another time")
     if early.utcoffset() != late.utcoffset():
-        wanted = [moment for moment in (early, late) if _offset_text(moment) == offset.replace("Z", "+00:00")]
-        if wanted:
-            return wanted[0]
         raise ValueError(f"{naive:%Y-%m-%d %H:%M} happens twice in {name} (the clocks go back an hour): at "
-                         f"{_offset_text(early)} and again at {_offset_text(late)}; choose a time outside that hour")
+                         f"{utc_offset(early)} and again at {utc_offset(late)}; choose a time outside that hour")
     return early
 
 
-def _offset_text(moment: datetime) -> str:
-    text = moment.strftime("%z")
-    return f"{text[:3]}:{text[3:]}" if text else "+00:00"
-
-
 def _text(moment: datetime) -> str:
-    return moment.isoformat(timespec="minutes" if moment.second == 0 and not moment.microsecond else "seconds")
+    return moment.isoformat(timespec="seconds")

@@ -1,4 +1,5 @@
-"""``python -m tiktok report``: today's counts of every connected account as CSV files, optionally copied to S3.
+"""The daily report (:func:`write_report`): today's counts of every connected account as CSV files, optionally
+copied to S3. ``python -m tiktok report`` and the workers' daily job both call it.
 
 For each account: a fresh token (refreshed as needed), user info (with stats when ``user.info.stats`` was granted)
 and every public video, compared with the account's previous saved day (``csvfiles``). The day's files are written
@@ -8,65 +9,75 @@ account and per uploaded file; a progress bar only on a terminal.
 
 from __future__ import annotations
 
-import argparse
 import random
 import sys
 import threading
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
+from dataclasses import dataclass
+from datetime import date
 
 from tqdm import tqdm
 
-from tiktok.config import read_environment
-from tiktok.errors import AccountNotFound
+from tiktok.errors import AccountNotFound, ConfigError
 from tiktok.exitcodes import DONE, FAILED, ExitStatus, exit_status, outcome_line
 from tiktok.logs import inert
 from tiktok.report.daily import AccountOutcome, date_problem, report_account, utc_day, write_outcomes
 from tiktok.report.fetch import REPORT_RETRY, DisplayReader, display_limiter
-from tiktok.report.cli import DEFAULT_JOBS, DEFAULT_REPORTS_DIR, REPORTS_DIR_ENV, S3_ENDPOINT_ENV, S3_URI_ENV
+from tiktok.report.limits import DEFAULT_JOBS
 from tiktok.report.s3 import S3URIError, UploadOutcome, parse_s3_uri, upload_reports
 from tiktok.retry import Runtime
 from tiktok.services import Services, build_services
 from tiktok.auth.tokens import Account
 
-def command(args: argparse.Namespace, services: Services, *, clock: Callable[[], float] = time.time,
-            sleep: Callable[[float], None] = time.sleep, say: Callable[[str], None] | None = None) -> int:
-    """Run the parsed ``report`` command; returns the exit code."""
+
+@dataclass(frozen=True)
+class ReportRequest:
+    """Which report to write; where it goes (REPORTS_DIR, REPORTS_S3_URI, AWS_ENDPOINT_URL_S3) is in the settings."""
+
+    accounts: tuple[str, ...] = ()  # open_ids; empty: every connected account
+    day: date | None = None  # None: today (UTC); yesterday fills a missed run
+    jobs: int = DEFAULT_JOBS  # accounts read at once
+
+
+def write_report(services: Services, request: ReportRequest = ReportRequest(), *,
+                 clock: Callable[[], float] = time.time, sleep: Callable[[float], None] = time.sleep,
+                 say: Callable[[str], None] | None = None) -> ExitStatus:
+    """Write the day's report of ``request``'s accounts, upload it when an S3 URI is set; one line per account and
+    per uploaded file; the exit status. A day or S3 URI that cannot be used is a ConfigError before anything is
+    read or written; an unknown account is AccountNotFound."""
     write = say or (lambda line: tqdm.write(line, file=sys.stdout))
     say = lambda line: write(inert(line, newlines=False))  # noqa: E731 - names and errors come from TikTok
-    env = read_environment()
+    settings = services.settings.report
+    emulated = services.settings.tiktok.emulated
     today = utc_day(clock())
-    day = args.date or today
-    root = Path(args.reports or env.get(REPORTS_DIR_ENV) or DEFAULT_REPORTS_DIR)
-    s3_uri = args.s3_uri or env.get(S3_URI_ENV) or None
-    problem = date_problem(day, today) or _s3_problem(s3_uri)
+    day = request.day or today
+    problem = date_problem(day, today) or _s3_problem(settings.s3_uri)
     if problem:
-        print(f"error: {inert(problem, newlines=False)}", file=sys.stderr)
-        return ExitStatus.BAD_INPUT
-    prefix = "[emulator] " if services.settings.emulated else ""
-    accounts = _chosen(services, args.account)
+        raise ConfigError(problem)
+    prefix = "[emulator] " if emulated else ""
+    accounts = _chosen(services, request.accounts)
     if not accounts:
-        say(f"{prefix}no connected accounts in {services.settings.tokens_path}; log in with the app first")
+        say(f"{prefix}no connected accounts in {services.settings.store.tokens_path}; log in with the app first")
     readers = thread_readers(services, Runtime(sleep=sleep, rng=random.Random(), policy=REPORT_RETRY))
+    root = settings.reports_dir
     with tqdm(total=len(accounts), desc="report", unit="account", disable=None, leave=False) as bar:
         bar_lock = threading.Lock()
 
         def one(account: Account) -> AccountOutcome:
-            outcome = report_account(readers(), root, day, account, emulated=services.settings.emulated,
-                                     backfill=day < today)
+            outcome = report_account(readers(), root, day, account, emulated=emulated, backfill=day < today)
             with bar_lock:
                 bar.update(1)
             return outcome
-        outcomes = in_parallel(one, accounts, getattr(args, "jobs", DEFAULT_JOBS))
+        outcomes = in_parallel(one, accounts, request.jobs)
     outcomes, written = write_outcomes(root, day, outcomes)
     for outcome in outcomes:
         say(prefix + format_outcome(outcome))
-    endpoint = args.s3_endpoint_url or env.get(S3_ENDPOINT_ENV) or None  # also from .env, which boto3 ignores
-    uploads = upload_reports(written, s3_uri, endpoint_url=endpoint) if s3_uri and written else []
+    uri = settings.s3_uri
+    uploads = upload_reports(written, uri, endpoint_url=settings.s3_endpoint_url) if uri and written else []
     for upload in uploads:
-        say(prefix + format_upload(upload, s3_uri))
+        say(prefix + format_upload(upload, uri or ""))
     return exit_status([*outcomes, *(FAILED for u in uploads if not u.ok)])  # a failed upload counts as failed
 
 
@@ -100,7 +111,7 @@ def _s3_problem(uri: str | None) -> str | None:
     try:
         parse_s3_uri(uri)
     except S3URIError as exc:
-        return f"--s3-uri / ${S3_URI_ENV}: {exc}"
+        return f"--s3-uri / $REPORTS_S3_URI: {exc}"
     return None
 
 

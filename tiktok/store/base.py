@@ -1,4 +1,5 @@
-"""The post store's interface, its values and rules, and the one place that chooses where things are kept.
+"""The one place that chooses where things are kept; the post store's values, rules and interface live in
+:mod:`tiktok.store.model` and are re-exported here for callers.
 
 Posts, their history and their claims live in one store: SQLite by default (one file beside the token file), or
 PostgreSQL when ``DATABASE_URL`` is set. :func:`open_store` is the only code that looks at which; everything else
@@ -20,174 +21,13 @@ Every change is one transaction on one row; a change that needs a post in a give
 
 from __future__ import annotations
 
-import json
-from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable, Protocol
+from typing import Callable
 
 from tiktok.config import Settings
-from tiktok.store.records import DONE, FAILED, IN_FLIGHT, PENDING_INIT, Claim, PostRecord
-
-QUEUED = "queued"
-CANCELLED = "cancelled"
-WITHDRAWN = "withdrawn"
-STATES = (QUEUED, PENDING_INIT, "uploading", "processing", "posted", "inbox", FAILED, CANCELLED, WITHDRAWN)
-ENDED = frozenset({CANCELLED, WITHDRAWN})  # no run ever posts these again (their record stays)
-EDITABLE = frozenset({QUEUED, FAILED})  # a person may edit, reschedule or cancel a post in these states
-BOARD_GROUPS = ("failed", "in_progress", "upcoming", "done")  # the Posts page's groups, in page order
-HIDDEN = "hidden"
-ORIGINS = ("app", "manifest", "earlier")  # the composer, a manifest import, a results file's orphan record
-
-
-@dataclass(frozen=True)
-class Lifecycle:
-    """The columns derived from a post's record (pure: :func:`lifecycle`)."""
-
-    state: str
-    board: str
-    open: bool
-    follow_until: float | None
-
-
-def lifecycle(record: PostRecord | None, ended: str | None = None, *, history: bool = False) -> Lifecycle:
-    """Where a post stands, from its record and whether a person or an import ended it.
-
-    ``open``: a run has something to do (not started, in flight, or failed in a way a run retries by itself).
-    ``board``: its Posts-page group; a missed schedule is decided when the page is read (it depends on now).
-    ``history``: a record whose entry is gone (an earlier version's): no run ever looks at it again, and the page
-    shows it only when it was posted."""
-    follow = record.follow_until if record is not None else None
-    if ended is not None:
-        return Lifecycle(ended, HIDDEN, False, None)
-    if history:
-        state = record.state if record is not None else QUEUED
-        return Lifecycle(state, "done" if state in DONE else HIDDEN, False, None)
-    if record is None:
-        return Lifecycle(QUEUED, "upcoming", True, None)
-    if record.state in DONE:
-        return Lifecycle(record.state, "done", False, follow)
-    if record.retry_requested:
-        return Lifecycle(record.state, "upcoming", True, None)
-    if record.needs_force:  # every run reports it until --force, Retry or Cancel
-        return Lifecycle(record.state, "failed", True, None)
-    if record.state == PENDING_INIT:
-        return Lifecycle(record.state, "in_progress", True, None)
-    if record.state in IN_FLIGHT:
-        return Lifecycle(record.state, "in_progress", True, None)
-    return Lifecycle(FAILED, "failed", not record.needs_person, None)
-
-
-@dataclass(frozen=True)
-class Post:
-    """One post as the store holds it. ``entry`` is a manifest entry as JSON (``None`` for history kept from an
-    old results file whose entry is gone); ``record`` is None until a run starts it."""
-
-    id: int
-    key: str
-    user_id: str
-    entry: dict[str, Any] | None
-    origin: str
-    state: str
-    board: str
-    revision: int
-    change: int
-    created_at: float
-    updated_at: float
-    record: PostRecord | None = None
-    source: str | None = None
-    source_index: int | None = None
-    media_name: str | None = None
-    source_post_at: str | None = None  # post_at as its manifest last said it
-    due_at: float | None = None
-    check_caption: bool = False
-    open: bool = True
-
-    @property
-    def label(self) -> str:
-        """``post 17``: how lines and pages name it."""
-        return f"post {self.id}"
-
-    @property
-    def post_at(self) -> str | None:
-        return (self.entry or {}).get("post_at")
-
-    @property
-    def started(self) -> bool:
-        return self.record is not None
-
-
-@dataclass(frozen=True)
-class ClaimResult:
-    """``holder``: the live claim of another run (nothing is ours); ``taken_over``: a stopped run's claim replaced."""
-
-    holder: Claim | None = None
-    taken_over: Claim | None = None
-
-
-@dataclass
-class ImportResult:
-    """What a manifest import changed, in the store's words (the importer adds the file's problems)."""
-
-    added: list[Post] = field(default_factory=list)
-    withdrawn: list[Post] = field(default_factory=list)
-    revived: list[Post] = field(default_factory=list)
-    rescheduled: list[Post] = field(default_factory=list)
-    kept: int = 0
-    migrated: int = 0  # records moved in from an earlier results file
-    unchanged: bool = False  # the manifest is byte for byte what the last import read
-
-
-@dataclass(frozen=True)
-class ImportEntry:
-    """One valid manifest entry for :meth:`PostStore.import_manifest`."""
-
-    key: str
-    user_id: str
-    entry: dict[str, Any]  # as stored: video_path absolute
-    index: int
-    due_at: float | None
-    record: PostRecord | None = None  # from an earlier results file
-
-
-class PostStore(Protocol):
-    """Posts, their history and claims (see the module docstring). Errors: :class:`~tiktok.errors.StoreError`
-    (exit 2, or 4 when ``transient``); a change refused as asked: :class:`~tiktok.errors.ChangeRefused`."""
-
-    where: str  # how messages name it: the file, or the database without its password
-
-    # posts
-    def add(self, entry: dict[str, Any], *, key: str, due_at: float | None, media_name: str | None = None,
-            origin: str = "app") -> Post: ...
-    def get(self, post_id: int) -> Post | None: ...
-    def find(self, key: str) -> Post | None: ...
-    def open_posts(self, *, now: float, retry_failed: bool = False, user_id: str | None = None,
-                   scheduled: bool = True) -> list[Post]: ...
-    def edit(self, post_id: int, entry: dict[str, Any], *, due_at: float | None, revision: int) -> Post: ...
-    def cancel(self, post_id: int, *, revision: int | None = None) -> Post: ...
-    def still_queued(self, post_id: int, revision: int) -> bool: ...
-    def import_manifest(self, source: str, digest: str, entries: list[ImportEntry], *, orphans: list[PostRecord],
-                        legacy: str | None, problems: list[str]) -> ImportResult: ...
-    def last_import(self, source: str) -> dict[str, Any] | None: ...
-    def count(self) -> int: ...
-
-    # records
-    def start(self, post_id: int, revision: int, record: PostRecord) -> PostRecord | None: ...
-    def save(self, post_id: int, record: PostRecord) -> PostRecord: ...
-    def request_retry(self, post_id: int) -> bool: ...
-
-    # claims
-    def claim(self, post: Post) -> ClaimResult: ...
-    def release(self, post: Post) -> None: ...
-    def live_claims(self, posts: Iterable[Post]) -> set[int]: ...
-
-    # the Posts page
-    def board_page(self, group: str, *, missed_before: float, offset: int, limit: int) -> list[Post]: ...
-    def board_counts(self, *, missed_before: float) -> dict[str, int]: ...
-    def changed_since(self, change: int, *, limit: int) -> list[Post]: ...
-    def latest_change(self) -> int: ...
-    def next_due(self, now: float) -> float | None: ...
-    def scheduled_count(self, now: float) -> int: ...
-
-    def close(self) -> None: ...
+from tiktok.store.model import (  # noqa: F401 - the store's values, re-exported: callers import them from here
+    BOARD_GROUPS, EDITABLE, ENDED, HIDDEN, ClaimResult, ImportEntry, ImportResult, Lifecycle, Post, PostStore,
+    dumps, lifecycle,
+)
 
 
 def open_store(settings: Settings, *, migrate: bool = True, clock: Callable[[], float] | None = None) -> PostStore:
@@ -223,7 +63,3 @@ def shared_limiter(settings: Settings, limits):
         return PgLimiter(settings.database_url, limits)
     from tiktok.ratelimit import TokenLimiter
     return TokenLimiter(limits)
-
-
-def dumps(value: Any) -> str:
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"), sort_keys=True)

@@ -29,7 +29,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from tiktok.db.connection import check_url, connect, describe, refused_login
 from tiktok.errors import DatabaseError, StoreError, StoreUnavailable
 from tiktok.store import schema
-from tiktok.store.base import ClaimResult, Post, dumps, lifecycle
+from tiktok.store.model import ClaimResult, Post, dumps, lifecycle
 from tiktok.store.records import Claim, PostRecord
 from tiktok.store.sql import SqlStore
 

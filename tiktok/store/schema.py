@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from typing import Callable
 
 from sqlalchemy import (
-    BigInteger, Boolean, Column, Float, Index, Integer, MetaData, String, Table, Text, text,
+    BigInteger, Boolean, Column, Float, Index, Integer, MetaData, String, Table, Text,
 )
 
 metadata = MetaData()
@@ -39,7 +39,7 @@ posts = Table(
     Column("source_index", Integer),                          # its position there at the last import (0-based)
     Column("source_post_at", Text),                           # post_at as that manifest last said it
     Column("media_name", Text),                               # the file name the person uploaded
-    Column("state", String(16), nullable=False),              # base.STATES
+    Column("state", String(16), nullable=False),              # records.State
     Column("board", String(16), nullable=False),              # base.BOARD_GROUPS, or hidden
     Column("open", Boolean, nullable=False),                  # a run has something to do for it
     Column("due_at", Float),                                  # post_at as epoch seconds
@@ -136,6 +136,3 @@ def upgrade(conn, *, now: float) -> list[Migration]:
 
 def current(conn) -> int:
     return max(applied(conn), default=0)
-
-
-SELECT_ONE = text("SELECT 1")

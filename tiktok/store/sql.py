@@ -21,16 +21,13 @@ from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from tiktok.errors import ChangeRefused, StoreError
 from tiktok.sealing import cipher_for, is_sealed
 from tiktok.store import schema
-from tiktok.store.base import (
-    CANCELLED, EDITABLE, ENDED, HIDDEN, QUEUED, WITHDRAWN, ClaimResult, ImportEntry, ImportResult, Post, dumps,
-    lifecycle,
-)
-from tiktok.store.records import FAILED, PENDING_INIT, PostRecord
+from tiktok.store.model import EDITABLE, ENDED, HIDDEN, ClaimResult, ImportEntry, ImportResult, Post, dumps, lifecycle
+from tiktok.store.records import PostRecord, State
 
 P = schema.posts
 CHANGE = "change"
-NOT_STARTED = (QUEUED,)
-STARTABLE = (QUEUED, FAILED, PENDING_INIT)  # a run may begin an attempt from these (in-flight posts are resumed)
+# A run may begin an attempt from these (in-flight posts are resumed, never begun again).
+STARTABLE = (State.QUEUED, State.FAILED, State.PENDING_INIT)
 
 
 class SqlStore:
@@ -94,11 +91,10 @@ class SqlStore:
     def _post(self, row) -> Post:
         record = self._record_of(row.key, row.record) if row.record is not None else None
         return Post(id=row.id, key=row.key, user_id=row.user_id, entry=json.loads(row.entry) if row.entry else None,
-                    origin=row.origin, state=row.state, board=row.board, revision=row.revision, change=row.change,
-                    created_at=row.created_at, updated_at=row.updated_at, record=record, source=row.source,
-                    source_index=row.source_index, media_name=row.media_name, due_at=row.due_at,
-                    source_post_at=row.source_post_at,
-                    check_caption=bool(row.check_caption), open=bool(row.open))
+                    origin=row.origin, state=State(row.state), board=row.board, revision=row.revision,
+                    change=row.change, created_at=row.created_at, updated_at=row.updated_at, record=record,
+                    source=row.source, source_index=row.source_index, media_name=row.media_name, due_at=row.due_at,
+                    source_post_at=row.source_post_at, check_caption=bool(row.check_caption), open=bool(row.open))
 
     def _record_of(self, key: str, text: str) -> PostRecord:
         try:
@@ -178,7 +174,7 @@ class SqlStore:
         parts.append(P.c.follow_until > now)
         if retry_failed:
             parts.append(and_(P.c.entry.is_not(None), or_(
-                P.c.state == FAILED, and_(P.c.state == PENDING_INIT, P.c.board == "failed"))))
+                P.c.state == State.FAILED, and_(P.c.state == State.PENDING_INIT, P.c.board == "failed"))))
         found: dict[int, Post] = {}
         with self._read() as conn:
             for part in parts:
@@ -217,7 +213,7 @@ class SqlStore:
             if revision is not None:
                 where.append(P.c.revision == revision)
             done = conn.execute(update(P).where(*where).values(
-                state=CANCELLED, board=HIDDEN, open=False, follow_until=None, change=change, updated_at=now))
+                state=State.CANCELLED, board=HIDDEN, open=False, follow_until=None, change=change, updated_at=now))
             if done.rowcount != 1:
                 raise ChangeRefused(self._why_not(conn, post_id, revision))
             return self._one(conn, post_id)
@@ -279,12 +275,12 @@ class SqlStore:
         False when it is not such a post any more (retried, posted or started meanwhile)."""
         with self._write() as conn:
             self._lock_counter(conn)
-            row = conn.execute(select(P).where(P.c.id == post_id, P.c.state.in_((FAILED, PENDING_INIT)),
+            row = conn.execute(select(P).where(P.c.id == post_id, P.c.state.in_((State.FAILED, State.PENDING_INIT)),
                                                P.c.entry.is_not(None)).with_for_update()).first()
             if row is None or row.record is None:
                 return False
             record = self._record_of(row.key, row.record)
-            if record.retry_requested or (record.state == PENDING_INIT and record.outcome is None):
+            if record.retry_requested or (record.state == State.PENDING_INIT and record.outcome is None):
                 return False
             record = replace(record, retry_requested=True, updated_at=self.clock())
             change = self._bump(conn)
@@ -373,10 +369,10 @@ class SqlStore:
                 self._import_one(conn, source, entry, change, now, result)
             keys = [entry.key for entry in entries]
             gone = conn.execute(select(P).where(P.c.source == source, P.c.origin == "manifest",
-                                                P.c.state == QUEUED, not_(P.c.key.in_(keys)))).all()
+                                                P.c.state == State.QUEUED, not_(P.c.key.in_(keys)))).all()
             for row in gone:
                 conn.execute(update(P).where(P.c.id == row.id).values(
-                    state=WITHDRAWN, board=HIDDEN, open=False, change=change, updated_at=now))
+                    state=State.WITHDRAWN, board=HIDDEN, open=False, change=change, updated_at=now))
                 result.withdrawn.append(self._post(row))
             for record in orphans:
                 if conn.execute(select(P.c.id).where(P.c.key == record.key)).first() is None:
@@ -416,11 +412,11 @@ class SqlStore:
             if stored is not None and path is not None and stored.get("video_path") != path:
                 stored["video_path"] = path  # a relative video_path: the video moved with its manifest
                 values.update(entry=dumps(stored), revision=row.revision + 1)
-        if row.state == WITHDRAWN and row.record is None and row.origin == "manifest":
+        if row.state == State.WITHDRAWN and row.record is None and row.origin == "manifest":
             values.update(entry=dumps(entry.entry), due_at=entry.due_at, revision=row.revision + 1,
                           **self._record_values(None))
             result.revived.append(self._post(row))
-        elif row.state == QUEUED and row.origin == "manifest" and post_at != row.source_post_at:
+        elif row.state == State.QUEUED and row.origin == "manifest" and post_at != row.source_post_at:
             stored = {k: v for k, v in (stored or entry.entry).items() if k != "post_at"}
             if post_at is not None:
                 stored["post_at"] = post_at
@@ -428,7 +424,7 @@ class SqlStore:
             result.rescheduled.append(self._post(row))
         else:
             result.kept += 1
-        if entry.record is not None and row.record is None and row.state == QUEUED:
+        if entry.record is not None and row.record is None and row.state == State.QUEUED:
             values.update(self._record_values(entry.record))
             result.migrated += 1
         if values:
@@ -437,7 +433,7 @@ class SqlStore:
     # -- the Posts page --------------------------------------------------------------------------------------------
 
     def _missed(self, missed_before: float):
-        return and_(P.c.board == "upcoming", P.c.state == QUEUED, P.c.due_at.is_not(None),
+        return and_(P.c.board == "upcoming", P.c.state == State.QUEUED, P.c.due_at.is_not(None),
                     P.c.due_at < missed_before)
 
     def _group(self, group: str, missed_before: float):
@@ -483,12 +479,12 @@ class SqlStore:
         """Posts not started whose time is still to come."""
         with self._read() as conn:
             return conn.execute(select(func.count()).select_from(P).where(
-                P.c.open == True, P.c.due_at > now, P.c.state == QUEUED)).scalar_one()  # noqa: E712
+                P.c.open == True, P.c.due_at > now, P.c.state == State.QUEUED)).scalar_one()  # noqa: E712
 
     def next_due(self, now: float) -> float | None:
         with self._read() as conn:
             return conn.execute(select(P.c.due_at).where(P.c.open == True, P.c.due_at > now,  # noqa: E712
-                                                         P.c.state == QUEUED)
+                                                         P.c.state == State.QUEUED)
                                 .order_by(P.c.due_at).limit(1)).scalar()
 
     def moving(self) -> bool:

@@ -33,7 +33,7 @@ from sqlalchemy.pool import QueuePool
 
 from tiktok.errors import StoreError
 from tiktok.store import schema
-from tiktok.store.base import ClaimResult, Post
+from tiktok.store.model import ClaimResult, Post
 from tiktok.store.records import Claim
 from tiktok.store.sql import SqlStore
 

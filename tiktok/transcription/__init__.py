@@ -1,6 +1,6 @@
 """Transcription: from an account, a URL or a file to a searchable transcript.
 
-- ``cli``        transcribe.py's command line
+- ``command``    how transcribe.py's run goes once its options are read (tiktok/commands/transcribe.py)
 - ``jobs``       inputs become one job per video (or an outcome saying why not)
 - ``run``        each job: TikTok's captions, or download and transcribe; then save
 - ``videolist``  an account's videos through /v2/video/list/

@@ -1,57 +1,40 @@
-"""What ``transcribe.py`` does once its arguments parse: jobs, downloads, transcripts, a summary (see ``cli``)."""
+"""How a transcription run goes once its request is made (:class:`TranscribeRequest`): the AssemblyAI target, the
+transcripts folder, one job per video, a line per video as it ends, and a summary (``transcribe.py``)."""
 
 from __future__ import annotations
 
-import argparse
-import sys
 import time
 from collections.abc import Callable, Sequence
 from contextlib import ExitStack
 from pathlib import Path
 
-from tiktok.config import load_settings, read_environment
-from tiktok.errors import ConfigError, DatabaseError, TokenFileError
-from tiktok.exitcodes import ExitStatus, exit_status, outcome_label
+from tiktok.config import Settings
+from tiktok.exitcodes import exit_status, outcome_label
 from tiktok.logs import echo
-from tiktok.services import build_services
-from tiktok.transcription.cli import DEFAULT_TRANSCRIPTS_DIR
+from tiktok.services import Services
 from tiktok.transcription.jobs import Outcome, assemblyai_target, collect_jobs, trusted_hosts
+from tiktok.transcription.options import TranscribeRequest
 from tiktok.transcription.run import run_jobs
-from tiktok.transcription.store import TranscriptsFolderError, TranscriptStore
+from tiktok.transcription.store import TranscriptStore
 
-def run(args: argparse.Namespace, *, sleep: Callable[[float], None] = time.sleep) -> int:
-    if not args.inputs and not args.account:
-        echo("error: nothing to transcribe: give video URLs or files, or --account OPEN_ID", file=sys.stderr)
-        return ExitStatus.BAD_INPUT
-    try:
-        env = read_environment()
-        settings = load_settings(env)
-    except ConfigError as exc:
-        echo(f"error: {exc}", file=sys.stderr, newlines=True)
-        return ExitStatus.BAD_INPUT
-    prefix = "[emulator] " if settings.emulated else ""
+
+def run(request: TranscribeRequest, settings: Settings, services: Services, *,
+        sleep: Callable[[float], None] = time.sleep) -> int:
+    """Transcribe what ``request`` names; the exit status. No key (outside emulator mode), an unusable transcripts
+    folder or token store raise before any video is touched (ConfigError, TranscriptsFolderError, TokenFileError)."""
+    prefix = "[emulator] " if settings.tiktok.emulated else ""
     say = lambda text: echo(prefix + text)  # noqa: E731 - titles, names and errors come from TikTok: made inert
     with ExitStack() as stack:
-        try:
-            # first: without a key, stop before touching anything
-            target = assemblyai_target(env, settings, stack, jobs=args.jobs)
-            store = TranscriptStore(args.transcripts or env.get("TRANSCRIPTS_DIR") or DEFAULT_TRANSCRIPTS_DIR)
-            store.ensure_writable()
-        except (ConfigError, TranscriptsFolderError) as exc:
-            echo(f"{prefix}error: {exc}", file=sys.stderr, newlines=True)
-            return ExitStatus.BAD_INPUT
+        target = assemblyai_target(settings, stack, jobs=request.jobs)  # first: without a key, stop before anything
+        store = TranscriptStore(settings.transcription.transcripts_dir)
+        store.ensure_writable()
         if target.standin:
             say("no ASSEMBLYAI_API_KEY: using the local AssemblyAI stand-in; the transcripts are synthetic "
                 "stand-in text, not speech recognition")
-        try:
-            jobs, outcomes = collect_jobs(args, settings, build_services(settings), sleep=sleep, say=say)
-        except (TokenFileError, DatabaseError) as exc:
-            echo(f"{prefix}error: {exc}", file=sys.stderr, newlines=True)
-            return ExitStatus.TRY_LATER if exc.transient else ExitStatus.BAD_INPUT
-        outcomes += run_jobs(jobs, store, target, args, trusted_hosts(settings), say)
+        jobs, outcomes = collect_jobs(request, settings, services, sleep=sleep, say=say)
+        outcomes += run_jobs(jobs, store, target, request, trusted_hosts(settings), say)
     say(summary(outcomes, store.root, target.standin))
     return exit_status(outcomes)
-
 
 
 def summary(outcomes: Sequence[Outcome], root: Path, standin: bool) -> str:

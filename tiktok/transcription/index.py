@@ -31,6 +31,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Callable, Iterator
 
+from tiktok.config import cache_home
 from tiktok.transcription.snippets import Snippet, make_snippets
 
 log = logging.getLogger(__name__)
@@ -383,7 +384,7 @@ def read_text(path: Path) -> str | None:
 def fallback_path(root: Path) -> Path:
     """Where the index of a read-only transcripts folder lives: the user's own cache folder (mode 0700), one file
     per transcripts folder (never a guessable name in the shared temp folder)."""
-    cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "tiktok-tool"
+    cache = cache_home() / "tiktok-tool"
     cache.mkdir(mode=0o700, parents=True, exist_ok=True)
     digest = hashlib.sha256(str(root.resolve()).encode()).hexdigest()[:16]
     return cache / f"transcripts-{digest}{INDEX_NAME}"

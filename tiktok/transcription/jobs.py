@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import argparse
 import hashlib
 import logging
 import re
@@ -19,7 +18,7 @@ from tiktok.transcription.download import classify_url
 from tiktok.errors import ConfigError, RelinkNeeded, ScopeError, TikTokError
 from tiktok.exitcodes import BAD_INPUT, FAILED, RELINK, TRY_LATER, outcome_line
 from tiktok.services import Services
-from tiktok.transcription.options import poll_interval_for, video_key_terms
+from tiktok.transcription.options import TranscribeRequest, poll_interval_for, video_key_terms
 from tiktok.transcription.store import TranscriptRecord, safe_name
 from tiktok.retry import DISPLAY_RETRY, Runtime
 from tiktok.transcription.videolist import list_videos
@@ -66,22 +65,16 @@ def format_outcome(outcome: Outcome) -> str:
     return outcome_line(outcome.status, outcome.label, outcome.detail)
 
 
-def assemblyai_target(env: Mapping[str, str], settings: Settings, stack: ExitStack, *, jobs: int = 1) -> Target:
+def assemblyai_target(settings: Settings, stack: ExitStack, *, jobs: int = 1) -> Target:
     """The configured AssemblyAI; in emulator mode with no key, a stand-in served on loopback until ``stack`` ends.
 
     Polls every ``poll_interval_for(jobs)`` seconds unless ASSEMBLYAI_POLLING_INTERVAL says otherwise.
     """
-    key = (env.get("ASSEMBLYAI_API_KEY") or "").strip()
-    if key:
-        base = (env.get("ASSEMBLYAI_BASE_URL") or "").strip() or DEFAULT_BASE_URL
-        raw_poll = (env.get("ASSEMBLYAI_POLLING_INTERVAL") or "").strip()
-        try:
-            poll = float(raw_poll) if raw_poll else poll_interval_for(jobs)
-        except ValueError:
-            raise ConfigError(f"ASSEMBLYAI_POLLING_INTERVAL={raw_poll!r} is not a number of seconds") from None
-        if poll <= 0:
-            raise ConfigError("ASSEMBLYAI_POLLING_INTERVAL must be more than 0 seconds")
-        return Target(api_key=key, base_url=base.rstrip("/"), poll_interval_s=poll)
+    chosen = settings.transcription
+    if chosen.assemblyai_api_key:
+        poll = chosen.polling_interval_s or poll_interval_for(jobs)
+        base = chosen.assemblyai_base_url or DEFAULT_BASE_URL
+        return Target(api_key=chosen.assemblyai_api_key, base_url=base.rstrip("/"), poll_interval_s=poll)
     if not settings.emulated:
         raise ConfigError("ASSEMBLYAI_API_KEY is not set: create a key in your AssemblyAI dashboard and put "
                           "ASSEMBLYAI_API_KEY=... in .env (nothing was downloaded or sent)")
@@ -99,18 +92,18 @@ def trusted_hosts(settings: Settings) -> frozenset[str]:
     return frozenset({urlsplit(settings.api_base).netloc}) if settings.emulated else frozenset()
 
 
-def collect_jobs(args: argparse.Namespace, settings: Settings, services: Services, *,
+def collect_jobs(request: TranscribeRequest, settings: Settings, services: Services, *,
                  sleep: Callable[[float], None], say: Callable[[str], None]) -> tuple[list[Job], list[Outcome]]:
     """Jobs for every usable input; an Outcome for each input that could not become jobs."""
     jobs: list[Job] = []
     problems: list[Outcome] = []
     accounts = services.store.load()
     usernames = {a.username: a.open_id for a in accounts.values() if a.username}
-    for value in args.inputs:
+    for value in request.inputs:
         job_or_problem = job_for_input(value, trusted_hosts(settings), usernames)
         (jobs if isinstance(job_or_problem, Job) else problems).append(job_or_problem)
-    for open_id in args.account:
-        found, problem = account_jobs(open_id, args, settings, services, sleep)
+    for open_id in request.accounts:
+        found, problem = account_jobs(open_id, request, settings, services, sleep)
         jobs += found
         if problem is not None:
             problems.append(problem)
@@ -157,7 +150,7 @@ def job_for_input(value: str, trusted: frozenset[str], usernames: Mapping[str, s
     return Job(record=record, path=resolved)
 
 
-def account_jobs(open_id: str, args: argparse.Namespace, settings: Settings, services: Services,
+def account_jobs(open_id: str, request: TranscribeRequest, settings: Settings, services: Services,
                  sleep: Callable[[float], None]) -> tuple[list[Job], Outcome | None]:
     """Jobs for every listed video of one connected account (as many as were listed before any failure)."""
     account = services.store.get(open_id)
@@ -172,7 +165,7 @@ def account_jobs(open_id: str, args: argparse.Namespace, settings: Settings, ser
         return [], Outcome(RELINK, account.label, f"log in again in the app: {account.relink_reason}")
     token_call = lambda fn: call_with_token(services.store, services.oauth, open_id, fn)
     try:
-        videos = list_videos(services.api, token_call, limit=args.limit, since=args.since,
+        videos = list_videos(services.api, token_call, limit=request.limit, since=request.since,
                              runtime=Runtime(sleep=sleep, policy=DISPLAY_RETRY))
     except RelinkNeeded as exc:
         return [], Outcome(RELINK, account.label, f"log in again in the app: {exc.reason}")

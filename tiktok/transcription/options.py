@@ -20,14 +20,13 @@ import re
 from dataclasses import dataclass
 from typing import Any, Iterable
 
-MAX_KEY_TERMS = 1000           # AssemblyAI keyterms prompting: "up to 1,000 words or phrases"
-MAX_KEY_TERM_WORDS = 6         # ... "maximum 6 words per phrase"
-MAX_SPEAKERS_EXPECTED = 10     # SDK docstring for speakers_expected: "Up to 10 speakers are supported"
+from tiktok.transcription.limits import (DEFAULT_JOBS, DEFAULT_TIMEOUT_S, MAX_KEY_TERM_WORDS, MAX_KEY_TERMS,
+                                         SHORT_CLIP_POLL_S)
 
 # Polling (see poll_interval_for). AssemblyAI allows 20,000 HTTP requests per five minutes per account (pre-recorded
 # rate limits: "HTTP rate limits"), about 66 a second. A TikTok clip is usually done within seconds, so the SDK's
-# default 3 s between polls is mostly waiting after the transcript is already finished (1.5 s on average, per clip).
-SHORT_CLIP_POLL_S = 0.5        # our choice: at most half a second late, 2 polls a second per transcript
+# default 3 s between polls is mostly waiting after the transcript is already finished (1.5 s on average, per clip):
+# SHORT_CLIP_POLL_S.
 HTTP_LIMIT_PER_S = 20_000 / 300  # AssemblyAI's account-wide HTTP limit, as requests per second
 POLL_SHARE_OF_LIMIT = 1 / 3    # polling may use a third of it: uploads, creates and other tools share the account
 _HASHTAG = re.compile(r"#(\w+)")
@@ -65,6 +64,22 @@ class TranscriptOptions:
         """The run's key terms, then the video's own when ``video_key_terms``; distinct, capped at the limit."""
         own = list(video_terms) if self.video_key_terms else []
         return tuple(dict.fromkeys(clean_key_terms([*self.key_terms, *own])))[:MAX_KEY_TERMS]
+
+
+@dataclass(frozen=True)
+class TranscribeRequest:
+    """What one transcription run was asked for (``transcribe.py``'s options): its inputs and how each job goes."""
+
+    inputs: tuple[str, ...] = ()  # TikTok video URLs, media URLs or local files
+    accounts: tuple[str, ...] = ()  # every video of these connected accounts
+    limit: int | None = None  # with accounts: only the newest N videos of each
+    since: float | None = None  # with accounts: only videos posted at or after this Unix time
+    jobs: int = DEFAULT_JOBS
+    force: bool = False  # transcribe again videos that are already done
+    timeout_s: float = DEFAULT_TIMEOUT_S  # longest wait for AssemblyAI per video
+    captions: bool = True  # take TikTok's own captions when offered
+    caption_languages: tuple[str, ...] = ()  # yt-dlp --sub-langs patterns; empty: English, else the first
+    options: TranscriptOptions = TranscriptOptions()
 
 
 def clean_key_terms(terms: Iterable[str]) -> list[str]:

@@ -8,7 +8,6 @@ transcript (``source: tiktok-captions``) and nothing is sent to AssemblyAI. Othe
 
 from __future__ import annotations
 
-import argparse
 import tempfile
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -23,7 +22,7 @@ from tiktok.progress import ByteProgress
 from tiktok.transcription.jobs import Job, Outcome, Target, format_outcome
 from tiktok.transcription.assemblyai import MediaFileError, TranscriptionError, TranscriptResult, transcribe_file
 from tiktok.transcription.captions import SOURCE_CAPTIONS, Captions, fetch_captions
-from tiktok.transcription.options import TranscriptOptions
+from tiktok.transcription.options import TranscribeRequest, TranscriptOptions
 from tiktok.transcription.store import TranscriptRecord, TranscriptsFolderError, TranscriptStore, safe_name
 
 DOWNLOAD_TIMEOUT_S = 30.0  # yt-dlp socket timeout: each network operation, not the whole download
@@ -32,7 +31,7 @@ SOURCE_ASSEMBLYAI = "assemblyai"  # TranscriptRecord.source when AssemblyAI made
 
 @dataclass(frozen=True)
 class JobSettings:
-    """How every job of one run goes (from the command line)."""
+    """How every job of one run goes (from the run's request)."""
 
     timeout_s: float
     force: bool = False
@@ -41,22 +40,22 @@ class JobSettings:
     options: TranscriptOptions = TranscriptOptions()
 
     @classmethod
-    def from_args(cls, args: argparse.Namespace) -> "JobSettings":
-        return cls(timeout_s=args.timeout, force=args.force, captions=not args.no_captions,
-                   caption_languages=tuple(args.caption_language), options=args.transcript_options)
+    def of(cls, request: TranscribeRequest) -> "JobSettings":
+        return cls(timeout_s=request.timeout_s, force=request.force, captions=request.captions,
+                   caption_languages=request.caption_languages, options=request.options)
 
 
-def run_jobs(jobs: list[Job], store: TranscriptStore, target: Target, args: argparse.Namespace,
+def run_jobs(jobs: list[Job], store: TranscriptStore, target: Target, request: TranscribeRequest,
              trusted: frozenset[str], say: Callable[[str], None]) -> list[Outcome]:
-    """Run every job, ``args.jobs`` at a time; one line per video as it finishes."""
-    settings = JobSettings.from_args(args)
+    """Run every job, ``request.jobs`` at a time; one line per video as it finishes."""
+    settings = JobSettings.of(request)
 
     def work(job: Job) -> Outcome:
         outcome = transcribe_job(job, store, target, settings, trusted=trusted)
         say(format_outcome(outcome))
         return outcome
 
-    with ThreadPoolExecutor(max_workers=args.jobs, thread_name_prefix="transcribe") as pool:
+    with ThreadPoolExecutor(max_workers=request.jobs, thread_name_prefix="transcribe") as pool:
         return list(pool.map(work, jobs))
 
 

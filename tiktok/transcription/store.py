@@ -195,12 +195,6 @@ class TranscriptStore:
                                         for h in found.hits),
                              total=found.total, page=found.page, per_page=found.per_page)
 
-    def _text_or_none(self, record: TranscriptRecord) -> str | None:
-        try:
-            return self.read(record.open_id, record.video_id)
-        except FileNotFoundError:
-            return None
-
     def _record_files(self) -> list[Path]:
         with self._folder_errors():
             if not self.root.exists():

@@ -44,9 +44,9 @@ def create_app(test_config: Mapping[str, Any] | None = None, *, settings: Settin
     from tiktok.web.views import bp
     app.register_blueprint(bp)
     from tiktok.web.stats import register as register_stats
-    register_stats(app, test_config)
+    register_stats(app, settings)
     from tiktok.web.transcripts import register as register_transcripts
-    register_transcripts(app, test_config)
+    register_transcripts(app, settings)
     from tiktok.web.posts import register as register_posts
     register_posts(app, test_config)  # the Posts page, the composer and the background posting runner
 

@@ -14,16 +14,17 @@ zone, with the zone named.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime, timezone, tzinfo
+from datetime import tzinfo
 from typing import Mapping
 
 from tiktok.auth.tokens import Account
 from tiktok.posting.caption import CaptionTooLong, build_caption
 from tiktok.posting.manifest import PostRequest
 from tiktok.posting.publisher import media_label
-from tiktok.posting.schedule import local_zone, when
+from tiktok.posting.schedule import when
 from tiktok.store.base import BOARD_GROUPS, Post
-from tiktok.store.records import IN_INBOX, PENDING_INIT, POSTED, PROCESSING, PUBLIC, UPLOADING, PostRecord
+from tiktok.store.records import PUBLIC, PostRecord, State
+from tiktok.text import duration, moment, relative, size, utc_iso
 
 TIKTOK_WEB = "https://www.tiktok.com"
 
@@ -81,6 +82,8 @@ class When:
 
 @dataclass(frozen=True)
 class Link:
+    """Where a posted card links: the post on tiktok.com, or on the emulator's own share page."""
+
     url: str
     emulated: bool
 
@@ -91,6 +94,8 @@ class Link:
 
 @dataclass(frozen=True)
 class Card:
+    """One post as the Posts page shows it (see :func:`post_card`)."""
+
     id: int  # the post's stable id (0 for nothing)
     revision: int
     state: str
@@ -136,6 +141,8 @@ class Card:
 
 @dataclass(frozen=True)
 class Group:
+    """One of the page's four groups: this page of its cards and how many it holds in all."""
+
     name: str
     title: str
     cards: tuple[Card, ...]
@@ -154,6 +161,8 @@ class Group:
 
 @dataclass(frozen=True)
 class Board:
+    """The whole page: its groups in page order, the manifest's problems and whether anything is moving."""
+
     groups: tuple[Group, ...]
     problems: tuple[str, ...] = ()  # the manifest's last import: entries it could not take
     emulated: bool = False
@@ -202,13 +211,13 @@ def post_card(post: Post, entry: PostRequest | None, accounts: Mapping[str, Acco
         state, detail = ("invalid", problem) if post.entry is not None else card_history(record)
         return Card(id=post.id, revision=post.revision, state=state, label=LABELS[state], detail=detail, who=who,
                     media=post.media_name or "", emulated=post_emulated, origin=post.origin,
-                    updated_at=post.updated_at, actions=("cancel",) if post.state in ("queued", "failed") and
+                    updated_at=post.updated_at, actions=("cancel",) if post.state in (State.QUEUED, State.FAILED) and
                     post.entry is not None else ())
     state, detail, progress = card_state(post, record, now=now, grace_s=grace_s)
     link = None
     # an emulated post seen by an app talking to TikTok has no emulator to link to: no link rather than a wrong one
     linkable = emulated or not post_emulated
-    if record is not None and record.state == POSTED and record.post_ids and who.username and linkable:
+    if record is not None and record.state == State.POSTED and record.post_ids and who.username and linkable:
         link = post_link(who.username, record.post_ids[0], emulated=post_emulated, emulator_base=emulator_base)
     return Card(id=post.id, revision=post.revision, state=state, label=LABELS[state], detail=detail, who=who,
                 caption=caption_of(entry), media=post.media_name or media_label(entry), kind=kind_of(entry),
@@ -219,9 +228,9 @@ def post_card(post: Post, entry: PostRequest | None, accounts: Mapping[str, Acco
 
 def card_history(record: PostRecord | None) -> tuple[str, str]:
     """A post kept from an earlier results file whose entry is gone: its record says how it ended."""
-    if record is not None and record.state == POSTED:
+    if record is not None and record.state == State.POSTED:
         return "posted", "posted by an earlier version (its manifest entry is gone)"
-    if record is not None and record.state == IN_INBOX:
+    if record is not None and record.state == State.IN_INBOX:
         return "inbox", "sent to the inbox by an earlier version (its manifest entry is gone)"
     return "failed", "kept from an earlier version's results file; its manifest entry is gone"
 
@@ -235,22 +244,22 @@ def card_state(post: Post, record: PostRecord | None, *, now: float,
         due_at = post.due_at
         state = when(due_at, now, grace_s)
         if state == "missed":
-            return state, (f"its time passed {relative(due_at, now)} (more than {grace_s / 60:.0f} min ago) and it "
+            return state, (f"its time passed {relative(due_at, now)} (more than {duration(grace_s)} ago) and it "
                            "was not posted: give it a new time, or cancel it"), None
         if state == "due":
             return state, "waiting for the next run to post it", None
         return state, "", None
-    if record.state == PENDING_INIT and record.outcome is not None:  # stopped with the init's answer unknown
+    if record.state == State.PENDING_INIT and record.outcome is not None:  # stopped with the init's answer unknown
         return "failed", failure_reason(record), None
-    if record.state == PENDING_INIT:
+    if record.state == State.PENDING_INIT:
         return "uploading", "starting: the post was sent to TikTok and its answer is awaited", None
-    if record.state == UPLOADING:
+    if record.state == State.UPLOADING:
         total = (record.plan or {}).get("video_size", 0)
         sent = record.bytes_sent
-        return "uploading", f"{megabytes(sent)} of {megabytes(total)} sent", (sent, total)
-    if record.state == PROCESSING:
+        return "uploading", f"{size(sent)} of {size(total)} sent", (sent, total)
+    if record.state == State.PROCESSING:
         return "processing", "TikTok is processing the post", None
-    if record.state == POSTED:
+    if record.state == State.POSTED:
         if record.awaiting_public_id(now):
             return "under_review", "published; TikTok has not released the public link yet (moderation)", None
         if not record.post_ids and record.privacy == PUBLIC:
@@ -258,7 +267,7 @@ def card_state(post: Post, record: PostRecord | None, *, now: float,
         if not record.post_ids:
             return "posted", "published; no public link (the post is not public)", None
         return "posted", "", None
-    if record.state == IN_INBOX:
+    if record.state == State.IN_INBOX:
         return "inbox", "sent to the creator's TikTok inbox: they finish it in the app", None
     reason = failure_reason(record)
     outcome = record.outcome
@@ -286,7 +295,7 @@ def actions_for(state: str, post: Post) -> tuple[str, ...]:
     if state in NOT_STARTED and record is None:
         return ("edit", "reschedule", "cancel")
     if state in ("failed", "relink") and record is not None and not record.retry_requested:
-        return ("retry", "edit", "cancel") if post.state == "failed" else ("retry",)
+        return ("retry", "edit", "cancel") if post.state == State.FAILED else ("retry",)
     return ()
 
 
@@ -321,37 +330,4 @@ def schedule_of(post: Post, now: float, tz: tzinfo | None) -> When | None:
     due_at = post.due_at
     if due_at is None:
         return None
-    return When(iso=iso_utc(due_at), fallback=local_time(due_at, tz), relative=relative(due_at, now), due_at=due_at)
-
-
-def iso_utc(epoch: float) -> str:
-    return datetime.fromtimestamp(epoch, timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
-
-
-def local_time(epoch: float, tz: tzinfo | None = None) -> str:
-    """``2026-12-03 09:00 Europe/Berlin (UTC+01:00)`` in ``tz`` (the server's zone by default), the zone named."""
-    zone = tz or local_zone()
-    moment = datetime.fromtimestamp(epoch, zone)
-    offset = moment.strftime("%z")
-    name = getattr(zone, "key", None) or moment.tzname() or "UTC"
-    return f"{moment:%Y-%m-%d %H:%M} {name} (UTC{offset[:3]}:{offset[3:]})"
-
-
-def relative(epoch: float, now: float) -> str:
-    """``in 5 min``, ``3 h ago``, ``just now``: rounded down to the largest unit."""
-    delta = epoch - now
-    seconds = abs(delta)
-    if seconds < 45:
-        return "now" if delta >= 0 else "just now"
-    for unit, size in (("d", 86400), ("h", 3600), ("min", 60)):
-        if seconds >= size:
-            amount = int(seconds // size)
-            break
-    else:  # pragma: no cover - seconds >= 45 always reaches "min"
-        unit, amount = "s", int(seconds)
-    text = f"{amount} {unit}"
-    return f"in {text}" if delta > 0 else f"{text} ago"
-
-
-def megabytes(n: int) -> str:
-    return f"{n / 1_000_000:.1f} MB"
+    return When(iso=utc_iso(due_at), fallback=moment(due_at, tz), relative=relative(due_at, now), due_at=due_at)

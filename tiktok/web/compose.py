@@ -103,7 +103,7 @@ def create():
     if isinstance(result, list):
         return render_form(accounts, open_id, creator, None, form=request.form, media=media, errors=result,
                            status=400)
-    from tiktok.web.posts import post_store
+    from tiktok.web.post_store import post_store
     checked = validate_manifest([result], source="form", allow_loopback=services().settings.emulated).entries[0]
     try:
         post = post_store().add(result, key=entry_key(result), due_at=checked.due_at,
@@ -163,7 +163,7 @@ def added_message(entry: dict[str, Any], creator: CreatorInfo, started: bool | N
     named = f"{media}, “{caption if len(caption) <= 60 else caption[:59] + '…'}”" if caption else media
     run = "the runner has started" if started else "the run going on now takes it next"
     if "post_at" in entry:
-        from tiktok.web.posts import time_html
+        from tiktok.web.post_store import time_html
         then = Markup("scheduled for ") + time_html(datetime.fromisoformat(entry["post_at"]).timestamp())
     elif entry.get("draft"):
         then = f"going to the creator's TikTok inbox as a draft, {run}"

@@ -15,9 +15,8 @@ used is a sentence naming it (503), never an error page with a traceback.
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Mapping
-from datetime import datetime, timezone
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -25,54 +24,31 @@ from flask import Blueprint, Flask, current_app, flash, g, jsonify, redirect, re
 from markupsafe import Markup
 
 from tiktok.errors import ChangeRefused, ConfigError, StoreError, TokenFileError
+from tiktok.posting.composition import parse_tags
 from tiktok.posting.importer import request_of
-from tiktok.posting.schedule import local_zone, post_at_from
-from tiktok.store.base import BOARD_GROUPS, EDITABLE, ENDED, Post, PostStore, open_store
+from tiktok.posting.schedule import check_future, form_post_at
+from tiktok.store.base import BOARD_GROUPS, EDITABLE, ENDED, Post, PostStore
+from tiktok.text import local_zone, utc_iso, zone_label
 from tiktok.web import queue_runner
-from tiktok.web.board import PAGE_SIZE, Board, Card, build_board, iso_utc, local_time, post_card
+from tiktok.web.post_store import install as install_store
+from tiktok.web.post_store import post_store, time_html
+from tiktok.web.board import PAGE_SIZE, Board, Card, build_board, post_card
 from tiktok.web.views import check_csrf, page_error, services
 
 bp = Blueprint("posts", __name__, url_prefix="/posts")
 
 CRON_LINE = "* * * * * cd {folder} && .venv/bin/python upload_to_tiktok.py"
-PAST_SLACK_S = 60  # datetime-local has minute resolution: the minute we are in still counts as now
 ACTION_PAST = {"edit": "edited", "reschedule": "rescheduled", "cancel": "cancelled", "retry": "retried"}
 DELTA_LIMIT = 200  # cards one poll may carry; more than that and the page loads the board afresh
-STORE = "tiktok_post_store"
 
 
 def register(app: Flask, test_config: Mapping[str, Any] | None) -> None:
     """The page, its actions, the store (opened on first use) and the background runner (``QUEUE_TICK_S``)."""
-    app.extensions[STORE] = _LazyStore(app)
+    install_store(app)
     queue_runner.install(app, app.extensions["tiktok_services"].settings, test_config or None)
     app.register_blueprint(bp)
     from tiktok.web.compose import bp as compose
     app.register_blueprint(compose)  # the composer, /posts/new
-
-
-class _LazyStore:
-    """The app's one post store, opened on first use (a database that is down does not stop the app starting)."""
-
-    def __init__(self, app: Flask) -> None:
-        self.app = app
-        self._store: PostStore | None = None
-        self._lock = threading.Lock()
-
-    def get(self) -> PostStore:
-        with self._lock:
-            if self._store is None:
-                settings = self.app.extensions["tiktok_services"].settings
-                self._store = open_store(settings, clock=self.app.config["CLOCK"])
-            return self._store
-
-
-def store_of(app: Flask) -> PostStore:
-    """The app's post store (StoreError when it cannot be used)."""
-    return app.extensions[STORE].get()
-
-
-def post_store() -> PostStore:
-    return store_of(current_app)
 
 
 def now() -> float:
@@ -80,34 +56,6 @@ def now() -> float:
 
 
 # -- times -------------------------------------------------------------------------------------------------------
-
-def time_html(epoch: float) -> Markup:
-    """A ``<time>`` the page's script shows in the browser's zone (zone named); the server's zone without it."""
-    return Markup('<time class="moment" datetime="{}">{}</time>').format(iso_utc(epoch), local_time(epoch))
-
-
-def check_future(post_at: str, at: float) -> None:
-    """ValueError when ``post_at`` is in the past (before the minute we are in)."""
-    due_at = datetime.fromisoformat(post_at).timestamp()
-    if due_at + PAST_SLACK_S <= at:
-        raise ValueError(f"{post_at} is in the past: choose a time to come")
-
-
-def form_post_at(form) -> str | None:
-    """The post_at a form asks for: its local time read in the browser's zone (sent by posts.js), else at its
-    offset, else in the machine's zone; ValueError for a time that does not exist or happens twice there.
-
-    With a zone the offset is not used: the browser computes it by guessing one of the two readings of a time
-    that happens twice, and no person chose that guess, so such a time is refused rather than taken either way."""
-    zone = form.get("zone", "").strip()
-    return post_at_from(form.get("post_at_local", ""), "" if zone else form.get("offset", ""), zone,
-                        default_zone=local_zone())
-
-
-def tags_from(text: str) -> list[str]:
-    """``"#bread, baking"`` -> ``["bread", "baking"]``: the edit form's tags as the manifest keeps them."""
-    return [tag.lstrip("#") for tag in text.replace(",", " ").split() if tag.lstrip("#")]
-
 
 # -- the board ---------------------------------------------------------------------------------------------------
 
@@ -364,8 +312,11 @@ def edit(post_id: int):
         return render_template("posts_edit.html", card=card, entry=entry_fields(post), error="",
                                timed=post.record is None, zone=zone_text())
     form = request.form
-    changes = {"description": form.get("description", "").strip() or None,
-               "tags": tags_from(form.get("tags", "")) or None}
+    try:
+        changes = {"description": form.get("description", "").strip() or None,
+                   "tags": parse_tags(form.get("tags", "")) or None}
+    except ValueError as exc:
+        return edit_refused(card, post, f"Not saved: {said(exc)}")
     if post.record is None:  # a failed post has no time to change: Retry posts it again
         try:
             post_at = form_post_at(form)
@@ -384,8 +335,8 @@ def edit(post_id: int):
 
 
 def zone_text() -> str:
-    """The machine's zone as the pages name it without script: ``Europe/Berlin (UTC+01:00)``."""
-    return local_time(now()).split(" ", 2)[2]
+    """The machine's zone as the pages name it without script: ``Europe/Berlin (UTC+01:00)``, or ``UTC``."""
+    return zone_label(now())
 
 
 def same_time(post_at: str, post: Post) -> bool:
@@ -406,8 +357,7 @@ def entry_fields(post: Post) -> dict[str, str]:
     entry = post.entry or {}
     local, iso = "", ""
     if post.due_at is not None:
-        moment = datetime.fromtimestamp(post.due_at, local_zone())
-        local, iso = moment.strftime("%Y-%m-%dT%H:%M"), datetime.fromtimestamp(post.due_at, timezone.utc).isoformat()
+        local, iso = f"{datetime.fromtimestamp(post.due_at, local_zone()):%Y-%m-%dT%H:%M}", utc_iso(post.due_at)
     return {"description": entry.get("description", ""), "tags": " ".join(f"#{t}" for t in entry.get("tags", ())),
             "post_at_local": local, "post_at_iso": iso}
 

@@ -107,16 +107,16 @@ class QueueRunner:
 
 def install(app: Flask, settings: Settings, test_config: Mapping[str, Any] | None) -> QueueRunner:
     """Attach the runner (and start the tick when ``QUEUE_TICK_S`` asks for one)."""
-    app.config["MANIFEST_PATH"] = settings.manifest_path
+    app.config["MANIFEST_PATH"] = settings.posting.manifest_path
     clock = app.config["CLOCK"]
 
     def run() -> Any:
         from tiktok.posting.manifest import ManifestError
         from tiktok.posting.runner import Hooks, RunOptions, run_queue  # the CLI's one code path
-        from tiktok.web.posts import store_of
+        from tiktok.web.post_store import store_of
 
         manifest = Path(app.config["MANIFEST_PATH"])
-        options, hooks = RunOptions(grace_s=settings.post_grace_s), Hooks(say=log.info)
+        options, hooks = RunOptions(grace_s=settings.posting.post_grace_s), Hooks(say=log.info)
         try:
             report = run_queue(store_of(app), settings, options, manifest=manifest if manifest.exists() else None,
                                clock=clock, hooks=hooks)
@@ -131,7 +131,8 @@ def install(app: Flask, settings: Settings, test_config: Mapping[str, Any] | Non
     runner = QueueRunner(run)
     app.extensions[EXTENSION] = runner
     default_tick = 0.0 if test_config else APP_TICK_S
-    seconds = settings.queue_tick_s if settings.queue_tick_s is not None else default_tick
+    tick = settings.app.queue_tick_s
+    seconds = tick if tick is not None else default_tick
     app.config["QUEUE_TICK_S"] = seconds
     runner.start_tick(seconds)
     return runner

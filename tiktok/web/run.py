@@ -1,17 +1,15 @@
-"""``python app.py``: start the app, and the emulator beside it when no TikTok app is configured.
+"""Serving the app (:func:`serve`): the emulator beside it when no TikTok app is configured, waitress in front.
 
-The options are parsed before anything heavy loads, so ``--help`` and a bad option answer at once.
+``python app.py`` and ``python -m tiktok app`` (tiktok/commands/app.py) parse their options before anything heavy
+loads, then call :func:`serve` with the settings.
 """
 
 from __future__ import annotations
 
-import argparse
 import signal
-import sys
-from collections.abc import Sequence
 
-from tiktok.config import DEFAULT_EMULATOR_PORT, DEFAULT_HOST, DEFAULT_PORT
-from tiktok.options import tcp_port
+from tiktok.config import LOOPBACK_HOSTS, Settings
+from tiktok.errors import ConfigError
 
 UPLOAD_SLACK_BYTES = 1024 * 1024  # over TikTok's 4 GB, so the composer (not waitress) answers a file just too big
 THREADS = 8
@@ -23,98 +21,61 @@ CHANNEL_TIMEOUT_S = 30  # a connection silent this long is closed (waitress: 120
 CLEANUP_INTERVAL_S = 5  # how often silent connections are looked for (waitress: 30)
 SPARE_FILES = 128  # open files besides connections: token and post stores, logs, uploads' temporary files
 
-EPILOG = """With no TIKTOK_CLIENT_KEY in .env or the environment, the app starts the local TikTok emulator on
---emulator-port and labels every page "emulated": nothing reaches TikTok. Options override HOST, PORT and
-TIKTOK_EMULATOR_PORT from .env. Exit codes: 0 stopped normally; 2 bad option or configuration, or a port in use."""
 
-
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="app.py", epilog=EPILOG,
-                                     description="The local web app: log in with TikTok, tokens, posting, "
-                                                 "transcripts and stats.")
-    parser.add_argument("--host", metavar="HOST",
-                        help=f"address to listen on (default $HOST or {DEFAULT_HOST}; anything beyond loopback needs "
-                             "APP_PASSWORD)")
-    parser.add_argument("--port", type=tcp_port, metavar="PORT",
-                        help=f"port to listen on (default $PORT or {DEFAULT_PORT})")
-    parser.add_argument("--emulator-port", type=tcp_port, metavar="PORT",
-                        help=f"port of the embedded TikTok emulator (default $TIKTOK_EMULATOR_PORT or "
-                             f"{DEFAULT_EMULATOR_PORT}; ignored when a TikTok app is configured)")
-    parser.add_argument("--trusted-proxy", metavar="ADDRESS",
-                        help="the address your reverse proxy connects from (e.g. 127.0.0.1): its X-Forwarded-For "
-                             "then names each client, so sign-in limits count people, not the proxy")
-    parser.add_argument("-v", "--verbose", action="store_true", help="log debug detail")
-    return parser
-
-
-def overrides(args: argparse.Namespace) -> dict[str, str]:
-    """The environment variables the command-line options stand for."""
-    chosen = {"HOST": args.host, "PORT": args.port, "TIKTOK_EMULATOR_PORT": args.emulator_port}
-    return {name: str(value) for name, value in chosen.items() if value is not None}
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+def serve(settings: Settings, *, trusted_proxy: str | None = None) -> int:
+    """Run the app until Ctrl-C or SIGTERM (exit 0). A setting that makes serving unsafe or impossible (a weak
+    APP_PASSWORD, no password beyond loopback, a port in use) is a ConfigError before anything listens."""
     import logging
 
-    from tiktok.config import load_settings, read_environment
-    from tiktok.errors import ConfigError
-    from tiktok.logs import configure_logging
-
-    configure_logging(logging.DEBUG if args.verbose else logging.INFO)
     log = logging.getLogger("tiktok.app")
-    try:
-        settings = load_settings({**read_environment(), **overrides(args)})
-    except ConfigError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    from tiktok.config import LOOPBACK_HOSTS
     from tiktok.web.security import password_problem
-    problem = password_problem(settings.app_password)
+    problem = password_problem(settings.app.app_password)
     if problem:
-        print(f"error: {problem}", file=sys.stderr)
-        return 2
-    if settings.host not in LOOPBACK_HOSTS and not settings.app_password:
-        print(f"error: refusing to listen on {settings.host}: beyond loopback anyone on the network could use "
-              "your TikTok accounts. Set APP_PASSWORD in .env (and ALLOWED_HOSTS to the name you browse to), "
-              "or keep --host 127.0.0.1", file=sys.stderr)
-        return 2
+        raise ConfigError(problem)
+    if settings.app.host not in LOOPBACK_HOSTS and not settings.app.app_password:
+        raise ConfigError(f"refusing to listen on {settings.app.host}: beyond loopback anyone on the network could "
+                          "use your TikTok accounts. Set APP_PASSWORD in .env (and ALLOWED_HOSTS to the name you "
+                          "browse to), or keep --host 127.0.0.1")
     emulator = None
-    if settings.embedded_emulator:
+    if settings.tiktok.embedded_emulator:
         from tiktok.emulator.server import start_emulator
+        port = settings.tiktok.emulator_port
         try:
-            emulator = start_emulator(host="127.0.0.1", port=settings.emulator_port)
+            emulator = start_emulator(host="127.0.0.1", port=port)
         except OSError as exc:
-            print(f"error: cannot start the TikTok emulator on 127.0.0.1:{settings.emulator_port} ({exc}); "
-                  "pick a free port with --emulator-port or TIKTOK_EMULATOR_PORT", file=sys.stderr)
-            return 2
+            raise ConfigError(f"cannot start the TikTok emulator on 127.0.0.1:{port} ({exc}); pick a free port with "
+                              "--emulator-port or TIKTOK_EMULATOR_PORT") from None
         log.warning("EMULATED MODE: no TIKTOK_CLIENT_KEY is set, so this app talks to the local TikTok emulator "
                     "at %s. Nothing reaches TikTok.", emulator.url)
-    from tiktok.web.app import create_app
-    app = create_app(settings=settings)
-    from tiktok.store.base import token_store_where
-    where = token_store_where(settings, app.extensions["tiktok_services"].store)
-    posts = where if settings.database_url else settings.store_path.resolve()
-    log.info("open http://%s:%d/ (accounts in %s, posts in %s)", "127.0.0.1" if settings.host in ("0.0.0.0", "::")
-             else settings.host, settings.port, where, posts)
     try:
-        try:
-            server = build_server(app, settings, trusted_proxy=args.trusted_proxy)
-        except OSError as exc:
-            print(f"error: cannot listen on {settings.host}:{settings.port} ({exc}); pick a free port with --port",
-                  file=sys.stderr)
-            return 2
-        signal.signal(signal.SIGTERM, _stop)
-        try:
-            server.run()
-        except KeyboardInterrupt:
-            pass
-        finally:
-            server.close()
-            finish_refreshes()
+        return _serve_app(settings, trusted_proxy, log)
     finally:
         if emulator is not None:
             emulator.shutdown()
+
+
+def _serve_app(settings: Settings, trusted_proxy: str | None, log) -> int:
+    from tiktok.store.base import token_store_where
+    from tiktok.web.app import create_app
+
+    app = create_app(settings=settings)
+    host, port = settings.app.host, settings.app.port
+    where = token_store_where(settings, app.extensions["tiktok_services"].store)
+    posts = where if settings.store.database_url else settings.store.store_path.resolve()
+    log.info("open http://%s:%d/ (accounts in %s, posts in %s)", "127.0.0.1" if host in ("0.0.0.0", "::")
+             else host, port, where, posts)
+    try:
+        server = build_server(app, settings, trusted_proxy=trusted_proxy)
+    except OSError as exc:
+        raise ConfigError(f"cannot listen on {host}:{port} ({exc}); pick a free port with --port") from None
+    signal.signal(signal.SIGTERM, _stop)
+    try:
+        server.run()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.close()
+        finish_refreshes()
     return 0
 
 
@@ -135,7 +96,7 @@ def build_server(app, settings, *, trusted_proxy: str | None = None):
     proxy = {"trusted_proxy": trusted_proxy, "trusted_proxy_count": 1,
              "trusted_proxy_headers": {"x-forwarded-for"}} if trusted_proxy else {}
     # waitress refuses bodies over 1 GB by default; the composer's uploads may be as big as TikTok takes.
-    return create_server(AccessLog(app), host=settings.host, port=settings.port, threads=THREADS,
+    return create_server(AccessLog(app), host=settings.app.host, port=settings.app.port, threads=THREADS,
                          max_request_body_size=MAX_VIDEO_BYTES + UPLOAD_SLACK_BYTES,
                          connection_limit=connections, channel_timeout=CHANNEL_TIMEOUT_S,
                          cleanup_interval=CLEANUP_INTERVAL_S,

@@ -3,18 +3,16 @@ latest day's top videos by daily views. Charts are inline SVG drawn here (no Jav
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
-from typing import Any
 
 from flask import Blueprint, Flask, current_app, render_template
 from markupsafe import Markup, escape
 
-from tiktok.config import read_environment
+from tiktok.config import Settings
 from tiktok.report.history import AccountHistory, load_histories
-from tiktok.report.cli import DEFAULT_REPORTS_DIR, REPORTS_DIR_ENV
 from tiktok.auth.tokens import Account
 from tiktok.web.views import services
 
@@ -25,15 +23,9 @@ CHART_W, CHART_H = 520, 160  # SVG user units (CSS scales the chart to the colum
 PAD_LEFT, PAD_RIGHT, PAD_TOP, PAD_BOTTOM = 70, 16, 12, 26  # room for the value and date labels
 
 
-def reports_dir_setting(env: Mapping[str, Any] | None) -> str:
-    """``REPORTS_DIR`` from the test config (which replaces the environment) or from ``.env``/the environment."""
-    values = env if env is not None else read_environment()
-    return str(values.get(REPORTS_DIR_ENV) or DEFAULT_REPORTS_DIR)
-
-
-def register(app: Flask, test_config: Mapping[str, Any] | None) -> None:
-    """Add the Stats page; ``REPORTS_DIR`` comes from ``test_config`` when given, else the environment."""
-    app.config["REPORTS_DIR"] = reports_dir_setting(test_config or None)
+def register(app: Flask, settings: Settings) -> None:
+    """Add the Stats page, which reads the report's folder (REPORTS_DIR)."""
+    app.config["REPORTS_DIR"] = str(settings.report.reports_dir)
     app.register_blueprint(bp)
 
 

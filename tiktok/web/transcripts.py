@@ -1,39 +1,35 @@
 """The Transcripts pages: every transcript with a full-text search, one page per transcript, .txt/.srt downloads.
 
-The folder comes from ``TRANSCRIPTS_DIR`` (test config or environment; default ``transcripts/``), the same place
-``python transcribe.py`` writes to.
+The folder is the TRANSCRIPTS_DIR setting (default ``transcripts/``), the same place ``python transcribe.py`` writes
+to.
 """
 
 from __future__ import annotations
 
 import html
 import shlex
-from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
 from urllib.parse import urlsplit
 
 from flask import Blueprint, Flask, Response, abort, current_app, render_template, request
 from markupsafe import Markup
 
-from tiktok.config import read_environment
-from tiktok.auth.refresh import format_time
+from tiktok.config import Settings
+from tiktok.text import moment
 from tiktok.transcription.store import QueryError, Snippet, TranscriptRecord, TranscriptsFolderError, \
     TranscriptStore
 
 bp = Blueprint("transcripts", __name__, url_prefix="/transcripts")
 
-DEFAULT_DIR = "transcripts"
 STORE_KEY = "tiktok_transcripts"
 NON_ACCOUNT_FOLDERS = ("local", "links")  # transcribe_jobs' folders for inputs that are not an account's videos
 LIST_PER_PAGE = 100  # the list without a search: newest first, in pages, so no page grows with the folder
 DOWNLOAD_TYPES = {"txt": "text/plain; charset=utf-8", "srt": "application/x-subrip; charset=utf-8"}
 
 
-def register(app: Flask, test_config: Mapping[str, Any] | None) -> None:
-    """Attach the blueprint and the store; ``test_config`` (when given) replaces the environment, as in create_app."""
-    source = test_config if test_config else read_environment()
-    folder = str(source.get("TRANSCRIPTS_DIR") or DEFAULT_DIR)
+def register(app: Flask, settings: Settings) -> None:
+    """Attach the blueprint and the store of the transcripts folder (TRANSCRIPTS_DIR)."""
+    folder = str(settings.transcription.transcripts_dir)
     app.config["TRANSCRIPTS_DIR"] = folder
     app.extensions[STORE_KEY] = TranscriptStore(folder)
     app.register_blueprint(bp)
@@ -66,7 +62,7 @@ def safe_link(url: str) -> str | None:
 
 
 def describe_date(record: TranscriptRecord) -> str:
-    return format_time(record.created_time) if record.created_time else ""
+    return moment(record.created_time) if record.created_time else ""
 
 
 @bp.app_context_processor

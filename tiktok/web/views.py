@@ -14,10 +14,11 @@ from tiktok.api import user_fields_for
 from tiktok.errors import OAuthError, RelinkNeeded, TikTokError
 from tiktok.auth.oauth import build_authorize_url
 from tiktok.auth.pkce import code_challenge
-from tiktok.auth.refresh import describe_duration, format_time, refresh_accounts
+from tiktok.auth.refresh import refresh_accounts, time_left
 from tiktok.exitcodes import exit_status
 from tiktok.services import Services
 from tiktok.auth.tokens import Account
+from tiktok.text import moment
 from tiktok.web.flows import LoginFlows, StateError, TooManyLogins
 
 log = logging.getLogger(__name__)
@@ -36,7 +37,7 @@ def flows() -> LoginFlows:
 def inject_globals() -> dict:
     settings = services().settings
     return {"emulated": settings.emulated, "environment": settings.environment, "csrf_token": csrf_token,
-            "format_time": format_time, "describe_duration": describe_duration}
+            "format_time": moment}
 
 
 def csrf_token() -> str:
@@ -72,10 +73,10 @@ def account_row(account: Account, now: float) -> dict:
         warning = "Relink needed: the refresh token has expired."
     elif account.refresh_expires_within(RELINK_WARNING_S, now):
         warning = (f"Relink needed soon: the refresh token expires in "
-                   f"{describe_duration(account.refresh_expires_at - now)}.")
+                   f"{time_left(account.refresh_expires_at - now)}.")
     return {"account": account, "warning": warning,
-            "access_left": describe_duration(account.expires_at - now),
-            "refresh_left": describe_duration(account.refresh_expires_at - now)}
+            "access_left": time_left(account.expires_at - now),
+            "refresh_left": time_left(account.refresh_expires_at - now)}
 
 
 @bp.get("/login/")

@@ -1,23 +1,24 @@
-"""``python upload_to_tiktok.py [MANIFEST]`` (also ``python -m tiktok post``): import the manifest into the post
-store, then post what is due there.
+"""import videos_to_upload.json and post what is due, like upload_to_tiktok.py (cron, or --watch)
+
+Post the videos and photos listed in a manifest (see videos_to_upload.json.example): creator-info pre-flight,
+chunked Direct Post, URL pulls, drafts to the inbox, photo posts, status polled to the end.
 
 Every entry is validated first; bad entries are reported with their number and field and the others still go.
-Posts with a ``post_at`` wait for their time (``--watch``, or a cron line every minute or five). Every step is
-recorded in the store (``tiktok.db`` beside the token file, or the database), so a re-run resumes unfinished posts
-and never makes a finished one again.
+Every step is recorded in the store (tiktok.db beside the token file, or the database), so a re-run resumes
+unfinished posts and never makes a finished one again.
 """
 
 from __future__ import annotations
 
 import argparse
-import logging
-from pathlib import Path
-from typing import Sequence
 
+from tiktok.commands import Context
 from tiktok.exitcodes import PRECEDENCE_HELP
-from tiktok.options import duration, int_between, positive_float, verbosity_options
+from tiktok.options import command_parser, duration, int_between, positive_float, setting
 from tiktok.posting.limits import (DEFAULT_CHUNK_BYTES, DEFAULT_JOBS, MAX_CHUNK_BYTES, MAX_JOBS, MIN_CHUNK_BYTES,
                                    PRIVACY_LEVELS)
+
+OWN_SIGNALS = True  # --watch stops on SIGTERM or Ctrl-C with exit 0; a run's own steps are kept whole by the store
 
 EPILOG = """the manifest is an input: each run imports it into the post store (the same entry twice adds nothing),
 then posts what is due there, including the posts composed in the app. An entry taken out of the file before it
@@ -33,13 +34,10 @@ first run at or after that time. Run this every minute from cron, or keep it run
   * * * * *  cd /path/to/project && .venv/bin/python upload_to_tiktok.py >> posting.log 2>&1
 Two runs at once never post an entry twice."""
 
-def build_parser(prog: str = "upload_to_tiktok.py") -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog=prog, epilog=EPILOG, parents=[verbosity_options()], formatter_class=argparse.RawDescriptionHelpFormatter,
-        description="Post the videos and photos listed in a manifest (see videos_to_upload.json.example): "
-                    "creator-info pre-flight, chunked Direct Post, URL pulls, drafts to the inbox, photo posts, "
-                    "status polled to the end.")
-    parser.add_argument("manifest", nargs="?", default=None, type=Path,
+
+def add_parser(subparsers, parents: list[argparse.ArgumentParser]) -> argparse.ArgumentParser:
+    parser = command_parser(subparsers, "post", __doc__, parents=parents, epilog=EPILOG)
+    parser.add_argument("manifest", nargs="?", default=None,
                         help="the manifest to import first (default: MANIFEST_FILE, or videos_to_upload.json, when "
                              "it exists); the posts go into the store: tiktok.db beside the token file (STORE_FILE), "
                              "or the database with DATABASE_URL")
@@ -63,9 +61,9 @@ def build_parser(prog: str = "upload_to_tiktok.py") -> argparse.ArgumentParser:
                                           "entries always go in order. TikTok's per-account limits hold whatever N")
     parser.add_argument("--watch", action="store_true",
                         help="keep running: post each entry when its post_at comes (instead of cron); Ctrl-C stops")
-    parser.add_argument("--grace", type=duration, default=None, metavar="DURATION",
-                        help="how late a scheduled entry may still be posted, e.g. 30m, 2h (default: POST_GRACE, or "
-                             "1h); a later one is reported as missed and needs --force or a new post_at")
+    setting(parser, "--grace", env="POST_GRACE", type=duration, metavar="DURATION",
+            help="how late a scheduled entry may still be posted, e.g. 30m, 2h (default: POST_GRACE, or 1h); a "
+                 "later one is reported as missed and needs --force or a new post_at")
     parser.add_argument("--retry-failed", action="store_true",
                         help="try again posts TikTok failed for good (otherwise only the Posts page's Retry does); "
                              "rate limits and outages are always retried by the next run")
@@ -76,11 +74,18 @@ def build_parser(prog: str = "upload_to_tiktok.py") -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv: Sequence[str] | None = None, prog: str = "upload_to_tiktok.py") -> int:
-    args = build_parser(prog).parse_args(argv)
-    from tiktok.logs import configure_logging
-    from tiktok.posting.command import run  # the heavy part (requests, PyAV) loads only once the arguments parse
+def run(opts: argparse.Namespace, ctx: Context) -> int:
+    import sys
+    from pathlib import Path
 
-    configure_logging(logging.DEBUG if args.verbose else logging.WARNING)
+    from tiktok.posting.command import PostCommand, run as run_posting  # requests, PyAV: only once parsed
+    from tiktok.posting.runner import RunOptions
 
-    return run(args)
+    ctx.errors = sys.stderr if opts.json else sys.stdout  # this command's lines, an error's too, go to stdout
+    settings = ctx.settings
+    options = RunOptions(jobs=opts.jobs, grace_s=settings.posting.post_grace_s, force=opts.force,
+                         retry_failed=opts.retry_failed, privacy=opts.privacy, poll_timeout_s=opts.poll_timeout,
+                         poll_interval_s=opts.poll_interval, chunk_size=opts.chunk_size)
+    return run_posting(PostCommand(options=options, manifest=Path(opts.manifest) if opts.manifest else None,
+                                   dry_run=opts.dry_run, json=opts.json,
+                                   watch=opts.watch), settings)

@@ -1,30 +1,24 @@
-"""``python transcribe.py``: TikTok videos (or local media files) to text, subtitles and a record, via AssemblyAI.
+"""transcribe TikTok videos (their own captions, or AssemblyAI), like transcribe.py
 
-Inputs become jobs (one per video); jobs run ``--jobs`` at a time. Each job first asks yt-dlp for the video's own
-TikTok captions (not with ``--no-captions``); without them it downloads with yt-dlp into a temporary folder (removed
-on success and failure), transcribes through the AssemblyAI SDK with a bounded wait (the options in
-:mod:`tiktok.transcription.options`), and saves ``.txt``/``.srt``/``.vtt``/``.json`` through :class:`TranscriptStore`.
-A failed video gets its reason recorded; the others go on. Finished videos are skipped unless ``--force``, so a
-second run does no work.
+Transcribe TikTok videos with AssemblyAI: an account's videos (--account, paged through the Display API), TikTok
+video URLs, links to media files or local media files. A TikTok video's own captions are used when TikTok offers
+them (no AssemblyAI cost). Saves .txt, .srt, .vtt and a .json record per video under the transcripts folder;
+finished videos are skipped, so a second run does no work.
+
+Inputs become jobs (one per video); jobs run --jobs at a time. Without captions a video is downloaded with yt-dlp
+into a temporary folder (removed on success and failure) and transcribed through the AssemblyAI SDK with a bounded
+wait. A failed video gets its reason recorded; the others go on.
 """
 
 from __future__ import annotations
 
 import argparse
-import logging
-import time
-from collections.abc import Callable, Sequence
-from datetime import UTC, date, datetime
-from pathlib import Path
 
+from tiktok.commands import Context
 from tiktok.exitcodes import PRECEDENCE_HELP
-from tiktok.options import positive_float, positive_int, verbosity_options
-from tiktok.transcription.options import (MAX_KEY_TERMS, MAX_SPEAKERS_EXPECTED, SHORT_CLIP_POLL_S, TranscriptOptions,
-                                          clean_key_terms)
-
-DEFAULT_TRANSCRIPTS_DIR = "transcripts"
-DEFAULT_JOBS = 2
-DEFAULT_TIMEOUT_S = 900.0  # AssemblyAI usually needs well under a minute for a TikTok-length clip; 15 min is slack
+from tiktok.options import command_parser, positive_float, positive_int, setting
+from tiktok.transcription.limits import (DEFAULT_JOBS, DEFAULT_TIMEOUT_S, MAX_KEY_TERMS, MAX_SPEAKERS_EXPECTED,
+                                         SHORT_CLIP_POLL_S)
 
 EPILOG = """exit codes:
   0  every video transcribed (or already done)
@@ -42,13 +36,8 @@ with many --jobs, so that all polls stay within a third of AssemblyAI's 20,000 r
 TRANSCRIPTS_DIR (default transcripts/)."""
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="transcribe.py", epilog=EPILOG, parents=[verbosity_options()], formatter_class=argparse.RawDescriptionHelpFormatter,
-        description="Transcribe TikTok videos with AssemblyAI: an account's videos (--account, paged through the "
-                    "Display API), TikTok video URLs, links to media files or local media files. A TikTok video's own "
-                    "captions are used when TikTok offers them (no AssemblyAI cost). Saves .txt, .srt, .vtt and a "
-                    ".json record per video under the transcripts folder; finished videos are skipped.")
+def add_parser(subparsers, parents: list[argparse.ArgumentParser]) -> argparse.ArgumentParser:
+    parser = command_parser(subparsers, "transcribe", __doc__, parents=parents, epilog=EPILOG)
     parser.add_argument("inputs", nargs="*", metavar="URL_OR_FILE", help="TikTok video URLs, media URLs or files")
     parser.add_argument("--account", action="append", default=[], metavar="OPEN_ID",
                         help="every video of this connected account (repeatable)")
@@ -58,16 +47,16 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--jobs", type=positive_int, default=DEFAULT_JOBS, metavar="N",
                         help=f"videos worked on at once (default {DEFAULT_JOBS})")
     parser.add_argument("--force", action="store_true", help="transcribe again videos that are already done")
-    parser.add_argument("--transcripts", type=Path, metavar="DIR",
-                        help=f"where transcripts go (default: $TRANSCRIPTS_DIR or {DEFAULT_TRANSCRIPTS_DIR}/)")
+    setting(parser, "--transcripts", env="TRANSCRIPTS_DIR", metavar="DIR",
+            help="where transcripts go (default: $TRANSCRIPTS_DIR or transcripts/)")
     parser.add_argument("--timeout", type=positive_float, default=DEFAULT_TIMEOUT_S, metavar="SECONDS",
                         help=f"longest wait for AssemblyAI per video (default {DEFAULT_TIMEOUT_S:g})")
-    add_caption_options(parser)
-    add_assemblyai_options(parser)
+    _caption_options(parser)
+    _assemblyai_options(parser)
     return parser
 
 
-def add_caption_options(parser: argparse.ArgumentParser) -> None:
+def _caption_options(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("TikTok's captions")
     group.add_argument("--no-captions", action="store_true",
                        help="always transcribe with AssemblyAI, even when TikTok offers captions for the video")
@@ -76,7 +65,7 @@ def add_caption_options(parser: argparse.ArgumentParser) -> None:
                             "--sub-langs; repeatable). Default: English when offered, else the first listed")
 
 
-def add_assemblyai_options(parser: argparse.ArgumentParser) -> None:
+def _assemblyai_options(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("AssemblyAI (when there are no captions)")
     language = group.add_mutually_exclusive_group()
     language.add_argument("--detect-language", action="store_true",
@@ -86,30 +75,29 @@ def add_assemblyai_options(parser: argparse.ArgumentParser) -> None:
                        help='label who speaks: the .txt gets one "Speaker A: ..." line per turn')
     group.add_argument("--speakers", type=speakers_expected, metavar="N",
                        help=f"how many speakers to expect (1-{MAX_SPEAKERS_EXPECTED}; implies --speaker-labels)")
-    group.add_argument("--key-term", action="append", default=[], type=key_terms, metavar="TERM",
+    group.add_argument("--key-term", action=KeyTerms, default=(), metavar="TERM",
                        help="a name or word to spell right, e.g. a creator's name or a hashtag (repeatable, or "
                             f"comma-separated; at most {MAX_KEY_TERMS}, 6 words each)")
     group.add_argument("--video-key-terms", action="store_true",
                        help="also send each video's creator name and hashtags as key terms")
 
 
-def transcript_options(args: argparse.Namespace) -> TranscriptOptions:
-    terms = tuple(dict.fromkeys(term for given in args.key_term for term in given))
-    if len(terms) > MAX_KEY_TERMS:
-        raise argparse.ArgumentTypeError(f"{len(terms)} key terms: AssemblyAI takes at most {MAX_KEY_TERMS}")
-    return TranscriptOptions(language_detection=args.detect_language, language_code=args.language,
-                             speaker_labels=args.speaker_labels, speakers_expected=args.speakers, key_terms=terms,
-                             video_key_terms=args.video_key_terms)
+class KeyTerms(argparse.Action):
+    """``--key-term`` (repeatable, comma-separated): the distinct terms so far, at most MAX_KEY_TERMS in all."""
 
+    def __call__(self, parser, namespace, value, option_string=None) -> None:
+        from tiktok.transcription.options import clean_key_terms
 
-def key_terms(text: str) -> list[str]:
-    try:
-        terms = clean_key_terms([text])
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from None
-    if not terms:
-        raise argparse.ArgumentTypeError("a key term cannot be empty")
-    return terms
+        try:
+            terms = clean_key_terms([value])
+        except ValueError as exc:
+            raise argparse.ArgumentError(self, str(exc)) from None
+        if not terms:
+            raise argparse.ArgumentError(self, "a key term cannot be empty")
+        chosen = tuple(dict.fromkeys([*getattr(namespace, self.dest), *terms]))
+        if len(chosen) > MAX_KEY_TERMS:
+            raise argparse.ArgumentError(self, f"{len(chosen)} key terms: AssemblyAI takes at most {MAX_KEY_TERMS}")
+        setattr(namespace, self.dest, chosen)
 
 
 def speakers_expected(text: str) -> int:
@@ -119,25 +107,34 @@ def speakers_expected(text: str) -> int:
     return value
 
 
-def main(argv: Sequence[str] | None = None, *, sleep: Callable[[float], None] = time.sleep) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    try:
-        args.transcript_options = transcript_options(args)
-    except argparse.ArgumentTypeError as exc:
-        parser.error(str(exc))
-    from tiktok.logs import configure_logging
-    from tiktok.transcription.command import run  # the heavy part (requests, yt-dlp, AssemblyAI) loads only now
-
-    configure_logging(logging.DEBUG if args.verbose else logging.WARNING)
-
-    return run(args, sleep=sleep)
-
-
 def parse_since(text: str) -> float:
     """``YYYY-MM-DD`` -> Unix seconds at the start of that day, UTC."""
+    from datetime import UTC, date, datetime
+
     try:
         day = date.fromisoformat(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text!r} is not a date like 2026-01-31") from None
     return datetime(day.year, day.month, day.day, tzinfo=UTC).timestamp()
+
+
+def run(opts: argparse.Namespace, ctx: Context) -> int:
+    import sys
+
+    from tiktok.exitcodes import ExitStatus
+    from tiktok.logs import echo
+
+    if not opts.inputs and not opts.account:
+        echo("error: nothing to transcribe: give video URLs or files, or --account OPEN_ID", file=sys.stderr)
+        return ExitStatus.BAD_INPUT
+    from tiktok.transcription.command import run as transcribe  # requests, yt-dlp, AssemblyAI: only now
+    from tiktok.transcription.options import TranscribeRequest, TranscriptOptions
+
+    options = TranscriptOptions(language_detection=opts.detect_language, language_code=opts.language,
+                                speaker_labels=opts.speaker_labels, speakers_expected=opts.speakers,
+                                key_terms=tuple(opts.key_term), video_key_terms=opts.video_key_terms)
+    request = TranscribeRequest(inputs=tuple(opts.inputs), accounts=tuple(opts.account), limit=opts.limit,
+                                since=opts.since, jobs=opts.jobs, force=opts.force, timeout_s=opts.timeout,
+                                captions=not opts.no_captions, caption_languages=tuple(opts.caption_language),
+                                options=options)
+    return transcribe(request, ctx.settings, ctx.services, sleep=ctx.sleep)
