@@ -4,6 +4,7 @@ Imports point down, never up, and never round in a circle. The layers, from the 
 
     commands   tiktok.cli, tiktok.__main__, tiktok.commands.*: the one command tree
     top        tiktok.web.*, tiktok.jobs.*: the app and the workers; neither imports the other
+    client     tiktok (the package: its public names) and tiktok.client: the public Python API
     flows      tiktok.posting, tiktok.transcription, tiktok.report: never each other
     services   tiktok.services: the clients and stores built from the settings
     store      tiktok.store.*: the post store
@@ -31,7 +32,7 @@ from pathlib import Path
 import pytest
 
 PACKAGE = Path(__file__).resolve().parent.parent / "tiktok"
-LAYERS = ("plumbing", "db", "auth", "store", "services", "flows", "top", "commands")  # bottom to top
+LAYERS = ("plumbing", "db", "auth", "store", "services", "flows", "client", "top", "commands")  # bottom to top
 FLOWS = ("posting", "transcription", "report")
 APART = ("flows", "top")  # layers whose packages never import each other
 
@@ -89,6 +90,8 @@ def area(module: str) -> str:
         return "commands"
     if module == "tiktok.services":
         return "services"
+    if module in ("tiktok", "tiktok.client"):
+        return "client"
     if len(parts) >= 2 and parts[1] in (*FLOWS, "store", "auth", "db", "web", "jobs", "emulator", "commands"):
         return parts[1]
     return "plumbing"

@@ -112,7 +112,7 @@ def test_form_action_allows_the_consent_redirect_of_relink(app):
 
 
 def test_templates_have_no_inline_script():
-    for template in (ROOT / "templates").glob("*.html"):
+    for template in (ROOT / "tiktok" / "templates").glob("*.html"):
         html = template.read_text()
         assert not re.search(r"<script(?![^>]*\bsrc=)[^>]*>", html), f"inline <script> in {template.name}"
         assert not re.search(r"\son[a-z]+\s*=", html), f"inline event handler in {template.name}"

@@ -10,12 +10,14 @@ from typing import Any, Iterable
 import requests
 
 from tiktok.errors import ServerError, TransportError, error_from_envelope
+from tiktok.pages import LIST_PATH
 
 DEFAULT_TIMEOUT = (5.0, 30.0)  # seconds: connect, read; for every call to TikTok
 
 BASIC_USER_FIELDS = ("open_id", "union_id", "avatar_url", "display_name")
 PROFILE_USER_FIELDS = ("username", "bio_description", "is_verified", "profile_deep_link")
 STATS_USER_FIELDS = ("follower_count", "following_count", "likes_count", "video_count")
+USER_INFO_PATH = "/v2/user/info/"
 
 
 def user_fields_for(scopes: Iterable[str]) -> tuple[str, ...]:
@@ -72,6 +74,11 @@ class ApiClient:
 
     def user_info(self, access_token: str, fields: Iterable[str] = BASIC_USER_FIELDS) -> dict[str, Any]:
         """``/v2/user/info/`` with only the named fields."""
-        data = self.call("GET", "/v2/user/info/", access_token, params={"fields": ",".join(fields)})
+        data = self.call("GET", USER_INFO_PATH, access_token, params={"fields": ",".join(fields)})
         user = data.get("user")
         return user if isinstance(user, dict) else {}
+
+    def video_page(self, access_token: str, fields: Iterable[str], body: dict[str, Any]) -> dict[str, Any]:
+        """One page of ``/v2/video/list/``: ``fields`` in the query, ``cursor``/``max_count`` in ``body``
+        (:func:`tiktok.pages.video_pages` makes the bodies)."""
+        return self.call("POST", LIST_PATH, access_token, params={"fields": ",".join(fields)}, json=body)

@@ -5,6 +5,9 @@
     transcribe.py ...                the same as python -m tiktok transcribe ...
     app.py ...                       the same as python -m tiktok app ...
 
+Installed (``pip install .``), the same are the console commands ``tiktok``, ``tiktok-post``, ``tiktok-transcribe``
+and ``tiktok-app`` (pyproject.toml's ``[project.scripts]``: the four functions at the end).
+
 Every command runs through :func:`run_command`: a typed error (:mod:`tiktok.errors`) becomes one line naming what
 to fix and its exit code (:func:`tiktok.exitcodes.status_for`), whatever the command. Ctrl-C and SIGTERM end a
 command with a line and 130 / 143, never a traceback, except for the commands that stop their own way.
@@ -33,7 +36,7 @@ EPILOG = """exit codes (every command): 0 all fine; 1 something failed that runn
 itself; 2 bad arguments, configuration or input; 3 an account must be linked again in the app; 4 a temporary
 failure (network, TikTok, the database): the next run may succeed.
 """ + PRECEDENCE_HELP + """ 130 stopped by Ctrl-C, 143 by SIGTERM.
-python -m tiktok COMMAND --help tells more."""
+%(prog)s COMMAND --help tells more."""
 
 
 class _Alone:
@@ -108,3 +111,23 @@ def run_command(module: ModuleType, opts: argparse.Namespace, ctx: Context) -> i
         # our own messages may span lines; what they quote from files or TikTok is made inert by echo
         echo(f"{ctx.prefix}error: {exc}", file=ctx.errors or sys.stderr, newlines=True)
         return status_for(exc)
+
+
+def tiktok_script() -> int:
+    """``tiktok``: the same as ``python -m tiktok``."""
+    return main(prog="tiktok")
+
+
+def post_script() -> int:
+    """``tiktok-post``: the same as ``python -m tiktok post`` and ``upload_to_tiktok.py``."""
+    return main(command="post", prog="tiktok-post")
+
+
+def transcribe_script() -> int:
+    """``tiktok-transcribe``: the same as ``python -m tiktok transcribe`` and ``transcribe.py``."""
+    return main(command="transcribe", prog="tiktok-transcribe")
+
+
+def app_script() -> int:
+    """``tiktok-app``: the same as ``python -m tiktok app`` and ``app.py``."""
+    return main(command="app", prog="tiktok-app")

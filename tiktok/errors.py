@@ -33,6 +33,8 @@ instance says whether a later run may succeed without a person (the TRY LATER ou
     ├── CaptionTooLong              posting/caption: title and tags do not fit TikTok's limit
     ├── ChunkPlanError              posting/chunks: no valid chunk plan for this size or chunk size
     ├── UploadError                 posting/transfer: the chunk upload cannot go on (names the next chunk)
+    │   └── UploadInterrupted       client: it stopped part way; carries the Upload to resume
+    ├── PostNotFinished             client: wait_for_post ran out of time (transient)
     ├── PrivacyNotOffered           posting/client: the privacy level is not among the creator's options
     ├── VideoListUnavailable        transcription/videolist: the video list stayed rate-limited or down
     ├── DownloadFailed              transcription/download: yt-dlp could not fetch the video
@@ -119,6 +121,8 @@ class ChangeRefused(TikTokError):
 
 
 class AccountNotFound(TikTokError):
+    """No account with this open_id is kept where we looked (the token file or database it names)."""
+
     def __init__(self, open_id: str, path: object) -> None:
         self.open_id = open_id
         super().__init__(f"no account with open_id {open_id!r} in {path}")
@@ -182,6 +186,8 @@ class ScopeError(APIError):
 
 
 class RateLimited(APIError):
+    """Too many calls (``rate_limit_exceeded``); ``retry_after`` is the seconds TikTok asked to wait, when it said."""
+
     transient = True
 
     def __init__(self, code: str, message: str = "", *, log_id: str | None = None,
@@ -199,6 +205,8 @@ class PostingRefused(APIError):
 
 
 class ServerError(APIError):
+    """TikTok failed (5xx, ``internal_error``) or answered outside its contract (``malformed_response``)."""
+
     transient = True
 
 

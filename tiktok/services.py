@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 import requests
 
-from tiktok import __version__
+from tiktok.version import __version__
 from tiktok.api import ApiClient
 from tiktok.config import Settings
 from tiktok.auth.oauth import OAuthClient

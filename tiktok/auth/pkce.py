@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import ipaddress
 import re
 import secrets
 from typing import Callable
+from urllib.parse import urlsplit
 
 from tiktok.config import ENCODINGS, Encoding
 
@@ -40,3 +42,15 @@ def code_challenge(verifier: str, encoding: Encoding = "hex") -> str:
     if encoding == "base64url":
         return base64.urlsafe_b64encode(digest).rstrip(b"=").decode("ascii")
     raise ValueError(f"unknown PKCE encoding {encoding!r}; expected one of {', '.join(ENCODINGS)}")
+
+
+def encoding_for(redirect_uri: str) -> Encoding:
+    """Hex for a redirect URI on this machine (``localhost`` or a loopback address: TikTok's Login Kit for Desktop,
+    which derives the challenge as hex SHA-256), RFC 7636's base64url for any other (web apps)."""
+    host = (urlsplit(redirect_uri).hostname or "").lower()
+    if host == "localhost":
+        return "hex"
+    try:
+        return "hex" if ipaddress.ip_address(host).is_loopback else "base64url"
+    except ValueError:
+        return "base64url"

@@ -28,7 +28,7 @@ from .envelope import EXTENSION_KEY, current_state
 from .logs import install_redaction
 from .state import EmulatorState
 
-TEMPLATES = Path(__file__).resolve().parents[2] / "templates"
+TEMPLATES = Path(__file__).resolve().parent / "templates"  # its own pages, inside its own package
 
 
 def network_latency() -> None:

@@ -103,7 +103,7 @@ def granted_scopes(requested: tuple[str, ...], ticked: list[str]) -> tuple[str, 
 
 
 def _error_page(problem: AuthorizeProblem):
-    return render_template("emulator/authorize_error.html", problem=problem), 400
+    return render_template("authorize_error.html", problem=problem), 400
 
 
 @bp.get("/v2/auth/authorize/")
@@ -113,7 +113,7 @@ def authorize_page():
     if isinstance(result, AuthorizeProblem):
         return _error_page(result)
     hidden = {name: request.args[name] for name in PASSED_PARAMS if name in request.args}
-    return render_template("emulator/authorize.html", app_name=config.app_name, req=result, hidden=hidden,
+    return render_template("authorize.html", app_name=config.app_name, req=result, hidden=hidden,
                            users=config.users, basic_scope=BASIC_SCOPE)
 
 

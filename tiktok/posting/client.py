@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from tiktok.api import ApiClient
-from tiktok.pages import LIST_PATH, video_pages
+from tiktok.pages import video_pages
 from tiktok.posting.caption import Caption
 from tiktok.posting.chunks import ChunkPlan
 from tiktok.errors import TikTokError
@@ -23,6 +23,9 @@ class PrivacyNotOffered(TikTokError):
 
 @dataclass(frozen=True)
 class CreatorInfo:
+    """``creator_info/query/``: who would post, the privacy levels they are offered now, what they have turned off,
+    and the longest video they may post (reference 3.1). A Direct Post must use one of ``privacy_options``."""
+
     nickname: str
     username: str
     privacy_options: tuple[str, ...]
@@ -48,6 +51,10 @@ class InitResult:
 
 @dataclass(frozen=True)
 class PublishStatus:
+    """``status/fetch/``: ``status`` (PROCESSING_UPLOAD, PROCESSING_DOWNLOAD, SEND_TO_USER_INBOX, PUBLISH_COMPLETE
+    or FAILED), ``fail_reason`` when FAILED, the public post ids once moderated (public posts only), byte counts,
+    and TikTok's ``log_id`` for this answer (reference 3.5)."""
+
     status: str
     fail_reason: str | None = None
     post_ids: tuple[int, ...] = ()
@@ -57,6 +64,7 @@ class PublishStatus:
 
     @property
     def terminal(self) -> bool:
+        """True when the status will not change again (posted, in the inbox, or failed)."""
         return self.status in TERMINAL
 
 
@@ -86,11 +94,8 @@ class PostingClient:
     def recent_captions(self, token: str) -> list[str]:
         """The titles and descriptions of the account's newest public videos (one page of ``/v2/video/list/``,
         scope ``video.list``): what a run compares a post's caption with when the store has no record of it."""
-        def fetch(body: dict[str, Any]) -> dict[str, Any]:
-            return self._api.call("POST", LIST_PATH, token, params={"fields": "id,title,video_description"},
-                                  json=body)
-
-        newest = next(video_pages(fetch), [])  # the first page only: the newest videos
+        fields = ("id", "title", "video_description")
+        newest = next(video_pages(lambda body: self._api.video_page(token, fields, body)), [])  # the first page only: the newest videos
         return [str(video[name]) for video in newest for name in ("title", "video_description") if video.get(name)]
 
     def status(self, token: str, publish_id: str) -> PublishStatus:

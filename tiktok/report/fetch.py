@@ -9,10 +9,10 @@ the typed error (``exc.transient`` tells "try later" from the rest).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Callable
 
 from tiktok.auth.access import call_with_token
-from tiktok.api import STATS_USER_FIELDS
+from tiktok.api import STATS_USER_FIELDS, USER_INFO_PATH
 from tiktok.errors import ServerError
 from tiktok.report.snapshot import AccountStats, VideoStats
 from tiktok.pages import LIST_PATH, video_pages
@@ -21,7 +21,6 @@ from tiktok.retry import DISPLAY_RETRY, GaveUp, Runtime, call_with_retry
 from tiktok.services import Services
 from tiktok.auth.tokens import Account
 
-USER_INFO_PATH = "/v2/user/info/"
 VIDEO_FIELDS = ("id", "title", "video_description", "create_time", "duration",
                 "view_count", "like_count", "comment_count", "share_count")  # video object, reference 6.4
 REPORT_RETRY = DISPLAY_RETRY
@@ -54,14 +53,13 @@ class DisplayReader:
         self._runtime = runtime
         self._limiter = limiter
 
-    def _call(self, open_id: str, method: str, path: str, *, params: dict[str, str],
-              json: Any = None) -> dict[str, Any]:
+    def _call(self, open_id: str, path: str, request: Callable[[str], dict[str, Any]]) -> dict[str, Any]:
+        """``request(access_token)`` for the endpoint at ``path`` (its rate limit), with a fresh token and retries."""
         svc = self._services
         def once() -> dict[str, Any]:
             if self._limiter is not None:  # every attempt, retries included, takes a slot
                 self._limiter.acquire(open_id, path)
-            return call_with_token(svc.store, svc.oauth, open_id,
-                                   lambda token: svc.api.call(method, path, token, params=params, json=json))
+            return call_with_token(svc.store, svc.oauth, open_id, request)
         try:
             return call_with_retry(once, self._runtime)
         except GaveUp as gave_up:
@@ -77,8 +75,8 @@ class DisplayReader:
         """The username (profile scope) and the stats (stats scope) the grant allows."""
         profile, with_stats = "user.info.profile" in account.scopes, "user.info.stats" in account.scopes
         fields = ["open_id", *(["username"] if profile else []), *(STATS_USER_FIELDS if with_stats else [])]
-        data = self._call(account.open_id, "GET", USER_INFO_PATH, params={"fields": ",".join(fields)})
-        user = data.get("user") if isinstance(data.get("user"), dict) else {}
+        api = self._services.api
+        user = self._call(account.open_id, USER_INFO_PATH, lambda token: api.user_info(token, fields))
         username = str(user.get("username") or "") or account.username or None
         if not with_stats:
             return username, None
@@ -87,9 +85,10 @@ class DisplayReader:
 
     def videos(self, open_id: str) -> list[VideoStats]:
         """Every page of ``/v2/video/list/`` (cursor and has_more), each video once."""
-        params = {"fields": ",".join(VIDEO_FIELDS)}
+        api = self._services.api
         seen: dict[str, VideoStats] = {}
-        fetch = lambda body: self._call(open_id, "POST", LIST_PATH, params=params, json=body)  # noqa: E731
+        fetch = lambda body: self._call(open_id, LIST_PATH,  # noqa: E731
+                                        lambda token: api.video_page(token, VIDEO_FIELDS, body))
         for page in video_pages(fetch):
             for item in page:
                 video = video_from_api(item)

@@ -14,7 +14,7 @@ from urllib.parse import unquote, urlsplit
 
 from tiktok.api import ApiClient
 from tiktok.errors import RateLimited, TikTokError
-from tiktok.pages import LIST_PATH, video_pages
+from tiktok.pages import video_pages
 from tiktok.retry import DISPLAY_RETRY, GaveUp, Runtime, call_with_retry
 
 LIST_FIELDS = ("id", "create_time", "cover_image_url", "share_url", "video_description", "duration", "height",
@@ -61,12 +61,10 @@ def list_videos(api: ApiClient, token_call: TokenCall, *, limit: int | None = No
                 runtime: Runtime | None = None) -> list[Video]:
     """The account's videos, newest first: all of them, at most ``limit``, or those created at/after ``since``."""
     runtime = runtime or Runtime(policy=DISPLAY_RETRY)
-    params = {"fields": ",".join(LIST_FIELDS)}
-
     def fetch(body: dict[str, Any]) -> dict[str, Any]:
         try:
             return call_with_retry(
-                lambda: token_call(lambda token: api.call("POST", LIST_PATH, token, params=params, json=body)),
+                lambda: token_call(lambda token: api.video_page(token, LIST_FIELDS, body)),
                 runtime)
         except GaveUp as gave_up:
             raise VideoListUnavailable(_give_up_message(gave_up)) from None

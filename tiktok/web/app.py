@@ -16,7 +16,7 @@ from tiktok.errors import DatabaseError, StoreError, TokenFileError
 from tiktok.exitcodes import outcome_label
 from tiktok.web.flows import LoginFlows
 
-ROOT = Path(__file__).resolve().parents[2]
+PACKAGE = Path(__file__).resolve().parents[1]  # tiktok/: templates/ and assets/ ship inside the package
 
 
 def create_app(test_config: Mapping[str, Any] | None = None, *, settings: Settings | None = None) -> Flask:
@@ -26,7 +26,7 @@ def create_app(test_config: Mapping[str, Any] | None = None, *, settings: Settin
     clock = test_config.pop("CLOCK", time.time)
     if settings is None:
         settings = load_settings({k: str(v) for k, v in test_config.items()} if test_config else None)
-    app = Flask(__name__, template_folder=str(ROOT / "templates"), static_folder=str(ROOT / "assets"),
+    app = Flask(__name__, template_folder=str(PACKAGE / "templates"), static_folder=str(PACKAGE / "assets"),
                 static_url_path="/assets")
     app.config.update(
         SECRET_KEY=settings.secret_key or secrets.token_hex(32),
