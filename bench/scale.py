@@ -3,17 +3,21 @@
     .venv/bin/python bench/scale.py [--accounts 1000] [--procs 1,8,32] [--seconds 3]
                                     [--post-accounts 12] [--posts-each 3] [--latency 0.05]
 
-Starts a throwaway PostgreSQL cluster (Debian's initdb, as the tests do) and measures, side by side in this run:
+Starts a throwaway PostgreSQL cluster (Debian's initdb, as the tests do, but with PostgreSQL's own durability: fsync
+and synchronous_commit on, as shipped, where the tests' clusters turn fsync off; the token file is fsynced too) and
+measures, side by side in this run:
 
 1. Locked token updates per second over ``--accounts`` accounts, with 1, 8 and 32 processes at once: each process
    loops for ``--seconds`` over random accounts doing what a refresh does to the store (lock the account, replace
    both tokens and the deadlines, write), through the real stores: the token file (one lock and one atomic rewrite
-   of the whole file per update) against PostgreSQL (one row locked with SELECT ... FOR UPDATE). The processes start
-   together on a shared start time; only updates inside the window are counted.
+   of the whole file per update) against PostgreSQL (one row locked with SELECT ... FOR UPDATE). The window opens
+   once every process has started and opened its store (each says so, then waits for the start time), so a slow
+   start on a busy machine is not counted; only updates inside the window are counted.
 2. Posts per minute with 1 and with 3 ``python -m tiktok worker`` processes (default concurrency) over
    ``--post-accounts`` accounts with ``--posts-each`` small videos each, against the emulator in its own process
-   with ``--latency`` seconds per API request (a stand-in for the round trip to TikTok). Each side gets fresh
-   accounts and a fresh database; the clock runs from the workers' start to the last post's completion.
+   with ``--latency`` seconds per API request (a stand-in for the round trip to TikTok). The workers run with the
+   shipped defaults (no WORKER_* setting: the dispatcher every 10 s). Each side gets fresh accounts and a fresh
+   database; the clock runs from the workers' start to the last post's completion.
 
 Prints each figure and the ratios, and checks every post was made once.
 """
@@ -41,7 +45,7 @@ UPDATER = r"""
 import random, sys, time
 from tiktok.auth.tokens import TokenStore
 from tiktok.auth.oauth import TokenGrant
-target, count, start, seconds, seed = sys.argv[1], int(sys.argv[2]), float(sys.argv[3]), float(sys.argv[4]), int(sys.argv[5])
+target, count, seconds, seed = sys.argv[1], int(sys.argv[2]), float(sys.argv[3]), int(sys.argv[4])
 if target.startswith("postgresql://"):
     from tiktok.auth.pg_store import PgTokenStore
     store = PgTokenStore(target)
@@ -50,6 +54,8 @@ else:
     store = TokenStore(target)
 rng = random.Random(seed)
 ids = [f"acct-{n:05d}" for n in range(count)]
+print("ready", flush=True)
+start = float(sys.stdin.readline())  # the same start time for every process, sent once all are ready
 while time.time() < start:
     time.sleep(0.001)
 done, end, n = 0, start + seconds, 0
@@ -86,11 +92,17 @@ def seed_accounts(count: int, tokens: Path, database: str) -> None:
 
 def updates_per_second(target: str, accounts: int, procs: int, seconds: float) -> float:
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    start = time.time() + 1.5 + procs * 0.08  # every process is up and connected before the window opens
-    runs = [subprocess.Popen([sys.executable, "-c", UPDATER, target, str(accounts), str(start), str(seconds),
-                              str(seed)], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    runs = [subprocess.Popen([sys.executable, "-c", UPDATER, target, str(accounts), str(seconds), str(seed)],
+                             env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
             for seed in range(procs)]
+    for run in runs:  # every process up, its store open
+        if run.stdout.readline().strip() != "ready":
+            raise SystemExit(f"updater failed: {run.communicate(timeout=60)[1][-2000:]}")
+    start = time.time() + 0.2
     total = 0
+    for run in runs:
+        run.stdin.write(f"{start}\n")
+        run.stdin.flush()
     for run in runs:
         out, err = run.communicate(timeout=120)
         if run.returncode != 0:
@@ -122,8 +134,7 @@ def posts_per_minute(server, url: str, users, clip: Path, posts_each: int, worke
     posts.close()
     env = {key: value for key, value in os.environ.items() if not key.startswith(("TIKTOK_", "WORKER_"))}
     env.update(PYTHONPATH=str(ROOT), TIKTOK_CLIENT_KEY="emulator-client-key",
-               TIKTOK_CLIENT_SECRET="emulator-client-secret", TIKTOK_API_BASE=url, DATABASE_URL=database,
-               WORKER_DISPATCH_CRON="* * * * * *")
+               TIKTOK_CLIENT_SECRET="emulator-client-secret", TIKTOK_API_BASE=url, DATABASE_URL=database)
     log = (work / f"workers-{workers}.log").open("w")
     start = time.perf_counter()
     procs = [subprocess.Popen([sys.executable, "-m", "tiktok", "worker"], env=env, cwd=work, stdout=log,
@@ -160,6 +171,15 @@ def posted(database: str) -> int:
         return conn.execute("SELECT count(*) FROM tiktok_store_posts WHERE state = 'posted'").fetchone()[0]
 
 
+def durability(url: str) -> str:
+    """The server's durability settings, as it reports them (``fsync=on synchronous_commit=on``)."""
+    import psycopg
+
+    with psycopg.connect(url) as conn:
+        return " ".join(f"{name}={conn.execute(f'SHOW {name}').fetchone()[0]}"
+                        for name in ("fsync", "synchronous_commit", "wal_sync_method"))
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--accounts", type=int, default=1000)
@@ -172,8 +192,9 @@ def main() -> int:
     from tests.support.postgres import start_server, stop_server
     from tests.support.posting import padded_video
 
-    server = start_server()
+    server = start_server(durable=True)  # fsync on, as a real server runs (and as the token file is written)
     try:
+        print(f"PostgreSQL: {durability(server.admin_url)}")
         with tempfile.TemporaryDirectory(prefix="bench-scale-") as scratch:
             work = Path(scratch)
             tokens = work / "user_tokens.json"

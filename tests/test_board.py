@@ -152,13 +152,16 @@ def test_inbox_draft():
     assert (c.state, c.label, c.kind, c.group) == ("inbox", "In inbox", "draft", "done")
 
 
-def test_failed_shows_tiktoks_reason_and_log_id_and_offers_retry_edit_and_cancel():
+def test_failed_shows_the_reason_in_plain_words_tiktoks_code_apart_and_offers_retry_edit_and_cancel():
     p = with_record(video(), "failed", publish_id="p1", fail_reason="spam_risk_too_many_posts",
                     error="TikTok failed the post: spam_risk_too_many_posts", log_id="202612030900ABCDEF",
-                    outcome="failed")
+                    outcome="failed", host="cron-box", pid=4242)
     c = card(p)
     assert (c.state, c.group, c.actions) == ("failed", "failed", ("retry", "edit", "cancel"))
-    assert c.detail == "TikTok failed the post: spam_risk_too_many_posts (log_id 202612030900ABCDEF)"
+    assert c.detail == "the account reached TikTok's daily limit of posts made through apps: it can post again " \
+                       "tomorrow"
+    assert c.details == "TikTok failed the post: spam_risk_too_many_posts (log_id 202612030900ABCDEF)"
+    assert c.host == "cron-box"  # the machine whose run met it
     assert c.log_id == "202612030900ABCDEF" and store_group(p) == "failed" and not c.moving
 
 

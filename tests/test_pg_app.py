@@ -1,6 +1,6 @@
 """The app and the commands on PostgreSQL: a login lands in the database, the Posts page shows and cancels the
-database's posts, the app's runner posts them, ``python -m tiktok queue`` lists them, and a worker refuses to start
-on a database that was not migrated."""
+database's posts, the app's runner hands them to the workers (it never posts them itself), ``python -m tiktok queue``
+lists them, and a worker refuses to start on a database that was not migrated."""
 
 from __future__ import annotations
 
@@ -74,6 +74,10 @@ def test_the_app_keeps_accounts_and_posts_in_the_database(db, serve_app, remote,
     runner = runner_of(app.flask_app)
     runner.kick()
     assert runner.join(60)
+    assert [store.get(p.id).state for p in (keep, drop, later)] == ["queued", "cancelled", "queued"]
+    assert remote.state()["posts"] == []  # the app hands the due post to the workers (tests/test_pg_handoff.py)
+    posting = command([str(ROOT / "upload_to_tiktok.py")], tmp_path, DATABASE_URL=db, TIKTOK_API_BASE=remote.base_url)
+    assert posting.returncode == 0, posting.stderr
     assert [store.get(p.id).state for p in (keep, drop, later)] == [State.POSTED, "cancelled", "queued"]
     assert [p["post_info"]["title"] for p in remote.state()["posts"]] == ["from the database"]
     assert not list(tmp_path.glob("*.db")) and not list(tmp_path.glob("*.results.json"))  # no local store
@@ -81,10 +85,10 @@ def test_the_app_keeps_accounts_and_posts_in_the_database(db, serve_app, remote,
 
     listing = command(["-m", "tiktok", "queue"], tmp_path, DATABASE_URL=db, TIKTOK_API_BASE=remote.base_url)
     assert listing.returncode == 0, listing.stderr
-    assert "3 post(s), 1 still to do or to follow" in listing.stdout
+    assert "3 posts, 1 still to do or to follow" in listing.stdout
     assert f"post {later.id}  {later.key}  {ADA.open_id}  scheduled {LATER}" in listing.stdout
     assert f"post {keep.id} " not in listing.stdout and f"post {drop.id} " not in listing.stdout
-    assert "jobs: 0 waiting, running or failed" in listing.stdout
+    assert f"post_entry({keep.key})  todo" in listing.stdout  # the app's job; a worker finds the post made
 
 
 @pytest.mark.parametrize("previous", [False, True], ids=["empty database", "previous version's schema"])

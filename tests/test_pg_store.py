@@ -1,5 +1,5 @@
 """The post store in PostgreSQL and the ``db`` commands: ``db migrate`` from several processes at once (and again),
-``db status``, claims held by advisory locks, sealed upload URLs, a real run over the store, ``db import`` moving
+``db status``, claims held by leases, sealed upload URLs, a real run over the store, ``db import`` moving
 the local files in (twice, safely), and a database made by the previous version (the ``tiktok_posts`` queue)
 migrated with its keys and records: nothing posted twice, an interrupted upload resumed."""
 
@@ -88,7 +88,7 @@ def rows(url: str, query: str) -> list[tuple]:
 def test_migrate_from_four_processes_at_once_applies_each_migration_once_and_status_tells(database_url, tmp_path):
     env = {"DATABASE_URL": database_url}
     before = tiktok("db", "status", cwd=tmp_path, env=env)
-    assert before.returncode == 2 and "schema version 0 of 2, post store version 0 of 1" in before.stdout
+    assert before.returncode == 2 and "schema version 0 of 2, post store version 0 of 2" in before.stdout
     assert "behind: run python -m tiktok db migrate" in before.stdout
     procs = [subprocess.Popen([sys.executable, "-m", "tiktok", "db", "migrate"], cwd=tmp_path, text=True,
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE,
@@ -96,14 +96,14 @@ def test_migrate_from_four_processes_at_once_applies_each_migration_once_and_sta
     outputs = [proc.communicate(timeout=WAIT_S) for proc in procs]
     assert [proc.returncode for proc in procs] == [0] * 4, outputs
     lines = "".join(out for out, _ in outputs).splitlines()
-    for step in ("migration 1:", "migration 2:", "post store migration 1:"):
+    for step in ("migration 1:", "migration 2:", "post store migration 1:", "post store migration 2:"):
         assert sum(line.split(": ", 1)[1].startswith(step) for line in lines if ": " in line) == 1, (step, lines)
     assert rows(database_url, "SELECT version FROM tiktok_schema_migrations ORDER BY version") == [(1,), (2,)]
-    assert rows(database_url, "SELECT version FROM tiktok_store_version") == [(1,)]
+    assert rows(database_url, "SELECT version FROM tiktok_store_version ORDER BY version") == [(1,), (2,)]
     again = tiktok("db", "migrate", cwd=tmp_path, env=env)
-    assert again.returncode == 0 and "schema already at version 2, post store at version 1" in again.stdout
+    assert again.returncode == 0 and "schema already at version 2, post store at version 2" in again.stdout
     after = tiktok("db", "status", cwd=tmp_path, env=env)
-    assert after.returncode == 0 and "schema version 2 of 2, post store version 1 of 1 (current)" in after.stdout
+    assert after.returncode == 0 and "schema version 2 of 2, post store version 2 of 2 (current)" in after.stdout
 
 
 def test_db_commands_without_database_url_say_how_to_set_it(tmp_path):
@@ -182,11 +182,11 @@ def test_a_claim_lives_exactly_as_long_as_its_holder_on_any_machine(db, clip, po
     finally:
         holder.send_signal(signal.SIGKILL)
         holder.wait(timeout=10)
-    taken = mine.claim(post)  # the server dropped the dead session's lock at once
+    taken = mine.claim(post)  # its process is gone from this machine: its lease is taken over at once
     assert taken.holder is None and taken.taken_over is not None and taken.taken_over.pid == holder.pid
-    assert rows(db, "SELECT host FROM tiktok_store_claims") == [("another-machine",)]
+    assert rows(db, "SELECT host FROM tiktok_store_leases") == [("another-machine",)]
     mine.release(post)
-    assert mine.live_claims([post]) == set() and rows(db, "SELECT * FROM tiktok_store_claims") == []
+    assert mine.live_claims([post]) == set() and rows(db, "SELECT * FROM tiktok_store_leases") == []
     mine.close()
 
 
@@ -370,7 +370,7 @@ def test_a_database_of_the_previous_version_keeps_its_posts_and_resumes_its_uplo
 
     migrated = tiktok("db", "migrate", cwd=tmp_path, env={"DATABASE_URL": database_url, "TOKENS_KEY": KEY})
     assert migrated.returncode == 0, migrated.stderr
-    assert "post store migration 1" in migrated.stdout and "migration 2:" not in migrated.stdout
+    assert "post store migration 1" in migrated.stdout and ": migration 2:" not in migrated.stdout
     store = open_postgres(database_url, key=KEY)
     by_key = {post.key: post for post in store.every_post()}
     assert set(by_key) == {done_record.key, cut.key, entry_key({k: v for k, v in later.items() if k != "post_at"}),

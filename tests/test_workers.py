@@ -133,11 +133,11 @@ def link_all(emulator, db: str, users) -> None:
 
 
 def start_worker(emulator, db: str, log: Path, **env: str) -> subprocess.Popen:
+    """A worker with the shipped schedule and heartbeat (no WORKER_* setting) unless ``env`` sets one for its case."""
     environment = {"PATH": os.environ["PATH"], "HOME": str(log.parent), "PYTHONPATH": str(ROOT),
                    "TIKTOK_CLIENT_KEY": emulator.config.client_key,
                    "TIKTOK_CLIENT_SECRET": emulator.config.client_secret, "TIKTOK_API_BASE": emulator.url,
-                   "DATABASE_URL": db, "WORKER_DISPATCH_CRON": "* * * * * *", "WORKER_HEARTBEAT_S": "1",
-                   "WORKER_STALLED_S": "4", **env}
+                   "DATABASE_URL": db, **env}
     handle = log.open("a")
     return subprocess.Popen([sys.executable, "-m", "tiktok", "worker", "--concurrency", "4"], cwd=log.parent,
                             env=environment, stdout=handle, stderr=subprocess.STDOUT)
@@ -183,6 +183,8 @@ def test_three_workers_post_sixty_posts_once_each_under_strict_rotation(db, add,
             add(entry)
             planned.append((entry, post_at))
     log = tmp_path / "workers.log"
+    # the case: refreshes rotating every token while the posts go out; the default refresh (every 10 minutes, for
+    # tokens expiring within 90) never comes round in this test
     workers = [start_worker(emulator, db, log, WORKER_REFRESH_CRON="* * * * * */2", WORKER_REFRESH_WITHIN="3h")
                for _ in range(3)]
     try:

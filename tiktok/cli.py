@@ -21,15 +21,16 @@ from contextlib import nullcontext
 from collections.abc import Sequence
 from types import ModuleType
 
-from tiktok.commands import (Context, accounts, app, db, post, queue, refresh, report, tokens, transcribe,
-                             worker)
+from tiktok.commands import (Context, accounts, app, db, media, post, queue, refresh, report, tokens, transcribe,
+                             worker, workers)
 from tiktok.exitcodes import PRECEDENCE_HELP
 from tiktok.options import given_settings, verbosity_options
 
 PROG = "python -m tiktok"
 COMMANDS: dict[str, ModuleType] = {
     "refresh": refresh, "post": post, "accounts": accounts, "report": report, "transcribe": transcribe,
-    "tokens": tokens, "db": db, "worker": worker, "queue": queue, "app": app,
+    "tokens": tokens, "db": db, "worker": worker, "queue": queue, "app": app, "media": media,
+    "workers": workers,
 }
 
 EPILOG = """exit codes (every command): 0 all fine; 1 something failed that running again will not fix by

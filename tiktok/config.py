@@ -7,8 +7,8 @@ starts, into one :class:`Settings` whose sections each module takes what it need
                             XDG_CACHE_HOME
     settings.tiktok         TIKTOK_CLIENT_KEY/_SECRET, TIKTOK_API_BASE, TIKTOK_AUTH_URL, TIKTOK_REDIRECT_URI,
                             TIKTOK_SCOPES, TIKTOK_PKCE_ENCODING, TIKTOK_EMULATOR_PORT
-    settings.store          TOKENS_FILE, TOKENS_KEY, TOKENS_NEW_KEY, STORE_FILE, DATABASE_URL
-    settings.media          MEDIA_DIR
+    settings.store          TOKENS_FILE, TOKENS_KEY, TOKENS_NEW_KEY, STORE_FILE, DATABASE_URL, DATABASE_POOL_SIZE
+    settings.media          MEDIA_DIR, MEDIA_STORE
     settings.posting        MANIFEST_FILE, POST_GRACE
     settings.report         REPORTS_DIR, REPORTS_S3_URI, AWS_ENDPOINT_URL_S3
     settings.transcription  ASSEMBLYAI_API_KEY, ASSEMBLYAI_BASE_URL, ASSEMBLYAI_POLLING_INTERVAL, TRANSCRIPTS_DIR
@@ -61,6 +61,11 @@ MAX_POST_GRACE_S = 365 * 86400.0  # a year: later than that a "scheduled" post i
 QUEUE_TICK_RANGE_S = (0.1, 86400.0)  # QUEUE_TICK_S: 0 (off), or this often; more often is a busy loop
 PORT_RANGE = (1, 65535)  # 0 would pick a random port, which nothing else (callback, scripts) could find
 LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")  # binding elsewhere needs APP_PASSWORD
+# Connections per process to DATABASE_URL (tiktok.db.connection.Budget): 2 for Procrastinate's queue, the rest
+# halved between the post store's pool and the accounts' (tokens, the shared limiter), so at least 4. 8 workers and
+# the app at the default: 54 pooled connections of a default server's 100.
+DEFAULT_DATABASE_POOL_SIZE = 6
+DATABASE_POOL_RANGE = (4, 200)
 # The emulator's built-in app registration (see tiktok/emulator/config.py); not secrets of any real app.
 EMULATOR_CLIENT_KEY = "emulator-client-key"
 EMULATOR_CLIENT_SECRET = "emulator-client-secret"
@@ -135,6 +140,9 @@ class StoreSettings:
     store_file: Path | None = None
     #: DATABASE_URL: postgresql://... selects the PostgreSQL backend (tokens, post queue, workers); None: files.
     database_url: str | None = field(default=None, repr=False)
+    #: DATABASE_POOL_SIZE: the most connections one process opens to that database (tiktok.db.connection.Budget
+    #: shares them between Procrastinate's pool, the post store's and the accounts').
+    database_pool_size: int = DEFAULT_DATABASE_POOL_SIZE
 
     @property
     def store_path(self) -> Path:
@@ -146,6 +154,23 @@ class StoreSettings:
 class MediaSettings:
     #: MEDIA_DIR: where the composer streams uploaded videos.
     media_dir: Path = Path(DEFAULT_MEDIA_DIR)
+    #: MEDIA_STORE: where media are kept for every worker (tiktok.media.store): "folder" (MEDIA_DIR, the default)
+    #: or "s3://bucket/prefix" (an S3 or S3-compatible bucket; AWS_ENDPOINT_URL_S3 names another server).
+    store: str = "folder"
+
+
+def _media_store(raw: str) -> str:
+    """MEDIA_STORE as "folder" or a checked ``s3://bucket[/prefix]`` without a trailing slash."""
+    if not raw or raw.lower() == "folder":
+        return "folder"
+    from tiktok.s3 import S3URIError, parse_s3_uri
+
+    form = "use folder (the default: MEDIA_DIR) or s3://bucket/prefix"
+    try:
+        bucket, prefix = parse_s3_uri(raw)
+    except S3URIError as exc:
+        raise ConfigError(f"MEDIA_STORE={raw[:80]!r} is not a media store ({exc}): {form}") from None
+    return f"s3://{bucket}/{prefix}" if prefix else f"s3://{bucket}"
 
 
 @dataclass(frozen=True)
@@ -309,8 +334,10 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
             tokens_path=tokens_path, tokens_key=get("TOKENS_KEY") or None,
             tokens_new_key=get("TOKENS_NEW_KEY") or None,
             store_file=_file(get("STORE_FILE"), "STORE_FILE", DEFAULT_STORE_NAME) if get("STORE_FILE") else None,
-            database_url=_database_url(get("DATABASE_URL"))),
-        media=MediaSettings(media_dir=_folder(get("MEDIA_DIR"), "MEDIA_DIR", DEFAULT_MEDIA_DIR)),
+            database_url=_database_url(get("DATABASE_URL")),
+            database_pool_size=_pool_size(get("DATABASE_POOL_SIZE"))),
+        media=MediaSettings(media_dir=_folder(get("MEDIA_DIR"), "MEDIA_DIR", DEFAULT_MEDIA_DIR),
+                            store=_media_store(get("MEDIA_STORE"))),
         posting=PostingSettings(
             manifest_path=_file(get("MANIFEST_FILE"), "MANIFEST_FILE", DEFAULT_MANIFEST_FILE),
             post_grace_s=_duration(get("POST_GRACE"), "POST_GRACE", DEFAULT_POST_GRACE_S)),
@@ -506,17 +533,28 @@ def _web_address(raw: str, name: str) -> str:
 
 
 def _database_url(raw: str) -> str | None:
-    """DATABASE_URL when it names PostgreSQL; ConfigError that never repeats the URL (it holds the password)."""
+    """DATABASE_URL when libpq and urllib read it alike (:mod:`tiktok.dburl`); a ConfigError that quotes no part of
+    it (it holds the password) otherwise."""
     if not raw:
         return None
-    try:
-        scheme = urlsplit(raw).scheme
-    except ValueError:
-        scheme = ""
-    if scheme not in ("postgresql", "postgres"):
-        raise ConfigError("DATABASE_URL must be a PostgreSQL address: postgresql://USER:PASSWORD@HOST:PORT/DATABASE "
-                          f"(it starts with {scheme + '://' if scheme else 'no scheme'})")
+    from tiktok.dburl import parse_database_url
+
+    parse_database_url(raw)
     return raw
+
+
+def _pool_size(raw: str) -> int:
+    """DATABASE_POOL_SIZE: a whole number in DATABASE_POOL_RANGE."""
+    if not raw:
+        return DEFAULT_DATABASE_POOL_SIZE
+    low, high = DATABASE_POOL_RANGE
+    if not (raw.isascii() and raw.isdigit()) or not low <= int(raw) <= high:
+        raise ConfigError(f"DATABASE_POOL_SIZE={raw!r} is not a whole number from {low} to {high}: the most "
+                          f"connections one process (a worker, the app, a command) opens to PostgreSQL (default "
+                          f"{DEFAULT_DATABASE_POOL_SIZE})")
+    return int(raw)
+
+
 def _path(raw: str, name: str, example: str) -> Path:
     if "\x00" in raw:
         raise ConfigError(f"{name} contains a NUL byte: give a path such as {example}")

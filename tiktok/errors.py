@@ -5,19 +5,25 @@ instance says whether a later run may succeed without a person (the TRY LATER ou
 
     TikTokError
     ├── ConfigError                 bad or missing configuration (names the variable or file)
-    │   └── S3URIError              report/s3: an --s3-uri / $REPORTS_S3_URI that is not s3://bucket/prefix
+    │   └── S3URIError              s3: an --s3-uri / $REPORTS_S3_URI / $MEDIA_STORE that is not s3://bucket/prefix
     ├── FileProblem                 a file or folder this tool reads or writes is unusable (names it)
     │   ├── TokenFileError          user_tokens.json unreadable, corrupt or the wrong shape
     │   ├── ManifestError           posting/manifest: videos_to_upload.json unreadable or not a list of entries
     │   ├── MediaError              posting/media: a video that cannot be inspected at all
+    │   ├── MediaNotFixable         media/doctor: media TikTok would refuse that no re-encode can fix
     │   ├── ResultsFileError        store/legacy: an earlier version's <manifest>.results.json cannot be imported
     │   ├── ReportFileError         report/csvfiles: a saved report CSV cannot be read
     │   └── TranscriptsFolderError  transcription/store: the transcripts folder cannot be used
     ├── DatabaseError               db: the PostgreSQL database (DATABASE_URL) cannot be used (never its password)
     │   └── DatabaseUnavailable     db: the server cannot be reached or went away (transient)
     ├── StoreError                  store: the post store (its SQLite file or database) cannot be used (names it)
-    │   └── StoreUnavailable        store: the database cannot be reached or went away (transient)
+    │   ├── StoreUnavailable        store: the database cannot be reached or went away (transient)
+    │   └── ClaimLost               store: this run's lease on a post or account expired or was taken over
     ├── ChangeRefused               store: a post cannot be changed as asked (nothing was changed)
+    ├── MediaStoreError             media/store: the media store (MEDIA_DIR or MEDIA_STORE's bucket) cannot do it
+    │   ├── MediaNotFound           media/store: no media with that key
+    │   └── MediaStoreUnavailable   media/store: the bucket's server is unreachable, throttles or fails (transient)
+    ├── JobFailed                   jobs: a worker's job ended failed (a post that waits for a person, the report)
     ├── AccountNotFound             no stored account with that open_id
     ├── RelinkNeeded                the account's grant is gone; a person must log in again
     ├── TransportError              the request never got an answer (connection refused or dropped, timeout)
@@ -115,9 +121,23 @@ class StoreUnavailable(StoreError):
     transient = True
 
 
+class ClaimLost(StoreError):
+    """This run no longer holds the lease (claim) on a post or an account: it expired while the run was stopped or
+    cut off, and another run may have taken it over. The run stops that post before any call that could create it
+    and writes nothing more; a later run sees how it ended (try later)."""
+
+    transient = True
+
+
 class ChangeRefused(TikTokError):
     """A post cannot be changed as asked (it started, was changed meanwhile, or the change is not valid); the
     message says why. Nothing was changed."""
+
+
+class JobFailed(TikTokError):
+    """A worker's job whose work ended failed: its post failed in a way that waits for a person (a missing file, a
+    refusal, a relink), or the daily report did not complete. Raised from the task so that Procrastinate records the
+    job as failed; the message says why in plain words."""
 
 
 class AccountNotFound(TikTokError):

@@ -6,6 +6,7 @@ reader threads build their own from the same settings (``tiktok.report.run.threa
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 
 import requests
@@ -17,9 +18,15 @@ from tiktok.auth.oauth import OAuthClient
 from tiktok.auth.tokens import TokenStore
 
 
+def user_agent() -> str:
+    """``tiktok-local-tool/<version> pid/<pid>``: the tool and the process sending, so a log on the other side (the
+    emulator's request log, a proxy's) tells the app's requests from each worker's."""
+    return f"tiktok-local-tool/{__version__} pid/{os.getpid()}"
+
+
 def http_session() -> requests.Session:
     session = requests.Session()
-    session.headers["User-Agent"] = f"tiktok-local-tool/{__version__}"
+    session.headers["User-Agent"] = user_agent()
     return session
 
 

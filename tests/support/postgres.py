@@ -68,14 +68,16 @@ def _as_owner(command: list[str], owner: str | None) -> list[str]:
     return ["su", owner, "-s", "/bin/sh", "-c", " ".join(f"'{part}'" for part in command)]
 
 
-def start_command(binaries: Path, folder: Path, port: int) -> list[str]:
-    """pg_ctl start for the cluster in ``folder`` on loopback ``port``, waiting until it takes connections."""
+def start_command(binaries: Path, folder: Path, port: int, *, durable: bool = False) -> list[str]:
+    """pg_ctl start for the cluster in ``folder`` on loopback ``port``, waiting until it takes connections; the
+    tests' clusters run with fsync off, a ``durable`` one (bench/scale.py) with PostgreSQL's own defaults."""
+    fast = "" if durable else " -c fsync=off"
     return [str(binaries / "pg_ctl"), "-D", str(folder / "data"), "-l", str(folder / "server.log"), "-w", "-t",
             str(START_TIMEOUT_S), "-o",
-            f"-p {port} -k {folder} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=200", "start"]
+            f"-p {port} -k {folder} -c listen_addresses=127.0.0.1{fast} -c max_connections=200", "start"]
 
 
-def start_server() -> PostgresServer:
+def start_server(*, durable: bool = False) -> PostgresServer:
     """initdb + pg_ctl start in a new temporary folder; pytest.fail with the server's own words if it cannot."""
     binaries = server_binaries()
     folder = Path(tempfile.mkdtemp(prefix="tiktok-pg-"))
@@ -88,7 +90,7 @@ def start_server() -> PostgresServer:
     port = free_port()
     steps = [
         [str(binaries / "initdb"), "-D", str(data), "-U", "postgres", "-A", "trust", "-E", "UTF8", "--no-sync"],
-        start_command(binaries, folder, port),
+        start_command(binaries, folder, port, durable=durable),
     ]
     for step in steps:
         done = subprocess.run(_as_owner(step, owner), capture_output=True, text=True, timeout=START_TIMEOUT_S + 30)

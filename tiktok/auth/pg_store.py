@@ -9,6 +9,10 @@ fresh token and never presents the refresh token the first one just spent. Other
 With ``TOKENS_KEY`` the two token columns are sealed exactly like the file's fields (:mod:`tiktok.sealing`, bound to
 the open_id and the field name); a sealed value read without the key, or with another, is a DatabaseError and
 nothing is changed.
+
+Connections: every call is one transaction on a connection of the process's accounts pool
+(:func:`tiktok.db.connection.transaction`, its share of ``DATABASE_POOL_SIZE``), shared with the request limiter; a
+refresh holds its connection while TikTok answers (at most the OAuth client's timeout). No call opens one of its own.
 """
 
 from __future__ import annotations

@@ -4,7 +4,9 @@ The same rule as :class:`tiktok.ratelimit.TokenLimiter` (and its pure :func:`~ti
 the calls of the current window kept as rows of ``tiktok_rate_calls``. One acquire is one short transaction that
 takes a transaction-scoped advisory lock for its ``(open_id, kind)``, drops the rows that left the window, counts the
 rest and either records the call or learns how long to wait; it never holds the lock while waiting. Time is the
-database server's clock (``clock_timestamp()``), so workers whose own clocks differ still share one window.
+database server's clock (``clock_timestamp()``), so workers whose own clocks differ still share one window. Each
+transaction borrows a connection of the process's accounts pool (:func:`~tiktok.db.connection.transaction`, within
+``DATABASE_POOL_SIZE``) and gives it back before any wait.
 """
 
 from __future__ import annotations

@@ -15,6 +15,7 @@ from . import (
     authorize,
     control,
     creator_info,
+    request_log,
     media_server,
     publish,
     publish_status,
@@ -54,6 +55,7 @@ def create_emulator(config: EmulatorConfig | None = None, state: EmulatorState |
     app = Flask(__name__, template_folder=str(TEMPLATES))
     app.config.update(SESSION_COOKIE_NAME="tiktok_emulator_session")
     app.extensions[EXTENSION_KEY] = state or EmulatorState(config)
+    request_log.install(app)  # first: every request is in the log, refused ones included
     app.before_request(control.refuse_foreign_host)  # first: a refused request waits for nothing and changes nothing
     app.before_request(network_latency)
     app.before_request(release_public_ids)

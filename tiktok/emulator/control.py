@@ -12,7 +12,7 @@ from __future__ import annotations
 import socket
 import time
 
-from flask import Blueprint, Response, jsonify, request
+from flask import Blueprint, Response, current_app, jsonify, request
 from werkzeug.exceptions import ClientDisconnected
 
 from .envelope import api_error, current_state, oauth_error
@@ -20,6 +20,7 @@ from .faults import Fault, fault_from_json
 from .moderation import moderation_changes, moderation_view
 from .posts import SEND_TO_USER_INBOX
 from .processing import user_posted
+from .request_log import log_of
 
 bp = Blueprint("control", __name__, url_prefix="/_emulator")
 
@@ -52,6 +53,13 @@ def refuse_foreign_host():
 @bp.get("/state")
 def state_view():
     return jsonify(current_state().snapshot())
+
+
+@bp.get("/requests")
+def request_log_view():
+    """The request log (request_log.py): every request answered, oldest first; ``?after=N`` for those after N."""
+    after = request.args.get("after", 0, type=int)
+    return jsonify(log_of(current_app).view(after))
 
 
 @bp.post("/faults")

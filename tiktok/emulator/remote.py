@@ -69,3 +69,9 @@ class EmulatorRemote:
     def revoke_user(self, open_id: str) -> int:
         """Revoke every grant of ``open_id`` (the user removed the app); returns how many were active."""
         return self._call("POST", f"/users/{open_id}/revoke")["revoked_grants"]
+
+    def requests(self, after: int = 0) -> list[dict[str, Any]]:
+        """Every request the emulator answered (its last ``request_log.LIMIT``), oldest first, numbered from 1 (``n``)
+        with ``method``, ``path``, ``at`` (Unix seconds), ``user_agent`` and ``status``; only those after ``after``
+        when given. Kept last in the class: the name would hide the requests module from later class-level code."""
+        return self._call("GET", f"/requests?after={int(after)}")["requests"]

@@ -15,6 +15,8 @@ Choices where the docs are silent (UNCONFIRMED upstream):
 - A body cut short (the client dropped) is discarded whole: bytes received stays at the last accepted chunk, the
   file is truncated back and the running sha256 is untouched, so the same chunk can be sent again.
 - A second PUT while one is in flight waits up to 5 s for it, then gets 416 (chunks are sequential).
+- A body that stops arriving for ``STALLED_BODY_S`` (its client hung, or its network went) is dropped as a body cut
+  short, as any HTTP server's body read timeout does: a hung client does not hold the upload for ever.
 
 The body is streamed to disk in 1 MiB blocks while hashing; memory does not grow with chunk or file size. Whole
 zero blocks are skipped with a seek, so sparse test files stay sparse on the emulator's disk too.
@@ -40,6 +42,7 @@ UPLOAD_PATH = "/upload/video/"
 VIDEO_MIME_TYPES = ("video/mp4", "video/quicktime", "video/webm")  # reference 4.2
 BLOCK_BYTES = 1 << 20  # read/hash/write unit: 1 MiB keeps memory flat whatever the chunk size
 PUT_LOCK_WAIT_S = 5.0  # how long a PUT waits for an in-flight PUT of the same upload
+STALLED_BODY_S = 20.0  # a chunk's body silent this long is dropped (nginx's client_body_timeout is 60 s)
 _ZERO_BLOCK = bytes(BLOCK_BYTES)
 _RANGE_RE = re.compile(r"^bytes (\d+)-(\d+)/(\d+)$")
 _DIGITS_RE = re.compile(r"^\d+$")
@@ -153,10 +156,15 @@ def _accept_chunk(state, session: UploadSession, post: Post, first: int, last: i
         return _answer(refused.status, session, post, refused.reason)
     length = last - first + 1
     hasher = session.hasher.copy()  # committed only if the whole chunk arrives
+    sock = request.environ.get("werkzeug.socket")
+    if sock is not None:
+        sock.settimeout(STALLED_BODY_S)  # a stalled read raises; receive_into counts it as the body cut short
     with open(session.media_path, "r+b") as handle:
         handle.seek(first)
         received = receive_into(request.stream, handle, length, hasher)
         handle.truncate(first + (length if received == length else 0))
+    if sock is not None and received == length:
+        sock.settimeout(None)
     if received != length:
         with state.lock:
             post.partial_chunks_discarded += 1

@@ -9,7 +9,12 @@ given).
 - A post some session is posting right now (a live claim) gets nothing: that worker is on it. If the worker dies,
   its claim dies with its connection and the next dispatch defers a job that resumes the post.
 - Failures that retry by themselves, and public ids still to come, are looked at again only ``recheck_s`` after
-  their record last changed, so a post TikTok keeps refusing for an hour is not retried every few seconds."""
+  their record last changed, so a post TikTok keeps refusing for an hour is not retried every few seconds.
+- A post missed beyond its grace period gets nothing, a retry after a failure included (:func:`plan_posts`): it waits
+  for a person's Retry or a new time.
+
+``now`` is the database server's clock (:mod:`tiktok.db.clock`, the caller's store clock), so workers whose own
+clocks differ decide alike and Procrastinate, which starts a deferred job by the server's ``now()``, agrees."""
 
 from __future__ import annotations
 

@@ -1,7 +1,9 @@
 """The jobs a worker runs, and the Procrastinate app that holds them (:func:`build_app`).
 
 - ``post_entry(key)``: post one post of the store (the job's argument is its key). It first takes the post's
-  *account* lock (a session advisory lock, so it dies with a killed worker). With it, it runs the ordinary posting
+  *account* lock (a lease in a row, :mod:`tiktok.store.leases`: renewed while the job runs, taken over by another
+  worker once it lapses when this one hangs or is cut off, and checked before every pass and every claim; a killed
+  worker's is taken over at once on its own machine). With it, it runs the ordinary posting
   run (:func:`run_queue`) over that account's posts, again until none is left to do (a post may come due, or be
   added, meanwhile), so one account's posts go in queue order whichever of their jobs runs first, and different
   accounts' posts go in parallel on every worker. When another worker holds the account, the job ends at once: that
@@ -10,10 +12,20 @@
   TikTok's per-token limits.
 - ``dispatch``, periodic (every few seconds): defers the jobs the queue needs (:mod:`.dispatch`) and retries jobs
   whose worker stopped sending heartbeats (killed, or its machine died); a stalled posting job whose post already
-  has a new job waiting is marked failed instead (its successor resumes the post).
+  has a new job waiting is handed to that successor (deleted, as a finished job is: never left "failed").
 - ``refresh_tokens``, periodic (every 10 minutes): refreshes the accounts whose access token expires within 90
   minutes; each refresh locks its account's row, so workers never present a spent refresh token.
-- ``daily_report``, periodic (23:50 UTC): the stats report, as ``python -m tiktok report`` would write it.
+- ``daily_report``, periodic (23:50 UTC): the stats report, written by the report's own function
+  (:func:`tiktok.report.run.write_report`) with the worker's settings.
+
+A job ends failed when its work did (Procrastinate records a task that raises as failed; :class:`JobFailed` says
+why): a posting job whose own post ended failed in a way that waits for a person or a file (a missing file, TikTok's
+refusal, a relink), and a report that did not complete. (A post that another job of its account took along, while
+its own job handed it over, shows its failure in its record: on its line in ``queue`` and on the Posts page; its own
+job fails the next time it is tried.) No failed job outlives what it said: a post since done (or cancelled, or gone)
+loses its failed jobs, a post that failed again keeps only its newest, and a periodic task that succeeds clears its
+own earlier failures (:func:`forget_failed_jobs`), so every failed job in ``python -m tiktok queue`` is one a person
+may need to look at.
 
 Every task takes Procrastinate's job context (``pass_context``): the settings the worker started with are in its
 ``additional_context`` (:func:`settings_of`), and the app (for the posting task the dispatcher defers) is the
@@ -25,16 +37,17 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 
 from tiktok.config import Settings
-from tiktok.errors import ConfigError
+from tiktok.errors import ConfigError, JobFailed
+from tiktok.exitcodes import BAD_INPUT, DONE, FAILED, RELINK, SKIPPED, ExitStatus, outcome_label
 
 log = logging.getLogger(__name__)
 
 MAX_PASSES = 5  # runs over one account's entries in one job, while new work keeps coming due
 SETTINGS = "settings"  # the key of the settings in the job context's additional_context
 POST_TASK = "tiktok:post_entry"  # the posting task's name in the app (blueprint namespace "tiktok")
+FAILING = frozenset({FAILED, BAD_INPUT, RELINK})  # a post's outcome that waits for a person: its job ends failed
 
 
 def settings_of(context) -> Settings:
@@ -64,7 +77,10 @@ def build_app(app_settings: Settings):
         bp.task(name="refresh_tokens", queueing_lock="refresh", pass_context=True)(refresh_tokens))
     bp.periodic(cron=schedule.report_cron)(
         bp.task(name="daily_report", queueing_lock="report", pass_context=True)(daily_report))
-    app = procrastinate.App(connector=procrastinate.PsycopgConnector(conninfo=app_settings.store.database_url))
+    from tiktok.db.connection import queue_pool_options  # Procrastinate's share of DATABASE_POOL_SIZE
+
+    app = procrastinate.App(connector=procrastinate.PsycopgConnector(
+        **queue_pool_options(app_settings.store.database_url)))
     app.add_tasks_from(bp, namespace="tiktok")
     return app
 
@@ -72,28 +88,32 @@ def build_app(app_settings: Settings):
 # -- the tasks ---------------------------------------------------------------------------------------------------
 
 def post_entry(context, key: str) -> str:
-    from tiktok.db.connection import connect
+    from tiktok.errors import ClaimLost
     from tiktok.posting.runner import Hooks, RunOptions, plan_posts, run_queue, summary, work_for
     from tiktok.store.base import ENDED, open_store
 
     app_settings = settings_of(context)
+    ended: dict = {}  # post id -> its Outcome in this job (the last pass that worked on it)
     store = open_store(app_settings)
     try:
         post = store.find(key)
         if post is None or post.state in ENDED:
             return f"post {key} is no longer in the queue"
-        # the account lock lives as long as this session
-        lock = connect(app_settings.store.database_url, autocommit=True)
+        # the account's lease (tiktok.store.leases): renewed while this job runs, taken over if this worker hangs
+        if store.take_account(post.user_id).holder is not None:
+            return f"account {post.user_id} is being posted by another worker, which takes this post too"
         try:
-            if not lock.execute("SELECT pg_try_advisory_lock(hashtextextended(%s, 0))",
-                                (f"tiktok-account:{post.user_id}",)).fetchone()[0]:
-                return f"account {post.user_id} is being posted by another worker, which takes this post too"
             tried: set[int] = set()
             lines = []
             for _ in range(MAX_PASSES):
+                try:
+                    store.check_account(post.user_id)
+                except ClaimLost as lost:  # another worker took the account over while this one hung
+                    lines.append(str(lost))
+                    break
                 options = RunOptions(jobs=1, user_id=post.user_id, grace_s=app_settings.posting.post_grace_s)
-                items = [work_for(p, app_settings) for p in store.open_posts(now=time.time(), user_id=post.user_id)]
-                work, _ = plan_posts(items, now=time.time(), options=options)
+                items = [work_for(p, app_settings) for p in store.open_posts(now=store.clock(), user_id=post.user_id)]
+                work, _ = plan_posts(items, now=store.clock(), options=options)
                 todo = {item.post.id for item in work} - tried
                 if not todo:
                     break
@@ -101,13 +121,38 @@ def post_entry(context, key: str) -> str:
                 report = run_queue(store, app_settings, RunOptions(jobs=1, user_id=post.user_id,
                                                                    grace_s=app_settings.posting.post_grace_s,
                                                                    only_ids=frozenset(todo)),
-                                   hooks=Hooks(say=log.info))
+                                   hooks=Hooks(say=log.info), clock=store.clock)
                 lines.append(summary(report))
+                ended.update((outcome.post_id, outcome) for outcome in report.outcomes)
         finally:
-            lock.close()
+            store.release_account(post.user_id)
+        return post_result(context, store, post, ended.get(post.id), "; ".join(lines) or "nothing to do")
     finally:
         store.close()
-    return "; ".join(lines) or "nothing to do"
+
+
+def post_result(context, store, post, outcome, said: str) -> str:
+    """A posting job's result, ``said``, once its post was worked on. Its post done (posted, in the inbox): the
+    post's failed jobs go. Its post failed in a way that waits for a person (:data:`FAILING`): the post's earlier
+    failed jobs go and this one fails (:class:`JobFailed`, the reason in plain words, TikTok's code apart)."""
+    from tiktok.posting.failures import failure_of, where_met
+    from tiktok.store.records import DELIVERED
+
+    url = settings_of(context).store.database_url
+    if outcome is None:
+        return said
+    if outcome.state in DELIVERED:
+        forget_failed_jobs(url, POST_TASK, keys=[post.key])
+        return said
+    if outcome.status not in FAILING:
+        return said
+    forget_failed_jobs(url, POST_TASK, keys=[post.key], before=context.job.id)
+    record = (store.get(post.id) or post).record
+    if record is None:
+        raise JobFailed(f"post {post.id} failed: {outcome.detail}")
+    failure, where = failure_of(record), where_met(record, pid=True)
+    raise JobFailed(f"post {post.id} failed{' ' + where if where else ''}: {failure.reason}"
+                    + (f" (details: {failure.details})" if failure.details else ""))
 
 
 async def dispatch(context, timestamp: int) -> str:
@@ -133,9 +178,12 @@ async def dispatch(context, timestamp: int) -> str:
     for job in stalled:
         try:
             await app.job_manager.retry_job(job)
-        except procrastinate.exceptions.UniqueViolation:  # a successor waits under the same queueing lock
-            await app.job_manager.finish_job(job, status=procrastinate.jobs.Status.FAILED, delete_job=False)
-    return f"{made} job(s) deferred, {len(stalled)} stalled job(s) retried"
+        except procrastinate.exceptions.UniqueViolation:  # a successor waits under the same queueing lock: it
+            # resumes the post, so this job is done with (deleted as a finished job is, never left "failed")
+            await app.job_manager.finish_job(job, status=procrastinate.jobs.Status.SUCCEEDED, delete_job=True)
+    cleared = await asyncio.to_thread(forget_stale_failures, app_settings)
+    await asyncio.to_thread(_forget_own_failures, context)
+    return f"{made} job(s) deferred, {len(stalled)} stalled job(s) retried, {cleared} stale failed job(s) cleared"
 
 
 def _deferrals(app_settings: Settings):
@@ -145,7 +193,7 @@ def _deferrals(app_settings: Settings):
 
     store = open_store(app_settings)
     try:
-        now = time.time()
+        now = store.clock()  # the database's clock (tiktok.db.clock)
         posts = store.open_posts(now=now)
         items = [work_for(post, app_settings) for post in posts]
         return plan_deferrals(items, store.live_claims(posts), now=now, grace_s=app_settings.posting.post_grace_s)
@@ -155,7 +203,6 @@ def _deferrals(app_settings: Settings):
 
 def refresh_tokens(context, timestamp: int) -> str:
     from tiktok.auth.refresh import refresh_accounts
-    from tiktok.exitcodes import outcome_label
     from tiktok.services import build_services
 
     services = build_services(settings_of(context))
@@ -164,12 +211,81 @@ def refresh_tokens(context, timestamp: int) -> str:
     counts: dict[str, int] = {}
     for outcome in outcomes:
         counts[outcome_label(outcome.status)] = counts.get(outcome_label(outcome.status), 0) + 1
+    _forget_own_failures(context)
     return ", ".join(f"{n} {label}" for label, n in counts.items()) or "no accounts"
 
 
 def daily_report(context, timestamp: int) -> str:
-    """The day's stats report, as ``python -m tiktok report`` writes it (REPORTS_DIR, REPORTS_S3_URI)."""
+    """The day's stats report, written by the report's own function with the worker's settings (REPORTS_DIR,
+    REPORTS_S3_URI): each account's line goes to the worker's log; a report that did not complete for every account
+    (or whose upload failed) fails the job with those lines."""
     from tiktok.report.run import write_report
     from tiktok.services import build_services
 
-    return f"report exit status {write_report(build_services(settings_of(context)), say=log.info)}"
+    lines: list[str] = []
+
+    def say(line: str) -> None:
+        log.info("%s", line)
+        lines.append(line)
+
+    status = write_report(build_services(settings_of(context)), say=say)
+    if status != ExitStatus.OK:
+        fine = (outcome_label(DONE), outcome_label(SKIPPED))
+        troubles = [line for line in lines if not line.removeprefix("[emulator] ").startswith(fine)]
+        raise JobFailed(f"the daily report did not complete (exit status {int(status)}): " + "; ".join(troubles[:5]))
+    _forget_own_failures(context)
+    return f"daily report written: {len(lines)} line(s) in the worker's log"
+
+
+# -- failed jobs that no longer say anything true ----------------------------------------------------------------
+
+def forget_failed_jobs(url: str, task: str, *, keys: list[str] | None = None, before: int | None = None,
+                       ids: list[int] | None = None) -> int:
+    """Delete ``task``'s failed jobs (those of ``keys`` only, older than job ``before`` only, or just ``ids``);
+    how many went. Procrastinate deletes a job's events with it (``ON DELETE CASCADE``)."""
+    from tiktok.db.connection import transaction
+
+    query = "DELETE FROM procrastinate_jobs WHERE task_name = %s AND status = 'failed'"
+    values: list[object] = [task]
+    if keys is not None:
+        query += " AND args->>'key' = ANY(%s)"
+        values.append(list(keys))
+    if before is not None:
+        query += " AND id < %s"
+        values.append(before)
+    if ids is not None:
+        query += " AND id = ANY(%s)"
+        values.append(list(ids))
+    with transaction(url) as conn:
+        return conn.execute(query, values).rowcount
+
+
+def forget_stale_failures(app_settings: Settings) -> int:
+    """The dispatcher's sweep: delete the failed posting jobs of posts since done, ended or gone (a CLI run or
+    another job may have finished them), and all but the newest of a post still failing; how many went."""
+    from tiktok.db.connection import transaction
+    from tiktok.store.base import ENDED, open_store
+    from tiktok.store.records import DELIVERED
+
+    url = app_settings.store.database_url
+    with transaction(url) as conn:
+        rows = conn.execute("SELECT id, args->>'key' FROM procrastinate_jobs WHERE task_name = %s "
+                            "AND status = 'failed' ORDER BY id", (POST_TASK,)).fetchall()
+    stale: list[int] = []
+    if rows:
+        newest = {key: job_id for job_id, key in rows}  # ordered by id: the last one of a key is its newest
+        store = open_store(app_settings)
+        try:
+            over = {key for key in newest if (post := store.find(key)) is None or post.state in DELIVERED | ENDED}
+        finally:
+            store.close()
+        stale = [job_id for job_id, key in rows if key in over or job_id != newest[key]]
+    return forget_failed_jobs(url, POST_TASK, ids=stale) if stale else 0
+
+
+def _forget_own_failures(context) -> None:
+    """A periodic task that succeeded: its own earlier failed jobs (a database outage, a report that failed)
+    said something no longer true."""
+    url = settings_of(context).store.database_url
+    if url:  # a task called outside a worker (tests) has no jobs table
+        forget_failed_jobs(url, context.job.task_name, before=context.job.id)

@@ -5,8 +5,7 @@ from __future__ import annotations
 
 import json
 import sys
-import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from tiktok.config import Settings
@@ -71,11 +70,19 @@ def manifest_to_import(given: Path | None, default: Path) -> Path | None:
 
 
 def _run_once(store, manifest: Path | None, settings, options: RunOptions, hooks: Hooks, say) -> RunReport:
-    """One run with its lines: the import, then each post as it goes, then the summary."""
+    """One run with its lines: the import, then each post as it goes, then the summary. An error said once is not
+    said again (a database gone stops every account's queue, then the run, for one reason: one line)."""
+    said: set[str] = set()
+
+    def once(text: str) -> None:
+        if not (text.startswith("error: ") and text in said):
+            said.add(text)
+            say(text)
     try:
-        report = run_queue(store, settings, options, manifest=manifest, hooks=hooks, clock=time.time)
+        report = run_queue(store, settings, options, manifest=manifest, hooks=replace(hooks, say=once),
+                           clock=store.clock)
     except (ConfigError, ManifestError, ResultsFileError, StoreError) as exc:
-        say(f"error: {exc}")
+        once(f"error: {exc}")
         status = ExitStatus.TRY_LATER if getattr(exc, "transient", False) else ExitStatus.BAD_INPUT
         return RunReport(status=status, emulated=settings.tiktok.emulated, stopped=str(exc))
     say(summary(report))
@@ -102,7 +109,7 @@ def _watch(store, manifest: Path | None, settings, options: RunOptions, hooks: H
         say(f"watching {store.where}: next look at {moment(wake)} (Ctrl-C stops)")
 
     try:
-        watch(lambda: _run_once(store, manifest, settings, options, hooks, say), clock=time.time, sleep=stop.wait,
+        watch(lambda: _run_once(store, manifest, settings, options, hooks, say), clock=store.clock, sleep=stop.wait,
               changed=changed, stopped=stop.is_set, after=after)
     except KeyboardInterrupt:
         pass

@@ -11,7 +11,10 @@ publisher reads the post again, and it begins an attempt only if the post is sti
 (``PostStore.start`` compares the revision and the state): a post cancelled or edited on the Posts page after a run
 read the queue is never posted in its old form. A post another live run holds is SKIPPED with ``state``
 CLAIMED_ELSEWHERE (the command turns that into exit 4, TRY LATER: a later run sees how it ended). A killed run's
-claim is taken over and its record resumed by the rules above.
+claim is taken over and its record resumed by the rules above. A claim can also end under a live run (PostgreSQL's
+leases lapse when their holder hangs or is cut off, and another run takes them over): the store refuses that run's
+writes of the post, and right before each init the publisher has the store check the claim in the database; the
+run then stops the post where it is (TRY LATER, state CLAIMED_ELSEWHERE) and writes and sends nothing more for it.
 
 Before the first attempt of a post imported from a manifest, when the account granted ``video.list``, the
 publisher looks at the account's newest public videos for the same caption: a store that lost its history must
@@ -28,6 +31,7 @@ import requests
 
 from tiktok.auth.oauth import OAuthClient
 from tiktok.auth.tokens import TokenStore
+from tiktok.errors import ClaimLost, TikTokError
 from tiktok.exitcodes import BAD_INPUT, SKIPPED, TRY_LATER
 from tiktok.exitcodes import DONE as OUTCOME_DONE
 from tiktok.exitcodes import FAILED as OUTCOME_FAILED
@@ -160,6 +164,8 @@ class Publisher:
             if claimed.taken_over is not None:
                 self.say(f"  {job.label}: taking over from a run that stopped ({claimed.taken_over.describe()})")
             return self._publish_claimed(job, now.record)
+        except ClaimLost as lost:  # another run may hold it now: nothing more was written or sent for it
+            return Outcome.of(post, request, TRY_LATER, str(lost), state=CLAIMED_ELSEWHERE)
         finally:
             self.posts.release(post)
 
@@ -205,7 +211,7 @@ class Publisher:
             plan=None if plan is None else _plan_fields(plan), username=creator.username or None))
         if record is None:
             raise _Changed()
-        init = self._init(entry, creator, privacy, caption, plan)
+        init = self._init(job.post, entry, creator, privacy, caption, plan)
         record = self._save(job, record, state=State.UPLOADING if plan else State.PROCESSING,
                             publish_id=init.publish_id, upload_url=init.upload_url,
                             upload_url_expires_at=self._now() + UPLOAD_URL_TTL_S if init.upload_url else None)
@@ -287,15 +293,16 @@ class Publisher:
             self.say(f"  {job.label}: privacy {privacy} from {source}")
         return privacy
 
-    def _init(self, entry: PostRequest, creator, privacy, caption, plan):
+    def _init(self, post: Post, entry: PostRequest, creator, privacy, caption, plan):
+        """The call that creates the post at TikTok: each attempt checks ``post``'s claim first (see _call)."""
         uid = entry.user_id
         if entry.media_type == "PHOTO":
             body = photo_body(entry, None if entry.draft else creator, privacy, caption)
-            return self._call(uid, lambda t: self.posting.init_photo(t, body), "init", idempotent=False)
+            return self._call(uid, lambda t: self.posting.init_photo(t, body), "init", idempotent=False, claim=post)
         source_info = file_source_info(plan) if plan else pull_source_info(entry.video_url)
         post_info = None if entry.draft else video_post_info(entry, creator, privacy, caption)
         return self._call(uid, lambda t: self.posting.init_video(t, source_info, post_info), "init",
-                          idempotent=plan is not None)
+                          idempotent=plan is not None, claim=post)
 
     def _upload(self, job: Job, record: PostRecord, plan: ChunkPlan, mime: str) -> PostRecord:
         entry = job.request
@@ -399,16 +406,32 @@ class Publisher:
     def _status(self, job: Job, record: PostRecord):
         return self._call(job.user_id, lambda t: self.posting.status(t, record.publish_id), "status")
 
-    def _call(self, open_id: str, fn: Callable[[str], Any], kind: str, *, idempotent: bool = True) -> Any:
+    def _call(self, open_id: str, fn: Callable[[str], Any], kind: str, *, idempotent: bool = True,
+              claim: Post | None = None) -> Any:
         """One API call as ``open_id``; every attempt (retries and the retry after a refresh included) first takes
-        a slot of ``kind`` from the shared limiter, so the run never sends what TikTok would refuse with 429."""
+        a slot of ``kind`` from the shared limiter, so the run never sends what TikTok would refuse with 429.
+
+        ``claim``: a call that could create that post. Right before each attempt (after its slot, so after any wait)
+        the store checks in the database that this run still holds the post's claim (``PostStore.check_claim``):
+        ClaimLost when not. That, or a limiter or database that cannot answer then, stops the post with nothing
+        sent: it is raised as it is, never taken for an init whose answer is unknown."""
         limiter = self.limiter
-        if limiter is not None:
-            def limited(token: str, call: Callable[[str], Any] = fn) -> Any:
-                limiter.acquire(open_id, kind)
-                return call(token)
-            fn = limited
-        return call_for_post(self.tokens, self.oauth, self.runtime, open_id, fn, idempotent=idempotent)
+
+        def prepared(token: str, call: Callable[[str], Any] = fn) -> Any:
+            try:
+                if limiter is not None:
+                    limiter.acquire(open_id, kind)
+                if claim is not None:
+                    self.posts.check_claim(claim)
+            except TikTokError as exc:
+                if claim is None:
+                    raise
+                raise _NotSent(exc) from None
+            return call(token)
+        try:
+            return call_for_post(self.tokens, self.oauth, self.runtime, open_id, prepared, idempotent=idempotent)
+        except _NotSent as stopped:
+            raise stopped.error from None
 
     def _outcome(self, job: Job, record: PostRecord, status: str, detail: str) -> Outcome:
         return Outcome.of(job.post, job.request, status, detail, record=record)
@@ -439,6 +462,15 @@ class Publisher:
                 return changed_outcome(job)
         return Outcome.of(job.post, job.request, stop.status, stop.detail, record=record, error_code=code,
                           log_id=log_id)
+
+
+class _NotSent(Exception):
+    """What stopped a call that could create a post before its request left (not a TikTokError, so no retry or
+    policy takes it for TikTok's answer); ``_call`` raises ``error`` itself."""
+
+    def __init__(self, error: TikTokError) -> None:
+        super().__init__(str(error))
+        self.error = error
 
 
 class _NotStarted(Exception):

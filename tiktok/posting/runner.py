@@ -31,11 +31,11 @@ from tiktok.posting.limits import DEFAULT_CHUNK_BYTES, DEFAULT_JOBS, POSTING_LIM
 from tiktok.posting.manifest import PostRequest
 from tiktok.posting.publisher import (CLAIMED_ELSEWHERE, FIRST_POLL_S, Outcome, Publisher, done_detail,
                                       failed_for_good_detail, needs_force_detail)
-from tiktok.posting.schedule import DEFAULT_GRACE_S, when
+from tiktok.posting.schedule import DEFAULT_GRACE_S, attempt_when
 from tiktok.ratelimit import TokenLimiter
 from tiktok.retry import Runtime
 from tiktok.store.base import Post, PostStore, shared_limiter
-from tiktok.store.records import DELIVERED
+from tiktok.store.records import DELIVERED, PostRecord, State
 from tiktok.text import count, duration, moment, utc_iso
 
 
@@ -92,7 +92,11 @@ class Work:
 
 def plan_posts(items: Sequence[Work], *, now: float, options: RunOptions) -> tuple[list[Work], dict[int, Outcome]]:
     """Split the posts into those the publisher must work on and those settled here with no call to TikTok.
-    Pure: the posts and ``now`` are given. The publisher checks every post again under its claim."""
+    Pure: the posts and ``now`` are given. The publisher checks every post again under its claim.
+
+    The schedule holds for every attempt, retries included (:func:`~tiktok.posting.schedule.attempt_when`): a post
+    not made within ``grace_s`` of its ``post_at`` is missed and waits for a person (Retry, ``--force``, a new
+    time); only an attempt under way is carried on whatever the time."""
     work: list[Work] = []
     settled: dict[int, Outcome] = {}
     for item in items:
@@ -101,35 +105,48 @@ def plan_posts(items: Sequence[Work], *, now: float, options: RunOptions) -> tup
             continue
         if item.request is None:
             settled[post.id] = Outcome.of(post, None, BAD_INPUT, item.problem)
-            continue
-        if record is None:
-            settle = _by_schedule(item, now, options)
-            if settle is None:
-                work.append(item)
-            else:
-                settled[post.id] = settle
-        elif record.state in DELIVERED and not record.awaiting_public_id(now):
+        elif record is not None and record.state in DELIVERED and not record.awaiting_public_id(now):
             settled[post.id] = _outcome(item, SKIPPED, done_detail(record))
-        elif record.needs_person and not options.retry_failed:
+        elif record is not None and record.needs_person and not options.retry_failed:
             settled[post.id] = _outcome(item, FAILED, failed_for_good_detail(record))
-        elif record.needs_force and not options.force:
+        elif record is not None and record.needs_force and not options.force:
             settled[post.id] = _outcome(item, FAILED, needs_force_detail(record))
         else:
-            work.append(item)  # in flight, to retry, or a public post whose id is awaited
+            settle = _by_schedule(item, now, options)
+            if settle is None:
+                work.append(item)  # due, in flight, to retry, or a public post whose id is awaited
+            else:
+                settled[post.id] = settle
     return work, settled
 
 
+def under_way(record: PostRecord | None) -> bool:
+    """An attempt TikTok was already asked for (its init sent, its upload or status in flight), or a published post
+    whose public id is awaited: carried on whatever its time says, never begun again."""
+    return record is not None and (record.state in DELIVERED or record.state == State.PENDING_INIT
+                                   or record.in_flight)
+
+
 def _by_schedule(item: Work, now: float, options: RunOptions) -> Outcome | None:
-    """None when a not-started post is due; else its outcome (scheduled, or missed beyond the grace period)."""
-    due_at = item.post.due_at
-    state = when(due_at, now, options.grace_s)
+    """None when an attempt at the post may start now; else its outcome (scheduled, or missed beyond the grace
+    period). A first attempt and a run's own retry after a failure are alike; a person's Retry or ``--force`` posts
+    it now."""
+    post, record = item.post, item.post.record
+    asked = options.force or (record is not None and record.retry_requested)
+    due_at = post.due_at
+    state = attempt_when(due_at, now, options.grace_s, under_way=under_way(record), asked=asked)
     if state == "scheduled":
-        return _outcome(item, SCHEDULED, f"scheduled for {item.post.post_at} ({duration(due_at - now)} from now)")
-    if state == "missed" and not options.force:
-        return _outcome(item, FAILED, f"missed: it was due at {item.post.post_at}, {duration(now - due_at)} ago, "
-                                      f"more than the {duration(options.grace_s)} grace period, so it was not "
-                                      "posted. Give it a new time, or run with --force to post it now")
-    return None
+        return _outcome(item, SCHEDULED, f"scheduled for {post.post_at} ({duration(due_at - now)} from now)")
+    if state == "due":
+        return None
+    late = f"missed: it was due at {post.post_at}, {duration(now - due_at)} ago, more than the " \
+           f"{duration(options.grace_s)} grace period"
+    if record is None:
+        return _outcome(item, FAILED, f"{late}, so it was not posted. Give it a new time, or run with --force to "
+                                      "post it now")
+    failed = f" (its last attempt failed: {record.error})" if record.error else ""
+    return _outcome(item, FAILED, f"{late}, so it is not tried again by itself{failed}. Press Retry on the Posts "
+                                  "page or run with --force to post it now, or give it a new time")
 
 
 def run_queue(store: PostStore, settings: Settings, options: RunOptions = RunOptions(), *,
@@ -230,7 +247,8 @@ def import_lines(imported: ManifestImport, prefix: str = "") -> list[str]:
 
 def _upload_session():
     from tiktok.posting.transfer import upload_session
-    return upload_session()
+    from tiktok.services import http_session
+    return upload_session(http_session())  # its User-Agent names this process, as the API calls' does
 
 
 def post_accounts(items: list[Work], make_publisher: Callable[[], Publisher], jobs: int,

@@ -3,9 +3,13 @@ picks in a form becomes a ``post_at`` (:func:`post_at_from`: never shifted silen
 
 An entry with no ``post_at`` is due at once. One whose time has come is due while it is at most ``grace_s`` late;
 later than that it is *missed*: a run reports it and does not post it, because a post meant for Monday 9:00 that
-goes out on Wednesday (the machine was off, cron was broken) is rarely what anyone wants. ``--force`` or a new
-``post_at`` posts it. The rule applies only to entries not started yet: an entry whose upload or status is in flight
-is resumed whatever its time says.
+goes out on Wednesday (the machine was off, cron was broken, TikTok was down) is rarely what anyone wants.
+
+The rule holds for every attempt (:func:`attempt_when`, issue 22): the first, and every retry a run makes by itself
+after a failure (a rate limit, an outage, a relink), so a post that failed at 9:00 is not posted on Wednesday
+because TikTok answered then. A missed post waits for a person: the Posts page's Retry or ``--force`` posts it now,
+a new ``post_at`` gives it a new time. Only an attempt already under way (its init sent, its upload or status in
+flight) is carried on whatever its time says: TikTok may already hold it, and it began in time.
 """
 
 from __future__ import annotations
@@ -34,6 +38,17 @@ def when(due_at: float | None, now: float, grace_s: float = DEFAULT_GRACE_S) -> 
     if due_at > now:
         return "scheduled"
     return "due" if now - due_at <= grace_s else "missed"
+
+
+def attempt_when(due_at: float | None, now: float, grace_s: float = DEFAULT_GRACE_S, *, under_way: bool = False,
+                 asked: bool = False) -> When:
+    """:func:`when` for an attempt, the first or a retry alike. An attempt ``under_way`` is ``due`` whatever the time
+    (carried on, never begun again); one a person ``asked`` for (Retry, ``--force``) is ``due`` once missed too, but
+    a time still to come is kept."""
+    if under_way:
+        return "due"
+    state = when(due_at, now, grace_s)
+    return "due" if state == "missed" and asked else state
 
 
 def post_at_from(local: str, offset: str = "", zone: str = "", *, default_zone: tzinfo | None = None) -> str | None:

@@ -12,26 +12,20 @@ file's outcome and the others still go. Local files are never removed or changed
 
 from __future__ import annotations
 
-import ipaddress
 import os
-import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 from typing import Any
 
-from tiktok.errors import ConfigError
+# the s3:// URI, the client and the reasons are shared with the media store: tiktok.s3 (re-exported here)
+from tiktok.s3 import S3URIError, make_client, parse_s3_uri
+from tiktok.s3 import describe as _describe
 
+__all__ = ["CONTENT_TYPE", "S3URIError", "UploadOutcome", "key_for_file", "make_client", "parse_s3_uri", "s3_key",
+           "upload_reports"]
 CONTENT_TYPE = "text/csv"
-CONNECT_TIMEOUT_S = 10
-READ_TIMEOUT_S = 60
-MAX_ATTEMPTS = 3  # botocore "standard" retry mode counts the first try
-_BUCKET = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")  # S3 bucket naming rules: 3-63 chars
-
-
-class S3URIError(ConfigError):
-    """An ``s3://bucket/prefix`` value that cannot be used (the message says why)."""
 
 
 @dataclass(frozen=True)
@@ -42,35 +36,6 @@ class UploadOutcome:
     key: str | None
     ok: bool
     error: str | None = None
-
-
-def parse_s3_uri(uri: str) -> tuple[str, str]:
-    """``s3://bucket/some/prefix/`` -> ``("bucket", "some/prefix")``; the prefix may be empty."""
-    if not isinstance(uri, str) or not uri.startswith("s3://"):
-        raise S3URIError(f"S3 URI must start with s3:// (got {str(uri)[:80]!r})")
-    bucket, _, prefix = uri[len("s3://"):].partition("/")
-    _check_bucket(bucket)
-    prefix = prefix.strip("/")
-    if prefix and any(part in ("", ".", "..") for part in prefix.split("/")):
-        raise S3URIError(f"S3 prefix {prefix!r} has an empty, '.' or '..' part")
-    if any(ord(ch) < 32 or ord(ch) == 127 for ch in prefix):
-        raise S3URIError("S3 prefix contains control characters")
-    return bucket, prefix
-
-
-def _check_bucket(bucket: str) -> None:
-    if not bucket:
-        raise S3URIError("S3 URI has no bucket name (expected s3://bucket/prefix)")
-    if not _BUCKET.match(bucket):
-        raise S3URIError(f"S3 bucket name {bucket!r} is invalid: 3-63 characters of a-z, 0-9, '.' and '-', "
-                         "starting and ending with a letter or digit")
-    if ".." in bucket:
-        raise S3URIError(f"S3 bucket name {bucket!r} has two dots in a row")
-    try:
-        ipaddress.IPv4Address(bucket)
-    except ValueError:
-        return
-    raise S3URIError(f"S3 bucket name {bucket!r} looks like an IP address")
 
 
 def s3_key(prefix: str, day: date, file_name: str) -> str:
@@ -85,16 +50,6 @@ def key_for_file(prefix: str, path: Path) -> str:
     except ValueError:
         raise ValueError(f"folder {path.parent.name!r} is not a YYYY-MM-DD report day") from None
     return s3_key(prefix, day, path.name)
-
-
-def make_client(endpoint_url: str | None = None, *, max_attempts: int = MAX_ATTEMPTS) -> Any:
-    """A boto3 S3 client with explicit timeouts; ``endpoint_url=None`` leaves the choice to boto3 (env vars)."""
-    import boto3  # imported here so the rest of the report works without boto3 installed
-    from botocore.config import Config
-
-    config = Config(connect_timeout=CONNECT_TIMEOUT_S, read_timeout=READ_TIMEOUT_S,
-                    retries={"max_attempts": max_attempts, "mode": "standard"})
-    return boto3.client("s3", endpoint_url=endpoint_url or None, config=config)
 
 
 def upload_reports(files: Iterable[str | os.PathLike[str]], uri: str, *, endpoint_url: str | None = None,
@@ -120,10 +75,3 @@ def _upload_one(client: Any, bucket: str, prefix: str, path: Path) -> UploadOutc
     except Exception as exc:  # botocore raises many unrelated classes; each is this file's failure, not the run's
         return UploadOutcome(path, key, False, _describe(exc))
     return UploadOutcome(path, key, True)
-
-
-def _describe(exc: BaseException) -> str:
-    """A one-line reason; botocore messages name the operation, code and endpoint but never credentials."""
-    if isinstance(exc, OSError) and exc.strerror:
-        return f"{type(exc).__name__}: {exc.strerror}"
-    return f"{type(exc).__name__}: {exc}"

@@ -35,7 +35,9 @@ def open_store(settings: Settings, *, migrate: bool = True, clock: Callable[[], 
     db migrate``), else the SQLite file STORE_FILE, created and migrated on first use (``migrate``)."""
     extra = {} if clock is None else {"clock": clock}
     if settings.database_url:
+        from tiktok.db.connection import size_pools
         from tiktok.store.postgres import open_postgres
+        size_pools(settings.store)  # DATABASE_POOL_SIZE, before the first pool is made
         return open_postgres(settings.database_url, key=settings.tokens_key, **extra)
     from tiktok.store.sqlite import open_sqlite
     return open_sqlite(settings.store_path, key=settings.tokens_key, migrate=migrate, **extra)
@@ -46,6 +48,8 @@ def open_token_store(settings: Settings, *, clock=None):
     extra = {} if clock is None else {"clock": clock}
     if settings.database_url:
         from tiktok.auth.pg_store import PgTokenStore
+        from tiktok.db.connection import size_pools
+        size_pools(settings.store)
         return PgTokenStore(settings.database_url, key=settings.tokens_key, **extra)
     from tiktok.auth.tokens import TokenStore
     return TokenStore(settings.tokens_path, key=settings.tokens_key, **extra)
@@ -59,7 +63,9 @@ def token_store_where(settings: Settings, store) -> str:
 def shared_limiter(settings: Settings, limits):
     """One request limiter for a run's threads; with DATABASE_URL one for every process on every machine."""
     if settings.database_url:
+        from tiktok.db.connection import size_pools
         from tiktok.db.ratelimit import PgLimiter
+        size_pools(settings.store)
         return PgLimiter(settings.database_url, limits)
     from tiktok.ratelimit import TokenLimiter
     return TokenLimiter(limits)

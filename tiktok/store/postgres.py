@@ -6,10 +6,11 @@
   :class:`~tiktok.errors.StoreUnavailable` (exit 4, try later), named without its password.
 - Schema: ``python -m tiktok db migrate`` (:func:`migrate`) creates and upgrades it, under an advisory lock, and moves
   the rows of the earlier queue tables (``tiktok_posts``, ``tiktok_post_records``) in, keys and records unchanged.
-- Claims: a *session advisory lock* per post on a connection of its own, held while the post is worked on; the
-  server drops it the moment that connection ends, so a killed worker's claim is dead at once on any machine. The
-  ``claims`` row only says who holds it, for messages. (The lock's name is the one earlier versions used, so old
-  and new workers exclude each other during an upgrade.)
+- Claims, and the account locks of workers: *leases in rows* with a fencing token (:mod:`tiktok.store.leases`),
+  renewed by the holder, taken over once they lapse, and checked in the database before every write of a claimed
+  post and right before every call that could create one (:meth:`PostgresStore.check_claim`). Unlike the session
+  advisory locks of earlier versions, they survive a dropped connection (a restart, ``idle_session_timeout``) and do
+  not outlive a hung holder by hours.
 - Imports run one at a time: a transaction-level advisory lock.
 """
 
@@ -23,21 +24,19 @@ import time
 from contextlib import contextmanager
 from typing import Any, Callable, Iterable, Iterator
 
-from sqlalchemy import create_engine, text
+from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
-from tiktok.db.connection import check_url, connect, describe, refused_login
-from tiktok.errors import DatabaseError, StoreError, StoreUnavailable
+from tiktok.db.connection import check_url, connect, describe, refused_login, store_engine
+from tiktok.errors import StoreError, StoreUnavailable
 from tiktok.store import schema
+from tiktok.store.leases import Leases, account_name, keeper_for, post_name
 from tiktok.store.model import ClaimResult, Post, dumps, lifecycle
 from tiktok.store.records import Claim, PostRecord
 from tiktok.store.sql import SqlStore
 
-LOCK_SQL = "hashtextextended('tiktok-post:' || %s, 0)"
 IMPORT_LOCK = 0x74696B696D70  # any constant shared by every importing process
 MIGRATE_LOCK = 0x74696B73746F  # the store's migrations, one process at a time
-POOL_SIZE = 5
-CONNECT_TIMEOUT_S = 10
 _engines: dict[str, list] = {}  # url -> [engine, how many users hold it]
 _engines_lock = threading.Lock()
 
@@ -48,11 +47,8 @@ def take_engine(url: str):
     check_url(url)
     with _engines_lock:
         held = _engines.get(url)
-        if held is None:
-            dsn = "postgresql+psycopg://" + url.split("://", 1)[1]
-            engine = create_engine(dsn, pool_size=POOL_SIZE, max_overflow=10, pool_pre_ping=True,
-                                   connect_args={"connect_timeout": CONNECT_TIMEOUT_S}, hide_parameters=True)
-            held = _engines[url] = [engine, 0]
+        if held is None:  # its pool's share of DATABASE_POOL_SIZE: tiktok.db.connection
+            held = _engines[url] = [store_engine(url), 0]
         held[1] += 1
         return held[0]
 
@@ -109,8 +105,9 @@ class PostgresStore(SqlStore):
         self._closed = False
         self.pid = os.getpid()
         self.host = socket.gethostname()
-        self._held: dict[int, tuple[str, Any]] = {}  # post id -> (its key, the connection holding its lock)
+        self._held: dict[int, str] = {}  # post id -> the name of its lease (tiktok.store.leases)
         self._held_lock = threading.Lock()
+        self.leases = Leases(self._write, keeper_for(url, lambda: connect(url, autocommit=True)))
 
     def _translate(self, exc: SQLAlchemyError) -> StoreError:
         return translate(self.url, exc)
@@ -118,94 +115,103 @@ class PostgresStore(SqlStore):
     def _serialize_imports(self, conn) -> None:
         conn.execute(text("SELECT pg_advisory_xact_lock(:lock)"), {"lock": IMPORT_LOCK})
 
+    # -- claims: leases in rows (tiktok.store.leases) -----------------------------------------------------------------
+
     def claim(self, post: Post) -> ClaimResult:
-        """Take ``post``'s advisory lock on a connection of its own, and say so in the claims row."""
-        try:
-            conn = connect(self.url, autocommit=True)
-        except DatabaseError as exc:
-            raise StoreUnavailable(str(exc)) from None
-        try:
-            got = conn.execute(f"SELECT pg_try_advisory_lock({LOCK_SQL})", (post.key,)).fetchone()[0]
-            if not got:
-                conn.close()
-                row = self._holder_row(post.id)
-                holder = Claim(row.pid, row.host, row.started_at) if row is not None else \
-                    Claim(pid=0, host="another worker", started_at=self.clock())
-                return ClaimResult(holder=holder)
-            with self._write() as db:
-                previous = self._claim_row(db, post.id, self.pid, self.host)
-        except BaseException as exc:
-            conn.close()
-            if isinstance(exc, Exception) and type(exc).__module__.startswith("psycopg"):
-                raise translate(self.url, exc) from None
-            raise
+        """Take ``post``'s lease. ClaimLost first when this store took the post's account (a worker) and lost it."""
+        self.check_account(post.user_id)
+        name = post_name(post.key)
+        taken = self.leases.take(name, pid=self.pid, host=self.host)
+        if taken.fence is None:
+            if taken.earlier:
+                row = self._holder_row(post.id)  # an earlier version names its holder in the claims table
+                return ClaimResult(holder=Claim(row.pid, row.host, row.started_at) if row is not None else
+                                   Claim(pid=0, host="a run of an earlier version", started_at=self.clock()))
+            return ClaimResult(holder=taken.holder)
         with self._held_lock:
-            self._held[post.id] = (post.key, conn)
-        taken = Claim(previous.pid, previous.host, previous.started_at) if previous is not None else None
-        return ClaimResult(taken_over=taken)
+            self._held[post.id] = name
+        return ClaimResult(taken_over=taken.taken_over)
 
     def release(self, post: Post) -> None:
-        """Let go of the claim; the lock goes with its connection even when the row cannot be written."""
+        """Let go of the claim. Never raises: a lease that cannot be deleted now lapses by itself."""
         with self._held_lock:
-            key, conn = self._held.pop(post.id, (None, None))
-        if conn is None:
-            return
-        try:
-            self._drop_claim_row(post.id, self.pid, self.host)
-        except StoreError:
-            pass  # the row is only a name; closing the connection below ends the claim itself
-        finally:
-            _unlock_and_close(conn, key)
+            name = self._held.pop(post.id, None)
+        if name is not None:
+            self.leases.release(name)
+
+    def check_claim(self, post: Post) -> None:
+        """Right before a call that could create ``post``: its lease (and its account's, when this store took it)
+        renewed now, checked in the database; ClaimLost when this run no longer holds it."""
+        with self._held_lock:
+            name = self._held.get(post.id)
+        with self._write() as conn:
+            self.leases.confirm(conn, name or post_name(post.key), post.label)
+            account = account_name(post.user_id)
+            if self.leases.holds(account):
+                self.leases.confirm(conn, account, f"account {post.user_id}")
+
+    def _fence(self, conn, post_id: int) -> None:
+        """Every write of a post this store claimed checks first that its lease is still this run's."""
+        with self._held_lock:
+            name = self._held.get(post_id)
+        if name is not None:
+            self.leases.check(conn, name, f"post {post_id}")
 
     def live_claims(self, posts: Iterable[Post]) -> set[int]:
-        """The posts whose advisory lock some session holds now."""
-        posts = list(posts)
-        if not posts:
+        """The posts whose lease is live now (or an earlier version's run holds)."""
+        by_name = {post_name(post.key): post.id for post in posts}
+        if not by_name:
             return set()
-        by_key = {post.key: post.id for post in posts}
-        # pg_locks lists every database of the server: only this database's locks are claims of this store
-        query = text("SELECT k FROM unnest(CAST(:keys AS text[])) AS k WHERE EXISTS (SELECT 1 FROM pg_locks l "
-                     "WHERE l.locktype = 'advisory' AND l.granted AND l.database = (SELECT oid FROM pg_database "
-                     "WHERE datname = current_database()) AND ((l.classid::bigint << 32) | l.objid::bigint) "
-                     "= hashtextextended('tiktok-post:' || k, 0))")
         with self._read() as conn:
-            return {by_key[key] for (key,) in conn.execute(query, {"keys": list(by_key)})}
+            return {by_name[name] for name in self.leases.live(conn, by_name)}
+
+    # -- accounts: a worker posts one account's queue at a time --------------------------------------------------------
+
+    def take_account(self, open_id: str) -> ClaimResult:
+        """Take account ``open_id``'s lease (a worker posting its queue); ``holder`` when another process has it.
+        While it is held, every claim and every check before an init of this store checks it too."""
+        taken = self.leases.take(account_name(open_id), pid=self.pid, host=self.host)
+        if taken.fence is None:
+            return ClaimResult(holder=taken.holder or Claim(pid=0, host="a worker of an earlier version",
+                                                            started_at=self.clock()))
+        return ClaimResult(taken_over=taken.taken_over)
+
+    def check_account(self, open_id: str) -> None:
+        """ClaimLost when this store took account ``open_id`` and its lease is no longer this store's."""
+        name = account_name(open_id)
+        if self.leases.holds(name):
+            with self._write() as conn:
+                self.leases.check(conn, name, f"account {open_id}")
+
+    def release_account(self, open_id: str) -> None:
+        self.leases.release(account_name(open_id))
 
     def close(self) -> None:
         with self._held_lock:
-            held = list(self._held.values())
             self._held.clear()
             closed, self._closed = self._closed, True
-        for key, conn in held:
-            _unlock_and_close(conn, key)
         if not closed:
+            self.leases.close()
             drop_engine(self.url)
 
 
-def _unlock_and_close(conn, key: str) -> None:
-    """End a claim now: the server drops a closed session's locks only once its backend has exited, a moment
-    after close() returns, and another run looking in that moment would take the post for held."""
-    try:
-        conn.execute(f"SELECT pg_advisory_unlock({LOCK_SQL})", (key,))
-    except Exception:  # noqa: BLE001 - a connection already gone holds nothing
-        pass
-    finally:
-        conn.close()
+def open_postgres(url: str, *, key: str | None = None, clock: Callable[[], float] | None = None) -> PostgresStore:
+    """The store in ``url``; StoreError (run db migrate) when its schema is missing or older than this tool's. Its
+    clock is the database server's (:mod:`tiktok.db.clock`: one clock for every machine's schedule) unless given."""
+    from tiktok.db.clock import database_clock
+    from tiktok.db.migrations import STORE, refusal
 
-
-def open_postgres(url: str, *, key: str | None = None, clock: Callable[[], float] = time.time) -> PostgresStore:
-    """The store in ``url``; StoreError (run db migrate) when its schema is missing or older than this tool's."""
-    store = PostgresStore(url, key=key, clock=clock)
+    store = PostgresStore(url, key=key, clock=clock or database_clock(url))
     try:
         with store._read() as conn:
             have = schema.current(conn)
     except BaseException:
         store.close()
         raise
-    if have != schema.LATEST:
+    problem = refusal(url, STORE, have, schema.LATEST)  # behind, or ahead past this version (rolling upgrades)
+    if problem:
         store.close()
-        raise StoreError(f"{describe(url)} has post store version {have}, this tool needs {schema.LATEST}: run "
-                         "python -m tiktok db migrate")
+        raise StoreError(problem)
     return store
 
 

@@ -68,6 +68,8 @@ class PostRecord:
     outcome: str | None = None  # the last attempt's outcome (tiktok.exitcodes); "failed" waits for a retry
     retry_requested: bool = False  # a person asked for another attempt (the Posts page's Retry)
     force_needed: bool = False  # it may already be on TikTok: only --force (or Retry) sends it again
+    host: str | None = None  # the machine whose run wrote this record last (the one that met its failure)
+    pid: int | None = None  # and that run's process id (None in records written before these were kept)
 
     def __post_init__(self) -> None:
         if self.state not in RECORD_STATES:  # ValueError, as from_json promises for what is not a record

@@ -8,7 +8,10 @@ Tables (every name starts with ``tiktok_store_``, so the store can share a Postg
   page asks is one indexed query: ``open`` (a run must look at it), ``follow_until`` (a public id to look for),
   ``board`` (its group on the Posts page), ``due_at`` and ``change`` (the store's change number at its last write).
 - ``attempts``: the records of a post's earlier attempts, moved there when it is tried again.
-- ``claims``: who holds a post's claim, for messages; whether a claim is live is the claim lock's business.
+- ``claims``: who holds a post's claim in SQLite, for messages; whether a claim is live is its ``flock``'s business.
+- ``leases`` (PostgreSQL): claims on posts and locks on accounts as rows that outlive a dropped connection: holder,
+  fencing token and expiry by the database's clock (:mod:`tiktok.store.leases`). Created in SQLite too (one schema),
+  where nothing uses it.
 - ``counters``: the change number, increased by every write transaction.
 - ``meta``: small named values (what a manifest held at its last import, which results files were migrated).
 - ``version``: the migrations applied.
@@ -66,6 +69,19 @@ claims = Table(
     Column("started_at", Float, nullable=False),
 )
 
+leases = Table(  # tiktok.store.leases: a lease is live while lease_until is ahead of the database's clock
+    "tiktok_store_leases", metadata,
+    Column("name", Text, primary_key=True),                   # tiktok-post:<key> or tiktok-account:<open_id>
+    Column("holder", String(32), nullable=False),             # the holding process's random id
+    Column("fence", BigInteger, nullable=False),              # fencing token: from FENCE, new on every take
+    Column("lease_until", Float, nullable=False),             # epoch seconds by the database's clock
+    Column("pid", Integer, nullable=False),                   # who holds it, for messages
+    Column("host", Text, nullable=False),
+    Column("process", Text),                                  # machine and start time: is the holder still running
+    Column("taken_at", Float, nullable=False),                # the database's clock
+)
+FENCE = "tiktok_store_lease_fence"  # PostgreSQL sequence: every take draws a larger fencing token
+
 attempts = Table(  # earlier attempts' records, kept when a post is tried again (history is never lost)
     "tiktok_store_attempts", metadata,
     Column("post_id", Id, primary_key=True),
@@ -102,13 +118,20 @@ class Migration:
 
 
 def _create_v1(conn) -> None:
-    for table in (posts, claims, attempts, counters, meta):
+    for table in (posts, claims, attempts, counters, meta):  # as shipped: each later table is its own migration's
         table.create(conn)
     conn.execute(counters.insert().values(name="change", value=0))
 
 
+def _create_v2(conn) -> None:
+    leases.create(conn)
+    if conn.dialect.name == "postgresql":
+        conn.exec_driver_sql(f"CREATE SEQUENCE {FENCE}")
+
+
 MIGRATIONS = (
     Migration(1, "posts, claims, counters, meta", _create_v1),
+    Migration(2, "leases: claims and account locks that outlive a connection", _create_v2),
 )
 LATEST = MIGRATIONS[-1].version
 

@@ -243,8 +243,9 @@ class SqlStore:
         """Begin an attempt: store ``record`` (pending_init) if the post is still as the run read it (not ended,
         not edited, not in flight or done); None when it is not. An earlier attempt's record goes to history."""
         now = self.clock()
-        record = replace(record, updated_at=now)
+        record = replace(record, updated_at=now, host=self.host, pid=self.pid)  # which run wrote it last
         with self._write() as conn:
+            self._fence(conn, post_id)
             self._lock_counter(conn)
             row = conn.execute(select(P.c.record, P.c.state).where(
                 P.c.id == post_id, P.c.revision == revision, P.c.state.in_(STARTABLE)).with_for_update()).first()
@@ -263,8 +264,9 @@ class SqlStore:
 
     def save(self, post_id: int, record: PostRecord) -> PostRecord:
         """Store the record of a post this run holds (one row; a chunk's progress is one such update)."""
-        record = replace(record, updated_at=self.clock())
+        record = replace(record, updated_at=self.clock(), host=self.host, pid=self.pid)
         with self._write() as conn:
+            self._fence(conn, post_id)
             change = self._bump(conn)
             conn.execute(update(P).where(P.c.id == post_id, not_(P.c.state.in_(tuple(ENDED)))).values(
                 change=change, updated_at=record.updated_at, **self._record_values(record)))
@@ -502,6 +504,14 @@ class SqlStore:
 
     def live_claims(self, posts: Iterable[Post]) -> set[int]:  # pragma: no cover
         raise NotImplementedError
+
+    def check_claim(self, post: Post) -> None:
+        """Right before a call that could create ``post``: ClaimLost unless this run still holds its claim. Here
+        (SQLite) always true: a ``flock`` claim ends only with its holder; PostgreSQL's leases can lapse."""
+
+    def _fence(self, conn, post_id: int) -> None:
+        """Hook at the start of every write of a post's record (``start``, ``save``): PostgreSQL checks there that
+        the lease of a post this store claimed is still its own (ClaimLost, nothing written, when not)."""
 
     def _claim_row(self, conn, post_id: int, pid: int, host: str):
         """Write who holds ``post_id`` now; returns the previous holder's row (a stopped run's), if any."""

@@ -5,10 +5,11 @@ accounts and ``now``, so every state a card can show is tested with hand-made va
 the pages the store gave.
 
 A card's state comes from its record first (a post in flight or done is that, whatever its ``post_at``), then, for
-a post not started, from its schedule (due, scheduled, or missed beyond the grace period). Links go to tiktok.com
-only for real posts; an emulated post links to the emulator's own share page and says "emulator", so nothing on
-the page suggests it reached TikTok. Times are given as instants (``When``); the page shows them in the browser's
-zone, with the zone named.
+a post not started, from its schedule (due, scheduled, or missed beyond the grace period). A failed card says why in
+plain words (:mod:`tiktok.posting.failures`), with TikTok's code, message and log_id in its details and the machine
+whose run met the failure. Links go to tiktok.com only for real posts; an emulated post links to the emulator's
+own share page and says "emulator", so nothing on the page suggests it reached TikTok. Times are given as instants
+(``When``); the page shows them in the browser's zone, with the zone named.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from typing import Mapping
 
 from tiktok.auth.tokens import Account
 from tiktok.posting.caption import CaptionTooLong, build_caption
+from tiktok.posting.failures import failure_of
 from tiktok.posting.manifest import PostRequest
 from tiktok.posting.publisher import media_label
 from tiktok.posting.schedule import when
@@ -113,6 +115,8 @@ class Card:
     progress: tuple[int, int] | None = None  # (bytes sent, total) while uploading
     origin: str = ""  # app, manifest or earlier
     updated_at: float = 0.0
+    details: str = ""  # a failure's details: what TikTok said (its code, message, log_id); ``detail`` is plain words
+    host: str = ""  # the machine whose run met the failure
 
     @property
     def group(self) -> str:
@@ -214,6 +218,7 @@ def post_card(post: Post, entry: PostRequest | None, accounts: Mapping[str, Acco
                     updated_at=post.updated_at, actions=("cancel",) if post.state in (State.QUEUED, State.FAILED) and
                     post.entry is not None else ())
     state, detail, progress = card_state(post, record, now=now, grace_s=grace_s)
+    failed = record is not None and state in ("failed", "relink") and not record.retry_requested
     link = None
     # an emulated post seen by an app talking to TikTok has no emulator to link to: no link rather than a wrong one
     linkable = emulated or not post_emulated
@@ -223,7 +228,8 @@ def post_card(post: Post, entry: PostRequest | None, accounts: Mapping[str, Acco
                 caption=caption_of(entry), media=post.media_name or media_label(entry), kind=kind_of(entry),
                 schedule=schedule_of(post, now, tz), link=link, log_id=record.log_id if record else None,
                 actions=actions_for(state, post), emulated=post_emulated, progress=progress, origin=post.origin,
-                updated_at=post.updated_at)
+                updated_at=post.updated_at, details=failure_of(record).details if failed else "",
+                host=(record.host or "") if failed else "")
 
 
 def card_history(record: PostRecord | None) -> tuple[str, str]:
@@ -273,19 +279,17 @@ def card_state(post: Post, record: PostRecord | None, *, now: float,
     outcome = record.outcome
     if outcome == "relink":
         return "relink", reason or "the account must be linked again", None
+    if outcome != "failed" and when(post.due_at, now, grace_s) == "missed":  # the grace holds for retries too
+        return "failed", (f"{reason}; " if reason else "") + f"its time passed more than {duration(grace_s)} ago, " \
+                         "so no run tries again by itself: press Retry to post it now, or edit it", None
     if outcome == "try_later":
         reason = f"{reason}; the next run tries again" if reason else "the next run tries again"
     return "failed", reason, None
 
 
 def failure_reason(record: PostRecord) -> str:
-    """TikTok's fail_reason (or the run's error) and the log_id, as one line."""
-    text = record.error or (f"TikTok failed the post: {record.fail_reason}" if record.fail_reason else "")
-    if record.fail_reason and record.fail_reason not in text:
-        text = f"{text} ({record.fail_reason})" if text else record.fail_reason
-    if record.log_id and record.log_id not in text:
-        text = f"{text} (log_id {record.log_id})" if text else f"log_id {record.log_id}"
-    return text
+    """Why the attempt failed, in plain words (TikTok's code, message and log_id go to the card's details)."""
+    return failure_of(record).reason
 
 
 def actions_for(state: str, post: Post) -> tuple[str, ...]:

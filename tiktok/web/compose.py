@@ -6,7 +6,8 @@ page says why and shows no form. A video goes up on its own first: compose.js PO
 ``/posts/new/upload``, which streams it into MEDIA_DIR in blocks under an unguessable name, probes it and answers
 with the checks. The form's POST asks creator_info afresh, applies every rule again
 (:func:`tiktok.posting.composition.compose`) and adds the post to the store (never to a manifest file; the CLI, cron
-and the workers post from the same store); "Post now" then kicks the background runner. A POST that breaks a rule
+and the workers post from the same store); "Post now" then starts it (:func:`tiktok.web.queue_runner.start_post`:
+the background runner on one machine, the workers with DATABASE_URL). A POST that breaks a rule
 gets the form back with a 400 and the store is not touched. The post keeps the file's original name for the page.
 """
 
@@ -112,7 +113,8 @@ def create():
         errors = [FieldError("store", f"{exc}".rstrip(".") + ".")]
         return render_form(accounts, open_id, creator, None, form=request.form, media=media, errors=errors,
                            status=409 if isinstance(exc, ChangeRefused) else 503)
-    started = queue_runner.kick(current_app) if request.form.get("action") in ("now", "inbox") else None
+    started = queue_runner.start_post(current_app, post.key) if request.form.get("action") in ("now", "inbox") \
+        else None
     flash(added_message(result, creator, started, post.id, post.media_name), "ok")
     return redirect(url_for("posts.index"))
 
@@ -149,9 +151,10 @@ def render_form(accounts, open_id: str, creator: CreatorInfo | None, refusal: Re
     return page, (refusal.status if refusal is not None else status)
 
 
-def added_message(entry: dict[str, Any], creator: CreatorInfo, started: bool | None, post_id: int,
+def added_message(entry: dict[str, Any], creator: CreatorInfo, started: str | None, post_id: int,
                   original: str | None = None):
-    """The flash naming the new post: its number, whose, what media, what caption and what happens next."""
+    """The flash naming the new post: its number, whose, what media, what caption and what happens next
+    (``started``: what :func:`~tiktok.web.queue_runner.start_post` said; None for a scheduled post)."""
     who = f"@{creator.username}" if creator.username else creator.nickname or entry["user_id"]
     if "video_path" in entry:
         media = original or Path(entry["video_path"]).name
@@ -161,7 +164,7 @@ def added_message(entry: dict[str, Any], creator: CreatorInfo, started: bool | N
         media = f"{len(entry['photo_urls'])} photo(s)"
     caption = " ".join([entry.get("description") or "", *(f"#{t}" for t in entry.get("tags", ()))]).strip()
     named = f"{media}, “{caption if len(caption) <= 60 else caption[:59] + '…'}”" if caption else media
-    run = "the runner has started" if started else "the run going on now takes it next"
+    run = started or ""
     if "post_at" in entry:
         from tiktok.web.post_store import time_html
         then = Markup("scheduled for ") + time_html(datetime.fromisoformat(entry["post_at"]).timestamp())

@@ -3,7 +3,8 @@
 The store (SQLite by default, PostgreSQL with DATABASE_URL) is the one cron, the CLI, the workers and the app
 share; this page reads one page of each group (needs attention first, newest first in Done), and its script asks
 ``/posts/board?since=N`` for the cards that changed since its last look, never the whole queue. Its actions change
-one post the way the CLI would: Retry marks a failed post for another attempt and kicks the background runner;
+one post the way the CLI would: Retry marks a failed post for another attempt and starts it (the background runner
+on one machine; with DATABASE_URL it hands the post to the workers, and the page says when no worker is running);
 edit, reschedule and cancel change a post not started (or failed), and only if nobody changed it since the page
 showed it (the form carries the post's revision; the store compares it in the same statement that writes). A run
 that read the post before the change finds it changed when it starts the attempt, so a post is never made in a form
@@ -132,6 +133,7 @@ def index():
     where = post_store_where()
     return render_template("posts.html", board=board, problem=problem, manifest=str(settings.manifest_path),
                            store=where, cron_line=cron_line, database=bool(settings.database_url), group=group,
+                           no_worker=board is not None and queue_runner.workers_missing(current_app),
                            group_page=group, page=page, zone=zone_text(),
                            wake_in_ms=wake_in_ms(board) if board is not None else None), \
         200 if board is not None else 503
@@ -234,14 +236,13 @@ def retry(post_id: int):
     check_csrf()
     try:
         marked = post_store().request_retry(post_id)
+        post = the_post(post_id) if marked else None
     except StoreError as exc:
         return back(f"Post {post_id} was not retried: {said(exc)}", "warning")
-    if not marked:
+    if post is None:
         return back(f"Post {post_id} was not retried: it has no failed attempt to retry any more, or a run is working "
                     "on it right now; nothing was done.", "warning")
-    started = queue_runner.kick(current_app)
-    return back(f"Post {post_id} will be posted again: "
-                + ("the runner has started." if started else "the run going on now takes it next."))
+    return back(f"Post {post_id} will be posted again: {queue_runner.start_post(current_app, post.key)}.")
 
 
 @bp.post("/<int:post_id>/cancel")

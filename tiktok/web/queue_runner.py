@@ -1,18 +1,25 @@
-"""The app's background runner: ``run_queue`` (the same run as cron's ``upload_to_tiktok.py``: it imports MANIFEST_FILE
-when there is one, then posts what is due in the store) in one thread.
+"""The app's background runner: one round at a time in one thread, kicked by "Post now", Retry and a tick.
 
-"Post now" and Retry call :func:`kick`; the page then follows the records the run writes. One app never runs two
-at once: a kick while a run is going returns False and makes that run go round once more when it ends, so no kick
-is lost (the second round sees what the kick was for). Two processes (the app and cron) are kept apart by the
-store's per-post claims, not by anything here.
+Without DATABASE_URL (one machine, the embedded store) a round is ``run_queue``, the same run as cron's
+``upload_to_tiktok.py``: it imports MANIFEST_FILE when there is one, then posts what is due in the store. Two
+processes (the app and cron) are kept apart by the store's per-post claims, not by anything here.
+
+With DATABASE_URL the app never runs a posting run itself (issue 22): a post's file may live on another machine, and
+only the workers take the account lock. A round then imports the manifest and hands the posts that came due to the
+workers (:func:`hand_over_due`); "Post now" and Retry hand their post over at once (:func:`start_post`). Handing over
+is deferring the post's job, as the workers' dispatcher does (:mod:`tiktok.db.handoff`): the app sends nothing to
+TikTok's posting endpoints.
+
+One app never runs two rounds at once: a kick while a round is going returns False and makes that round go once more
+when it ends, so no kick is lost (the second round sees what the kick was for).
 
 ``QUEUE_TICK_S`` kicks every so many seconds, so scheduled entries post with no cron line: 0 (off) in tests' config,
 30 for ``python app.py`` (which builds the app from the environment), or whatever the environment says (checked
 with the other settings when the app starts: :func:`tiktok.config.parse_tick`).
 
 A manifest (or an earlier version's results file beside it) that cannot be read is the manifest's problem, not the
-store's: the run then posts what the store holds without importing it (so nothing composed in the app waits for a
-file someone broke), and :attr:`QueueRunner.import_problem` says why for the Posts page.
+store's: the round then goes on with what the store holds without importing it (so nothing composed in the app waits
+for a file someone broke), and :attr:`QueueRunner.import_problem` says why for the Posts page.
 """
 
 from __future__ import annotations
@@ -81,9 +88,7 @@ class QueueRunner:
 
     def _one_round(self) -> None:
         try:
-            report = self.run()
-            from tiktok.posting.runner import summary
-            log.info("posting run: %s", summary(report))
+            log.info("%s", self.run())
         except Exception:  # a run that breaks must not kill the thread silently or stop later kicks
             log.exception("posting run failed")
         finally:
@@ -109,24 +114,22 @@ def install(app: Flask, settings: Settings, test_config: Mapping[str, Any] | Non
     """Attach the runner (and start the tick when ``QUEUE_TICK_S`` asks for one)."""
     app.config["MANIFEST_PATH"] = settings.posting.manifest_path
     clock = app.config["CLOCK"]
+    one_round = _hand_over_round if settings.store.database_url else _posting_round
 
-    def run() -> Any:
+    def run() -> str:
         from tiktok.posting.manifest import ManifestError
-        from tiktok.posting.runner import Hooks, RunOptions, run_queue  # the CLI's one code path
         from tiktok.web.post_store import store_of
 
         manifest = Path(app.config["MANIFEST_PATH"])
-        options, hooks = RunOptions(grace_s=settings.posting.post_grace_s), Hooks(say=log.info)
         try:
-            report = run_queue(store_of(app), settings, options, manifest=manifest if manifest.exists() else None,
-                               clock=clock, hooks=hooks)
+            line = one_round(store_of(app), settings, manifest if manifest.exists() else None, clock)
         except (ManifestError, ResultsFileError) as exc:
             runner.import_problem = f"{exc}. Nothing in it was imported; the posts already in the store are posted " \
                                     "as usual."
-            log.warning("%s; posting what the store holds without importing it", exc)
-            return run_queue(store_of(app), settings, options, manifest=None, clock=clock, hooks=hooks)
+            log.warning("%s; going on with what the store holds without importing it", exc)
+            return one_round(store_of(app), settings, None, clock)
         runner.import_problem = ""
-        return report
+        return line
 
     runner = QueueRunner(run)
     app.extensions[EXTENSION] = runner
@@ -136,6 +139,90 @@ def install(app: Flask, settings: Settings, test_config: Mapping[str, Any] | Non
     app.config["QUEUE_TICK_S"] = seconds
     runner.start_tick(seconds)
     return runner
+
+
+def _posting_round(store, settings: Settings, manifest: Path | None, clock: Callable[[], float]) -> str:
+    """One machine: import ``manifest``, then post what is due (the CLI's one code path)."""
+    from tiktok.posting.runner import Hooks, RunOptions, run_queue, summary
+
+    options, hooks = RunOptions(grace_s=settings.posting.post_grace_s), Hooks(say=log.info)
+    return "posting run: " + summary(run_queue(store, settings, options, manifest=manifest, clock=clock,
+                                                hooks=hooks))
+
+
+def _hand_over_round(store, settings: Settings, manifest: Path | None, clock: Callable[[], float]) -> str:
+    """DATABASE_URL: import ``manifest``, then hand the posts that came due to the workers; nothing is posted here."""
+    from tiktok.posting.importer import import_manifest
+    from tiktok.posting.runner import import_lines
+
+    if manifest is not None:
+        imported = import_manifest(store, manifest, allow_loopback=settings.emulated, tokens_key=settings.tokens_key)
+        for line in import_lines(imported):
+            log.info("%s", line)
+    keys = hand_over_due(store, settings, clock())
+    return f"handed {len(keys)} due post(s) to the workers" if keys else "no post came due for the workers"
+
+
+def due_keys(store, settings: Settings, now: float) -> list[str]:
+    """The posts a person or the clock made due that no run holds: not started and due (or scheduled and now due),
+    or a failure a person asked to retry. The rest of what workers do (resuming an upload a stopped worker left,
+    retrying a failure by itself, looking for a public post id) is their dispatcher's, which knows their jobs."""
+    from tiktok.posting.runner import RunOptions, plan_posts, work_for
+
+    posts = store.open_posts(now=now, scheduled=False)
+    work, _ = plan_posts([work_for(post, settings) for post in posts], now=now,
+                         options=RunOptions(grace_s=settings.posting.post_grace_s))
+    fresh = [item.post for item in work if item.post.record is None or item.post.record.retry_requested]
+    live = store.live_claims(fresh) if fresh else set()
+    return [post.key for post in fresh if post.id not in live]
+
+
+def hand_over_due(store, settings: Settings, now: float) -> list[str]:
+    """Defer the job of every post :func:`due_keys` names (one waiting at most per post); the keys that got one."""
+    from tiktok.db.handoff import defer_posts
+
+    url = settings.store.database_url
+    keys = due_keys(store, settings, now) if url else []
+    return defer_posts(url, keys) if url and keys else []
+
+
+def start_post(app: Flask, key: str) -> str:
+    """Have the post ``key`` made as soon as possible ("Post now", Retry); what happens next, as the end of a
+    sentence. One machine: kick the runner. DATABASE_URL: hand it to the workers, and say so if none is running."""
+    settings = app.extensions["tiktok_services"].settings
+    url = settings.store.database_url
+    if not url:
+        return "the runner has started" if kick(app) else "the run going on now takes it next"
+    from tiktok.db.handoff import START_WORKER, defer_posts, live_workers
+    from tiktok.errors import DatabaseError
+
+    try:
+        defer_posts(url, [key])
+        alive = live_workers(url, settings.worker.stalled_s)
+    except DatabaseError as exc:
+        log.warning("post %s was not handed to the workers: %s", key, exc)
+        return f"it could not be handed to the workers now ({str(exc).rstrip('.')}); their dispatcher takes it " \
+               "once the database answers"
+    if not alive:
+        return f"it is handed to the workers, but no worker is running: it waits until one starts ({START_WORKER})"
+    return "it is handed to the workers, and a running worker takes it within seconds"
+
+
+def workers_missing(app: Flask) -> bool:
+    """DATABASE_URL: True when no worker has sent a heartbeat lately (nobody takes the posts handed over); False
+    without DATABASE_URL, or when the database cannot say (the page reports that problem on its own)."""
+    settings = app.extensions["tiktok_services"].settings
+    url = settings.store.database_url
+    if not url:
+        return False
+    from tiktok.db.handoff import live_workers
+    from tiktok.errors import DatabaseError
+
+    try:
+        return live_workers(url, settings.worker.stalled_s) == 0
+    except DatabaseError as exc:
+        log.warning("cannot tell whether a worker is running: %s", exc)
+        return False
 
 
 def runner_of(app: Flask) -> QueueRunner:
