@@ -40,6 +40,9 @@ def build_parser() -> argparse.ArgumentParser:
                         help="seed N more public accounts (user0001, ...) beside the three default ones")
     parser.add_argument("--moderation-delay", type=float, metavar="S",
                         help="seconds after PUBLISH_COMPLETE before a public post's id is published (default 0)")
+    parser.add_argument("--verified-prefix", action="append", metavar="PREFIX",
+                        help="a URL prefix (ending in /) or domain verified for the app: PULL_FROM_URL videos and "
+                             "photos must come from one (repeatable; default: none, as for a new app)")
     parser.add_argument("--withhold-post-ids", action="store_true",
                         help="never publish public post ids, as TikTok sometimes does")
     return parser
@@ -55,6 +58,8 @@ def config_from_args(args: argparse.Namespace) -> EmulatorConfig:
             changes[name] = getattr(args, name)
     if args.redirect_uri:
         changes["redirect_uris"] = args.redirect_uri
+    if args.verified_prefix:
+        changes["verified_url_prefixes"] = args.verified_prefix
     if args.sandbox_user:
         changes["sandbox_targets"] = args.sandbox_user
     if args.latency is not None:
@@ -82,6 +87,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"client key: {config.client_key}", flush=True)
     for uri in config.redirect_uris:
         print(f"redirect URI: {uri}", flush=True)
+    for prefix in config.verified_url_prefixes:
+        print(f"verified URL prefix: {prefix}", flush=True)
     if config.withhold_post_ids or config.moderation_delay_s:
         review = "withheld for good" if config.withhold_post_ids else f"after {config.moderation_delay_s:g} s"
         print(f"public post ids: {review}", flush=True)

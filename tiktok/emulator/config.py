@@ -190,6 +190,22 @@ def posting_problems(config: EmulatorConfig) -> list[str]:
         problems.append("moderation_delay_s must be a finite number of seconds >= 0")
     if not isinstance(config.withhold_post_ids, bool):
         problems.append("withhold_post_ids must be True or False")
-    problems += [f"verified URL prefix {p!r} must be a domain or end with '/'" for p in config.verified_url_prefixes
-                 if "://" in p and not p.endswith("/")]
+    problems += [problem for prefix in config.verified_url_prefixes if (problem := prefix_problem(prefix))]
     return problems
+
+
+def prefix_problem(prefix: object) -> str | None:
+    """Why ``prefix`` is not one of TikTok's two URL properties (reference 4.3), or None: a domain
+    (``static.example.com``: no scheme, no path) or a URL prefix (``https://example.com/videos/``: ending in '/')."""
+    if not isinstance(prefix, str) or not prefix or prefix != prefix.strip() or any(c in prefix for c in "\0\r\n"):
+        return f"verified URL prefix {prefix!r} must be a non-empty text without spaces around it"
+    if "://" in prefix:
+        scheme = prefix.split("://", 1)[0]
+        if scheme not in ("https", "http"):
+            return f"verified URL prefix {prefix!r} must start with https:// (or be a bare domain)"
+        if not prefix.endswith("/"):
+            return f"verified URL prefix {prefix!r} must be a domain or end with '/'"
+        return None
+    if "/" in prefix or "." not in prefix:
+        return f"verified URL prefix {prefix!r}: a domain is a host name such as static.example.com, with no path"
+    return None

@@ -111,6 +111,25 @@ def set_moderation():
     return jsonify(moderation_view(state))
 
 
+@bp.get("/verified_prefixes")
+def show_verified_prefixes():
+    """The URL prefixes and domains verified for the app (PULL_FROM_URL may use only these)."""
+    return jsonify({"verified": list(current_state().config.verified_url_prefixes)})
+
+
+@bp.post("/verified_prefixes")
+def add_verified_prefixes():
+    """Verify more prefixes or domains: ``{"add": ["https://media.example.com/tiktok/", "cdn.example.com"]}``."""
+    body = request.get_json(silent=True)
+    added = body.get("add") if isinstance(body, dict) else None
+    if not isinstance(added, list) or not added or not all(isinstance(p, str) for p in added):
+        return _bad('send {"add": [prefix, ...]}: URL prefixes ending in / or bare domains')
+    try:
+        return jsonify({"verified": current_state().add_verified_prefixes(added)})
+    except ValueError as exc:
+        return _bad(str(exc))
+
+
 @bp.post("/users/<open_id>/revoke")
 def revoke_user(open_id: str):
     state = current_state()

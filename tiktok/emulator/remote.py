@@ -66,6 +66,15 @@ class EmulatorRemote:
             body["withhold"] = withhold
         return self._call("POST", "/moderation", body)
 
+    def verified_prefixes(self) -> list[str]:
+        """The URL prefixes and domains verified for the emulated app."""
+        return self._call("GET", "/verified_prefixes")["verified"]
+
+    def verify_prefixes(self, *prefixes: str) -> list[str]:
+        """Verify more URL prefixes (ending in ``/``) or domains, as the app's owner would in TikTok's portal;
+        returns every verified one."""
+        return self._call("POST", "/verified_prefixes", {"add": list(prefixes)})["verified"]
+
     def revoke_user(self, open_id: str) -> int:
         """Revoke every grant of ``open_id`` (the user removed the app); returns how many were active."""
         return self._call("POST", f"/users/{open_id}/revoke")["revoked_grants"]

@@ -103,6 +103,15 @@ class EmulatorState:
             # a validated copy, so the caller's config object (maybe shared by tests) is never changed
             self.config = self.tokens.config = self.config.replace(**changes)
 
+    def add_verified_prefixes(self, prefixes: list[str]) -> list[str]:
+        """Verify more URL prefixes or domains for the app, as its owner would in TikTok's portal (ValueError when one
+        is not a domain or URL prefix); returns them all. Ones already verified are not added twice."""
+        with self.lock:
+            known = list(self.config.verified_url_prefixes)
+            fresh = [p for p in dict.fromkeys(prefixes) if p not in known]
+            self.config = self.tokens.config = self.config.replace(verified_url_prefixes=known + fresh)
+            return list(self.config.verified_url_prefixes)
+
     def revoke_user(self, open_id: str) -> int:
         with self.lock:
             return self.tokens.revoke_user(open_id)
