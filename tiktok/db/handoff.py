@@ -18,13 +18,14 @@ from collections.abc import Iterable
 from tiktok.db.connection import describe, pool_for, transaction
 from tiktok.errors import DatabaseError, DatabaseUnavailable
 
-POST_TASK = "tiktok:post_entry"  # tiktok.jobs.tasks.POST_TASK: the posting task, in the workers' "tiktok" namespace
+POST_TASK = "tiktok:post_entry"  # the posting task in the workers' "tiktok" namespace (tiktok.jobs.tasks registers it)
 START_WORKER = "python -m tiktok worker"
 NO_WORKER = f"No worker is running: posts wait until one starts: {START_WORKER}"
 
 
 def queueing_lock(key: str) -> str:
-    """The queueing lock of a post's job to run now, ``post:<key>`` (tiktok.jobs.dispatch locks its jobs alike)."""
+    """The queueing lock of a post's job to run now, ``post:<key>``: the app's hand-over and the dispatcher
+    (tiktok.jobs.dispatch, which adds ``@<time>`` for a job deferred to a time) both use it."""
     return f"post:{key}"
 
 

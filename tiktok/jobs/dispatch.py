@@ -22,6 +22,7 @@ from collections.abc import Sequence, Set
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
+from tiktok.db.handoff import queueing_lock
 from tiktok.exitcodes import SCHEDULED
 from tiktok.posting.runner import RunOptions, Work, plan_posts
 from tiktok.store.records import PostRecord, State
@@ -51,10 +52,10 @@ def plan_deferrals(items: Sequence[Work], live: Set[int], *, now: float, grace_s
         if post.id in chosen:
             if post.record is not None and _resting(post.record, now, recheck_s):
                 continue
-            deferrals.append(Deferral(post.key, post.user_id, f"post:{post.key}"))
+            deferrals.append(Deferral(post.key, post.user_id, queueing_lock(post.key)))
         elif post.id in settled and settled[post.id].status == SCHEDULED and post.due_at is not None:
             when = datetime.fromtimestamp(post.due_at, timezone.utc)
-            deferrals.append(Deferral(post.key, post.user_id, f"post:{post.key}@{when.isoformat()}", when))
+            deferrals.append(Deferral(post.key, post.user_id, f"{queueing_lock(post.key)}@{when.isoformat()}", when))
     return deferrals
 
 

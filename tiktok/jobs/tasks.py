@@ -39,6 +39,7 @@ import asyncio
 import logging
 
 from tiktok.config import Settings
+from tiktok.db.handoff import POST_TASK  # the posting task's name, shared with the app's hand-over
 from tiktok.errors import ConfigError, JobFailed
 from tiktok.exitcodes import BAD_INPUT, DONE, FAILED, RELINK, SKIPPED, ExitStatus, outcome_label
 
@@ -46,7 +47,6 @@ log = logging.getLogger(__name__)
 
 MAX_PASSES = 5  # runs over one account's entries in one job, while new work keeps coming due
 SETTINGS = "settings"  # the key of the settings in the job context's additional_context
-POST_TASK = "tiktok:post_entry"  # the posting task's name in the app (blueprint namespace "tiktok")
 FAILING = frozenset({FAILED, BAD_INPUT, RELINK})  # a post's outcome that waits for a person: its job ends failed
 
 
