@@ -100,17 +100,23 @@ def test_failed_posts_fail_their_jobs_and_the_queue_and_posts_page_say_why_where
     shutil.copy(clip, lost)
     store = open_postgres(db)
     entry = {"user_id": ADA, "privacy": "SELF_ONLY"}
+    # One post at a time, so each is met by its own job: a job that posts several posts of an account fails only for
+    # its own post (the others' failures show at once in queue and on the page, their jobs at their next attempt).
     spam = queue_post(store, {**entry, "video_path": str(clip), "description": "refused by TikTok"})
-    missing = queue_post(store, {**entry, "video_path": str(lost), "description": "its file went missing"})
-    good = queue_post(store, {**entry, "video_path": str(clip), "description": "goes out"})
-    lost.unlink()  # queued while it was there; gone when the worker gets to it
-    fail_next_post(remote, "spam_risk_text")  # the account's first init: the oldest post, "refused by TikTok"
+    fail_next_post(remote, "spam_risk_text")  # the account's first init: "refused by TikTok"
 
     log = tmp_path / "worker" / "worker.log"
     log.parent.mkdir()
     worker = start_default_worker(db, emulator.url, log)
     until = time.time() + DEADLINE_S
     try:
+        wait_for(lambda: spam.key in failed_jobs(db), worker, log, until=until,
+                 what=f"the refused post's job did not fail (failed jobs: {failed_jobs(db)})")
+        missing = queue_post(store, {**entry, "video_path": str(lost), "description": "its file went missing"})
+        lost.unlink()  # queued while it was there; gone when the worker gets to it
+        wait_for(lambda: missing.key in failed_jobs(db), worker, log, until=until,
+                 what=f"the missing file's job did not fail (failed jobs: {failed_jobs(db)})")
+        good = queue_post(store, {**entry, "video_path": str(clip), "description": "goes out"})
         wait_for(lambda: store.get(good.id).state == State.POSTED and set(failed_jobs(db)) == {spam.key, missing.key},
                  worker, log, until=until, what=f"the posts did not end as expected (failed jobs: {failed_jobs(db)})")
         assert failed_jobs(db) == {spam.key: 1, missing.key: 1}  # one failed job each, none for the post made
