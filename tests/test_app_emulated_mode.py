@@ -127,3 +127,12 @@ def test_port_options_override_the_environment(tmp_path):
     finally:
         proc.terminate()
         proc.wait(timeout=10)
+
+
+def test_the_apps_emulator_trusts_the_apps_own_published_prefix(running_app):
+    """With the shipped defaults, photo posts can work at once: the app publishes at its own /published/ and the
+    emulator it starts treats that prefix as verified, as TikTok would once a person verified it."""
+    url, emulator_port, workdir, proc = running_app
+    listed = requests.get(f"http://127.0.0.1:{emulator_port}/_emulator/verified_prefixes", timeout=5).json()
+    assert f"{url}/published/" in str(listed)
+    assert requests.get(f"{url}/published/{'0' * 32}/1-a.jpg", timeout=5).status_code == 404  # nothing published

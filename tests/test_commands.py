@@ -161,6 +161,7 @@ def environment_reads(path: Path) -> list[int]:
     tree = ast.parse(path.read_text(), filename=str(path))
     return sorted({node.lineno for node in ast.walk(tree)
                    if isinstance(node, ast.Attribute) and node.attr in ("environ", "getenv", "environb")
+                   and not (isinstance(node.value, ast.Name) and node.value.id == "request")  # a WSGI request's
                    or isinstance(node, ast.alias) and node.name in ("environ", "getenv", "environb")})
 
 

@@ -8,8 +8,6 @@ and the post store, the media folder and the emulator's state show what happened
 from __future__ import annotations
 
 import html
-import http.client
-import io
 import json
 import re
 import subprocess
@@ -17,7 +15,6 @@ import sys
 from datetime import datetime, timedelta
 from html.parser import HTMLParser
 from pathlib import Path
-from urllib.parse import quote
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -28,13 +25,15 @@ from tiktok.exitcodes import DONE
 from tiktok.posting.composition import is_media_id
 from tiktok.posting.limits import MAX_VIDEO_BYTES
 from tiktok.posting.runner import RunOptions, run_queue
-from tiktok.web.compose import UploadRefused, original_name, receive
+from tiktok.web.compose import original_name
+from tiktok.web.creators import FRESH_S
 from tiktok.web.post_store import store_of
 from tiktok.web.queue_runner import runner_of
 from tests.media_fixtures import make_video
 from tests.support.flows import link_account
 from tests.support.posting import padded_video, sha256_file
 from tests.support.queue_workers import queue_post
+from tests.support.uploads import SliceClient
 
 ROOT = Path(__file__).resolve().parents[1]
 ADA, BO, CY = (u.open_id for u in default_users())
@@ -102,12 +101,10 @@ class Composer:
 
     def upload(self, path: Path, open_id: str = ADA, token: str | None = None,
                name: str | None = None) -> requests.Response:
-        """What compose.js sends: the raw file, its name percent-encoded (a header is not Unicode)."""
-        headers = {"X-CSRF-Token": self.csrf() if token is None else token,
-                   "X-File-Name": quote(name or path.name), "Content-Type": "application/octet-stream"}
-        with path.open("rb") as body:
-            return self.web.http.post(f"{self.web.url}/posts/new/upload?open_id={open_id}", data=body,
-                                      headers=headers, timeout=60)
+        """What compose.js sends: the file in slices (tests/support/uploads.py); the finish's answer, or the
+        start's when it refused."""
+        client = SliceClient(self.web.url, self.web.http, self.csrf() if token is None else token)
+        return client.upload(path, open_id, name=name)
 
     def post(self, csrf: bool = True, **fields: str) -> requests.Response:
         data = {"csrf": self.csrf(), **fields} if csrf else fields
@@ -403,6 +400,7 @@ def test_creator_info_is_asked_again_when_the_form_is_posted(composer, clip, rem
     composer.page()
     media_id = composer.upload(clip).json()["media_id"]
     remote.inject_fault(CREATOR_INFO, status=200, error="spam_risk_too_many_posts")
+    composer.served.clock.advance(FRESH_S)  # the page's answer is kept that long (tiktok.web.creators)
     response = composer.post(**valid_form(media_id))
     assert response.status_code == 403 and "spam_risk_too_many_posts" in response.text
     assert "compose-form" not in Page(response.text).ids
@@ -429,7 +427,6 @@ def test_an_upload_without_the_page_token_is_refused_before_anything_is_stored(c
 
 
 def test_an_upload_tiktok_refuses_for_the_creator_is_not_stored(composer, clip, remote):
-    composer.page()
     remote.inject_fault(CREATOR_INFO, status=200, error="spam_risk_too_many_posts")
     answer = composer.upload(clip)
     assert answer.status_code == 403 and "spam_risk_too_many_posts" in answer.json()["error"]
@@ -445,34 +442,12 @@ def test_a_file_that_is_no_video_is_refused_and_deleted(composer, tmp_path):
     assert list(composer.media.iterdir()) == []
 
 
-@pytest.mark.slow
-def test_a_body_announced_over_4_gb_is_refused_before_it_is_sent(composer):
+def test_a_file_announced_over_4_gb_is_refused_before_a_byte_is_sent(composer):
     composer.page()
-    token = composer.csrf()
-    cookies = "; ".join(f"{c.name}={c.value}" for c in composer.web.http.cookies)
-    connection = http.client.HTTPConnection("127.0.0.1", composer.served.server.port, timeout=10)
-    try:
-        connection.putrequest("POST", f"/posts/new/upload?open_id={ADA}")
-        for name, value in (("Content-Length", str(MAX_VIDEO_BYTES + 1)), ("X-CSRF-Token", token),
-                            ("Cookie", cookies), ("Content-Type", "application/octet-stream")):
-            connection.putheader(name, value)
-        connection.endheaders()  # and not one byte of the body
-        answer = connection.getresponse()
-        assert answer.status == 413 and "4 GB" in json.loads(answer.read())["error"]
-    finally:
-        connection.close()
+    answer = SliceClient(composer.web.url, composer.web.http, composer.csrf()).start(ADA, "huge.mp4",
+                                                                                    MAX_VIDEO_BYTES + 1)
+    assert answer.status_code == 413 and "4 GB" in answer.json()["error"]
     assert not composer.media.exists() or list(composer.media.iterdir()) == []
-
-
-@pytest.mark.parametrize("size, limit, refused", [(10, 10, False), (11, 10, True), (0, 10, True)])
-def test_receive_copies_in_blocks_and_keeps_nothing_over_the_limit(tmp_path, size, limit, refused):
-    if refused:
-        with pytest.raises(UploadRefused):
-            receive(io.BytesIO(b"x" * size), tmp_path, limit, block=3)
-        assert list(tmp_path.iterdir()) == []
-    else:
-        path = receive(io.BytesIO(b"x" * size), tmp_path, limit, block=3)
-        assert path.read_bytes() == b"x" * size and path.parent == tmp_path
 
 
 @pytest.mark.parametrize("sent, kept", [
@@ -518,9 +493,7 @@ def measure_upload(video: str, folder: str) -> dict:
             page = web.get(f"{running.url}/posts/new?open_id={ADA}", timeout=10).text
             token = re.search(r'name="csrf" value="([^"]+)"', page).group(1)
             before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # KiB on Linux
-            with open(video, "rb") as body:
-                answer = web.post(f"{running.url}/posts/new/upload?open_id={ADA}", data=body, timeout=120,
-                                  headers={"X-CSRF-Token": token, "X-File-Name": "big.mp4"})
+            answer = SliceClient(running.url, web, token, timeout_s=120).upload(Path(video), ADA, name="big.mp4")
             after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
         finally:
             running.shutdown()
@@ -542,3 +515,33 @@ def test_a_300_mb_upload_streams_without_the_app_holding_it_in_memory(tmp_path):
     assert stored.stat().st_size == size
     grown = result["after"] - result["before"]
     assert grown < 50_000_000, f"peak memory grew by {grown / 1e6:.0f} MB for a {size / 1e6:.0f} MB upload"
+
+
+def test_with_an_s3_media_store_the_composed_post_names_the_bucket_object_and_is_posted_from_it(
+        serve_app, emulator, oauth, store, tmp_path, clip, remote, s3_server, aws_env):
+    """MEDIA_STORE=s3://...: the kept upload goes into the bucket at compose time and the entry names its key, so a
+    worker on any machine can post it; here the app's runner, from a folder whose local copy was deleted."""
+    import boto3
+    requests.post(f"{s3_server}/moto-api/reset", timeout=5).raise_for_status()
+    boto3.client("s3", endpoint_url=s3_server).create_bucket(Bucket="team-media")
+    link_account(emulator.url, store, oauth, ADA, scopes=SCOPES)
+    served = serve_app(MANIFEST_FILE=str(tmp_path / "videos_to_upload.json"), MEDIA_DIR=str(tmp_path / "media"),
+                       MEDIA_STORE="s3://team-media/tiktok", AWS_ENDPOINT_URL_S3=s3_server)
+    composer = Composer(served, tmp_path)
+    composer.page()
+    media = composer.upload(clip, name="bread.mp4").json()
+    response = composer.post(**valid_form(media["media_id"], action="schedule", media_name="bread.mp4",
+                                          post_at_local=composer.in_ten_minutes()[0], zone=BERLIN))
+    assert response.status_code == 302, response.text[:2000]
+    (post,) = composer.posts()
+    key = post.entry["video_media"]
+    assert "video_path" not in post.entry and key == sha256_file(clip) + ".mp4"
+    listed = boto3.client("s3", endpoint_url=s3_server).list_objects_v2(Bucket="team-media")["Contents"]
+    assert [item["Key"] for item in listed] == [f"tiktok/{key}"]
+    for copy in (tmp_path / "media").rglob(key):  # this machine's copies: a worker elsewhere has none
+        copy.unlink()
+    report = run_queue(composer.store, composer.settings, RunOptions(poll_interval_s=0.01),
+                       clock=lambda: served.clock() + 3600)
+    assert [o.status for o in report.outcomes] == [DONE], report.outcomes
+    (made,) = remote.state()["posts"]
+    assert made["sha256"] == sha256_file(clip)

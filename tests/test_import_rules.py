@@ -5,8 +5,9 @@ Imports point down, never up, and never round in a circle. The layers, from the 
     commands   tiktok.cli, tiktok.__main__, tiktok.commands.*: the one command tree
     top        tiktok.web.*, tiktok.jobs.*: the app and the workers; neither imports the other
     client     tiktok (the package: its public names) and tiktok.client: the public Python API
-    flows      tiktok.posting, tiktok.transcription, tiktok.report, tiktok.media.doctor: never each other, but
-               the media doctor builds on posting's media checks (BUILDS_ON); tiktok.media.store is plumbing
+    flows      tiktok.posting, tiktok.transcription, tiktok.report, tiktok.media.doctor, tiktok.media.library:
+               never each other, but the media doctor and library build on posting's media checks (BUILDS_ON);
+               tiktok.media.store is plumbing
     services   tiktok.services: the clients and stores built from the settings
     store      tiktok.store.*: the post store
     auth       tiktok.auth.*: PKCE, OAuth, tokens
@@ -34,8 +35,9 @@ import pytest
 
 PACKAGE = Path(__file__).resolve().parent.parent / "tiktok"
 LAYERS = ("plumbing", "db", "auth", "store", "services", "flows", "client", "top", "commands")  # bottom to top
-FLOWS = ("posting", "transcription", "report", "doctor")
-BUILDS_ON = {("doctor", "posting")}  # (flow, flow) imports allowed one way: the doctor fixes what posting refuses
+FLOWS = ("posting", "transcription", "report", "doctor", "library")
+# (flow, flow) imports allowed one way: the doctor fixes what posting refuses; the library shows posting's checks
+BUILDS_ON = {("doctor", "posting"), ("library", "posting")}
 APART = ("flows", "top")  # layers whose packages never import each other
 
 
@@ -94,6 +96,8 @@ def area(module: str) -> str:
         return "services"
     if module == "tiktok.media.doctor" or module.startswith("tiktok.media.doctor."):
         return "doctor"
+    if module == "tiktok.media.library":
+        return "library"
     if module in ("tiktok", "tiktok.client"):
         return "client"
     if len(parts) >= 2 and parts[1] in (*FLOWS, "store", "auth", "db", "web", "jobs", "emulator", "commands"):

@@ -44,6 +44,7 @@ from tests.media_fixtures import make_video
 from tests.support.app_process import start_app, stop_app
 from tests.support.flows import WebClient, link_account
 from tests.support.queue_workers import queue_post
+from tests.support.uploads import SliceClient
 
 ROOT = Path(__file__).resolve().parents[1]
 ADA, BO, _ = (u.open_id for u in default_users())
@@ -159,10 +160,7 @@ def post_now(web: WebClient, clip: Path, open_id: str, description: str) -> str:
     """What a person does in the composer: open it, upload the video, press "Post now"; the page's flash."""
     assert web.get(f"/posts/new?open_id={open_id}").status_code == 200
     csrf = re.search(r'name="csrf" value="([^"]+)"', web.get("/").text).group(1)
-    with clip.open("rb") as body:
-        uploaded = web.http.post(f"{web.url}/posts/new/upload?open_id={open_id}", data=body, timeout=60,
-                                 headers={"X-CSRF-Token": csrf, "X-File-Name": clip.name,
-                                          "Content-Type": "application/octet-stream"})
+    uploaded = SliceClient(web.url, web.http, csrf).upload(clip, open_id)
     assert uploaded.status_code == 200, uploaded.text
     done = web.post_form("/posts/new", {"open_id": open_id, "source": "upload", "media_id": uploaded.json()["media_id"],
                                         "description": description, "privacy": "SELF_ONLY", "allow_comment": "on",

@@ -22,6 +22,7 @@ from tiktok.emulator.config import EmulatorConfig, default_users
 from tiktok.web.post_store import store_of
 from tiktok.web.queue_runner import kick, runner_of
 from tests.media_fixtures import make_video
+from tests.support.uploads import SliceClient
 from tests.test_posts_page import cards_of
 
 pytestmark = pytest.mark.slow  # a whole story through the app, its runner and the emulator
@@ -57,9 +58,7 @@ class AppFolder:
     def compose(self, video: Path, description: str, **form: str) -> int:
         """Upload ``video`` and post the composer's form as a browser would; the new post's id."""
         token = self.csrf()
-        with video.open("rb") as body:
-            media = self.web.http.post(f"{self.web.url}/posts/new/upload?open_id={ADA}", data=body, timeout=60,
-                                       headers={"X-CSRF-Token": token, "X-File-Name": video.name}).json()
+        media = SliceClient(self.web.url, self.web.http, token).upload(video, ADA).json()
         fields = {"csrf": token, "open_id": ADA, "source": "upload", "media_id": media["media_id"],
                   "media_name": media["original_name"], "description": description, "privacy": "PUBLIC_TO_EVERYONE",
                   "allow_comment": "on", "action": "now", **form}

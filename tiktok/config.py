@@ -8,7 +8,7 @@ starts, into one :class:`Settings` whose sections each module takes what it need
     settings.tiktok         TIKTOK_CLIENT_KEY/_SECRET, TIKTOK_API_BASE, TIKTOK_AUTH_URL, TIKTOK_REDIRECT_URI,
                             TIKTOK_SCOPES, TIKTOK_PKCE_ENCODING, TIKTOK_EMULATOR_PORT
     settings.store          TOKENS_FILE, TOKENS_KEY, TOKENS_NEW_KEY, STORE_FILE, DATABASE_URL, DATABASE_POOL_SIZE
-    settings.media          MEDIA_DIR, MEDIA_STORE
+    settings.media          MEDIA_DIR, MEDIA_STORE, MEDIA_KEEP_UNUSED_DAYS, MEDIA_PUBLIC_URL, VERIFIED_URL_PREFIXES
     settings.posting        MANIFEST_FILE, POST_GRACE
     settings.report         REPORTS_DIR, REPORTS_S3_URI, AWS_ENDPOINT_URL_S3
     settings.transcription  ASSEMBLYAI_API_KEY, ASSEMBLYAI_BASE_URL, ASSEMBLYAI_POLLING_INTERVAL, TRANSCRIPTS_DIR
@@ -54,6 +54,8 @@ DEFAULT_TOKENS_FILE = "user_tokens.json"
 DEFAULT_MANIFEST_FILE = "videos_to_upload.json"  # the manifest upload_to_tiktok.py and the app import by default
 DEFAULT_STORE_NAME = "tiktok.db"  # the embedded post store, beside the token file unless STORE_FILE says otherwise
 DEFAULT_MEDIA_DIR = "media"  # where the app's composer stores uploaded videos
+DEFAULT_MEDIA_KEEP_UNUSED_DAYS = 3.0  # an upload no post uses is removed after this many days (tiktok.media.library)
+MEDIA_KEEP_UNUSED_RANGE_DAYS = (0.01, 3650.0)  # about 15 minutes to 10 years; 0 keeps every upload
 DEFAULT_REPORTS_DIR = "reports"  # python -m tiktok report's CSVs, and what the Stats page reads
 DEFAULT_TRANSCRIPTS_DIR = "transcripts"  # transcribe.py's output, and what the Transcripts page reads
 DEFAULT_POST_GRACE_S = 3600.0  # a scheduled post later than this is "missed", not posted silently
@@ -157,6 +159,70 @@ class MediaSettings:
     #: MEDIA_STORE: where media are kept for every worker (tiktok.media.store): "folder" (MEDIA_DIR, the default)
     #: or "s3://bucket/prefix" (an S3 or S3-compatible bucket; AWS_ENDPOINT_URL_S3 names another server).
     store: str = "folder"
+    #: MEDIA_KEEP_UNUSED_DAYS: an upload no post uses is removed after this long (seconds here; None: never). A file
+    #: a queued, scheduled, in-flight or failed post uses is never removed.
+    keep_unused_s: float | None = DEFAULT_MEDIA_KEEP_UNUSED_DAYS * 86400
+    #: MEDIA_PUBLIC_URL: where media this tool publishes for TikTok to pull can be fetched (a URL prefix ending in
+    #: '/', under a verified property; tiktok.media.publishing); None: not set (emulated runs then use the app's own
+    #: /published/).
+    public_url: str | None = None
+    #: VERIFIED_URL_PREFIXES as given: the domains and URL prefixes verified for the app in TikTok's portal; () when
+    #: not set (tiktok.media.publishing.verified_properties gives the defaults).
+    verified_prefixes: tuple[str, ...] = ()
+
+
+def _public_url(raw: str, emulated: bool) -> str | None:
+    """MEDIA_PUBLIC_URL: a URL prefix TikTok could pull from (tiktok.media.ownership's rules: https and a host
+    name, or http on this machine's loopback against the emulator only), ending in '/'."""
+    if not raw:
+        return None
+    from tiktok.media.ownership import property_problem
+
+    form = ("give the address the published media are served at, ending in '/', such as "
+            "https://posts.example.com/published/ (see the README's \"Media TikTok pulls\")")
+    problem = property_problem(raw) if "://" in raw else f"{raw[:80]!r} is not an address with https://"
+    if problem is None and raw.lower().startswith("http://") and not emulated:
+        problem = "TikTok cannot reach this machine's loopback address (http:// is for the emulator only)"
+    if problem is not None:
+        raise ConfigError(f"MEDIA_PUBLIC_URL: {problem}: {form}")
+    return raw
+
+
+def _verified_prefixes(raw: str, public_url: str | None) -> tuple[str, ...]:
+    """VERIFIED_URL_PREFIXES: comma-separated domains and URL prefixes, each one TikTok can verify; MEDIA_PUBLIC_URL
+    must lie under one of them."""
+    from tiktok.media.ownership import covering, property_problem
+
+    found = tuple(dict.fromkeys(item.strip() for item in raw.split(",") if item.strip()))
+    for item in found:
+        problem = property_problem(item)
+        if problem is not None:
+            raise ConfigError(f"VERIFIED_URL_PREFIXES: {problem}: list the domains (media.example.com) and URL "
+                              "prefixes (https://posts.example.com/published/) verified for your app in TikTok's "
+                              "developer portal, separated by commas")
+    if found and public_url is not None and covering(public_url + "x", found, allow_loopback=True) is None:
+        raise ConfigError(f"MEDIA_PUBLIC_URL={public_url!r} is not under any of VERIFIED_URL_PREFIXES "
+                          f"({', '.join(found)}): TikTok would refuse to pull from it; verify it with TikTok and "
+                          "list it there")
+    return found
+
+
+def _keep_unused(raw: str) -> float | None:
+    """MEDIA_KEEP_UNUSED_DAYS as seconds: a number of days in MEDIA_KEEP_UNUSED_RANGE_DAYS, or 0 (None: never)."""
+    if not raw:
+        return DEFAULT_MEDIA_KEEP_UNUSED_DAYS * 86400
+    low, high = MEDIA_KEEP_UNUSED_RANGE_DAYS
+    form = (f"use a number of days from {low:g} to {high:g} (such as 3 or 0.5), or 0 to keep every upload "
+            f"(default {DEFAULT_MEDIA_KEEP_UNUSED_DAYS:g})")
+    try:
+        days = float(raw)
+    except ValueError:
+        raise ConfigError(f"MEDIA_KEEP_UNUSED_DAYS={raw[:40]!r} is not a number of days: {form}") from None
+    if days == 0:
+        return None
+    if not low <= days <= high:  # nan and inf too
+        raise ConfigError(f"MEDIA_KEEP_UNUSED_DAYS={raw[:40]!r} is out of range: {form}")
+    return days * 86400
 
 
 def _media_store(raw: str) -> str:
@@ -328,16 +394,16 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     # wrong with them, and the report and transcribe.py stop on it, so the app starts without them
     reports_dir = get("REPORTS_DIR") or DEFAULT_REPORTS_DIR
     transcripts_dir = get("TRANSCRIPTS_DIR") or DEFAULT_TRANSCRIPTS_DIR
+    tiktok = _tiktok(env, get, app)
     return Settings(
-        tiktok=_tiktok(env, get, app), app=app,
+        tiktok=tiktok, app=app,
         store=StoreSettings(
             tokens_path=tokens_path, tokens_key=get("TOKENS_KEY") or None,
             tokens_new_key=get("TOKENS_NEW_KEY") or None,
             store_file=_file(get("STORE_FILE"), "STORE_FILE", DEFAULT_STORE_NAME) if get("STORE_FILE") else None,
             database_url=_database_url(get("DATABASE_URL")),
             database_pool_size=_pool_size(get("DATABASE_POOL_SIZE"))),
-        media=MediaSettings(media_dir=_folder(get("MEDIA_DIR"), "MEDIA_DIR", DEFAULT_MEDIA_DIR),
-                            store=_media_store(get("MEDIA_STORE"))),
+        media=_media(get, tiktok.emulated),
         posting=PostingSettings(
             manifest_path=_file(get("MANIFEST_FILE"), "MANIFEST_FILE", DEFAULT_MANIFEST_FILE),
             post_grace_s=_duration(get("POST_GRACE"), "POST_GRACE", DEFAULT_POST_GRACE_S)),
@@ -352,6 +418,14 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
             transcripts_dir=_path(transcripts_dir, "TRANSCRIPTS_DIR", DEFAULT_TRANSCRIPTS_DIR)),
         worker=_worker(env),
     )
+
+
+def _media(get: Get, emulated: bool) -> MediaSettings:
+    public_url = _public_url(get("MEDIA_PUBLIC_URL"), emulated)
+    return MediaSettings(media_dir=_folder(get("MEDIA_DIR"), "MEDIA_DIR", DEFAULT_MEDIA_DIR),
+                         store=_media_store(get("MEDIA_STORE")),
+                         keep_unused_s=_keep_unused(get("MEDIA_KEEP_UNUSED_DAYS")), public_url=public_url,
+                         verified_prefixes=_verified_prefixes(get("VERIFIED_URL_PREFIXES"), public_url))
 
 
 def _app(env: Mapping[str, str], get: Get) -> AppSettings:

@@ -24,10 +24,133 @@
     return bytes < 1e6 ? Math.ceil(bytes / 1e3) + " kB" : (bytes / 1e6).toFixed(bytes < 1e7 ? 1 : 0) + " MB";
   }
 
+  // A file goes up in slices (tiktok/web/uploads.py): the server first checks the token, the account, the size
+  // and its disk, then takes slices of the size it names, a few at once, each written in its place. A slice whose
+  // connection drops is sent again after asking the server which slices arrived, so an upload resumes where it was.
+  var IN_FLIGHT = 4, TRIES = 6, RETRY_MS = 500, ROUNDS = 3;  // 6 tries wait 0.5 + 1 + 2 + 4 + 8 s between them
+
+  function Refused(message) { this.message = message; }  // the server said no: sending again would not help
+  Refused.prototype = Object.create(Error.prototype);
+
+  function wait(ms) { return new Promise(function (done) { setTimeout(done, ms); }); }
+
+  function SlicedUpload(file, startUrl, csrf, progress) {
+    this.file = file;
+    this.startUrl = startUrl;
+    this.csrf = csrf;
+    this.progress = progress;
+    this.url = null;  // this upload's own address, once started
+    this.arrived = {};  // slice index -> true, as the server confirmed
+    this.sent = 0;
+    this.abandoned = false;  // the page dropped it (another file chosen, the page left)
+    this.failed = false;  // one slice failed for good: the others stop too
+  }
+
+  SlicedUpload.prototype.call = function (method, url, body, type) {
+    var headers = {"X-CSRF-Token": this.csrf};
+    if (type) { headers["Content-Type"] = type; }
+    return fetch(url, {method: method, body: body, credentials: "same-origin", headers: headers})
+      .then(function (response) {
+        return response.json().then(function (data) {
+          return {ok: response.ok, status: response.status, data: data};
+        }, function () {
+          return {ok: false, status: response.status, data: {error: "the app did not answer as the page expects " +
+                  "(HTTP " + response.status + "); reload the page"}};
+        });
+      });
+  };
+
+  SlicedUpload.prototype.run = function () {
+    var self = this, file = this.file;
+    return this.call("POST", this.startUrl, JSON.stringify({name: file.name, size: file.size}), "application/json")
+      .then(function (answer) {
+        if (!answer.ok) { throw new Refused(answer.data.error || "the upload was refused"); }
+        self.url = answer.data.url;
+        self.sliceBytes = answer.data.slice_bytes;
+        var all = [];
+        for (var i = 0; i < answer.data.slices; i += 1) { all.push(i); }
+        return self.round(all, 1);
+      }).catch(function (error) {
+        self.forget();  // nothing is left behind on the server
+        throw error;
+      });
+  };
+
+  // Send ``indexes`` (a few at once), then finish; a finish that names missing slices sends those and tries again.
+  SlicedUpload.prototype.round = function (indexes, number) {
+    var self = this, queue = indexes.slice(), workers = [];
+    function next() {
+      if (self.abandoned || self.failed) { return Promise.reject(new Error("stopped")); }
+      if (!queue.length) { return Promise.resolve(); }
+      return self.sendSlice(queue.shift(), 1).then(next, function (error) { self.failed = true; throw error; });
+    }
+    for (var n = 0; n < Math.min(IN_FLIGHT, queue.length); n += 1) { workers.push(next()); }
+    return Promise.all(workers).then(function () {
+      return self.call("POST", self.url + "/finish");
+    }).then(function (answer) {
+      if (answer.ok) { self.url = null; return answer.data; }
+      if (answer.status === 409 && answer.data.missing && number < ROUNDS) {
+        answer.data.missing.forEach(function (i) { delete self.arrived[i]; });
+        return self.round(answer.data.missing, number + 1);
+      }
+      throw new Refused(answer.data.error || "the upload was refused");
+    });
+  };
+
+  SlicedUpload.prototype.sendSlice = function (index, attempt) {
+    var self = this, start = index * this.sliceBytes;
+    var piece = this.file.slice(start, Math.min(start + this.sliceBytes, this.file.size));
+    return this.call("PUT", this.url + "/" + index, piece, "application/octet-stream").then(function (answer) {
+      if (answer.ok) { return self.confirmed(index, piece.size); }
+      if (answer.status < 500 || answer.status === 507) {  // refused, or the disk is full: the server said why
+        throw new Refused(answer.data.error || "slice " + index + " was refused");
+      }
+      throw new Error(answer.data.error || "the app answered " + answer.status);
+    }).catch(function (error) {
+      if (error instanceof Refused || self.abandoned) { throw error; }
+      if (attempt >= TRIES) {
+        throw new Error("the connection failed " + TRIES + " times while sending part of the file (" +
+                        error.message + "); choose the file again");
+      }
+      return wait(RETRY_MS * Math.pow(2, attempt - 1)).then(function () {
+        return self.call("GET", self.url);  // the slice may have arrived before the connection dropped
+      }).then(function (answer) {
+        if (!answer.ok && answer.status < 500) { throw new Refused(answer.data.error || "the upload is gone"); }
+        if (answer.ok && answer.data.missing.indexOf(index) < 0) { return self.confirmed(index, piece.size); }
+        return self.sendSlice(index, attempt + 1);
+      }, function () {
+        return self.sendSlice(index, attempt + 1);  // still no connection: the next try waits longer
+      });
+    });
+  };
+
+  SlicedUpload.prototype.confirmed = function (index, size) {
+    if (!this.arrived[index]) {
+      this.arrived[index] = true;
+      this.sent += size;
+      this.progress(this.sent);
+    }
+  };
+
+  SlicedUpload.prototype.abandon = function () {
+    this.abandoned = true;
+    this.forget();
+  };
+
+  // Drop this upload on the server now (its part file goes at once, not after an hour idle); ``keepalive`` lets the
+  // request outlive the page.
+  SlicedUpload.prototype.forget = function () {
+    if (!this.url) { return; }
+    fetch(this.url, {method: "DELETE", credentials: "same-origin", keepalive: true,
+                     headers: {"X-CSRF-Token": this.csrf}}).catch(function () {});
+    this.url = null;
+  };
+
   function Composer(form) {
     this.form = form;
     this.media = null;  // the upload route's answer for the current file
     this.uploading = false;
+    this.sending = null;  // the SlicedUpload on its way
     this.maxBytes = Number(form.getAttribute("data-max-bytes"));
   }
 
@@ -122,10 +245,12 @@
     items.push(media.problems.length ? ["problem", "This video cannot be posted: choose another file."] :
       ["ok", "Meets TikTok's requirements for this account."]);
     this.checks(media.problems.length ? "failed" : "ok", items);
+    this.form.dispatchEvent(new CustomEvent("composer:media", {detail: media}));  // fix.js offers "Fix it"
   };
 
   Composer.prototype.upload = function (file) {
     var self = this;
+    if (this.sending) { this.sending.abandon(); }  // another file chosen: the one on its way is dropped
     this.media = null;
     $("media-id").value = "";
     if (file.size > this.maxBytes) {
@@ -136,18 +261,21 @@
     this.checks("uploading", [["fact", "Uploading " + file.name + " (" + megabytes(file.size) + ")…"]]);
     this.update();
     var csrf = this.form.querySelector("input[name=csrf]").value;
-    fetch(this.form.getAttribute("data-upload-url"), {
-      method: "POST", body: file, credentials: "same-origin",
-      headers: {"X-CSRF-Token": csrf, "Content-Type": "application/octet-stream",
-                "X-File-Name": encodeURIComponent(file.name)}
-    }).then(function (response) {
-      return response.json().then(function (data) { return {ok: response.ok, data: data}; });
-    }).then(function (answer) {
-      if (!answer.ok) { throw new Error(answer.data.error || "the upload was refused"); }
-      self.showMedia(answer.data);
+    var sending = this.sending = new SlicedUpload(file, this.form.getAttribute("data-upload-url"), csrf,
+      function (sent) {
+        if (sending !== self.sending) { return; }
+        self.checks("uploading", [["fact", "Uploading " + file.name + ": " + Math.floor(100 * sent / file.size) +
+          " % (" + megabytes(sent) + " of " + megabytes(file.size) + ")…"]]);
+      });
+    sending.run().then(function (media) {
+      if (sending === self.sending) { self.showMedia(media); }
     }).catch(function (error) {
-      self.checks("error", [["problem", "Upload failed: " + error.message]]);
+      if (sending === self.sending && !sending.abandoned) {
+        self.checks("error", [["problem", "Upload failed: " + error.message]]);
+      }
     }).then(function () {
+      if (sending !== self.sending) { return; }
+      self.sending = null;
       self.uploading = false;
       self.update();
     });
@@ -177,8 +305,13 @@
     this.form.addEventListener("input", update);
     this.form.addEventListener("change", update);
     this.form.addEventListener("submit", function (event) { self.submitting(event); });
+    window.addEventListener("pagehide", function () { if (self.sending) { self.sending.abandon(); } });
     $("video-file").addEventListener("change", function () {
       if (this.files.length) { self.upload(this.files[0]); }
+    });
+    this.form.addEventListener("composer:use-media", function (event) {  // fix.js: the fixed copy, in its place
+      self.showMedia(event.detail);
+      self.update();
     });
     var saved = this.form.getAttribute("data-media");
     if (saved) { this.showMedia(JSON.parse(saved)); }

@@ -67,6 +67,11 @@ def add_parser(subparsers, parents: list[argparse.ArgumentParser]) -> argparse.A
     parser.add_argument("--retry-failed", action="store_true",
                         help="try again posts TikTok failed for good (otherwise only the Posts page's Retry does); "
                              "rate limits and outages are always retried by the next run")
+    parser.add_argument("--fix-media", action="store_true",
+                        help="send a fixed copy of a video TikTok would refuse for a reason re-encoding fixes "
+                             "(codec, container, frame rate, picture size, file size): H.264 + AAC in MP4, written "
+                             "once beside the original as NAME.tiktok.mp4 and reused by later runs; the original is "
+                             "kept, and the post stays the same post (one line says what changed)")
     parser.add_argument("--chunk-size", type=int_between(MIN_CHUNK_BYTES, MAX_CHUNK_BYTES, "bytes (TikTok's chunk "
                                                           "limits)"), default=DEFAULT_CHUNK_BYTES, metavar="BYTES",
                         help=f"chunk size for files over 64 MB, {MIN_CHUNK_BYTES:,}-{MAX_CHUNK_BYTES:,} "
@@ -78,6 +83,7 @@ def run(opts: argparse.Namespace, ctx: Context) -> int:
     import sys
     from pathlib import Path
 
+    from tiktok.media.doctor.copies import FixedCopies
     from tiktok.posting.command import PostCommand, run as run_posting  # requests, PyAV: only once parsed
     from tiktok.posting.runner import RunOptions
 
@@ -87,5 +93,5 @@ def run(opts: argparse.Namespace, ctx: Context) -> int:
                          retry_failed=opts.retry_failed, privacy=opts.privacy, poll_timeout_s=opts.poll_timeout,
                          poll_interval_s=opts.poll_interval, chunk_size=opts.chunk_size)
     return run_posting(PostCommand(options=options, manifest=Path(opts.manifest) if opts.manifest else None,
-                                   dry_run=opts.dry_run, json=opts.json,
-                                   watch=opts.watch), settings)
+                                   dry_run=opts.dry_run, json=opts.json, watch=opts.watch,
+                                   media_doctor=FixedCopies(fix=opts.fix_media)), settings)

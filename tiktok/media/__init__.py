@@ -1,2 +1,2 @@
-"""The media package: the doctor (:mod:`tiktok.media.doctor`), the media store (:mod:`tiktok.media.store`) and,
-later, the library."""
+"""The media package: the doctor (:mod:`tiktok.media.doctor`), the media store (:mod:`tiktok.media.store`) and the
+library (:mod:`tiktok.media.library`)."""

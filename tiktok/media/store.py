@@ -11,6 +11,15 @@ changes meaning, so a copy a worker downloaded never goes stale. The original na
 (the folder: ``.store/meta/<key>.json``; S3: ``x-amz-meta-name``, percent-encoded UTF-8); putting bytes already
 stored keeps the stored object and its first name.
 
+One exception, for the composer's uploads (:func:`adopt_upload`): hashing a 1 GB upload again after it arrived costs
+seconds the person waits for, so an upload is adopted under the digest its receiver computed when it has one, and
+otherwise under a random key of the same form (64 hex digits from ``secrets``, 256 bits: never equal to another key).
+Such a key still never changes meaning (nothing else is ever stored under it); its metadata says ``keyed: random``
+(the folder's ``.store/meta`` file, S3's ``x-amz-meta-keyed``) so a download is not checked against it, and the same
+file uploaded twice is two objects, as it was two files before. Adopting is a rename on the folder store (the upload
+already lies in ``MEDIA_DIR``: no copy, whatever the size); the S3 store uploads it and keeps the file as its local
+copy (a rename into ``.store/cache``), so the machine that received it never downloads it again.
+
 Nothing half-written is ever visible: the folder store writes a temp file in ``.store/tmp``, fsyncs it and renames
 it into place; S3 shows an object only when its upload completes (multipart from 8 MB, which s3transfer aborts on a
 failure). A process killed mid-put leaves an invisible temp file or unfinished multipart upload: :meth:`sweep`
@@ -20,18 +29,22 @@ size: copies go in 1 MB blocks, S3 transfers in 8 MB parts, two at a time.
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import io
 import json
 import mimetypes
 import os
 import re
+import secrets
 import tempfile
+import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from stat import S_ISREG
 from types import TracebackType
 from typing import Any, BinaryIO, Protocol
 from urllib.parse import quote, unquote
@@ -115,6 +128,7 @@ class MediaStore(Protocol):
 
     def put_file(self, path: str | os.PathLike[str], *, name: str | None = None) -> str: ...
     def put_stream(self, stream: BinaryIO, *, name: str) -> str: ...
+    def adopt(self, path: str | os.PathLike[str], *, name: str | None = None, digest: str | None = None) -> str: ...
     def open(self, key: str) -> MediaReader: ...
     def local_path(self, key: str) -> Path: ...
     def exists(self, key: str) -> bool: ...
@@ -159,6 +173,31 @@ def import_file(store: MediaStore, path: str | os.PathLike[str]) -> str:
     return store.put_file(path)
 
 
+def adopt_upload(store: MediaStore, path: str | os.PathLike[str], *, name: str, digest: str | None = None) -> str:
+    """Make a kept composer upload (a file in ``MEDIA_DIR``) an object of ``store``; its key. ``name`` is the
+    original file name (kept for display, its extension in the key); ``digest``, the SHA-256 hex of the bytes when
+    the receiver computed it on the way in (a content key), else the key is random (see the module docstring).
+
+    The file is moved, never copied on the folder store: a rename in ``MEDIA_DIR`` (a copy only when ``path`` is on
+    another file system); on S3 it is uploaded and then becomes the local copy. On success ``path`` is gone; on
+    failure (MediaStoreError, or FileProblem naming ``path``) it is left where it was."""
+    return store.adopt(path, name=name, digest=digest)
+
+
+def lazy_media_store(settings: MediaStoreSettings) -> Callable[[], MediaStore]:
+    """A function that opens the store on its first call and gives the same one after (threads share it: boto3's
+    clients are thread-safe); a run whose posts never name stored media never builds an S3 client."""
+    lock = threading.Lock()
+    opened: list[MediaStore] = []
+
+    def media() -> MediaStore:
+        with lock:
+            if not opened:
+                opened.append(open_media_store(settings))
+            return opened[0]
+    return media
+
+
 def media_key(digest: str, name: str) -> str:
     """``<sha-256 hex><extension>``: the extension is the name's, lower-cased, when it is 1-10 letters or digits."""
     suffix = Path(display_name(name)).suffix.lower()
@@ -201,6 +240,31 @@ class FolderStore:
                     _fsync_folder(self.root)
         finally:
             tmp.unlink(missing_ok=True)
+        return key
+
+    def adopt(self, path: str | os.PathLike[str], *, name: str | None = None, digest: str | None = None) -> str:
+        """Rename ``path`` into place as a new object (see :func:`adopt_upload`), fsynced first."""
+        source = Path(path)
+        name = name or source.name
+        key = _adopted_key(name, digest)
+        _sync(source)
+        fail = self._fail("cannot store " + repr(display_name(name)))
+        with _failing(fail):
+            if digest is not None and (self.root / key).is_file():
+                source.unlink()  # the same bytes are stored already: keep that object and its first name
+                return key
+            self._meta.mkdir(parents=True, exist_ok=True)
+            atomic_write(self._meta / f"{key}.json", json.dumps(_meta(name, digest)))
+            try:
+                os.replace(source, self.root / key)
+            except OSError as exc:
+                if exc.errno != errno.EXDEV:
+                    raise
+                (self._meta / f"{key}.json").unlink(missing_ok=True)
+                key = self.put_file(source, name=name)  # another file system: one copy, keyed by what it read
+                source.unlink()
+                return key
+            _fsync_folder(self.root)
         return key
 
     def open(self, key: str) -> MediaReader:
@@ -299,16 +363,36 @@ class S3Store:
             tmp.unlink(missing_ok=True)
         return key
 
+    def adopt(self, path: str | os.PathLike[str], *, name: str | None = None, digest: str | None = None) -> str:
+        """Upload ``path`` as a new object, then keep it as the local copy (see :func:`adopt_upload`)."""
+        source = Path(path)
+        name = name or source.name
+        key = _adopted_key(name, digest)
+        _sync(source)
+        if digest is None or not self.exists(key):
+            self._upload(source, key, name, random=digest is None)
+        try:
+            self._cache.mkdir(parents=True, exist_ok=True)
+            os.replace(source, self._cache / key)
+        except OSError:  # the object is stored: a local copy only saves a download later
+            source.unlink(missing_ok=True)
+        return key
+
     def open(self, key: str) -> MediaReader:
         return _S3Reader(self, self._object(key), self.stat(key).size)
 
     def local_path(self, key: str) -> Path:
-        """The object as a local file, downloaded once into ``.store/cache`` and checked against its key."""
+        """The object as a local file, downloaded once into ``.store/cache`` and checked against its key (unless its
+        key is random: an adopted upload)."""
         cached = self._cache / key
         if KEY.fullmatch(key) and cached.is_file():
             os.utime(cached)  # in use: sweep() keeps it
             return cached
         object_key = self._object(key)
+        head = self._head(key)  # missing media is said as such, a missing bucket as that
+        if head is None:
+            raise MediaNotFound(self.where, f"no media with key {key[:80]!r}")
+        random = head.get("Metadata", {}).get("keyed") == "random"
         with _failing(self._fail_locally(f"cannot download {key}")):
             self._tmp.mkdir(parents=True, exist_ok=True)
             fd, name = tempfile.mkstemp(dir=self._tmp, prefix="get-", suffix=".tmp")
@@ -318,7 +402,7 @@ class S3Store:
                 self._call(f"cannot download {key}", self.client.download_file, self.bucket, object_key, name,
                            Config=self._transfer, missing=key)
                 with tmp.open("rb") as got:
-                    if _sha256(got) != key[:64]:
+                    if not random and _sha256(got) != key[:64]:
                         raise MediaStoreError(self.where, f"{key}: the stored bytes do not match their key (changed "
                                               "outside this tool); put the file again")
                 self._cache.mkdir(parents=True, exist_ok=True)
@@ -373,9 +457,9 @@ class S3Store:
                 path.unlink(missing_ok=True)
         return len(stale) + len(local)
 
-    def _upload(self, path: Path, key: str, name: str) -> None:
+    def _upload(self, path: Path, key: str, name: str, *, random: bool = False) -> None:
         shown = display_name(name)
-        extra = {"Metadata": {"name": quote(shown, safe="")},
+        extra = {"Metadata": {"name": quote(shown, safe=""), **({"keyed": "random"} if random else {})},
                  "ContentType": mimetypes.guess_type(shown)[0] or "application/octet-stream"}
         self._call(f"cannot store {shown!r}", self.client.upload_file, str(path), self.bucket, self._object(key),
                    ExtraArgs=extra, Config=self._transfer)
@@ -516,6 +600,34 @@ def _spool(stream: BinaryIO, folder: Path, fail: Callable[[OSError], MediaStoreE
         Path(name).unlink(missing_ok=True)
         raise
     return Path(name), digest.hexdigest()
+
+
+def _adopted_key(name: str, digest: str | None) -> str:
+    """The key of an adopted upload: ``digest`` (a SHA-256 hex the caller computed) or 64 random hex digits."""
+    if digest is not None and not re.fullmatch(r"[0-9a-f]{64}", digest):
+        raise ValueError(f"digest must be a SHA-256 in lower-case hex, got {digest[:80]!r}")
+    return media_key(digest if digest is not None else secrets.token_hex(32), name)
+
+
+def _meta(name: str, digest: str | None) -> dict[str, str]:
+    return {"name": display_name(name), **({"keyed": "random"} if digest is None else {})}
+
+
+def _sync(path: Path) -> None:
+    """fsync a file about to be renamed into the store (a crash must not leave a named object with lost bytes);
+    FileProblem naming it when it cannot be read."""
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError as exc:
+        raise FileProblem(path, f"cannot be read ({os_reason(exc)})") from None
+    try:
+        if not S_ISREG(os.fstat(fd).st_mode):
+            raise FileProblem(path, "is not a regular file")
+        os.fsync(fd)
+    except OSError as exc:
+        raise FileProblem(path, f"cannot be read ({os_reason(exc)})") from None
+    finally:
+        os.close(fd)
 
 
 def _sha256(stream: BinaryIO) -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -12,6 +13,7 @@ from tiktok.config import Settings
 from tiktok.errors import ConfigError, ResultsFileError, StoreError
 from tiktok.exitcodes import ExitStatus
 from tiktok.logs import echo, inert
+from tiktok.media.store import MediaStoreError
 from tiktok.posting.manifest import ManifestError
 from tiktok.posting.runner import Hooks, RunOptions, RunReport, run_queue, summary
 from tiktok.text import moment, utc_iso
@@ -27,6 +29,9 @@ class PostCommand:
     dry_run: bool = False
     json: bool = False  # the outcomes as JSON on stdout, the lines on stderr
     watch: bool = False  # keep running, posting each entry when it comes due
+    # The file each video entry's file is sent as (--fix-media: tiktok.media.doctor.copies.FixedCopies, which the
+    # command builds: posting cannot import the doctor); None: the file itself.
+    media_doctor: Callable[[Path], tuple[Path, str | None]] | None = None
 
 
 def run(command: PostCommand, settings: Settings) -> int:
@@ -42,7 +47,7 @@ def run(command: PostCommand, settings: Settings) -> int:
                        grace_s=options.grace_s, force=options.force, retry_failed=options.retry_failed)
     from tiktok.store.base import open_store
     store = open_store(settings)
-    hooks = Hooks(say=say, progress=None if command.json else inert_progress)
+    hooks = Hooks(say=say, progress=None if command.json else inert_progress, media_doctor=command.media_doctor)
     try:
         if command.watch:
             return _watch(store, manifest, settings, options, hooks, say)
@@ -81,7 +86,7 @@ def _run_once(store, manifest: Path | None, settings, options: RunOptions, hooks
     try:
         report = run_queue(store, settings, options, manifest=manifest, hooks=replace(hooks, say=once),
                            clock=store.clock)
-    except (ConfigError, ManifestError, ResultsFileError, StoreError) as exc:
+    except (ConfigError, ManifestError, ResultsFileError, StoreError, MediaStoreError) as exc:
         once(f"error: {exc}")
         status = ExitStatus.TRY_LATER if getattr(exc, "transient", False) else ExitStatus.BAD_INPUT
         return RunReport(status=status, emulated=settings.tiktok.emulated, stopped=str(exc))

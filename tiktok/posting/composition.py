@@ -32,7 +32,9 @@ from tiktok.posting.caption import (
 from tiktok.posting.client import CreatorInfo
 from tiktok.posting.fields import MAX_PHOTOS
 from tiktok.posting.manifest import validate_manifest
-from tiktok.posting.media import SUPPORTED_CODECS, SUPPORTED_CONTAINERS, MediaInfo, check_video
+from tiktok.posting.limits import MAX_VIDEO_BYTES
+from tiktok.posting.media import (MAX_DURATION_S, MAX_FPS, MAX_SIDE_PX, MIN_DURATION_S, MIN_FPS, MIN_SIDE_PX,
+                                  SUPPORTED_CODECS, SUPPORTED_CONTAINERS, MediaInfo, check_video)
 from tiktok.posting.schedule import check_future, form_post_at
 
 ACTIONS = ("now", "schedule", "inbox")  # the form's three buttons: post now, schedule, send to the inbox
@@ -148,7 +150,29 @@ def media_summary(media: MediaInfo, max_duration_s: int | None) -> dict[str, Any
             "container_ok": media.container in SUPPORTED_CONTAINERS, "video_codec": media.video_codec,
             "codec_label": SUPPORTED_CODECS.get(media.video_codec, media.video_codec), "width": media.width,
             "height": media.height, "fps": media.fps, "max_duration_s": max_duration_s or None,
-            "problems": media_problems(media, max_duration_s)}
+            "problems": media_problems(media, max_duration_s), "fixable": reencode_fixes(media, max_duration_s)}
+
+
+def reencode_fixes(media: MediaInfo, max_duration_s: int | None) -> bool:
+    """Whether TikTok would refuse the video for a reason the media doctor's re-encode fixes (codec, container,
+    frame rate, a side, the file size) and for none it cannot (its length, sides too far apart to fit 360-4096 px
+    without cropping, no picture). The doctor decides the same from the same probe (``plan_video(...).needed`` in
+    tiktok.media.doctor.plan); posting cannot import it (tests/test_import_rules.py), so
+    tests/test_media_fix_offer.py holds the two to one answer."""
+    sides = (media.width, media.height)
+    encoding = (media.container not in SUPPORTED_CONTAINERS or media.video_codec not in SUPPORTED_CODECS
+                or media.size_bytes > MAX_VIDEO_BYTES or media.fps is None or not MIN_FPS <= media.fps <= MAX_FPS
+                or not all(MIN_SIDE_PX <= side <= MAX_SIDE_PX for side in sides))
+    if not encoding or min(sides) <= 0 or media.container in ("image2", "gif", "apng", "webp") \
+            or media.container.endswith("_pipe"):
+        return False
+    limit = min(MAX_DURATION_S, max_duration_s) if max_duration_s else MAX_DURATION_S
+    if media.duration_s is not None and not MIN_DURATION_S <= media.duration_s <= limit:
+        return False
+    long_side, short_side = max(sides), min(sides)
+    scale = MAX_SIDE_PX / long_side if long_side > MAX_SIDE_PX else \
+        MIN_SIDE_PX / short_side if short_side < MIN_SIDE_PX else 1.0
+    return long_side * scale <= MAX_SIDE_PX + 0.5 and short_side * scale >= MIN_SIDE_PX - 0.5
 
 
 def parse_tags(text: str) -> list[str]:

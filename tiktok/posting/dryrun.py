@@ -39,8 +39,9 @@ from tiktok.text import count, moment, relative, size
 POST, SKIP, RESUME, WAIT, REFUSE = "post", "skip", "resume", "wait", "refuse"  # what a real run would do
 WITHDRAW = "withdraw"  # a post of this file's that left it before it started (the import withdraws it)
 NOT_CHECKED = ("Not checked here: TikTok's posting caps beyond what creator_info says, whether a pulled URL's "
-               "domain is verified for the app, and (for a new post of an account that granted video.list) the look "
-               "for the same caption among its public videos; a real run checks these before it posts.")
+               "domain is verified for the app (unless VERIFIED_URL_PREFIXES lists the app's verified domains and URL "
+               "prefixes), and (for a new post of an account that granted video.list) the look for the same caption "
+               "among its public videos; a real run checks these before it posts.")
 
 
 def dry_run(manifest: Path | None, settings, *, privacy: str | None, chunk_size: int, say,
@@ -133,6 +134,14 @@ class Checks:
         self.posts = None
         self.creators: dict[str, Creator] = {}
         self._services = None
+        self._media = None
+
+    def media(self):
+        """The media store (MEDIA_STORE), opened when a post first names one of its videos."""
+        if self._media is None:
+            from tiktok.media.store import MediaStoreSettings, open_media_store
+            self._media = open_media_store(MediaStoreSettings.from_settings(self.settings))
+        return self._media
 
     def open(self) -> None:
         self.tokens = open_token_store(self.settings)
@@ -195,7 +204,8 @@ def _manifest_reports(manifest: Path, checks: Checks) -> tuple[list[Report], set
     """One report per entry of the file, in file order, and the store keys of its valid entries."""
     data = parse_manifest(manifest, read_manifest(manifest))
     checked = validate_manifest(data, source=str(manifest), base_dir=None,  # paths as written: the import's keys
-                                allow_loopback=checks.settings.tiktok.emulated, now=checks.now)
+                                allow_loopback=checks.settings.tiktok.emulated, now=checks.now,
+                                verified=checks.settings.media.verified_prefixes)
     items = data["videos"] if isinstance(data, dict) and "videos" in data else data
     checks.problems += [p.message for p in checked.problems if p.index is None]
     valid = {entry.index: entry for entry in checked.entries}
@@ -317,7 +327,10 @@ def _plan_resume(checks: Checks, request: PostRequest, record: PostRecord, repor
         report.notes.append(f"its upload URL has expired: the upload of {record.publish_id} starts over")
         _check_content(checks, request, report)
         return
-    _check_file(checks, request.video_path, None, report)
+    if request.video_media is not None:
+        _check_stored(checks, request.video_media, report)
+    else:
+        _check_file(checks, request.video_path, None, report)
     total = (record.plan or {}).get("total_chunk_count", 0)
     report.decide(RESUME, f"{record.publish_id}: the upload goes on from what TikTok holds (chunk "
                           f"{record.next_chunk + 1} of {total} by the last record)")
@@ -332,12 +345,14 @@ def _check_content(checks: Checks, request: PostRequest, report: Report) -> None
     if request.video_path is not None:
         _check_file(checks, request.video_path, info.max_duration_s if info and info.max_duration_s else None,
                     report)
+    elif request.video_media is not None:
+        _check_stored(checks, request.video_media, report)
     elif request.video_url:
-        report.notes.append(f"TikTok pulls the video from {request.video_url} (its domain must be verified for the "
-                            "app: TikTok checks at init)")
+        report.notes.append(f"TikTok pulls the video from {request.video_url} ({_verified_note(checks)})")
+    elif request.photo_media:
+        _check_photos(checks, request.photo_media, report)
     else:
-        report.notes.append(f"TikTok pulls {len(request.photo_urls)} image(s) (their domain must be verified for "
-                            "the app: TikTok checks at init)")
+        report.notes.append(f"TikTok pulls {len(request.photo_urls)} image(s) ({_verified_note(checks)})")
     if creator.refused:
         report.problems.append(creator.refused)
     elif creator.later and report.verdict == POST:
@@ -370,6 +385,59 @@ def _check_file(checks: Checks, path: Path, max_duration_s: float | None, report
         f" of {size(plan.chunk_size)}, the last {size(plan.final_chunk_bytes)}" if plan.total_chunk_count > 1 else "")
     report.notes.append(f"file: {info.container}/{info.video_codec} {info.width}x{info.height}, "
                         f"{info.duration_s or 0:.1f} s, {size(info.size_bytes)}: uploaded in {chunks}")
+
+
+def _check_stored(checks: Checks, key: str, report: Report) -> None:
+    """A video in the media store: there, its size and chunk plan (nothing is downloaded: the worker that posts it
+    checks its copy against TikTok's limits first)."""
+    from tiktok.media.store import MediaNotFound, MediaStoreError
+
+    try:
+        stored = checks.media().stat(key)
+    except MediaNotFound as exc:
+        report.problems.append(f'field "video_media": {exc}; put the video in again')
+        return
+    except MediaStoreError as exc:
+        (report.notes if exc.transient else report.problems).append(f'field "video_media": {exc}')
+        return
+    try:
+        plan = plan_chunks(stored.size, checks.options.chunk_size)
+    except ChunkPlanError as exc:
+        report.problems.append(f'field "video_media": {key}: {exc}')
+        return
+    name = f" ({stored.name})" if stored.name else ""
+    report.notes.append(f"file: {key}{name} in {checks.media().where}, {size(stored.size)}: uploaded in "
+                        f"{count(plan.total_chunk_count, 'chunk')}; the worker that posts it checks it against "
+                        "TikTok's limits first")
+
+
+def _verified_note(checks: Checks) -> str:
+    if checks.settings.media.verified_prefixes:
+        return "under VERIFIED_URL_PREFIXES, which the app's verified domains and URL prefixes must be"
+    return "its domain must be verified for the app: TikTok checks at init"
+
+
+def _check_photos(checks: Checks, keys: tuple[str, ...], report: Report) -> None:
+    """Photos in the media store: an address to publish them at (MEDIA_PUBLIC_URL), and each one there."""
+    from tiktok.media.publishing import public_url
+    from tiktok.media.store import MediaNotFound, MediaStoreError
+
+    where = public_url(checks.settings)
+    if where is None:
+        report.problems.append('field "photo_media": MEDIA_PUBLIC_URL is not set, so there is no address TikTok '
+                               "could pull the photos from: verify a domain or URL prefix with TikTok and set "
+                               "MEDIA_PUBLIC_URL (see the README's \"Media TikTok pulls\")")
+    for position, key in enumerate(keys):
+        try:
+            checks.media().stat(key)
+        except MediaNotFound as exc:
+            report.problems.append(f'field "photo_media": item {position}: {exc}; put the photo in again')
+        except MediaStoreError as exc:
+            (report.notes if exc.transient else report.problems).append(f'field "photo_media": {exc}')
+            return
+    if where is not None:
+        report.notes.append(f"{count(len(keys), 'photo')} from {checks.media().where}: published at {where} when "
+                            "the post is made, for TikTok to pull, and removed once TikTok has them")
 
 
 def _check_options(checks: Checks, request: PostRequest, info: CreatorInfo, report: Report) -> None:

@@ -41,8 +41,9 @@ WORDS = {
                                "tomorrow",
     "unaudited_client_can_only_post_to_private_accounts": "TikTok has not audited this app yet, so it may post only "
                                                           "privately (SELF_ONLY): change the privacy, then retry",
-    "url_ownership_unverified": "TikTok has not verified that this app owns the video URL's domain: verify it in "
-                                "TikTok's developer portal, or upload the file instead",
+    "url_ownership_unverified": "TikTok has not verified that this app owns the address it was to pull the media "
+                                "from: verify its domain or URL prefix in TikTok's developer portal (README: \"Media "
+                                "TikTok pulls\"), or upload a video file instead",
     "privacy_level_option_mismatch": "the privacy level is not one this account offers: choose another, then retry",
     "access_token_invalid": "TikTok refused the account's tokens: link the account again in the app",
     "scope_not_authorized": "the account did not grant a permission posting needs: link it again and allow it",

@@ -9,6 +9,7 @@ from datetime import datetime, timezone
 from typing import Any
 from urllib.parse import SplitResult, urlsplit
 
+from tiktok.media.store import KEY as MEDIA_KEY
 from tiktok.posting.limits import PRIVACY_LEVELS
 from tiktok.posting.caption import PHOTO_TITLE_LIMIT, normalise_tag, utf16_len
 
@@ -18,7 +19,8 @@ MAX_INT32 = 2**31 - 1  # post_info.video_cover_timestamp_ms is an int32 (referen
 # is no real schedule (0001). Both ends keep every time convertible to a Unix timestamp and back.
 EARLIEST_POST_AT = datetime(2000, 1, 1, tzinfo=timezone.utc)
 MAX_SCHEDULE_AHEAD_S = 5 * 366 * 86400  # five years
-SOURCE_FIELDS = ("video_path", "video_url", "photo_urls")
+SOURCE_FIELDS = ("video_path", "video_media", "video_url", "photo_urls", "photo_media")
+PHOTO_FIELDS = ("photo_urls", "photo_media")  # the sources of a photo post
 TOGGLE_FIELDS = ("disable_comment", "disable_duet", "disable_stitch", "is_aigc",
                  "brand_content_toggle", "brand_organic_toggle")
 
@@ -106,6 +108,32 @@ def _split(url: str) -> SplitResult:
         raise Bad("must not carry a user name or password (user:password@): TikTok would see it, and the media "
                   "must be public anyway; give the address without it")
     return parts
+
+
+def _media_key(value: Any, local: str = 'a local file goes in "video_path"') -> str:
+    """``video_media`` (and each of ``photo_media``): a media store key (tiktok.media.store), as the composer and
+    the imports write it."""
+    key = _string(value)
+    if not MEDIA_KEY.fullmatch(key):
+        raise Bad("must be a media store key: the 64 lower-case hex digits the store gave and the file's extension, "
+                  f"such as 9f86d081...b0f00a08.mp4 ({local}); got {shown(key[:80])!r}")
+    return key
+
+
+def _photo_media(value: Any) -> tuple[str, ...]:
+    """``photo_media``: 1..35 photos in the media store, by their keys (published for TikTok to pull at posting
+    time: tiktok.media.publishing)."""
+    if not isinstance(value, list):
+        raise Bad(f"expected a list of media store keys, got {type_name(value)}")
+    if not 1 <= len(value) <= MAX_PHOTOS:
+        raise Bad(f"needs 1 to {MAX_PHOTOS} photos, got {len(value)}")
+    keys = []
+    for position, item in enumerate(value):
+        try:
+            keys.append(_media_key(item, local="a photo on the web goes in \"photo_urls\""))
+        except Bad as bad:
+            raise Bad(f"item {position}: {bad}") from None
+    return tuple(keys)
 
 
 def _https_url(value: Any) -> str:
@@ -205,8 +233,10 @@ def _post_at(value: Any) -> str:
 FIELDS: dict[str, Callable[[Any], Any]] = {
     "user_id": _nonempty_string,
     "video_path": _nonempty_string,
+    "video_media": _media_key,
     "video_url": _https_url,
     "photo_urls": _photo_urls,
+    "photo_media": _photo_media,
     "photo_cover_index": _cover_index,
     "description": _string,
     "tags": _tags,

@@ -4,8 +4,18 @@ The file holds a JSON list of entry objects, or an object ``{"videos": [...]}`` 
 names the account (``user_id``, its open_id) and exactly one media source:
 
 - ``video_path``: a local video sent with FILE_UPLOAD (relative paths are resolved against the manifest's folder);
+- ``video_media``: a video in the media store (:mod:`tiktok.media.store`), by its key, sent with FILE_UPLOAD from
+  the copy the store gives the worker that posts it: what the composer and an import into the media store write, so
+  a worker on any machine can post it;
 - ``video_url``: an https video TikTok pulls itself (PULL_FROM_URL, domain must be verified for the app);
-- ``photo_urls``: 1..35 https images for a photo post, with ``photo_cover_index`` (default 0).
+- ``photo_urls``: 1..35 https images for a photo post, with ``photo_cover_index`` (default 0);
+- ``photo_media``: 1..35 photos in the media store, by their keys, for a photo post like ``photo_urls``: at posting
+  time they are published under MEDIA_PUBLIC_URL for TikTok to pull, and withdrawn once TikTok has them
+  (:mod:`tiktok.media.publishing`); what the composer writes for the photo files it takes.
+
+TikTok pulls a ``video_url`` or ``photo_urls`` only from a domain or URL prefix verified for the app
+(:mod:`tiktok.media.ownership`). When VERIFIED_URL_PREFIXES lists them (``verified``), such a URL outside them is an
+error of its entry, in TikTok's words; when it is not set, the URL is kept and TikTok judges it at init, as before.
 
 ``draft: true`` sends the post to the creator's TikTok inbox (video inbox init, or photo MEDIA_UPLOAD) instead
 of publishing it. A JSON ``null`` for an optional field means "not set". Every bad entry is reported and the
@@ -32,10 +42,12 @@ from tiktok.posting.caption import (
     build_caption,
 )
 from tiktok.errors import FileProblem
+from tiktok.media.ownership import ownership_problem
 from tiktok.posting.fields import (  # noqa: F401 - PRIVACY_LEVELS, MAX_PHOTOS and TOGGLE_FIELDS are part of the API
     ALLOW_LOOPBACK,
     FIELDS,
     MAX_PHOTOS,
+    PHOTO_FIELDS,
     PRIVACY_LEVELS,
     SOURCE_FIELDS,
     TOGGLE_FIELDS,
@@ -75,8 +87,10 @@ class PostRequest:
     index: int
     user_id: str
     video_path: Path | None = None
+    video_media: str | None = None  # a media store key (tiktok.media.store.KEY)
     video_url: str | None = None
     photo_urls: tuple[str, ...] = ()
+    photo_media: tuple[str, ...] = ()  # media store keys, published for TikTok to pull when the post is made
     photo_cover_index: int = 0
     description: str = ""
     tags: tuple[str, ...] = ()  # without the leading '#'
@@ -100,12 +114,22 @@ class PostRequest:
     @property
     def media_type(self) -> str:
         """``PHOTO`` or ``VIDEO``."""
-        return "PHOTO" if self.photo_urls else "VIDEO"
+        return "PHOTO" if self.photo_urls or self.photo_media else "VIDEO"
+
+    @property
+    def photo_count(self) -> int:
+        """How many photos a photo post has (0 for a video)."""
+        return len(self.photo_urls or self.photo_media)
 
     @property
     def source(self) -> str:
-        """``source_info.source``: FILE_UPLOAD for a local video, PULL_FROM_URL otherwise."""
-        return "FILE_UPLOAD" if self.video_path is not None else "PULL_FROM_URL"
+        """``source_info.source``: FILE_UPLOAD for a local or stored video, PULL_FROM_URL otherwise."""
+        return "FILE_UPLOAD" if self.video_path is not None or self.video_media is not None else "PULL_FROM_URL"
+
+    @property
+    def video_field(self) -> str | None:
+        """The field naming the file a FILE_UPLOAD sends (``video_path`` or ``video_media``), for messages."""
+        return "video_path" if self.video_path is not None else "video_media" if self.video_media else None
 
     @property
     def post_mode(self) -> str:
@@ -115,17 +139,22 @@ class PostRequest:
     @property
     def caption_limit(self) -> int:
         """UTF-16 limit for description plus tags: video title, or photo description."""
-        return PHOTO_DESCRIPTION_LIMIT if self.photo_urls else VIDEO_CAPTION_LIMIT
+        return PHOTO_DESCRIPTION_LIMIT if self.media_type == "PHOTO" else VIDEO_CAPTION_LIMIT
 
     def to_entry(self) -> dict[str, Any]:
         """This request as a manifest entry (defaults and unset fields left out)."""
         entry: dict[str, Any] = {"user_id": self.user_id}
         if self.video_path is not None:
             entry["video_path"] = str(self.video_path)
+        if self.video_media is not None:
+            entry["video_media"] = self.video_media
         if self.video_url is not None:
             entry["video_url"] = self.video_url
         if self.photo_urls:
             entry["photo_urls"] = list(self.photo_urls)
+        if self.photo_media:
+            entry["photo_media"] = list(self.photo_media)
+        if self.photo_urls or self.photo_media:
             entry["photo_cover_index"] = self.photo_cover_index
         if self.description:
             entry["description"] = self.description
@@ -198,20 +227,37 @@ def _check_source(raw: dict[str, Any], values: dict[str, Any], report: _EntryRep
     given = [name for name in SOURCE_FIELDS if raw.get(name) is not None]
     if len(given) != 1:
         got = " and ".join(f'"{name}"' for name in given) or "none"
-        report.error(None, f'needs exactly one media source: "video_path", "video_url" or "photo_urls"; got {got}')
-    photos = values.get("photo_urls")
+        names = [f'"{name}"' for name in SOURCE_FIELDS]
+        report.error(None, f"needs exactly one media source: {', '.join(names[:-1])} or {names[-1]}; got {got}")
+    photo_field = next((name for name in PHOTO_FIELDS if raw.get(name) is not None), None)
+    photos = values.get(photo_field) if photo_field else None
     if "photo_cover_index" in values:
-        if raw.get("photo_urls") is None:
-            report.error("photo_cover_index", 'only applies with "photo_urls"')
+        if photo_field is None:
+            report.error("photo_cover_index", 'only applies with "photo_urls" or "photo_media"')
         elif photos and values["photo_cover_index"] >= len(photos):
             report.error("photo_cover_index", f"is {values['photo_cover_index']} but there are only "
                                               f"{len(photos)} photos (counting from 0)")
-    if "title" in values and raw.get("photo_urls") is None:
+    if "title" in values and photo_field is None:
         report.error("title", 'only applies to photo posts; put a video caption in "description"')
 
 
+def _check_ownership(values: dict[str, Any], report: _EntryReport, verified: tuple[str, ...]) -> None:
+    """A URL TikTok pulls, outside the app's verified properties: refused in TikTok's words (checked only when
+    VERIFIED_URL_PREFIXES lists them)."""
+    if not verified:
+        return
+    urls: list[tuple[str, int | None, str]] = [("video_url", None, values["video_url"])] if "video_url" in values \
+        else []
+    urls += [("photo_urls", n, url) for n, url in enumerate(values.get("photo_urls", ()))]
+    for name, position, url in urls:
+        problem = ownership_problem(url, verified, allow_loopback=ALLOW_LOOPBACK.get())
+        if problem is not None:
+            report.error(name, problem if position is None else f"item {position}: {problem}")
+            return  # one line says it: the others are most likely on the same host
+
+
 def _check_text(values: dict[str, Any], report: _EntryReport) -> None:
-    limit = PHOTO_DESCRIPTION_LIMIT if "photo_urls" in values else VIDEO_CAPTION_LIMIT
+    limit = PHOTO_DESCRIPTION_LIMIT if any(name in values for name in PHOTO_FIELDS) else VIDEO_CAPTION_LIMIT
     try:
         caption = build_caption(values.get("description", ""), values.get("tags", ()), limit=limit)
     except CaptionTooLong as too_long:
@@ -232,7 +278,7 @@ def _check_schedule(values: dict[str, Any], report: _EntryReport, now: float) ->
 
 def _check_ignored(values: dict[str, Any], report: _EntryReport) -> None:
     draft = values.get("draft", False)
-    if "photo_urls" in values:
+    if any(name in values for name in PHOTO_FIELDS):
         ignored = {name: "photo posts have no such setting" for name in _IGNORED_BY_PHOTO}
         if draft:
             ignored.update({name: "only applies when publishing directly, not to an inbox draft"
@@ -248,7 +294,7 @@ def _check_ignored(values: dict[str, Any], report: _EntryReport) -> None:
 
 
 def _validate_entry(raw: Any, index: int, source: str, base_dir: Path | None, now: float,
-                    result: ManifestResult) -> None:
+                    result: ManifestResult, verified: tuple[str, ...]) -> None:
     if not isinstance(raw, dict):
         result.problems.append(ManifestProblem(
             index, None, f"{source}: entry {index + 1}: expected an object, got {type_name(raw)}"))
@@ -256,6 +302,7 @@ def _validate_entry(raw: Any, index: int, source: str, base_dir: Path | None, no
     report = _EntryReport(source, index, raw)
     values = _check_fields(raw, report)
     _check_source(raw, values, report)
+    _check_ownership(values, report, verified)
     _check_text(values, report)
     _check_schedule(values, report, now)
     _check_ignored(values, report)
@@ -270,18 +317,22 @@ def _validate_entry(raw: Any, index: int, source: str, base_dir: Path | None, no
 
 
 def validate_manifest(data: Any, *, source: str, base_dir: str | Path | None = None,
-                      allow_loopback: bool = False, now: float | None = None) -> ManifestResult:
+                      allow_loopback: bool = False, now: float | None = None,
+                      verified: tuple[str, ...] = ()) -> ManifestResult:
     """Check parsed manifest JSON; ``source`` names the file in messages, ``base_dir`` anchors relative paths.
     ``allow_loopback`` accepts http(s)://127.0.0.1 and localhost media URLs (for the emulator only); ``now`` (epoch
-    seconds, default the real time) is what a ``post_at`` may be at most five years after."""
+    seconds, default the real time) is what a ``post_at`` may be at most five years after; ``verified``: the app's
+    verified domains and URL prefixes (VERIFIED_URL_PREFIXES as given), which a pulled URL must lie under (none:
+    not checked)."""
     token = ALLOW_LOOPBACK.set(allow_loopback)
     try:
-        return _validate(data, source, base_dir, time.time() if now is None else now)
+        return _validate(data, source, base_dir, time.time() if now is None else now, tuple(verified))
     finally:
         ALLOW_LOOPBACK.reset(token)
 
 
-def _validate(data: Any, source: str, base_dir: str | Path | None, now: float) -> ManifestResult:
+def _validate(data: Any, source: str, base_dir: str | Path | None, now: float,
+              verified: tuple[str, ...]) -> ManifestResult:
     result = ManifestResult()
     items = data
     if isinstance(data, dict) and "videos" in data:
@@ -295,7 +346,7 @@ def _validate(data: Any, source: str, base_dir: str | Path | None, now: float) -
         return result
     base = Path(base_dir) if base_dir is not None else None
     for index, raw in enumerate(items):
-        _validate_entry(raw, index, source, base, now, result)
+        _validate_entry(raw, index, source, base, now, result, verified)
     return result
 
 
@@ -328,8 +379,9 @@ def parse_manifest(path: Path, raw: bytes) -> Any:
         raise ManifestError(path, "holds a number too long to read (more than 4,300 digits)") from None
 
 
-def load_manifest(path: str | Path, *, allow_loopback: bool = False) -> ManifestResult:
+def load_manifest(path: str | Path, *, allow_loopback: bool = False, verified: tuple[str, ...] = ()) -> ManifestResult:
     """Read and validate a manifest file; ManifestError if it cannot be read or parsed as JSON."""
     path = Path(path)
     data = parse_manifest(path, read_manifest(path))
-    return validate_manifest(data, source=str(path), base_dir=path.absolute().parent, allow_loopback=allow_loopback)
+    return validate_manifest(data, source=str(path), base_dir=path.absolute().parent, allow_loopback=allow_loopback,
+                             verified=verified)

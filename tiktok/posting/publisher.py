@@ -16,6 +16,20 @@ leases lapse when their holder hangs or is cut off, and another run takes them o
 writes of the post, and right before each init the publisher has the store check the claim in the database; the
 run then stops the post where it is (TRY LATER, state CLAIMED_ELSEWHERE) and writes and sends nothing more for it.
 
+A video in the media store (``video_media``) is sent from the local copy the store gives (:meth:`MediaStore.local_path`:
+the folder store's own file, or the S3 store's download, made once per machine and checked against its key), chunk
+by chunk as a local file is. No such object is a failure of that post for good, naming the key (a person puts the
+video in again and presses Retry); a store that cannot be reached now is TRY LATER; any other refusal of the store
+(its settings, its bucket, bytes that no longer match their key) is BAD INPUT, tried again once it is fixed.
+
+Photos in the media store (``photo_media``) are published for TikTok to pull (:mod:`tiktok.media.publishing`) just
+before the init, under a token of their own that the post's record keeps, and the init sends their URLs. The
+publication is withdrawn once TikTok has the photos (its status leaves PROCESSING_DOWNLOAD) or the attempt ends in any
+way (posted, in the inbox, failed, refused, cancelled at TikTok), and when a new attempt of the post starts. An attempt
+that stops with its init answer unknown keeps it (TikTok may be pulling) until the post is tried again or the sweep
+removes it after a day; so does one still in flight (the next run resumes it). With no address to publish at
+(MEDIA_PUBLIC_URL, which emulated runs do not need) the post stops before anything is sent, naming the setting.
+
 Before the first attempt of a post imported from a manifest, when the account granted ``video.list``, the
 publisher looks at the account's newest public videos for the same caption: a store that lost its history must
 never re-post silently. A match stops the post until ``--force``.
@@ -25,16 +39,20 @@ from __future__ import annotations
 
 import logging
 from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
 from typing import Any, Callable
 
 import requests
 
 from tiktok.auth.oauth import OAuthClient
 from tiktok.auth.tokens import TokenStore
-from tiktok.errors import ClaimLost, TikTokError
+from tiktok.errors import ClaimLost, FileProblem, TikTokError
 from tiktok.exitcodes import BAD_INPUT, SKIPPED, TRY_LATER
 from tiktok.exitcodes import DONE as OUTCOME_DONE
 from tiktok.exitcodes import FAILED as OUTCOME_FAILED
+from tiktok.media.ownership import UNVERIFIED
+from tiktok.media.publishing import Publication, items_of, publisher_for
+from tiktok.media.store import MediaNotFound, MediaStore, MediaStoreError
 from tiktok.posting.caption import CaptionTooLong, build_caption
 from tiktok.posting.chunks import DEFAULT_CHUNK_BYTES, ChunkPlan, ChunkPlanError, plan_chunks
 from tiktok.posting.client import (
@@ -150,6 +168,13 @@ class Publisher:
     limiter: TokenLimiter | None = None  # shared by a run's threads: TikTok's per-token limits (limits.POSTING_LIMITS)
     say: Callable[[str], None] = print
     progress: Callable[[str, int], Any] | None = None  # (label, total bytes) -> callable(n) with .close()
+    media: Callable[[], MediaStore] | None = None  # the media store, opened on first use (video_media entries)
+    # What a video_path entry's file is sent as: (the file, a line saying so when it is a fixed copy), or
+    # FileProblem to refuse it (the posting command's media doctor, --fix-media). None: the file itself.
+    media_doctor: Callable[[Path], tuple[Path, str | None]] | None = None
+    # Where photo_media entries' photos are published for TikTok to pull (tiktok.media.publishing.public_url);
+    # None: nowhere (against TikTok without MEDIA_PUBLIC_URL), and such a post stops before its init.
+    public_url: str | None = None
 
     def publish(self, post: Post, request: PostRequest) -> Outcome:
         job = Job(post, request)
@@ -191,6 +216,8 @@ class Publisher:
             started = True
             if record is not None and record.in_flight:
                 return self._resume(job, record)
+            if record is not None and record.publication:  # an earlier attempt's, no longer needed: a new one starts
+                self._withdraw(job, record.publication)
             return self._post_new(job)
         except _NotStarted as early:
             return self._stopped(job, early.stop, started=False)
@@ -204,14 +231,29 @@ class Publisher:
         A stop before the attempt began is a :class:`_NotStarted`."""
         try:
             entry, creator, privacy, caption, plan, mime = self._prepare(job)
+            publication = self._publish_photos(job) if entry.photo_media else None
         except EntryStop as stop:
             raise _NotStarted(stop) from None
-        record = self.posts.start(job.post.id, job.post.revision, PostRecord(
-            key=job.post.key, user_id=job.user_id, state=State.PENDING_INIT, emulated=self.emulated, privacy=privacy,
-            plan=None if plan is None else _plan_fields(plan), username=creator.username or None))
-        if record is None:
-            raise _Changed()
-        init = self._init(job.post, entry, creator, privacy, caption, plan)
+        try:
+            record = self.posts.start(job.post.id, job.post.revision, PostRecord(
+                key=job.post.key, user_id=job.user_id, state=State.PENDING_INIT, emulated=self.emulated,
+                privacy=privacy, plan=None if plan is None else _plan_fields(plan),
+                username=creator.username or None, publication=publication.token if publication else None))
+            if record is None:
+                raise _Changed()
+            sent = entry if publication is None else replace(entry, photo_urls=publication.urls, photo_media=())
+            init = self._init(job.post, sent, creator, privacy, caption, plan)
+        except (_Changed, TikTokError):  # nothing was sent (a refused or lost init is an EntryStop): not needed
+            if publication is not None:
+                self._withdraw(job, publication.token)
+            raise
+        except EntryStop as stop:
+            if publication is not None and _code_of(stop.error) == UNVERIFIED:
+                raise EntryStop(stop.status, f"TikTok will not pull the photos from {self.public_url}: it is not "
+                                "under a domain or URL prefix verified for this app; verify it in TikTok's developer "
+                                "portal, or set MEDIA_PUBLIC_URL to an address that is (README: \"Media TikTok "
+                                f"pulls\"). {stop.detail}", stop.error) from None
+            raise
         record = self._save(job, record, state=State.UPLOADING if plan else State.PROCESSING,
                             publish_id=init.publish_id, upload_url=init.upload_url,
                             upload_url_expires_at=self._now() + UPLOAD_URL_TTL_S if init.upload_url else None)
@@ -225,9 +267,12 @@ class Publisher:
         plan = mime = info = None
         if entry.source == "FILE_UPLOAD":  # checked against TikTok's limits before any call
             info, plan, mime = self._media_plan(entry)
+        if entry.photo_media:
+            self._publishing()  # before any call: nothing is sent when there is nowhere to publish
         creator = self._call(uid, self.posting.creator_info, "creator_info")
         if info is not None and creator.max_duration_s and info.duration_s > creator.max_duration_s:
-            raise EntryStop(BAD_INPUT, f'field "video_path": {entry.video_path}: {info.duration_s:.1f} s is longer '
+            video = entry.video_path or entry.video_media
+            raise EntryStop(BAD_INPUT, f'field "{entry.video_field}": {video}: {info.duration_s:.1f} s is longer '
                                      f"than the {creator.max_duration_s} s @{creator.username} may post")
         try:
             caption = build_caption(entry.description or "", entry.tags, limit=entry.caption_limit)
@@ -266,21 +311,101 @@ class Publisher:
                 self._save(job, record, state=State.FAILED, error="upload URL expired")
                 return self._post_new(job)
             plan = ChunkPlan(**record.plan)
-            info = probe(job.request.video_path)
+            path = self._video_file(job.request)
+            info = probe(path)
+            if info.size_bytes != plan.video_size:  # never another file's bytes under this upload's plan
+                raise EntryStop(BAD_INPUT, f'field "{job.request.video_field}": {path} is {info.size_bytes:,} '
+                                         f"bytes, but the upload under way is of {plan.video_size:,}: the file "
+                                         "changed since it began, or it began with a copy fixed by --fix-media "
+                                         "(run with --fix-media again)")
             held = status.uploaded_bytes or 0
             start = next((c.index for c in plan.chunks() if c.first_byte == held), record.next_chunk)
             record = self._upload(job, self._save(job, record, next_chunk=start), plan, mime_type(info))
         return self._finish(job, record)
 
     def _media_plan(self, entry: PostRequest) -> tuple[MediaInfo, ChunkPlan, str]:
+        field_name = entry.video_field
         try:
-            info = probe(entry.video_path)
+            info = probe(self._video_file(entry))
             problems = check_video(info)
             if problems:
-                raise EntryStop(BAD_INPUT, f'field "video_path": {"; ".join(problems)}')
+                raise EntryStop(BAD_INPUT, f'field "{field_name}": {"; ".join(problems)}')
             return info, plan_chunks(info.size_bytes, self.chunk_size), mime_type(info)
         except (MediaError, ChunkPlanError) as exc:
+            raise EntryStop(BAD_INPUT, f'field "{field_name}": {exc}', exc) from None
+
+    def _doctored(self, path: Path) -> Path:
+        """The file the media doctor sends for ``path`` (a fixed copy says so once); the post stays the entry's:
+        its key and stored entry name ``path`` whatever is sent."""
+        try:
+            sent, line = self.media_doctor(path)
+        except FileProblem as exc:
             raise EntryStop(BAD_INPUT, f'field "video_path": {exc}', exc) from None
+        if line:
+            self.say(f"  {line}")
+        return sent
+
+    def _video_file(self, entry: PostRequest) -> Path:
+        """The local file a FILE_UPLOAD sends: ``video_path``, or the media store's copy of ``video_media``."""
+        if entry.video_media is None:
+            return entry.video_path if self.media_doctor is None else self._doctored(entry.video_path)
+        where = f'field "video_media": {entry.video_media}'
+        if self.media is None:
+            raise EntryStop(BAD_INPUT, f"{where}: this run has no media store to read it from")
+        try:
+            return self.media().local_path(entry.video_media)
+        except MediaNotFound as exc:
+            raise EntryStop(OUTCOME_FAILED, f"{where}: {exc}; put the video in again (compose the post anew, or "
+                                            "import its manifest again), then press Retry", exc) from None
+        except MediaStoreError as exc:
+            raise EntryStop(TRY_LATER if exc.transient else BAD_INPUT, f"{where}: {exc}", exc) from None
+
+    def _publishing(self) -> tuple[Callable[[], MediaStore], str]:
+        """What a photo_media post needs: the media store holding its photos, and an address to publish them at."""
+        if self.public_url is None:
+            raise EntryStop(BAD_INPUT, 'field "photo_media": TikTok takes photos only by pulling them from a web '
+                                       "address verified for your app, and MEDIA_PUBLIC_URL (where this tool "
+                                       "publishes them) is not set: verify a domain or URL prefix with TikTok, serve "
+                                       "the published photos there and set MEDIA_PUBLIC_URL (see the README's "
+                                       '"Media TikTok pulls"), then run again')
+        if self.media is None:
+            raise EntryStop(BAD_INPUT, 'field "photo_media": this run has no media store to read the photos from')
+        return self.media, self.public_url
+
+    def _publish_photos(self, job: Job) -> Publication:
+        """Publish the entry's photos for TikTok to pull (a new token); EntryStop naming what is wrong."""
+        keys = job.request.photo_media
+        where = 'field "photo_media"'
+        media, address = self._publishing()
+        try:
+            store = media()
+            publication = publisher_for(store, address).publish(items_of(store, keys))
+        except MediaNotFound as exc:
+            raise EntryStop(OUTCOME_FAILED, f"{where}: {exc}; put the photo in again (compose the post anew, or "
+                                            "import its manifest again), then press Retry", exc) from None
+        except MediaStoreError as exc:
+            raise EntryStop(TRY_LATER if exc.transient else BAD_INPUT, f"{where}: {exc}", exc) from None
+        self.say(f"  {job.label}: {count(len(keys), 'photo')} published at {address} for TikTok to pull")
+        return publication
+
+    def _withdraw(self, job: Job, token: str) -> None:
+        """Remove a publication; one the store cannot remove now is said and left to the sweep (a day later)."""
+        if self.media is None:
+            return
+        try:
+            publisher_for(self.media(), self.public_url or "").withdraw(token)
+        except MediaStoreError as exc:
+            log.warning("%s: published photos %s not removed now (%s); the sweep removes them after a day",
+                        job.label, token, exc)
+            self.say(f"  {job.label}: its published photos could not be removed now ({exc}); they are removed "
+                     "after a day")
+
+    def _withdrawn(self, job: Job, record: PostRecord) -> PostRecord:
+        """``record`` once its publication is withdrawn (TikTok has the photos), saved."""
+        if record.publication is None:
+            return record
+        self._withdraw(job, record.publication)
+        return self._save(job, record, publication=None)
 
     def _privacy(self, job: Job, creator) -> str:
         entry = job.request
@@ -306,7 +431,8 @@ class Publisher:
 
     def _upload(self, job: Job, record: PostRecord, plan: ChunkPlan, mime: str) -> PostRecord:
         entry = job.request
-        bar = self.progress(str(entry.video_path.name), plan.video_size) if self.progress else None
+        path = self._video_file(entry)
+        bar = self.progress(media_label(entry), plan.video_size) if self.progress else None
         if bar is not None and record.next_chunk:
             bar(plan.chunk(record.next_chunk).first_byte)
         state = {"record": record}
@@ -321,7 +447,7 @@ class Publisher:
             saved_at[0] = now
 
         try:
-            send_chunks(self.upload_session, record.upload_url, entry.video_path, plan, mime,
+            send_chunks(self.upload_session, record.upload_url, path, plan, mime,
                         start_chunk=record.next_chunk, runtime=self.runtime, on_progress=bar, on_chunk=chunk_done)
         except UploadError as exc:
             if exc.transient:
@@ -342,6 +468,8 @@ class Publisher:
             status = self._status(job, record)
             if status.terminal:
                 return self._terminal(job, record, status)
+            if record.publication is not None and status.status != "PROCESSING_DOWNLOAD":
+                record = self._withdrawn(job, record)  # TikTok has the photos
             if self.runtime.monotonic() + delay > deadline:
                 self._save(job, record, status=status.status)
                 raise EntryStop(TRY_LATER, f"{record.publish_id} still {status.status} after "
@@ -364,6 +492,9 @@ class Publisher:
                              f"{status.post_ids[0]}")
 
     def _terminal(self, job: Job, record: PostRecord, status: PublishStatus) -> Outcome:
+        if record.publication is not None:  # saved with the final state below
+            self._withdraw(job, record.publication)
+            record = replace(record, publication=None)
         if status.status == "FAILED":
             retryable = status.fail_reason in RETRYABLE_FAIL_REASONS
             record = self._save(job, record, state=State.FAILED, status=status.status, fail_reason=status.fail_reason,
@@ -452,8 +583,12 @@ class Publisher:
                               f"public link: {stop.detail}", record=record, error_code=code, log_id=log_id)
         if record is not None and (started or stop.may_exist):
             state = record.state if (stop.may_exist or record.in_flight) else State.FAILED
+            publication = record.publication
+            if publication is not None and state == State.FAILED and not stop.may_exist:  # over: nothing pulls it
+                self._withdraw(job, publication)
+                publication = None
             record = self._save(job, record, state=state, error=stop.detail, log_id=log_id, outcome=stop.status,
-                                retry_requested=False, force_needed=stop.may_exist)
+                                retry_requested=False, force_needed=stop.may_exist, publication=publication)
         else:
             record = self.posts.start(job.post.id, job.post.revision, PostRecord(
                 key=job.post.key, user_id=job.user_id, state=State.FAILED, emulated=self.emulated, error=stop.detail,
@@ -494,6 +629,11 @@ def changed_outcome(job: Job) -> Outcome:
                       state=CHANGED)
 
 
+def _code_of(error: TikTokError | None) -> str | None:
+    """TikTok's error code of ``error``, if it carries one."""
+    return getattr(error, "code", None) or getattr(error, "error", None)
+
+
 def _plan_fields(plan: ChunkPlan) -> dict[str, int]:
     return {"video_size": plan.video_size, "chunk_size": plan.chunk_size,
             "total_chunk_count": plan.total_chunk_count}
@@ -518,9 +658,11 @@ def needs_force_detail(record: PostRecord) -> str:
 
 
 def media_label(entry: PostRequest) -> str:
-    """What a post sends, as lines name it: the file's name, the pulled URL, or ``3 photos``."""
+    """What a post sends, as lines name it: the file's name, its media store key, the pulled URL, or ``3 photos``."""
     if entry.video_path is not None:
         return entry.video_path.name
+    if entry.video_media is not None:
+        return entry.video_media
     if entry.video_url:
         return entry.video_url
-    return count(len(entry.photo_urls), "photo")
+    return count(entry.photo_count, "photo")

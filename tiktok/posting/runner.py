@@ -25,8 +25,9 @@ from typing import Any
 from tiktok.config import Settings
 from tiktok.errors import StoreError, TikTokError
 from tiktok.exitcodes import BAD_INPUT, FAILED, SCHEDULED, SKIPPED, TRY_LATER, ExitStatus, exit_status, outcome_label
+from tiktok.media.publishing import public_url
 from tiktok.posting.client import PostingClient
-from tiktok.posting.importer import ManifestImport, import_manifest, request_of
+from tiktok.posting.importer import ManifestImport, import_manifest, manifest_media, media_store_for, request_of
 from tiktok.posting.limits import DEFAULT_CHUNK_BYTES, DEFAULT_JOBS, POSTING_LIMITS
 from tiktok.posting.manifest import PostRequest
 from tiktok.posting.publisher import (CLAIMED_ELSEWHERE, FIRST_POLL_S, Outcome, Publisher, done_detail,
@@ -79,6 +80,9 @@ class Hooks:
     progress: Callable[[str, int], Any] | None = None  # (label, total bytes) -> bar; None: no bars
     runtime: Callable[[], Runtime] | None = None  # a fresh Runtime per worker; None: real time
     limiter: TokenLimiter | None = None  # None: a new one for the run (several runs in one process may share one)
+    # The posting command's media doctor (tiktok.media.doctor.copies, --fix-media): the file a video_path entry is
+    # sent as (Publisher.media_doctor). None: the entry's own file, refused as it is when TikTok would refuse it.
+    media_doctor: Callable[[Path], tuple[Path, str | None]] | None = None
 
 
 @dataclass(frozen=True)
@@ -160,7 +164,8 @@ def run_queue(store: PostStore, settings: Settings, options: RunOptions = RunOpt
     prefix = "[emulator] " if settings.emulated else ""
     if manifest is not None:
         report.imported = import_manifest(store, manifest, allow_loopback=settings.emulated,
-                                          tokens_key=settings.tokens_key)
+                                          tokens_key=settings.tokens_key, media=manifest_media(settings),
+                                          verified=settings.media.verified_prefixes)
         report.problems, report.warnings = report.imported.problems, report.imported.warnings
         for line in import_lines(report.imported, prefix):
             hooks.say(line)
@@ -188,6 +193,7 @@ def _publish(work: list[Work], settled: dict[int, Outcome], settings: Settings, 
 
     tokens = build_services(settings).store
     limiter = hooks.limiter or shared_limiter(settings, POSTING_LIMITS)
+    media = media_store_for(settings)  # opened when a post first needs it (video_media), shared by the threads
 
     def make_publisher() -> Publisher:
         own = build_services(settings, store=tokens)  # this worker's own HTTP session, the run's token store
@@ -197,7 +203,8 @@ def _publish(work: list[Work], settled: dict[int, Outcome], settings: Settings, 
                          default_privacy=options.privacy, poll_timeout_s=options.poll_timeout_s,
                          poll_interval_s=options.poll_interval_s, chunk_size=options.chunk_size,
                          force=options.force, retry_failed=options.retry_failed, say=hooks.say,
-                         progress=hooks.progress, limiter=limiter, **extra)
+                         progress=hooks.progress, limiter=limiter, media=media, media_doctor=hooks.media_doctor,
+                         public_url=public_url(settings), **extra)
 
     done, fatal = post_accounts(work, make_publisher, options.jobs, hooks.say, settings.emulated)
     outcomes = {**settled, **done}
@@ -316,11 +323,11 @@ def describe(entry: PostRequest) -> str:
     """What a post sends, for its run line: ``video /media/clip.mp4, at 2026-12-03T09:00:00+01:00``."""
     kind = "draft " if entry.draft else ""
     if entry.media_type == "PHOTO":
-        what = f"{kind}photo post of {count(len(entry.photo_urls), 'image')}"
+        what = f"{kind}photo post of {count(entry.photo_count, 'image')}"
     elif entry.video_url:
         what = f"{kind}video pulled from {entry.video_url}"
     else:
-        what = f"{kind}video {entry.video_path}"
+        what = f"{kind}video {entry.video_path or entry.video_media}"
     return what + (f", at {entry.post_at}" if entry.post_at else "")
 
 

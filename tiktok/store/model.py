@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Protocol
+from urllib.parse import urlsplit
 
 from tiktok.store.records import DELIVERED, IN_FLIGHT, Claim, PostRecord, State
 
@@ -15,6 +16,7 @@ ENDED = frozenset({State.CANCELLED, State.WITHDRAWN})  # no run ever posts these
 EDITABLE = frozenset({State.QUEUED, State.FAILED})  # a person may edit, reschedule or cancel a post in these states
 BOARD_GROUPS = ("failed", "in_progress", "upcoming", "done")  # the Posts page's groups, in page order
 HIDDEN = "hidden"
+MAX_MEDIA_NAME = 255  # characters of a file name kept in post_media (most file systems' limit)
 
 
 @dataclass(frozen=True)
@@ -169,7 +171,42 @@ class PostStore(Protocol):
     def next_due(self, now: float) -> float | None: ...
     def scheduled_count(self, now: float) -> int: ...
 
+    # the media library (tiktok.store.media: MediaFile, MediaUse, Removal)
+    def add_media(self, media: Any, *, fill: bool = False) -> bool: ...
+    def media_file(self, name: str) -> Any: ...
+    def media_files(self, *, offset: int, limit: int) -> list[Any]: ...
+    def media_totals(self) -> tuple[int, int]: ...
+    def media_known(self, names: Iterable[str]) -> set[str]: ...
+    def media_uses(self, names: Iterable[str]) -> dict[str, list[Any]]: ...
+    def unused_media(self, before: float, *, limit: int = 100) -> list[str]: ...
+    def remove_media(self, name: str, *, before: float | None = None) -> Any: ...
+    def removed_media(self, *, limit: int = 500) -> list[Any]: ...
+    def forget_media(self, names: Iterable[str]) -> int: ...
+
     def close(self) -> None: ...
+
+
+def media_names(entry: dict[str, Any] | None) -> list[str]:
+    """The file names an entry's media are known by, in order and once each: the last part of ``video_path``, the
+    media store keys ``video_media`` and ``photo_media``, and the last part of the path of ``video_url`` and of each
+    of ``photo_urls`` (a library file keeps its name wherever it is published). The media library finds a file's
+    posts by these (``post_media``); a name no library file has is harmless there."""
+    if not entry:
+        return []
+    found: list[str] = []
+    paths = [entry.get("video_path"), entry.get("video_media"), *(entry.get("photo_media") or ())]
+    urls = [entry.get("video_url"), *(entry.get("photo_urls") or ())]
+    for url in urls:
+        try:
+            paths.append(urlsplit(url).path if isinstance(url, str) else None)
+        except ValueError:  # not a URL at all: no file name
+            continue
+    for path in paths:
+        if isinstance(path, str):
+            name = path.replace("\\", "/").rsplit("/", 1)[-1][:MAX_MEDIA_NAME]
+            if name and name not in found:
+                found.append(name)
+    return found
 
 
 def dumps(value: Any) -> str:

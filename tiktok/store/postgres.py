@@ -265,6 +265,7 @@ def _move_earlier_queue(conn, now: float) -> None:
             key=key, user_id=record.user_id, entry=None, origin="earlier", check_caption=False, revision=1,
             change=change, created_at=record.updated_at or now, updated_at=record.updated_at or now,
             record=json.dumps(data), **_columns(record, history=True)))
+    schema.link_every_post(conn)  # the media library's post_media for the posts moved in (migration 3)
     conn.execute(schema.counters.update().values(value=change))
 
 

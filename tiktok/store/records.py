@@ -70,6 +70,7 @@ class PostRecord:
     force_needed: bool = False  # it may already be on TikTok: only --force (or Retry) sends it again
     host: str | None = None  # the machine whose run wrote this record last (the one that met its failure)
     pid: int | None = None  # and that run's process id (None in records written before these were kept)
+    publication: str | None = None  # the token of the media published for TikTok to pull (photo_media), until withdrawn
 
     def __post_init__(self) -> None:
         if self.state not in RECORD_STATES:  # ValueError, as from_json promises for what is not a record

@@ -12,6 +12,12 @@ Tables (every name starts with ``tiktok_store_``, so the store can share a Postg
 - ``leases`` (PostgreSQL): claims on posts and locks on accounts as rows that outlive a dropped connection: holder,
   fencing token and expiry by the database's clock (:mod:`tiktok.store.leases`). Created in SQLite too (one schema),
   where nothing uses it.
+- ``media`` (migration 3): the media library's files, one row per file kept in MEDIA_DIR (a composer upload's name
+  there, or a media store key), its original name, what probing it found and the checks' result, when it was last
+  used, and ``removed_at`` once the cleanup or a person removed it (kept a while, so a post composed from the file at
+  that moment is refused: :mod:`tiktok.store.media`).
+- ``post_media`` (migration 3): which files each post's entry names (:func:`tiktok.store.model.media_names`),
+  written with the entry, so "which posts use this file" is one indexed query.
 - ``counters``: the change number, increased by every write transaction.
 - ``meta``: small named values (what a manifest held at its last import, which results files were migrated).
 - ``version``: the migrations applied.
@@ -21,12 +27,15 @@ Migrations are numbered and never edited once shipped; each runs in the transact
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from typing import Callable
 
 from sqlalchemy import (
-    BigInteger, Boolean, Column, Float, Index, Integer, MetaData, String, Table, Text,
+    BigInteger, Boolean, Column, Float, Index, Integer, MetaData, String, Table, Text, select,
 )
+
+from tiktok.store.model import media_names
 
 metadata = MetaData()
 Id = BigInteger().with_variant(Integer(), "sqlite")  # SQLite's INTEGER PRIMARY KEY is its row id
@@ -102,6 +111,31 @@ meta = Table(
     Column("value", Text, nullable=False),
 )
 
+media = Table(  # the media library (tiktok.store.media, tiktok.media.library)
+    "tiktok_store_media", metadata,
+    Column("name", Text, primary_key=True),                   # the file's name in MEDIA_DIR (an upload's media id)
+    Column("original", Text),                                 # the name the person's file had
+    Column("kind", String(16), nullable=False),               # video or photo
+    Column("origin", String(16), nullable=False),             # upload (the composer's) or stored (a media store key)
+    Column("size_bytes", BigInteger, nullable=False),
+    Column("duration_s", Float),
+    Column("width", Integer),
+    Column("height", Integer),
+    Column("checks", Text),                                   # what probing found and TikTok's checks said, as JSON
+    Column("created_at", Float, nullable=False),
+    Column("last_used_at", Float, nullable=False),            # uploaded, or named by a post added or edited
+    Column("removed_at", Float),                              # the cleanup or a person removed the file
+)
+Index("tiktok_store_media_listed", media.c.removed_at, media.c.created_at)  # the library page, newest first
+Index("tiktok_store_media_used", media.c.removed_at, media.c.last_used_at)  # the cleanup's candidates
+
+post_media = Table(  # the files a post's entry names: one row per (post, file name)
+    "tiktok_store_post_media", metadata,
+    Column("post_id", Id, primary_key=True),
+    Column("name", Text, primary_key=True),
+)
+Index("tiktok_store_post_media_name", post_media.c.name, post_media.c.post_id)
+
 version = Table(
     "tiktok_store_version", metadata,
     Column("version", Integer, primary_key=True),
@@ -115,6 +149,9 @@ class Migration:
     version: int
     name: str
     apply: Callable[..., None]  # (SQLAlchemy connection) -> None, inside the migration's transaction
+    # the oldest tool store version that still works once this is applied (tiktok.db.migrations); None: only tools
+    # that know this migration
+    compatible_from: int | None = None
 
 
 def _create_v1(conn) -> None:
@@ -129,9 +166,33 @@ def _create_v2(conn) -> None:
         conn.exec_driver_sql(f"CREATE SEQUENCE {FENCE}")
 
 
+def _create_v3(conn) -> None:
+    media.create(conn)
+    post_media.create(conn)
+    link_every_post(conn)
+
+
+def link_every_post(conn, batch: int = 500) -> None:
+    """Write ``post_media`` for every post that has an entry (migration 3, and posts moved in from elsewhere)."""
+    last = 0
+    while True:
+        rows = conn.execute(select(posts.c.id, posts.c.entry).where(posts.c.id > last, posts.c.entry.is_not(None))
+                            .order_by(posts.c.id).limit(batch)).all()
+        if not rows:
+            return
+        links = [{"post_id": row.id, "name": name} for row in rows for name in media_names(json.loads(row.entry))]
+        if links:
+            conn.execute(post_media.delete().where(post_media.c.post_id.in_([row.id for row in rows])))
+            conn.execute(post_media.insert(), links)
+        last = rows[-1].id
+
+
 MIGRATIONS = (
     Migration(1, "posts, claims, counters, meta", _create_v1),
     Migration(2, "leases: claims and account locks that outlive a connection", _create_v2),
+    # additive: a tool at store version 2 goes on working (it writes no post_media rows; the cleanup also reads the
+    # entries of live posts, so a file such a tool queued is kept all the same)
+    Migration(3, "media library: media, post_media", _create_v3, compatible_from=2),
 )
 LATEST = MIGRATIONS[-1].version
 

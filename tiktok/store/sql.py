@@ -21,6 +21,7 @@ from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from tiktok.errors import ChangeRefused, StoreError
 from tiktok.sealing import cipher_for, is_sealed
 from tiktok.store import schema
+from tiktok.store.media import MediaQueries
 from tiktok.store.model import EDITABLE, ENDED, HIDDEN, ClaimResult, ImportEntry, ImportResult, Post, dumps, lifecycle
 from tiktok.store.records import PostRecord, State
 
@@ -30,8 +31,8 @@ CHANGE = "change"
 STARTABLE = (State.QUEUED, State.FAILED, State.PENDING_INIT)
 
 
-class SqlStore:
-    """The shared queries; subclasses set ``where`` and implement the claim methods and :meth:`_translate`."""
+class SqlStore(MediaQueries):
+    """The shared queries (the media library's too: :mod:`.media`); subclasses set ``where`` and implement the claim methods and :meth:`_translate`."""
 
     where: str
 
@@ -142,14 +143,18 @@ class SqlStore:
                 if row.state not in ENDED or row.record is not None:
                     raise ChangeRefused(f"{self.where} already holds this post as post {row.id} ({row.state}): the "
                                         "same account, media, caption and settings; nothing was added")
+                self._use_media(conn, entry, now)
                 conn.execute(update(P).where(P.c.id == row.id).values(
                     entry=dumps(entry), due_at=due_at, media_name=media_name, origin=origin,
                     revision=row.revision + 1, change=change, updated_at=now, **self._record_values(None)))
+                self._link_media(conn, row.id, entry)
                 return self._one(conn, row.id)
+            self._use_media(conn, entry, now)
             post_id = conn.execute(P.insert().values(
                 key=key, user_id=entry["user_id"], entry=dumps(entry), origin=origin, media_name=media_name,
                 due_at=due_at, check_caption=False, revision=1, change=change, created_at=now, updated_at=now,
                 **self._record_values(None)).returning(P.c.id)).scalar_one()
+            self._link_media(conn, post_id, entry, fresh=True)
             return self._one(conn, post_id)
 
     def get(self, post_id: int) -> Post | None:
@@ -202,6 +207,8 @@ class SqlStore:
                                         updated_at=now))
             if done.rowcount != 1:
                 raise ChangeRefused(self._why_not(conn, post_id, revision))
+            self._use_media(conn, entry, now, verb="changed")
+            self._link_media(conn, post_id, entry)
             return self._one(conn, post_id)
 
     def cancel(self, post_id: int, *, revision: int | None = None) -> Post:
@@ -327,6 +334,7 @@ class SqlStore:
                 revision=1, change=change, created_at=post.created_at, updated_at=now,
                 **self._record_values(post.record, ended, history=post.entry is None))
                 .returning(P.c.id)).scalar_one()
+            self._link_media(conn, post_id, post.entry, fresh=True)
             for number, record in enumerate(attempts, 1):
                 conn.execute(schema.attempts.insert().values(post_id=post_id, number=number,
                                                              record=self._record_text(record), ended_at=now))
@@ -399,6 +407,7 @@ class SqlStore:
                 source_index=entry.index, source_post_at=post_at, due_at=entry.due_at,
                 check_caption=entry.record is None, revision=1, change=change, created_at=created, updated_at=now,
                 **self._record_values(entry.record)).returning(P.c.id)).scalar_one()
+            self._link_media(conn, post_id, entry.entry, fresh=True)
             result.migrated += entry.record is not None
             result.added.append(self._one(conn, post_id))
             return
@@ -411,7 +420,7 @@ class SqlStore:
         if row.origin == "manifest" and row.source != source:
             values["source"] = source  # the same post, its manifest reached by another path or moved
             path = entry.entry.get("video_path")
-            if stored is not None and path is not None and stored.get("video_path") != path:
+            if stored is not None and path is not None and "video_path" in stored and stored["video_path"] != path:
                 stored["video_path"] = path  # a relative video_path: the video moved with its manifest
                 values.update(entry=dumps(stored), revision=row.revision + 1)
         if row.state == State.WITHDRAWN and row.record is None and row.origin == "manifest":
@@ -431,6 +440,8 @@ class SqlStore:
             result.migrated += 1
         if values:
             conn.execute(update(P).where(P.c.id == row.id).values(change=change, updated_at=now, **values))
+        if "entry" in values:
+            self._link_media(conn, row.id, json.loads(values["entry"]))
 
     # -- the Posts page --------------------------------------------------------------------------------------------
 

@@ -49,6 +49,14 @@ def create_app(test_config: Mapping[str, Any] | None = None, *, settings: Settin
     register_transcripts(app, settings)
     from tiktok.web.posts import register as register_posts
     register_posts(app, test_config)  # the Posts page, the composer and the background posting runner
+    from tiktok.web.media import register as register_media
+    register_media(app)  # the media library, /media/
+    from tiktok.web.uploads import register as register_uploads
+    register_uploads(app)  # the composer's sliced uploads, /posts/new/uploads
+    from tiktok.web.fixes import register as register_fixes
+    register_fixes(app)  # the composer's "Fix it": the media doctor on an upload
+    from tiktok.web.published import register as register_published
+    register_published(app, settings)  # /published/: media TikTok pulls (open: TikTok fetches it)
 
     @app.errorhandler(TokenFileError)
     def token_file_unusable(exc: TokenFileError):

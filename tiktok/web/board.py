@@ -14,6 +14,7 @@ own share page and says "emulator", so nothing on the page suggests it reached T
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from datetime import tzinfo
 from typing import Mapping
@@ -25,6 +26,7 @@ from tiktok.posting.manifest import PostRequest
 from tiktok.posting.publisher import media_label
 from tiktok.posting.schedule import when
 from tiktok.store.base import BOARD_GROUPS, Post
+from tiktok.store.model import media_names
 from tiktok.store.records import PUBLIC, PostRecord, State
 from tiktok.text import duration, moment, relative, size, utc_iso
 
@@ -54,6 +56,7 @@ PAGE_SIZE = 20  # cards per group and page
 MOVING = frozenset({"due", "uploading", "processing", "under_review"})
 NOT_STARTED = frozenset({"scheduled", "due", "missed"})
 NEWEST_FIRST = frozenset({"failed", "done"})  # groups shown newest first
+UPLOAD_PREFIX = re.compile(r"^[0-9a-f]{32}-(?=.)")  # an upload's random prefix (tiktok.posting.composition.media_name)
 
 
 @dataclass(frozen=True)
@@ -106,6 +109,7 @@ class Card:
     who: Who | None = None
     caption: str = ""
     media: str = ""
+    media_file: str = ""  # the name of the file its entry names (the media library shows its thumbnail)
     kind: str = ""  # video, photo or draft
     schedule: When | None = None
     link: Link | None = None
@@ -214,7 +218,8 @@ def post_card(post: Post, entry: PostRequest | None, accounts: Mapping[str, Acco
     if entry is None:
         state, detail = ("invalid", problem) if post.entry is not None else card_history(record)
         return Card(id=post.id, revision=post.revision, state=state, label=LABELS[state], detail=detail, who=who,
-                    media=post.media_name or "", emulated=post_emulated, origin=post.origin,
+                    media=post.media_name or "", media_file=first_file(post), emulated=post_emulated,
+                    origin=post.origin,
                     updated_at=post.updated_at, actions=("cancel",) if post.state in (State.QUEUED, State.FAILED) and
                     post.entry is not None else ())
     state, detail, progress = card_state(post, record, now=now, grace_s=grace_s)
@@ -225,11 +230,22 @@ def post_card(post: Post, entry: PostRequest | None, accounts: Mapping[str, Acco
     if record is not None and record.state == State.POSTED and record.post_ids and who.username and linkable:
         link = post_link(who.username, record.post_ids[0], emulated=post_emulated, emulator_base=emulator_base)
     return Card(id=post.id, revision=post.revision, state=state, label=LABELS[state], detail=detail, who=who,
-                caption=caption_of(entry), media=post.media_name or media_label(entry), kind=kind_of(entry),
+                caption=caption_of(entry), media=post.media_name or shown_name(media_label(entry)),
+                media_file=first_file(post), kind=kind_of(entry),
                 schedule=schedule_of(post, now, tz), link=link, log_id=record.log_id if record else None,
                 actions=actions_for(state, post), emulated=post_emulated, progress=progress, origin=post.origin,
                 updated_at=post.updated_at, details=failure_of(record).details if failed else "",
                 host=(record.host or "") if failed else "")
+
+
+def first_file(post: Post) -> str:
+    """The first file name the post's entry names (its video's), for its thumbnail."""
+    return next(iter(media_names(post.entry)), "")
+
+
+def shown_name(label: str) -> str:
+    """A media label without an upload's random prefix: ``clip1.mp4`` for ``d644...eb-clip1.mp4`` (pure)."""
+    return UPLOAD_PREFIX.sub("", label)
 
 
 def card_history(record: PostRecord | None) -> tuple[str, str]:

@@ -2,10 +2,11 @@
 
 GET asks TikTok for the account's creator_info (nickname, privacy options, the interactions it allows, its longest
 video) and shows the form; when TikTok says the creator cannot post now, or the account needs linking again, the
-page says why and shows no form. A video goes up on its own first: compose.js POSTs the raw file to
-``/posts/new/upload``, which streams it into MEDIA_DIR in blocks under an unguessable name, probes it and answers
-with the checks. The form's POST asks creator_info afresh, applies every rule again
-(:func:`tiktok.posting.composition.compose`) and adds the post to the store (never to a manifest file; the CLI, cron
+page says why and shows no form. A video goes up on its own first: compose.js sends it in slices to
+``/posts/new/uploads`` (tiktok/web/uploads.py), which writes it once into MEDIA_DIR under an unguessable name, probes
+it and answers with the checks. The form's POST applies every rule again (:func:`tiktok.posting.composition.compose`)
+with a creator_info answer at most 15 s old (:mod:`tiktok.web.creators`: kept per account, asked through the
+limiter the posting runs use) and adds the post to the store (never to a manifest file; the CLI, cron
 and the workers post from the same store); "Post now" then starts it (:func:`tiktok.web.queue_runner.start_post`:
 the background runner on one machine, the workers with DATABASE_URL). A POST that breaks a rule
 gets the form back with a 400 and the store is not touched. The post keeps the file's original name for the page.
@@ -13,30 +14,25 @@ gets the form back with a 400 and the store is not touched. The post keeps the f
 
 from __future__ import annotations
 
-import hmac
 import logging
-import os
-import secrets
-import tempfile
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import IO, Any
-from urllib.parse import unquote
+from typing import Any
 
-from flask import (Blueprint, abort, current_app, flash, jsonify, redirect, render_template, request, session,
-                   send_from_directory, url_for)
+from flask import (Blueprint, abort, current_app, flash, redirect, render_template, request, send_from_directory,
+                   url_for)
 from markupsafe import Markup
-from werkzeug.exceptions import ClientDisconnected
 
 from tiktok.auth.access import call_with_token
 from tiktok.errors import (AccountNotFound, AuthError, ChangeRefused, PostingRefused, RelinkNeeded, ScopeError,
                            StoreError, TikTokError)
+from tiktok.media.store import MediaStoreError
 from tiktok.posting.client import CreatorInfo, PostingClient
 from tiktok.posting.composition import (PRIVACY_LABELS, FieldError, compose, disclosure_label, is_media_id,
-                                        media_name, media_summary, ticked)
+                                        media_summary, ticked)
 from tiktok.posting.limits import MAX_VIDEO_BYTES
-from tiktok.posting.media import SUPPORTED_CONTAINERS, MediaError, MediaInfo, probe
+from tiktok.posting.media import MediaError, MediaInfo, probe
 from tiktok.posting.manifest import validate_manifest
 from tiktok.store.records import entry_key
 from tiktok.web import queue_runner
@@ -45,8 +41,6 @@ from tiktok.web.views import check_csrf, page_error, services
 log = logging.getLogger(__name__)
 bp = Blueprint("compose", __name__, url_prefix="/posts")
 
-BLOCK_BYTES = 1024 * 1024  # an upload is written in blocks of this size; memory use does not grow with the file
-CSRF_HEADER = "X-CSRF-Token"
 # What TikTok's creator_info refusals mean for a person (reference 3.1); TikTok's own code follows in the message.
 REFUSALS = {
     "spam_risk_too_many_posts": "This account has reached TikTok's daily limit of posts made through apps. Try "
@@ -55,14 +49,6 @@ REFUSALS = {
     "reached_active_user_cap": "This app has reached TikTok's daily limit of accounts posting through it. Try again "
                                "tomorrow.",
 }
-
-
-class UploadRefused(Exception):
-    """An upload that cannot be kept; ``status`` is the HTTP answer. Never leaves this module."""
-
-    def __init__(self, message: str, status: int) -> None:
-        super().__init__(message)
-        self.status = status
 
 
 @dataclass(frozen=True)
@@ -83,7 +69,10 @@ def new():
     if accounts and open_id not in {a.open_id for a in accounts}:
         return page_error("No such account", f"No connected account has open_id {open_id}.", 404)
     creator, refusal = creator_for(open_id) if accounts else (None, None)
-    return render_form(accounts, open_id, creator, refusal, form={}, media=None, errors=[])
+    from tiktok.web.media import prefill
+    media_id, original = prefill(request.args.get("media", ""))  # the media library's "Use in a new post"
+    return render_form(accounts, open_id, creator, refusal, form={"media_name": original} if original else {},
+                       media=uploaded(media_id) if media_id else None, errors=[])
 
 
 @bp.post("/new")
@@ -105,11 +94,12 @@ def create():
         return render_form(accounts, open_id, creator, None, form=request.form, media=media, errors=result,
                            status=400)
     from tiktok.web.post_store import post_store
-    checked = validate_manifest([result], source="form", allow_loopback=services().settings.emulated).entries[0]
+    shown = original_name(request.form.get("media_name", "")) if media else None
     try:
-        post = post_store().add(result, key=entry_key(result), due_at=checked.due_at,
-                                media_name=original_name(request.form.get("media_name", "")) if media else None)
-    except (ChangeRefused, StoreError) as exc:
+        result = into_media_store(result, shown)
+        checked = validate_manifest([result], source="form", allow_loopback=services().settings.emulated).entries[0]
+        post = post_store().add(result, key=entry_key(result), due_at=checked.due_at, media_name=shown)
+    except (ChangeRefused, StoreError, MediaStoreError) as exc:
         errors = [FieldError("store", f"{exc}".rstrip(".") + ".")]
         return render_form(accounts, open_id, creator, None, form=request.form, media=media, errors=errors,
                            status=409 if isinstance(exc, ChangeRefused) else 503)
@@ -117,6 +107,23 @@ def create():
         else None
     flash(added_message(result, creator, started, post.id, post.media_name), "ok")
     return redirect(url_for("posts.index"))
+
+
+def into_media_store(entry: dict[str, Any], shown: str | None) -> dict[str, Any]:
+    """The entry as the post store keeps it. With the folder store (MEDIA_DIR, the default) the upload stays where
+    it is and the entry names its path. With an S3 store (MEDIA_STORE) the upload is put into the bucket (by its
+    content, so putting it twice stores it once) and the entry names its key (``video_media``): a worker on any
+    machine posts it from there. MediaStoreError when the bucket cannot take it; nothing is added then."""
+    settings = services().settings
+    if "video_path" not in entry or settings.media.store == "folder":
+        return entry
+    from tiktok.media.store import MediaStoreSettings, open_media_store
+
+    store = open_media_store(MediaStoreSettings.from_settings(settings))
+    path = entry["video_path"]
+    key = store.put_file(path, name=shown or Path(path).name)
+    moved = {name: value for name, value in entry.items() if name != "video_path"}
+    return {**moved, "video_media": key}
 
 
 def schedule_fields(form):
@@ -156,8 +163,8 @@ def added_message(entry: dict[str, Any], creator: CreatorInfo, started: str | No
     """The flash naming the new post: its number, whose, what media, what caption and what happens next
     (``started``: what :func:`~tiktok.web.queue_runner.start_post` said; None for a scheduled post)."""
     who = f"@{creator.username}" if creator.username else creator.nickname or entry["user_id"]
-    if "video_path" in entry:
-        media = original or Path(entry["video_path"]).name
+    if "video_path" in entry or "video_media" in entry:
+        media = original or Path(entry.get("video_path") or entry["video_media"]).name
     elif "video_url" in entry:
         media = entry["video_url"]
     else:
@@ -170,89 +177,15 @@ def added_message(entry: dict[str, Any], creator: CreatorInfo, started: str | No
         then = Markup("scheduled for ") + time_html(datetime.fromisoformat(entry["post_at"]).timestamp())
     elif entry.get("draft"):
         then = f"going to the creator's TikTok inbox as a draft, {run}"
-        then += "; a video carries no caption there, it is written in the TikTok app" if "video_path" in entry \
-            or "video_url" in entry else ""
+        then += "; a video carries no caption there, it is written in the TikTok app" if "photo_urls" not in entry \
+            and "photo_media" not in entry else ""
     else:
         then = f"posting now, {run}"
     return Markup("Added post {} for {} ({}) to the queue: {}. TikTok may take a few minutes to process it.").format(
         post_id, who, named, then)
 
 
-# -- the upload and the preview ----------------------------------------------------------------------------------
-
-@bp.post("/new/upload")
-def upload():
-    """The raw file as the body; answers the media id and the checks as JSON."""
-    try:
-        creator = upload_preflight()
-        path = receive(request.stream, media_folder(), MAX_VIDEO_BYTES)
-        info, name = keep(path, unquote(request.headers.get("X-File-Name", "")))
-    except UploadRefused as refused:
-        return jsonify({"error": str(refused)}), refused.status
-    return jsonify({**media_summary(info, creator.max_duration_s), "media_id": name,
-                    "original_name": original_name(unquote(request.headers.get("X-File-Name", ""))) or name,
-                    "preview_url": url_for("compose.media", name=name)})
-
-
-def upload_preflight() -> CreatorInfo:
-    """CSRF token (header), account, announced size and creator_info, all before a byte of the body is read."""
-    sent = request.headers.get(CSRF_HEADER, "")
-    if not sent or not hmac.compare_digest(sent.encode(), session.get("csrf", "").encode()):
-        raise UploadRefused("The page expired or came from another site; reload it and choose the file again.", 400)
-    open_id = request.args.get("open_id", "")
-    if open_id not in {a.open_id for a in connected_accounts()}:
-        raise UploadRefused(f'open_id: no connected account has open_id "{open_id}".', 400)
-    if (request.content_length or 0) > MAX_VIDEO_BYTES:
-        raise UploadRefused(f"The file is {request.content_length} bytes, over TikTok's 4 GB limit "
-                            f"({MAX_VIDEO_BYTES} bytes).", 413)
-    creator, refusal = creator_for(open_id)
-    if refusal is not None:
-        raise UploadRefused(refusal.message, refusal.status)
-    return creator
-
-
-def receive(stream: IO[bytes], folder: Path, limit: int, block: int = BLOCK_BYTES) -> Path:
-    """Copy ``stream`` to a new private file in ``folder``, ``block`` bytes at a time; UploadRefused (and no file
-    left behind) when it holds more than ``limit`` bytes, nothing, or the sender went away."""
-    handle = tempfile.NamedTemporaryFile(dir=folder, prefix=".upload-", suffix=".part", delete=False)
-    path, size = Path(handle.name), 0
-    try:
-        with handle:
-            while chunk := stream.read(block):
-                size += len(chunk)
-                if size > limit:
-                    raise UploadRefused(f"The file is over TikTok's 4 GB limit ({limit} bytes); nothing was kept.",
-                                        413)
-                handle.write(chunk)
-        if size == 0:
-            raise UploadRefused("No file arrived: choose a video file.", 400)
-        return path
-    except ClientDisconnected:
-        path.unlink(missing_ok=True)
-        raise UploadRefused("The upload was cut off before the whole file arrived; try again.", 400) from None
-    except BaseException:
-        path.unlink(missing_ok=True)
-        raise
-
-
-def keep(path: Path, original: str) -> tuple[MediaInfo, str]:
-    """Probe the received file and give it its final name; a file that is no usable video is deleted."""
-    try:
-        info = probe(path)
-        if info.container not in SUPPORTED_CONTAINERS:
-            raise UploadRefused(f"This is a {info.container} file; TikTok takes MP4, MOV or WebM videos.", 422)
-    except MediaError as exc:
-        path.unlink(missing_ok=True)
-        raise UploadRefused(f"This file cannot be read as a video ({exc.reason}).", 422) from None
-    except UploadRefused:
-        path.unlink(missing_ok=True)
-        raise
-    name = media_name(secrets.token_hex(16), Path(original.replace("\\", "/")).name, info.container)
-    final = path.with_name(name)
-    os.replace(path, final)
-    log.info("received upload %s (%d bytes)", name, info.size_bytes)
-    return replace(info, path=str(final)), name
-
+# -- the preview (uploads arrive through tiktok/web/uploads.py) -----------------------------------------------
 
 @bp.get("/media/<name>")
 def media(name: str):
@@ -282,10 +215,22 @@ def connected_accounts():
 
 
 def creator_for(open_id: str) -> tuple[CreatorInfo | None, Refusal | None]:
-    """creator_info for the account (refreshing its token if needed), or why there is none."""
+    """creator_info for the account, or why there is none: an answer of the last seconds, else one call through the
+    shared limiter (the rules: :mod:`tiktok.web.creators`)."""
+    from tiktok.web.creators import creators_of
+    return creators_of(current_app).answer(open_id, lambda take_slot: ask_creator(open_id, take_slot))
+
+
+def ask_creator(open_id: str, take_slot) -> tuple[CreatorInfo | None, Refusal | None]:
+    """Ask TikTok (refreshing the token if needed; ``take_slot()`` before each attempt), or why there is none."""
     svc = services()
+    posting = PostingClient(svc.api)
+
+    def limited(token: str) -> CreatorInfo:
+        take_slot()
+        return posting.creator_info(token)
     try:
-        return call_with_token(svc.store, svc.oauth, open_id, PostingClient(svc.api).creator_info), None
+        return call_with_token(svc.store, svc.oauth, open_id, limited), None
     except PostingRefused as exc:
         reason = REFUSALS.get(exc.code, "TikTok does not let this account post right now.")
         return None, Refusal("refused", f"{reason} TikTok's answer: {exc}.", 403)

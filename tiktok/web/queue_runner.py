@@ -115,11 +115,19 @@ def install(app: Flask, settings: Settings, test_config: Mapping[str, Any] | Non
     app.config["MANIFEST_PATH"] = settings.posting.manifest_path
     clock = app.config["CLOCK"]
     one_round = _hand_over_round if settings.store.database_url else _posting_round
+    if not settings.store.database_url:  # the runner and the composer's creator_info share one limiter
+        from functools import partial
+        from tiktok.web.creators import posting_limiter
+        one_round = partial(_posting_round, limiter=posting_limiter(app))
 
     def run() -> str:
         from tiktok.posting.manifest import ManifestError
+        from tiktok.web.media import clean_media
         from tiktok.web.post_store import store_of
+        from tiktok.web.published import sweep_published
 
+        clean_media(app, settings, clock)  # the media library's cleanup, at most once an hour; never raises
+        sweep_published(app, settings, clock)  # publications a killed run left, after a day; never raises
         manifest = Path(app.config["MANIFEST_PATH"])
         try:
             line = one_round(store_of(app), settings, manifest if manifest.exists() else None, clock)
@@ -141,22 +149,24 @@ def install(app: Flask, settings: Settings, test_config: Mapping[str, Any] | Non
     return runner
 
 
-def _posting_round(store, settings: Settings, manifest: Path | None, clock: Callable[[], float]) -> str:
-    """One machine: import ``manifest``, then post what is due (the CLI's one code path)."""
+def _posting_round(store, settings: Settings, manifest: Path | None, clock: Callable[[], float],
+                   limiter=None) -> str:
+    """One machine: import ``manifest``, then post what is due (the CLI's one code path), within ``limiter``."""
     from tiktok.posting.runner import Hooks, RunOptions, run_queue, summary
 
-    options, hooks = RunOptions(grace_s=settings.posting.post_grace_s), Hooks(say=log.info)
+    options, hooks = RunOptions(grace_s=settings.posting.post_grace_s), Hooks(say=log.info, limiter=limiter)
     return "posting run: " + summary(run_queue(store, settings, options, manifest=manifest, clock=clock,
                                                 hooks=hooks))
 
 
 def _hand_over_round(store, settings: Settings, manifest: Path | None, clock: Callable[[], float]) -> str:
     """DATABASE_URL: import ``manifest``, then hand the posts that came due to the workers; nothing is posted here."""
-    from tiktok.posting.importer import import_manifest
+    from tiktok.posting.importer import import_manifest, manifest_media
     from tiktok.posting.runner import import_lines
 
     if manifest is not None:
-        imported = import_manifest(store, manifest, allow_loopback=settings.emulated, tokens_key=settings.tokens_key)
+        imported = import_manifest(store, manifest, allow_loopback=settings.emulated, tokens_key=settings.tokens_key,
+                                   media=manifest_media(settings), verified=settings.media.verified_prefixes)
         for line in import_lines(imported):
             log.info("%s", line)
     keys = hand_over_due(store, settings, clock())

@@ -7,11 +7,20 @@ loads, then call :func:`serve` with the settings.
 from __future__ import annotations
 
 import signal
+import socket
 
 from tiktok.config import LOOPBACK_HOSTS, Settings
 from tiktok.errors import ConfigError
 
-UPLOAD_SLACK_BYTES = 1024 * 1024  # over TikTok's 4 GB, so the composer (not waitress) answers a file just too big
+# Request bodies: one upload slice (tiktok.web.uploads.SLICE_BYTES) and a little slack, on every route. Waitress
+# answers a bigger Content-Length 413 before reading a byte of the body, and a chunked body 413 once it passes the
+# limit; a body within it is held in memory (inbuf_overflow), so no request body is ever written to TMPDIR. (Waitress's
+# default, 1 GB spooled to TMPDIR before the app saw a byte, let any page fill the disk: issue 23.)
+BODY_SLACK_BYTES = 64 * 1024
+RECV_BYTES = 1024 * 1024  # read from a socket at once (waitress: 8 KiB): a slice in one or two trips through its loop
+# Each connection's kernel receive buffer (Linux doubles it). Left to grow (here up to 32 MB), a body refused for its
+# size had several megabytes taken into the kernel's buffers before the refusal closed the connection.
+RECEIVE_BUFFER_BYTES = 512 * 1024
 THREADS = 8
 # Waitress reads requests in one event loop and hands only complete ones to THREADS, so idle or slow sockets cost
 # a connection each, not a thread: the connection limit is what they can use up. Its default (100) let 98 idle
@@ -38,10 +47,16 @@ def serve(settings: Settings, *, trusted_proxy: str | None = None) -> int:
                           "browse to), or keep --host 127.0.0.1")
     emulator = None
     if settings.tiktok.embedded_emulator:
+        from tiktok.emulator.config import EmulatorConfig
         from tiktok.emulator.server import start_emulator
+        from tiktok.media.publishing import emulated_public_prefix
         port = settings.tiktok.emulator_port
+        # The app publishes photos at its own /published/; the emulator is told that prefix is verified, as a person
+        # verifies theirs with TikTok (README, "Media TikTok pulls"), so photo posts work from the first run.
+        own = emulated_public_prefix(settings)
+        config = EmulatorConfig(verified_url_prefixes=[own] if own else [])
         try:
-            emulator = start_emulator(host="127.0.0.1", port=port)
+            emulator = start_emulator(config, host="127.0.0.1", port=port)
         except OSError as exc:
             raise ConfigError(f"cannot start the TikTok emulator on 127.0.0.1:{port} ({exc}); pick a free port with "
                               "--emulator-port or TIKTOK_EMULATOR_PORT") from None
@@ -85,7 +100,6 @@ def build_server(app, settings, *, trusted_proxy: str | None = None):
 
     from waitress import create_server  # a production WSGI server, loaded only to serve
 
-    from tiktok.posting.limits import MAX_VIDEO_BYTES
     open_files = raise_open_file_limit(CONNECTION_LIMIT + SPARE_FILES)
     connections = max(THREADS, min(CONNECTION_LIMIT, open_files - SPARE_FILES))
     if connections < CONNECTION_LIMIT:
@@ -95,13 +109,55 @@ def build_server(app, settings, *, trusted_proxy: str | None = None):
             CONNECTION_LIMIT)
     proxy = {"trusted_proxy": trusted_proxy, "trusted_proxy_count": 1,
              "trusted_proxy_headers": {"x-forwarded-for"}} if trusted_proxy else {}
-    # waitress refuses bodies over 1 GB by default; the composer's uploads may be as big as TikTok takes.
-    return create_server(AccessLog(app), host=settings.app.host, port=settings.app.port, threads=THREADS,
-                         max_request_body_size=MAX_VIDEO_BYTES + UPLOAD_SLACK_BYTES,
-                         connection_limit=connections, channel_timeout=CHANNEL_TIMEOUT_S,
-                         cleanup_interval=CLEANUP_INTERVAL_S,
-                         asyncore_use_poll=True,  # select() cannot watch sockets numbered past 1023
-                         **proxy)
+    body_bytes = max_body_bytes()
+    listeners: dict = {}
+    server = create_server(AccessLog(app), listeners, host=settings.app.host, port=settings.app.port,
+                           threads=THREADS, max_request_body_size=body_bytes, recv_bytes=RECV_BYTES,
+                           # a chunked body is refused only once past the limit, up to one read later
+                           inbuf_overflow=body_bytes + RECV_BYTES,
+                           connection_limit=connections, channel_timeout=CHANNEL_TIMEOUT_S,
+                           cleanup_interval=CLEANUP_INTERVAL_S,
+                           asyncore_use_poll=True,  # select() cannot watch sockets numbered past 1023
+                           **proxy)
+    from waitress.server import BaseWSGIServer
+
+    channel = refusing_channel()
+    for listener in listeners.values():  # one per address listened on (and waitress's trigger)
+        if isinstance(listener, BaseWSGIServer):
+            listener.channel_class = channel
+    # applied to each connection as it is accepted (the listeners share one Adjustments)
+    server.adj.socket_options = [*server.adj.socket_options,
+                                 (socket.SOL_SOCKET, socket.SO_RCVBUF, RECEIVE_BUFFER_BYTES)]
+    return server
+
+
+def refusing_channel():
+    """Waitress's connection class, but a request refused from its headers (a body over the limit) is answered at
+    once. Waitress sends such a request's client "100 Continue" all the same, reads a body's worth, then answers
+    413 and closes, and the client, still sending, often sees the connection reset instead of the answer. Without
+    the 100, a client that asked (curl, for bodies over 1 MiB) sends no byte of the body."""
+    from waitress.channel import HTTPChannel
+    from waitress.parser import HTTPRequestParser
+
+    class RefusingParser(HTTPRequestParser):
+        def received(self, data):
+            consumed = super().received(data)
+            if self.error is not None:
+                self.expect_continue = False  # the channel asks right after this call whether to send the 100
+            return consumed
+
+    class RefusingChannel(HTTPChannel):
+        parser_class = RefusingParser
+
+    return RefusingChannel
+
+
+def max_body_bytes() -> int:
+    """Waitress's limit on request bodies, on every route (it refuses a body this long or longer): one upload
+    slice and a little slack."""
+    from tiktok.web.uploads import SLICE_BYTES
+
+    return SLICE_BYTES + BODY_SLACK_BYTES
 
 
 def raise_open_file_limit(wanted: int) -> int:
@@ -141,19 +197,24 @@ def _stop(signum, frame) -> None:
 
 
 class AccessLog:
-    """One log line per request (waitress writes none); the root handlers mask code, state and tokens."""
+    """One log line per request (waitress writes none), but none for a success its view marked quiet
+    (:data:`tiktok.web.uploads.QUIET`: an upload's slices, a thousand lines a gigabyte and a tenth of the app's time;
+    the upload's start, end and every refusal are logged); the root handlers mask code, state and tokens."""
 
     def __init__(self, app) -> None:
         import logging
 
         from tiktok.logs import install_redaction
+        from tiktok.web.uploads import QUIET
 
-        self.app = app
+        self.app, self.quiet = app, QUIET
         self.log = logging.getLogger("tiktok.web.access")
         install_redaction("tiktok.web.access")
 
     def __call__(self, environ, start_response):
         def logging_start_response(status, headers, exc_info=None):
+            if environ.get(self.quiet) and status.startswith("2"):
+                return start_response(status, headers, exc_info) if exc_info else start_response(status, headers)
             query = environ.get("QUERY_STRING", "")
             path = environ.get("PATH_INFO", "") + (f"?{query}" if query else "")
             self.log.info('"%s %s" %s', environ.get("REQUEST_METHOD", ""), path, status.split(" ", 1)[0])
