@@ -4,9 +4,10 @@ emulator mode), started with TMPDIR set to an empty folder.
 A page on another origin (a second loopback server) POSTs 3 × 40 MB bodies with ``fetch(mode: "no-cors")`` to the
 upload routes and to other routes, and requests arrive with a foreign Host header, bodies big and small: the app
 writes (next to) nothing to TMPDIR, polled while it happens and after, and still answers. Then a person uploads a
-video in the composer while the connection drops under two of its slices: the page sends them again and the kept
-file is the person's file, byte for byte; with another file the server refuses a slice for good (a full disk), and
-the page says so and drops the upload on the server at once.
+video of three slices (the shipped 64 MiB, each written by the server straight into the part file) in the composer
+while the connection drops under two of them: the page sends them again and the kept file is the person's file,
+byte for byte; with another file the server refuses a slice for good (a full disk), and the page says so and drops
+the upload on the server at once.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from tests.support.app_process import start_app, stop_app
 from tests.support.posting import sha256_file
 from tests.support.uploads import bytes_on_disk
 from tests.test_browser_login import CHROMIUM_ARGS, chromium_path
+from tiktok.web.uploads import SLICE_BYTES
 from tests.test_uploads import noisy_video
 
 pytestmark = pytest.mark.slow  # a real Chromium and the app in its own process
@@ -160,7 +162,7 @@ def test_bodies_from_another_origin_and_a_foreign_host_write_nothing_to_tmpdir(a
 
 def test_a_video_uploaded_in_the_composer_survives_slices_lost_on_the_way(app, chromium, tmp_path):
     proc, url, spool = app
-    video = noisy_video(tmp_path / "sunset.mp4", 5 * 1024 * 1024 + 12345)  # 6 slices
+    video = noisy_video(tmp_path / "sunset.mp4", 2 * SLICE_BYTES + 12345)  # 3 slices, the last a short one
     tab = chromium.new_page()
     tab.set_default_timeout(30_000)
     tab.goto(url + "/")
@@ -171,10 +173,10 @@ def test_a_video_uploaded_in_the_composer_survives_slices_lost_on_the_way(app, c
     tab.goto(url + f"/posts/new?open_id={ADA.open_id}")
     tries: dict[str, int] = {}
 
-    def drop_first_try(route) -> None:  # slices 1 and 4 lose their connection the first time
+    def drop_first_try(route) -> None:  # slices 1 and 2 lose their connection the first time
         index = route.request.url.rsplit("/", 1)[-1]
         tries[index] = tries.get(index, 0) + 1
-        if index in ("1", "4") and tries[index] == 1:
+        if index in ("1", "2") and tries[index] == 1:
             route.abort("connectionreset")
         else:
             route.continue_()
@@ -182,12 +184,13 @@ def test_a_video_uploaded_in_the_composer_survives_slices_lost_on_the_way(app, c
     tab.route("**/posts/new/uploads/*/*", drop_first_try)
     with SpoolWatch(spool, proc.pid) as watch:
         tab.set_input_files("#video-file", str(video))
-        expect(tab.locator("#media-checks")).to_have_attribute("data-state", "ok")
+        # (bodies the test's route lets through cross Playwright's protocol: 134 MB take seconds, not 0.9 s)
+        expect(tab.locator("#media-checks")).to_have_attribute("data-state", "ok", timeout=60_000)
     media_id = tab.locator("#media-id").input_value()
     assert tab.locator("#media-name").input_value() == "sunset.mp4"
     kept = tmp_path / "media" / media_id
     assert sha256_file(kept) == sha256_file(video)
-    assert {k: v for k, v in tries.items() if k.isdigit()} == {"0": 1, "1": 2, "2": 1, "3": 1, "4": 2, "5": 1}
+    assert {k: v for k, v in tries.items() if k.isdigit()} == {"0": 1, "1": 2, "2": 2}
     assert sorted(p.name for p in (tmp_path / "media").iterdir()) == [media_id]  # no part file left
     assert watch.peak == 0
     expect(tab.locator("#post-now")).to_be_enabled()  # the form can go: the video is in and passed the checks
@@ -197,15 +200,15 @@ def test_a_video_uploaded_in_the_composer_survives_slices_lost_on_the_way(app, c
     tab.unroute("**/posts/new/uploads/*/*")
     full = "The disk holding MEDIA_DIR is full: the upload stopped."
 
-    def disk_full_at_slice_2(route) -> None:
-        if route.request.url.endswith("/2"):
+    def disk_full_at_slice_1(route) -> None:
+        if route.request.url.endswith("/1"):
             route.fulfill(status=507, content_type="application/json", body=json.dumps({"error": full}))
         else:
             route.continue_()
 
-    tab.route("**/posts/new/uploads/*/*", disk_full_at_slice_2)
-    tab.set_input_files("#video-file", str(noisy_video(tmp_path / "second.mp4", 5 * 1024 * 1024)))
-    expect(tab.locator("#media-checks")).to_have_attribute("data-state", "error")
+    tab.route("**/posts/new/uploads/*/*", disk_full_at_slice_1)
+    tab.set_input_files("#video-file", str(noisy_video(tmp_path / "second.mp4", SLICE_BYTES + 1024 * 1024)))
+    expect(tab.locator("#media-checks")).to_have_attribute("data-state", "error", timeout=60_000)
     expect(tab.locator("#media-checks")).to_contain_text(f"Upload failed: {full}")
     expect(tab.locator("#post-now")).to_be_disabled()
     deadline = time.monotonic() + 10

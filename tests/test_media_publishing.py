@@ -112,3 +112,35 @@ def test_sweep_removes_only_old_publications(store, tmp_path):
                                             ("été photo.jpg", "1-été-photo.jpg"), ("", "1-media")])
 def test_published_names_are_plain(name, expected):
     assert published_name(0, name) == expected
+
+
+@pytest.mark.parametrize("kind", ["folder", "s3"])
+def test_sweep_leftovers_removes_day_old_publications_and_local_copies_only(kind, request, tmp_path, monkeypatch):
+    """What the workers' periodic task and the app's runner call: after a day, a forgotten publication and the
+    store's leftovers (an S3 object's local copy a worker downloaded, a killed put's temp file) go; fresh ones stay,
+    and the stored media themselves always stay."""
+    from tiktok.media.publishing import sweep_leftovers
+
+    monkeypatch.chdir(tmp_path)
+    env: dict[str, str] = {}
+    if kind == "s3":
+        server = request.getfixturevalue("s3_server")
+        request.getfixturevalue("aws_env")
+        requests.post(f"{server}/moto-api/reset", timeout=5).raise_for_status()
+        boto3.client("s3", endpoint_url=server).create_bucket(Bucket=BUCKET)
+        env = {"MEDIA_STORE": f"s3://{BUCKET}/{PREFIX}", "AWS_ENDPOINT_URL_S3": server}
+    settings = load_settings({**env, "MEDIA_PUBLIC_URL": PUBLIC})
+    store = open_media_store(MediaStoreSettings.from_settings(settings))
+    source = tmp_path / "a.jpg"
+    source.write_bytes(os.urandom(2048))
+    key = store.put_file(source)
+    local = store.local_path(key)  # S3: a downloaded copy, as a worker keeps
+    publication = publisher_for(store, PUBLIC).publish([(key, "a.jpg")])
+    leftover = tmp_path / "media" / ".store" / "tmp" / "put-killed.tmp"
+    leftover.parent.mkdir(parents=True, exist_ok=True)
+    leftover.write_bytes(b"half")
+    assert sweep_leftovers(settings, now=time.time()) == 0
+    assert sweep_leftovers(settings, now=time.time() + 86400 + 120) >= 2
+    assert not leftover.exists() and published_bytes(store, publication.urls[0]) is None
+    assert store.exists(key)
+    assert local.exists() is (kind == "folder")  # the folder's object is the media itself; S3's copy is a cache

@@ -60,6 +60,45 @@ def bytes_on_disk(folders: Iterable[Path], pids: Iterable[int] = ()) -> int:
     return total
 
 
+def status_kb(pid: int, field_name: str) -> int:
+    """A figure of ``/proc/<pid>/status`` in KiB (``VmRSS``, ``VmHWM``: the peak RSS)."""
+    with open(f"/proc/{pid}/status") as status:
+        for line in status:
+            if line.startswith(field_name + ":"):
+                return int(line.split()[1])
+    raise RuntimeError(f"no {field_name} for process {pid}")
+
+
+def reset_peak_rss(pid: int) -> None:
+    """Linux (4.0 on): writing 5 to clear_refs starts the process's peak RSS (VmHWM) again from its RSS now."""
+    with open(f"/proc/{pid}/clear_refs", "w") as refs:
+        refs.write("5")
+
+
+def bytes_written(pid: int) -> int:
+    """What process ``pid`` has handed to write()/pwrite() so far (``wchar`` of ``/proc/<pid>/io``): files, pipes
+    and logs, not what it sends on sockets. A body spooled and then copied would count twice."""
+    with open(f"/proc/{pid}/io") as io:
+        for line in io:
+            if line.startswith("wchar:"):
+                return int(line.split()[1])
+    raise RuntimeError(f"no wchar for process {pid}")
+
+
+def open_files_in(pid: int, folder: Path) -> list[str]:
+    """The files under ``folder`` that process ``pid`` holds open (deleted ones included)."""
+    root = str(Path(folder).resolve()) + os.sep
+    held = []
+    for fd in os.listdir(f"/proc/{pid}/fd"):
+        try:
+            target = os.readlink(f"/proc/{pid}/fd/{fd}")
+        except OSError:
+            continue
+        if target.startswith(root):
+            held.append(target)
+    return held
+
+
 def csrf_of(html: str) -> str:
     return re.search(r'name="csrf" value="([^"]+)"', html).group(1)
 

@@ -34,8 +34,9 @@
 
   function wait(ms) { return new Promise(function (done) { setTimeout(done, ms); }); }
 
-  function SlicedUpload(file, startUrl, csrf, progress) {
+  function SlicedUpload(file, startUrl, csrf, progress, kind) {
     this.file = file;
+    this.kind = kind || "video";  // "photo": the server's cap for a picture, and its conversion at the finish
     this.startUrl = startUrl;
     this.csrf = csrf;
     this.progress = progress;
@@ -62,7 +63,8 @@
 
   SlicedUpload.prototype.run = function () {
     var self = this, file = this.file;
-    return this.call("POST", this.startUrl, JSON.stringify({name: file.name, size: file.size}), "application/json")
+    return this.call("POST", this.startUrl, JSON.stringify({name: file.name, size: file.size, kind: this.kind}),
+                     "application/json")
       .then(function (answer) {
         if (!answer.ok) { throw new Refused(answer.data.error || "the upload was refused"); }
         self.url = answer.data.url;
@@ -152,6 +154,13 @@
     this.uploading = false;
     this.sending = null;  // the SlicedUpload on its way
     this.maxBytes = Number(form.getAttribute("data-max-bytes"));
+    this.maxPhotoBytes = Number(form.getAttribute("data-max-photo-bytes"));
+    this.photos = [];  // the upload route's answers for the photos, in the post's order
+    this.photoQueue = [];  // files chosen and not sent yet
+    this.photoSending = null;  // the SlicedUpload of the photo on its way
+    this.photoProgress = "";
+    this.photoNotes = [];  // what went wrong with the files chosen last: [className, sentence]
+    this.coverId = null;  // the media id of the cover photo
   }
 
   Composer.prototype.source = function () {
@@ -173,6 +182,7 @@
     $("photo-interactions-note").hidden = !photo;
     $("caption-inbox-note").hidden = photo;
     $("preview").hidden = source !== "upload" || !this.media;
+    this.form.querySelector("section.checks").hidden = source !== "upload";  // photos have their own lines
     $("caption-limit").textContent = String(photo ? PHOTO_LIMIT : VIDEO_LIMIT);
   };
 
@@ -203,6 +213,7 @@
   };
 
   Composer.prototype.mediaOk = function () {
+    if (this.source() === "photos") { return !this.photoSending && !this.photoQueue.length; }
     if (this.source() !== "upload") { return true; }
     return !this.uploading && !!this.media && this.media.problems.length === 0;
   };
@@ -281,6 +292,152 @@
     });
   };
 
+  // Photos: each file goes up on its own, one after another (the server holds only a few uploads per browser), and
+  // the app converts it when TikTok would refuse it (tiktok/web/photos.py), saying what it changed. The list keeps
+  // the order chosen; photos can be moved, removed and one made the cover. The form sends their ids in that order.
+  var MAX_PHOTOS = 35;  // reference 3.4
+
+  Composer.prototype.choosePhotos = function (files) {
+    var self = this, room = MAX_PHOTOS - this.photos.length - this.photoQueue.length - (this.photoSending ? 1 : 0);
+    this.photoNotes = [];
+    Array.prototype.forEach.call(files, function (file) {
+      if (room <= 0) {
+        self.photoNotes.push(["problem", file.name + " was left out: TikTok takes at most " + MAX_PHOTOS +
+          " photos in a post."]);
+      } else if (file.size > self.maxPhotoBytes) {
+        self.photoNotes.push(["problem", file.name + " is " + megabytes(file.size) + ", over the " +
+          megabytes(self.maxPhotoBytes) + " the app takes for one picture: export a smaller copy."]);
+      } else {
+        room -= 1;
+        self.photoQueue.push(file);
+      }
+    });
+    this.nextPhoto();
+    this.showPhotos();
+  };
+
+  Composer.prototype.nextPhoto = function () {
+    var self = this;
+    if (this.photoSending || !this.photoQueue.length) { return; }
+    var file = this.photoQueue.shift(), csrf = this.form.querySelector("input[name=csrf]").value;
+    this.photoProgress = "Uploading " + file.name + " (" + megabytes(file.size) + ")…";
+    var sending = this.photoSending = new SlicedUpload(file, this.form.getAttribute("data-upload-url"), csrf,
+      function (sent) {
+        self.photoProgress = "Uploading " + file.name + ": " + Math.floor(100 * sent / file.size) + " %…";
+        if (sent >= file.size) { self.photoProgress = "Converting " + file.name + " for TikTok…"; }
+        self.showPhotos();
+      }, "photo");
+    sending.run().then(function (photo) {
+      if (!sending.abandoned) { self.photos.push(photo); }
+    }).catch(function (error) {
+      if (!sending.abandoned) { self.photoNotes.push(["problem", file.name + ": " + error.message]); }
+    }).then(function () {
+      if (self.photoSending === sending) { self.photoSending = null; }
+      self.nextPhoto();
+      self.showPhotos();
+      self.update();
+    });
+  };
+
+  Composer.prototype.photoAction = function (action, index) {
+    var photos = this.photos, other = action === "up" ? index - 1 : index + 1;
+    if (action === "remove") {
+      photos.splice(index, 1);  // the kept file stays in the media library until its cleanup
+    } else if (other >= 0 && other < photos.length) {
+      var moved = photos[index];
+      photos[index] = photos[other];
+      photos[other] = moved;
+    }
+    this.showPhotos();
+    this.update();
+  };
+
+  function element(tag, className, text) {
+    var made = document.createElement(tag);
+    if (className) { made.className = className; }
+    if (text !== undefined) { made.textContent = text; }
+    return made;
+  }
+
+  function button(label, action, index, title) {
+    var made = element("button", "button small", label);
+    made.type = "button";
+    made.setAttribute("data-action", action);
+    made.setAttribute("data-index", String(index));
+    made.title = title;
+    return made;
+  }
+
+  Composer.prototype.photoItem = function (photo, index) {
+    var item = element("li", "photo"), picture = element("img"), about = element("div", "photo-about");
+    item.setAttribute("data-media-id", photo.media_id);
+    picture.src = photo.thumb_url;
+    picture.alt = "";
+    picture.loading = "lazy";
+    about.appendChild(element("strong", "photo-name", photo.original_name));
+    about.appendChild(element("span", "photo-facts", " " + photo.width + " × " + photo.height + " px, " +
+      megabytes(photo.size_bytes)));
+    about.appendChild(element("p", "photo-changes" + (photo.changes.length ? " changed" : ""), photo.changes.length ?
+      "Changed for TikTok: " + photo.changes.join("; ") + "." : "TikTok takes it as it is."));
+    var controls = element("div", "photo-controls"), cover = element("label", "photo-cover"),
+      radio = element("input");
+    radio.type = "radio";
+    radio.name = "cover_choice";  // the server reads photo_cover, which this sets
+    radio.value = photo.media_id;
+    radio.checked = photo.media_id === this.coverId;
+    cover.appendChild(radio);
+    cover.appendChild(document.createTextNode(" Cover"));
+    controls.appendChild(cover);
+    controls.appendChild(button("↑", "up", index, "Move up"));
+    controls.appendChild(button("↓", "down", index, "Move down"));
+    controls.appendChild(button("Remove", "remove", index, "Leave this photo out of the post"));
+    about.appendChild(controls);
+    item.appendChild(picture);
+    item.appendChild(about);
+    return item;
+  };
+
+  Composer.prototype.showPhotos = function () {
+    var self = this, list = $("photo-list"), ids = this.photos.map(function (photo) { return photo.media_id; });
+    if (ids.indexOf(this.coverId) < 0) { this.coverId = ids.length ? ids[0] : null; }
+    list.textContent = "";
+    this.photos.forEach(function (photo, index) { list.appendChild(self.photoItem(photo, index)); });
+    $("photo-ids").value = ids.join(" ");
+    if (ids.length) { $("photo-cover").value = String(ids.indexOf(this.coverId) + 1); }
+    $("photo-cover-row").hidden = ids.length > 0;  // the list's "Cover" buttons choose it
+    var items = this.photoNotes.slice();
+    if (this.photoSending) { items.push(["fact", this.photoProgress]); }
+    if (this.photoQueue.length) { items.push(["fact", this.photoQueue.length + " more to send after this one."]); }
+    var box = $("photo-checks"), notes = element("ul");
+    box.setAttribute("data-state", this.photoSending || this.photoQueue.length ? "uploading" :
+      this.photoNotes.length ? "failed" : ids.length ? "ok" : "none");
+    box.textContent = "";
+    items.forEach(function (item) { notes.appendChild(element("li", item[0], item[1])); });
+    box.appendChild(notes);
+  };
+
+  Composer.prototype.startPhotos = function () {
+    var self = this, saved = this.form.getAttribute("data-photos");
+    this.photos = saved ? JSON.parse(saved) : [];
+    var chosen = Number($("photo-cover").value) - 1;
+    this.coverId = this.photos[chosen] ? this.photos[chosen].media_id : null;
+    $("photo-files").addEventListener("change", function () {
+      if (this.files.length) { self.choosePhotos(this.files); }
+      this.value = "";  // the same file chosen again is a new choice
+    });
+    $("photo-list").addEventListener("click", function (event) {
+      var target = event.target.closest("button[data-action]");
+      if (target) { self.photoAction(target.getAttribute("data-action"), Number(target.getAttribute("data-index"))); }
+    });
+    $("photo-list").addEventListener("change", function (event) {
+      if (event.target.name === "cover_choice") {
+        self.coverId = event.target.value;
+        self.showPhotos();
+      }
+    });
+    this.showPhotos();
+  };
+
   Composer.prototype.submitting = function (event) {
     var local = $("post-at").value;
     if (local) { $("tz-offset").value = offsetFor(local) || $("tz-offset").value; }
@@ -305,7 +462,11 @@
     this.form.addEventListener("input", update);
     this.form.addEventListener("change", update);
     this.form.addEventListener("submit", function (event) { self.submitting(event); });
-    window.addEventListener("pagehide", function () { if (self.sending) { self.sending.abandon(); } });
+    window.addEventListener("pagehide", function () {
+      if (self.sending) { self.sending.abandon(); }
+      if (self.photoSending) { self.photoSending.abandon(); }
+    });
+    this.startPhotos();
     $("video-file").addEventListener("change", function () {
       if (this.files.length) { self.upload(this.files[0]); }
     });

@@ -3,7 +3,8 @@
 fix is the media doctor (media fix --help). list shows every file of the media library (MEDIA_DIR: the composer's
 uploads): its name, size, length, TikTok's checks and the posts that use it. clean removes the uploads no post has
 used for MEDIA_KEEP_UNUSED_DAYS (default 3 days; the app does it every hour too): a file a queued, scheduled,
-in-flight or failed post uses is never removed.
+in-flight or failed post uses is never removed. It also removes what interrupted work left for more than a day:
+media published for TikTok to pull, temporary files, unused local copies of stored media.
 """
 
 from __future__ import annotations
@@ -130,12 +131,17 @@ def _library(opts: argparse.Namespace, ctx: Context) -> int:
         cleaned = library.clean(store, folder, now=ctx.clock(), keep_s=keep_s)
     finally:
         store.close()
+    from tiktok.media.publishing import sweep_leftovers
+    left = sweep_leftovers(settings, now=ctx.clock())  # logged when the store cannot be used; never raised
     for media in cleaned.removed:
         echo(outcome_line(DONE, media.label, f"removed: {_facts(media, size)}, unused for more than "
                                              f"{duration(keep_s)}"))
     for problem in cleaned.failed:
         echo(outcome_line(FAILED, problem, "could not be deleted; the next clean tries again"))
     echo(f"removed {count(len(cleaned.removed), 'unused upload')} ({size(cleaned.freed_bytes)}) from {folder}")
+    if left:
+        echo(f"removed {count(left, 'leftover')} of interrupted work a day old (publications for TikTok to pull, "
+             "temporary files, unused local copies of stored media)")
     return exit_status([FAILED] * len(cleaned.failed) + [DONE])
 
 

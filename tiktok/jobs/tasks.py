@@ -15,7 +15,8 @@
   has a new job waiting is handed to that successor (deleted, as a finished job is: never left "failed").
 - ``refresh_tokens``, periodic (every 10 minutes): refreshes the accounts whose access token expires within 90
   minutes; each refresh locks its account's row, so workers never present a spent refresh token. It also sweeps
-  the media published for TikTok to pull that a killed run left behind for more than a day.
+  what interrupted work left in the media store for more than a day: media published for TikTok to pull, temp
+  files, and local copies of S3 objects (:func:`tiktok.media.publishing.sweep_leftovers`).
 - ``daily_report``, periodic (23:50 UTC): the stats report, written by the report's own function
   (:func:`tiktok.report.run.write_report`) with the worker's settings.
 
@@ -212,8 +213,8 @@ def refresh_tokens(context, timestamp: int) -> str:
     counts: dict[str, int] = {}
     for outcome in outcomes:
         counts[outcome_label(outcome.status)] = counts.get(outcome_label(outcome.status), 0) + 1
-    from tiktok.media.publishing import sweep_publications
-    sweep_publications(services.settings)  # media published for a post a killed run left, after a day; never raises
+    from tiktok.media.publishing import sweep_leftovers
+    sweep_leftovers(services.settings)  # publications and the store's leftovers, after a day; never raises
     _forget_own_failures(context)
     return ", ".join(f"{n} {label}" for label, n in counts.items()) or "no accounts"
 

@@ -16,7 +16,7 @@ Each publication gets its own random token (32 hex characters): its URLs cannot 
 withdrawing it removes everything under it at once. The folder store publishes with a hard link (no second copy of
 the bytes) and falls back to a copy across file systems. Withdrawing is idempotent; a publication nobody withdrew
 (a process killed mid-post) is removed by :meth:`sweep` after a day (the app's runner and the workers call
-:func:`sweep_publications`). The app's ``/published/<token>/<name>`` route (:mod:`tiktok.web.published`) serves
+:func:`sweep_leftovers`). The app's ``/published/<token>/<name>`` route (:mod:`tiktok.web.published`) serves
 either store's publications through :meth:`file` / :meth:`open`: only names this module gave, of a publication not
 yet withdrawn.
 
@@ -87,19 +87,25 @@ def verified_properties(settings: Settings) -> tuple[str, ...]:
     return known + ((own,) if own is not None and own not in known else ())
 
 
-def sweep_publications(settings: Settings, *, now: float | None = None) -> int | None:
-    """Withdraw the publications nobody withdrew (older than :data:`STALE_S`: a run killed mid-post) from the media
-    store of ``settings``; how many, or None when the store cannot be used now (logged, never raised: the app's
-    runner and the workers' periodic task call it and go on)."""
+def sweep_leftovers(settings: Settings, *, now: float | None = None) -> int | None:
+    """Remove what interrupted work left in the media store of ``settings``, once it is older than a day
+    (:data:`STALE_S`): publications nobody withdrew (a run killed mid-post), and the store's own leftovers (temp
+    files of a killed put, unfinished multipart uploads, local copies of S3 objects unused for a day, which
+    workers otherwise keep forever: :meth:`~tiktok.media.store.MediaStore.sweep`). How many went, or None when the
+    store cannot be used now (logged, never raised: the app's runner and the workers' periodic task call it and go
+    on)."""
     try:
         store = open_media_store(MediaStoreSettings.from_settings(settings))
         swept = publisher_for(store, public_url(settings) or "").sweep(now=now)
+        left = store.sweep(now=now)
     except MediaStoreError as exc:
-        log.warning("the sweep of published media did not run: %s", exc)
+        log.warning("the sweep of media left behind did not run: %s", exc)
         return None
     if swept:
         log.info("removed %d publication(s) of media left behind for more than a day", swept)
-    return swept
+    if left:
+        log.info("removed %d temporary file(s), unfinished upload(s) or unused local copies of media", left)
+    return swept + left
 
 
 @dataclass(frozen=True)

@@ -5,6 +5,13 @@ video found (or None) and the time now; it returns the manifest entry to queue, 
 :class:`FieldError` naming the form field. The page's script applies the same rules as the person types; these
 are the ones that count, so a hand-made request gets no further than the form would.
 
+Photos come as files or as addresses. Files: the page uploads each one first (tiktok/web/photos.py converts it for
+TikTok) and the form names them in order (``photo_ids``); the caller gives the media store key each will have
+(``photos``), and the entry names them by those keys (``photo_media``). Addresses TikTok pulls (``video_url``, photo
+URLs) must lie under a domain or URL prefix verified for the app (reference 4.3); given the app's ``verified``
+properties, one outside them is refused with TikTok's reason (:func:`tiktok.media.ownership.ownership_problem`, code
+``url_ownership_unverified``) before anything is saved.
+
 The guidelines (reference 8.4): privacy is chosen by the person from the creator's options, never defaulted;
 comments, duets and stitches are off unless ticked and cannot be ticked where the creator turned them off (photos
 have comments only); commercial content disclosure needs "Your brand", "Branded content" or both, and branded
@@ -16,11 +23,12 @@ from __future__ import annotations
 
 import re
 import sys
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime
 from typing import Any, NamedTuple
 
+from tiktok.media.ownership import ownership_problem
 from tiktok.posting.caption import (
     PHOTO_DESCRIPTION_LIMIT,
     PHOTO_TITLE_LIMIT,
@@ -46,7 +54,8 @@ PAID_PARTNERSHIP = "Paid partnership"  # TikTok's label for "Branded content" (b
 # Uploaded files: 32 random hex digits, then optionally the original name's safe part; never a path.
 MEDIA_ID = re.compile(r"[0-9a-f]{32}(?:-[A-Za-z0-9_-]{1,40})?\.(?:mp4|mov|webm)")
 _OFF = ("", "0", "off", "false", "no")
-_FORM_NAMES = {"user_id": "open_id", "photo_cover_index": "photo_cover", "post_at": "post_at_local"}  # manifest -> form
+_FORM_NAMES = {"user_id": "open_id", "photo_cover_index": "photo_cover", "post_at": "post_at_local",
+               "photo_media": "photo_ids"}  # manifest -> form
 _INTERACTIONS = (("allow_comment", "comments", "comment_disabled"), ("allow_duet", "duets", "duet_disabled"),
                  ("allow_stitch", "stitches", "stitch_disabled"))
 
@@ -62,9 +71,13 @@ class FieldError(NamedTuple):
 
 
 def compose(form: Mapping[str, str], creator: CreatorInfo, media: MediaInfo | None, now: datetime, *,
-            allow_loopback: bool = False) -> dict[str, Any] | list[FieldError]:
+            allow_loopback: bool = False, photos: Sequence[str | None] | None = None,
+            verified: Sequence[str] | None = None) -> dict[str, Any] | list[FieldError]:
     """The manifest entry for this form, or every rule it breaks. ``media`` is the probed upload (its ``path``
-    becomes ``video_path``); ``now`` is timezone-aware; ``allow_loopback`` accepts loopback media URLs (emulator)."""
+    becomes ``video_path``); ``now`` is timezone-aware; ``allow_loopback`` accepts loopback media URLs (emulator).
+    ``photos``: for each photo file the form names (``photo_ids``, in order), the media store key it will have, or
+    None when no such photo is kept. ``verified``: the app's verified domains and URL prefixes, which a typed URL
+    must lie under (None: not checked here; the manifest's own checks still run)."""
     errors: list[FieldError] = []
     action = _text(form, "action")
     if action not in ACTIONS:
@@ -73,8 +86,10 @@ def compose(form: Mapping[str, str], creator: CreatorInfo, media: MediaInfo | No
     entry: dict[str, Any] = {"user_id": _text(form, "open_id")}
     if not entry["user_id"]:
         errors.append(FieldError("open_id", "choose the account to post as"))
-    entry.update(_media(form, creator, media, errors))
-    photo = "photo_urls" in entry
+    entry.update(_media(form, creator, media, errors, photos))
+    photo = "photo_urls" in entry or "photo_media" in entry
+    if verified is not None:
+        errors += _unverified(entry, tuple(verified), allow_loopback)
     entry.update(_caption(form, photo, draft, errors))
     if draft:
         entry["draft"] = True
@@ -97,8 +112,8 @@ def ticked(form: Mapping[str, str], name: str) -> bool:
     return name in form and (form.get(name) or "").strip().lower() not in _OFF
 
 
-def _media(form: Mapping[str, str], creator: CreatorInfo, media: MediaInfo | None,
-           errors: list[FieldError]) -> dict[str, Any]:
+def _media(form: Mapping[str, str], creator: CreatorInfo, media: MediaInfo | None, errors: list[FieldError],
+           photos: Sequence[str | None] | None) -> dict[str, Any]:
     source = _text(form, "source") or "upload"
     if source == "upload":
         if media is None:
@@ -115,19 +130,31 @@ def _media(form: Mapping[str, str], creator: CreatorInfo, media: MediaInfo | Non
                                                   "this app)"))
         return {"video_url": url}
     if source == "photos":
-        return _photos(form, errors)
+        return _photos(form, photos, errors)
     errors.append(FieldError("source", f"expected one of {', '.join(SOURCES)}, got {source!r}"))
     return {}
 
 
-def _photos(form: Mapping[str, str], errors: list[FieldError]) -> dict[str, Any]:
+def _photos(form: Mapping[str, str], photos: Sequence[str | None] | None,
+            errors: list[FieldError]) -> dict[str, Any]:
     urls = [line.strip() for line in (form.get("photo_urls") or "").splitlines() if line.strip()]
-    if not 1 <= len(urls) <= MAX_PHOTOS:
-        errors.append(FieldError("photo_urls", f"give 1 to {MAX_PHOTOS} photo addresses, one a line; got {len(urls)}"))
-    values: dict[str, Any] = {"photo_urls": urls, "photo_cover_index": 0}
+    ids = (form.get("photo_ids") or "").split()
+    if ids:
+        if urls:
+            errors.append(FieldError("photo_urls", "a post takes photo files or photo addresses, not both: remove "
+                                                   "the addresses, or the files"))
+        values: dict[str, Any] = {"photo_media": _photo_keys(ids, photos, errors)}
+        count = len(ids)
+    else:
+        if not 1 <= len(urls) <= MAX_PHOTOS:
+            errors.append(FieldError("photo_urls", f"give 1 to {MAX_PHOTOS} photo addresses, one a line (or choose "
+                                                   f"photo files); got {len(urls)}"))
+        values = {"photo_urls": urls}
+        count = len(urls)
+    values["photo_cover_index"] = 0
     cover = _text(form, "photo_cover") or "1"
-    if not (cover.isdecimal() and len(cover) < 10) or not 1 <= int(cover) <= max(len(urls), 1):  # "²", 10**5000
-        errors.append(FieldError("photo_cover", f"the cover is photo 1 to {max(len(urls), 1)}, got {cover!r}"))
+    if not (cover.isdecimal() and len(cover) < 10) or not 1 <= int(cover) <= max(count, 1):  # "²", 10**5000
+        errors.append(FieldError("photo_cover", f"the cover is photo 1 to {max(count, 1)}, got {cover!r}"))
     else:
         values["photo_cover_index"] = int(cover) - 1
     title = _text(form, "title")
@@ -137,6 +164,36 @@ def _photos(form: Mapping[str, str], errors: list[FieldError]) -> dict[str, Any]
     if title:
         values["title"] = title
     return values
+
+
+def _photo_keys(ids: list[str], photos: Sequence[str | None] | None, errors: list[FieldError]) -> list[str]:
+    """The store keys of the photo files ``ids`` names; an error for too many, and for each no longer kept."""
+    if len(ids) > MAX_PHOTOS:
+        errors.append(FieldError("photo_ids", f"TikTok takes at most {MAX_PHOTOS} photos in a post; {len(ids)} "
+                                              "were chosen: remove some"))
+        return []
+    keys = list(photos) if photos is not None and len(photos) == len(ids) else [None] * len(ids)
+    for number, key in enumerate(keys, 1):
+        if key is None:
+            errors.append(FieldError("photo_ids", f"photo {number} is not on the server any more (it was removed, or "
+                                                  "never arrived): remove it and choose the file again"))
+    return [key for key in keys if key is not None]
+
+
+def _unverified(entry: dict[str, Any], verified: tuple[str, ...], allow_loopback: bool) -> list[FieldError]:
+    """The typed address TikTok would not pull (outside the verified properties), in TikTok's words; one error a
+    field (the other photos are most likely on the same host)."""
+    typed = [("video_url", [entry["video_url"]])] if entry.get("video_url") else []
+    typed += [("photo_urls", entry["photo_urls"])] if entry.get("photo_urls") else []
+    errors = []
+    for name, urls in typed:
+        for number, url in enumerate(urls, 1):
+            problem = ownership_problem(url, verified, allow_loopback=allow_loopback)
+            if problem is not None:
+                where = f"photo {number} ({url[:200]}): " if name == "photo_urls" else ""
+                errors.append(FieldError(name, where + problem))
+                break
+    return errors
 
 
 def media_problems(media: MediaInfo, max_duration_s: int | None) -> list[str]:

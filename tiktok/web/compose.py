@@ -10,6 +10,12 @@ limiter the posting runs use) and adds the post to the store (never to a manifes
 and the workers post from the same store); "Post now" then starts it (:func:`tiktok.web.queue_runner.start_post`:
 the background runner on one machine, the workers with DATABASE_URL). A POST that breaks a rule
 gets the form back with a 400 and the store is not touched. The post keeps the file's original name for the page.
+
+Photos go up the same way, one file at a time (tiktok/web/photos.py converts each for TikTok and names what it
+changed); the form names them in order, and only once every rule passed are they put into the media store (the
+folder or S3) for the entry's ``photo_media``. A typed address TikTok would pull (a video URL, photo URLs) outside
+the app's verified domains and URL prefixes (:func:`tiktok.media.publishing.verified_properties`) is refused on the
+form with TikTok's reason (``url_ownership_unverified``), before anything is saved.
 """
 
 from __future__ import annotations
@@ -27,6 +33,7 @@ from markupsafe import Markup
 from tiktok.auth.access import call_with_token
 from tiktok.errors import (AccountNotFound, AuthError, ChangeRefused, PostingRefused, RelinkNeeded, ScopeError,
                            StoreError, TikTokError)
+from tiktok.media.publishing import verified_properties
 from tiktok.media.store import MediaStoreError
 from tiktok.posting.client import CreatorInfo, PostingClient
 from tiktok.posting.composition import (PRIVACY_LABELS, FieldError, compose, disclosure_label, is_media_id,
@@ -88,37 +95,49 @@ def create():
         return render_form(accounts, open_id, None, refusal, form=request.form, media=None, errors=[])
     source = request.form.get("source", "upload")
     media = uploaded(request.form.get("media_id", "")) if source == "upload" else None
+    from tiktok.web import photos as pictures
+    photos = pictures.kept_photos(pictures.photo_ids(request.form), media_folder()) if source == "photos" else []
     now = datetime.fromtimestamp(current_app.config["CLOCK"](), timezone.utc)
-    result = compose(schedule_fields(request.form), creator, media, now, allow_loopback=services().settings.emulated)
+    settings = services().settings
+    result = compose(schedule_fields(request.form), creator, media, now, allow_loopback=settings.emulated,
+                     photos=[photo.key if photo else None for photo in photos],
+                     verified=verified_properties(settings))
     if isinstance(result, list):
         return render_form(accounts, open_id, creator, None, form=request.form, media=media, errors=result,
-                           status=400)
+                           status=400, photos=photos)
     from tiktok.web.post_store import post_store
     shown = original_name(request.form.get("media_name", "")) if media else None
+    if "photo_media" in result:
+        shown = pictures.label([photo for photo in photos if photo])
     try:
-        result = into_media_store(result, shown)
-        checked = validate_manifest([result], source="form", allow_loopback=services().settings.emulated).entries[0]
+        result = into_media_store(result, shown, [photo for photo in photos if photo])
+        checked = validate_manifest([result], source="form", allow_loopback=settings.emulated).entries[0]
         post = post_store().add(result, key=entry_key(result), due_at=checked.due_at, media_name=shown)
     except (ChangeRefused, StoreError, MediaStoreError) as exc:
         errors = [FieldError("store", f"{exc}".rstrip(".") + ".")]
         return render_form(accounts, open_id, creator, None, form=request.form, media=media, errors=errors,
-                           status=409 if isinstance(exc, ChangeRefused) else 503)
+                           status=409 if isinstance(exc, ChangeRefused) else 503, photos=photos)
     started = queue_runner.start_post(current_app, post.key) if request.form.get("action") in ("now", "inbox") \
         else None
     flash(added_message(result, creator, started, post.id, post.media_name), "ok")
     return redirect(url_for("posts.index"))
 
 
-def into_media_store(entry: dict[str, Any], shown: str | None) -> dict[str, Any]:
+def into_media_store(entry: dict[str, Any], shown: str | None, photos=()) -> dict[str, Any]:
     """The entry as the post store keeps it. With the folder store (MEDIA_DIR, the default) the upload stays where
     it is and the entry names its path. With an S3 store (MEDIA_STORE) the upload is put into the bucket (by its
     content, so putting it twice stores it once) and the entry names its key (``video_media``): a worker on any
-    machine posts it from there. MediaStoreError when the bucket cannot take it; nothing is added then."""
-    settings = services().settings
-    if "video_path" not in entry or settings.media.store == "folder":
-        return entry
+    machine posts it from there. Photo files (``photos``, :class:`tiktok.web.photos.KeptPhoto`) go into the store
+    either way, folder or bucket, since TikTok pulls them from where the store publishes them (``photo_media``).
+    MediaStoreError when the store cannot take one; nothing is added then."""
     from tiktok.media.store import MediaStoreSettings, open_media_store
 
+    settings = services().settings
+    if "photo_media" in entry and photos:
+        from tiktok.web.photos import store_photos
+        return store_photos(entry, list(photos), open_media_store(MediaStoreSettings.from_settings(settings)))
+    if "video_path" not in entry or settings.media.store == "folder":
+        return entry
     store = open_media_store(MediaStoreSettings.from_settings(settings))
     path = entry["video_path"]
     key = store.put_file(path, name=shown or Path(path).name)
@@ -144,8 +163,11 @@ def original_name(text: str) -> str | None:
 
 
 def render_form(accounts, open_id: str, creator: CreatorInfo | None, refusal: Refusal | None, *, form,
-                media: MediaInfo | None, errors: list[FieldError], status: int = 200):
-    """The page with ``status``; a refusal replaces the form (with TikTok's reason and the refusal's status)."""
+                media: MediaInfo | None, errors: list[FieldError], status: int = 200, photos=()):
+    """The page with ``status``; a refusal replaces the form (with TikTok's reason and the refusal's status).
+    ``photos``: the kept photo files the form named (:func:`tiktok.web.photos.kept_photos`), shown again."""
+    from tiktok.web.photos import MAX_PICTURE_BYTES, shown_photos
+
     summary = None
     if media is not None and creator is not None:
         summary = {**media_summary(media, creator.max_duration_s), "media_id": Path(media.path).name,
@@ -153,7 +175,8 @@ def render_form(accounts, open_id: str, creator: CreatorInfo | None, refusal: Re
     page = render_template(
         "compose.html", accounts=accounts, open_id=open_id, creator=creator, refusal=refusal, form=form,
         errors=errors, media=summary, privacy_labels=PRIVACY_LABELS, ticked=lambda name: ticked(form, name),
-        max_bytes=MAX_VIDEO_BYTES, server_offset=server_offset(),
+        max_bytes=MAX_VIDEO_BYTES, max_photo_bytes=MAX_PICTURE_BYTES, photos=shown_photos(list(photos)),
+        server_offset=server_offset(),
         disclosure=disclosure_label(ticked(form, "your_brand"), ticked(form, "branded")))
     return page, (refusal.status if refusal is not None else status)
 
@@ -168,7 +191,7 @@ def added_message(entry: dict[str, Any], creator: CreatorInfo, started: str | No
     elif "video_url" in entry:
         media = entry["video_url"]
     else:
-        media = f"{len(entry['photo_urls'])} photo(s)"
+        media = original or f"{len(entry.get('photo_urls') or entry['photo_media'])} photo(s)"
     caption = " ".join([entry.get("description") or "", *(f"#{t}" for t in entry.get("tags", ()))]).strip()
     named = f"{media}, “{caption if len(caption) <= 60 else caption[:59] + '…'}”" if caption else media
     run = started or ""

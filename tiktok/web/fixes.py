@@ -38,14 +38,14 @@ from typing import Iterator
 from urllib.parse import unquote
 
 from flask import Blueprint, Flask, current_app, jsonify, request, session, url_for
-from werkzeug.exceptions import HTTPException, default_exceptions
 
-from tiktok.errors import DatabaseError, FileProblem, StoreError, TokenFileError
+from tiktok.errors import FileProblem
 from tiktok.media.doctor import MediaNotFixable, fix_video
 from tiktok.media.doctor.plan import Change, VideoPlan, plan_video
 from tiktok.posting.composition import is_media_id, media_name, media_summary
 from tiktok.posting.media import MediaError, MediaInfo, probe
 from tiktok.web.compose import connected_accounts, creator_for, media_folder, original_name
+from tiktok.web.json_errors import answer_in_json
 from tiktok.web.uploads import upload_finished
 
 log = logging.getLogger(__name__)
@@ -199,20 +199,4 @@ def refused(exc: FixRefused):
     return jsonify({"error": str(exc)}), exc.status, headers
 
 
-def http_error(exc: HTTPException):
-    return jsonify({"error": exc.description}), exc.code
-
-
-for _code in default_exceptions:  # by code: the app's own 404 and 500 pages would be found first otherwise
-    bp.register_error_handler(_code, http_error)
-
-
-@bp.errorhandler(Exception)
-def unexpected(exc: Exception):
-    if isinstance(exc, HTTPException):
-        return http_error(exc)
-    if isinstance(exc, (TokenFileError, DatabaseError, StoreError)):  # plain sentences naming the file or store
-        return jsonify({"error": f"{exc}. Nothing was changed; try again once it is fixed."}), 503
-    log.exception("fixing an upload failed")
-    return jsonify({"error": "The app hit an error it did not expect, and the video was not fixed. The details are "
-                             "in the app's log; try again."}), 500
+answer_in_json(bp, "the video was not fixed")

@@ -21,7 +21,7 @@ from typing import Callable
 from flask import Blueprint, Flask, Response, abort, current_app, send_file
 
 from tiktok.config import Settings
-from tiktok.media.publishing import Publisher, public_url, publisher_for, sweep_publications
+from tiktok.media.publishing import Publisher, public_url, publisher_for, sweep_leftovers
 from tiktok.media.store import MediaStoreError, MediaStoreSettings, lazy_media_store
 
 log = logging.getLogger(__name__)
@@ -65,4 +65,4 @@ def sweep_published(app: Flask, settings: Settings, clock: Callable[[], float]) 
     if last is not None and 0 <= at - last < SWEEP_EVERY_S:
         return None
     app.extensions[LAST_SWEEP] = at
-    return sweep_publications(settings, now=at)
+    return sweep_leftovers(settings, now=at)

@@ -8,16 +8,25 @@ from __future__ import annotations
 
 import signal
 import socket
+import sys
 
 from tiktok.config import LOOPBACK_HOSTS, Settings
 from tiktok.errors import ConfigError
 
-# Request bodies: one upload slice (tiktok.web.uploads.SLICE_BYTES) and a little slack, on every route. Waitress
-# answers a bigger Content-Length 413 before reading a byte of the body, and a chunked body 413 once it passes the
-# limit; a body within it is held in memory (inbuf_overflow), so no request body is ever written to TMPDIR. (Waitress's
-# default, 1 GB spooled to TMPDIR before the app saw a byte, let any page fill the disk: issue 23.)
+# Request bodies held in memory: a megabyte and a little slack, on every route. Waitress answers a bigger
+# Content-Length 413 before reading a byte of the body, and a chunked body 413 once it passes the limit; a body within
+# it is held in memory (inbuf_overflow), so no request body is ever written to TMPDIR. (Waitress's default, 1 GB
+# spooled to TMPDIR before the app saw a byte, let any page fill the disk: issue 23.) The one exception is an upload
+# slice the app expects, to the byte, from the browser that started the upload: its body goes straight into the
+# upload's part file as it arrives, never into memory (refusing_channel, tiktok.web.uploads.Uploads.direct_target).
+SMALL_BODY_BYTES = 1024 * 1024
 BODY_SLACK_BYTES = 64 * 1024
-RECV_BYTES = 1024 * 1024  # read from a socket at once (waitress: 8 KiB): a slice in one or two trips through its loop
+RECV_BYTES = 1024 * 1024  # read from a socket at once (waitress: 8 KiB): a small body in one or two trips
+# Answers: a request thread waits while this much of its answer is still unsent (waitress: 16 MiB), and what waits is
+# held in memory, never spooled to TMPDIR (waitress spools past 1 MiB: a video preview read slowly put 21 MB in TMPDIR
+# per connection). A streamed answer (a file, a range of one) so holds about this much memory a connection, and a
+# 300 MB preview still streams at the same speed as with waitress's 16 MiB (0.40-0.46 s on loopback, both).
+UNSENT_ANSWER_BYTES = 256 * 1024
 # Each connection's kernel receive buffer (Linux doubles it). Left to grow (here up to 32 MB), a body refused for its
 # size had several megabytes taken into the kernel's buffers before the refusal closed the connection.
 RECEIVE_BUFFER_BYTES = 512 * 1024
@@ -115,13 +124,14 @@ def build_server(app, settings, *, trusted_proxy: str | None = None):
                            threads=THREADS, max_request_body_size=body_bytes, recv_bytes=RECV_BYTES,
                            # a chunked body is refused only once past the limit, up to one read later
                            inbuf_overflow=body_bytes + RECV_BYTES,
+                           outbuf_high_watermark=UNSENT_ANSWER_BYTES, outbuf_overflow=sys.maxsize,
                            connection_limit=connections, channel_timeout=CHANNEL_TIMEOUT_S,
                            cleanup_interval=CLEANUP_INTERVAL_S,
                            asyncore_use_poll=True,  # select() cannot watch sockets numbered past 1023
                            **proxy)
     from waitress.server import BaseWSGIServer
 
-    channel = refusing_channel()
+    channel = refusing_channel(getattr(app, "extensions", {}).get("tiktok_uploads"))
     for listener in listeners.values():  # one per address listened on (and waitress's trigger)
         if isinstance(listener, BaseWSGIServer):
             listener.channel_class = channel
@@ -131,19 +141,92 @@ def build_server(app, settings, *, trusted_proxy: str | None = None):
     return server
 
 
-def refusing_channel():
-    """Waitress's connection class, but a request refused from its headers (a body over the limit) is answered at
-    once. Waitress sends such a request's client "100 Continue" all the same, reads a body's worth, then answers
-    413 and closes, and the client, still sending, often sees the connection reset instead of the answer. Without
-    the 100, a client that asked (curl, for bodies over 1 MiB) sends no byte of the body."""
+def refusing_channel(uploads=None):
+    """Waitress's connection class, with two changes to how it reads a request.
+
+    A request refused from its headers (a body over the limit) is answered at once. Waitress sends such a request's
+    client "100 Continue" all the same, reads a body's worth, then answers 413 and closes, and the client, still
+    sending, often sees the connection reset instead of the answer. Without the 100, a client that asked (curl, for
+    bodies over 1 MiB) sends no byte of the body.
+
+    An upload slice goes straight into its part file. Once a ``PUT``'s headers are read, ``uploads``
+    (tiktok.web.uploads.Uploads) says whether its body is a slice it expects: the upload in progress, the slice's
+    length to the byte (a Content-Length, never chunked) and the token of the browser that started the upload. If
+    so, each block read from the socket is written at the slice's place in waitress's I/O thread (a write to the
+    page cache, as fast as the read) and let go, and the request reaches the app, once the body is whole, with an
+    empty body and the server's record of what it wrote. Any other body, on any route, stays under the limit on
+    bodies held in memory (:func:`max_body_bytes`); a slice refused for it gets the page's JSON. A connection cut off
+    mid-slice never reaches the app: the slice is not counted, and the page sends it again."""
+    import json
+
     from waitress.channel import HTTPChannel
     from waitress.parser import HTTPRequestParser
+    from waitress.utilities import RequestEntityTooLarge
+
+    from tiktok.web.uploads import SLICE_REFUSED, Landed, slice_address
+
+    class SliceRefused(RequestEntityTooLarge):
+        """A slice the app does not expect, too big to hold: 413 from its headers, in the JSON compose.js reads."""
+
+        def to_response(self, ident=None):
+            body = json.dumps({"error": SLICE_REFUSED}).encode()
+            return f"{self.code} {self.reason}", [("Content-Type", "application/json")], body
+
+    class SliceReceiver:
+        """Waitress's body receiver (the shape of its FixedStreamReceiver) for a slice written as it arrives."""
+
+        error = None
+
+        def __init__(self, landing) -> None:
+            self.landing = landing
+
+        @property
+        def completed(self) -> bool:
+            return self.landing.complete
+
+        def __len__(self) -> int:
+            return self.landing.taken
+
+        def received(self, data: bytes) -> int:
+            return self.landing.take(data)
+
+        def getfile(self):
+            return Landed(self.landing)  # the app's wsgi.input
+
+        def getbuf(self):
+            return self  # closed with the request: nothing to free
+
+        def close(self) -> None:
+            pass
 
     class RefusingParser(HTTPRequestParser):
+        to_a_slice = False  # a PUT to a slice's address whose body the server holds, if it is small enough
+
+        def parse_header(self, header_plus):
+            super().parse_header(header_plus)
+            if uploads is None or self.command != "PUT" or slice_address(self.path) is None:
+                return
+            landing = None if self.chunked or self.content_length <= 0 else uploads.direct_target(
+                self.path, self.content_length, self.headers.get("X_CSRF_TOKEN", ""))
+            if landing is None:
+                self.to_a_slice = True
+                return
+            self.body_rcv = SliceReceiver(landing)
+            # No body is held, so the limit on bodies held does not apply; the app reads an empty body.
+            self.content_length = 0
+            self.headers["CONTENT_LENGTH"] = "0"
+
         def received(self, data):
+            if isinstance(self.body_rcv, SliceReceiver) and not self.completed:
+                consumed = self.body_rcv.received(data)
+                self.body_bytes_received += consumed
+                self.completed = self.body_rcv.completed
+                return consumed
             consumed = super().received(data)
             if self.error is not None:
                 self.expect_continue = False  # the channel asks right after this call whether to send the 100
+                if self.to_a_slice and type(self.error) is RequestEntityTooLarge:
+                    self.error = SliceRefused(self.error.body)
             return consumed
 
     class RefusingChannel(HTTPChannel):
@@ -153,11 +236,9 @@ def refusing_channel():
 
 
 def max_body_bytes() -> int:
-    """Waitress's limit on request bodies, on every route (it refuses a body this long or longer): one upload
-    slice and a little slack."""
-    from tiktok.web.uploads import SLICE_BYTES
-
-    return SLICE_BYTES + BODY_SLACK_BYTES
+    """Waitress's limit on request bodies held in memory, on every route (it refuses a body this long or longer):
+    a megabyte and a little slack. An upload slice the app expects does not count (:func:`refusing_channel`)."""
+    return SMALL_BODY_BYTES + BODY_SLACK_BYTES
 
 
 def raise_open_file_limit(wanted: int) -> int:

@@ -1,15 +1,26 @@
 """The composer's uploads, written once (``/posts/new/uploads``): a video comes in slices, each put in its place.
 
-The server takes request bodies of about a megabyte at most (tiktok/web/run.py: waitress holds a body in memory and
-answers a bigger one 413 before reading it), so compose.js sends a file in slices of :data:`SLICE_BYTES`, a few at
-once, and each slice is written at its offset (``os.pwrite``) into one sparse ``.part`` file in MEDIA_DIR. That file
-becomes the upload: no temporary copy, no second write, memory bounded by the slices in flight.
+compose.js sends a file in slices of :data:`SLICE_BYTES` (the unit a dropped connection costs), a few at once, and
+each slice is written at its offset (``os.pwrite``) into one sparse ``.part`` file in MEDIA_DIR. That file becomes
+the upload: no temporary copy, no second write, memory flat at any size.
 
     POST   /posts/new/uploads?open_id=ID  {"name", "size"}  201 {upload_id, slice_bytes, slices, url}
     PUT    <url>/<index>                  the slice         200 {received, slices}
     GET    <url>                          which arrived     200 {received, slices, missing}
     POST   <url>/finish                   probe and keep    200 the media JSON the composer shows
     DELETE <url>                          abandon           204, the part file removed
+
+A slice's body never sits in memory: the server (tiktok/web/run.py, waitress) reads every request's headers first
+and asks :meth:`Uploads.direct_target` whether a ``PUT <url>/<index>`` may go straight to its place: the upload is
+in progress, the index is one of its slices, the Content-Length is that slice's length and the ``X-CSRF-Token`` is
+the one of the browser that started it. If so, each block the server reads is written at the slice's offset as it
+arrives (:class:`Landing`), and the request reaches the app with an empty body and the server's record of what it
+wrote (:class:`Landed`, which no header a client sends can stand for); anything else meets the server's limit on
+bodies, about a megabyte held in memory, and a bigger one is refused before a byte of it is read. The app then
+checks the request like any other (the session's token, the upload's owner) and counts the slice only when the
+server wrote it in full: a slice cut off on its way never reaches the app and is sent again, and one whose checks
+fail is not counted (the owner's own slice later writes over it). The upload id (128 random bits) is a capability:
+it is handed only to the page of the browser session that started the upload, which every request must prove.
 
 Every request carries the page's CSRF token (header ``X-CSRF-Token``). What can refuse an upload is checked when it
 starts, before a byte of the file is accepted: the token, the account, the size (TikTok's 4 GB), this browser's
@@ -26,8 +37,10 @@ from __future__ import annotations
 import errno
 import hashlib
 import hmac
+import io
 import logging
 import os
+import re
 import secrets
 import shutil
 import threading
@@ -37,26 +50,33 @@ from pathlib import Path
 from typing import Any
 
 from flask import Blueprint, Flask, current_app, jsonify, request, session, url_for
-from werkzeug.exceptions import ClientDisconnected, HTTPException, default_exceptions
+from werkzeug.exceptions import ClientDisconnected
 
 from tiktok import text
-from tiktok.errors import DatabaseError, StoreError, TokenFileError
+from tiktok.errors import DatabaseError, StoreError
 from tiktok.posting.composition import media_name, media_summary
 from tiktok.posting.limits import MAX_VIDEO_BYTES
 from tiktok.posting.media import SUPPORTED_CONTAINERS, MediaError, MediaInfo, probe
 from tiktok.web.compose import connected_accounts, creator_for, media_folder, original_name
+from tiktok.web.json_errors import answer_in_json
 
 log = logging.getLogger(__name__)
 bp = Blueprint("uploads", __name__, url_prefix="/posts/new/uploads")
 
 MiB = 1024 * 1024
-SLICE_BYTES = 1 * MiB  # one request's body; run.py's server-wide body limit is this plus a little
+# One request's body, and what a dropped connection costs to send again. The server writes it straight into the
+# part file (tiktok/web/run.py), so its size costs no memory; a large one keeps the requests per gigabyte few
+# (each costs about a millisecond of the app's CPU; at 1 MiB they made a 1 GB upload take twice curl's time).
+SLICE_BYTES = 64 * MiB
 UPLOADS_PER_BROWSER = 3  # uploads in progress one browser session may hold (a second tab, a file chosen again)
 IDLE_LIMIT_S = 3600.0  # an upload with no request for this long is dropped with its part file
 DISK_MARGIN_BYTES = 64 * MiB  # kept free in MEDIA_DIR beyond every upload in progress: stores, logs, tokens
 CSRF_HEADER = "X-CSRF-Token"
 PART_PREFIX, PART_SUFFIX = ".upload-", ".part"  # hidden, and never a media id (tiktok.posting.composition)
 EXPIRED = "The page expired or came from another site; reload it and choose the file again."
+SLICE_REFUSED = ("This slice cannot be taken: its upload is not in progress (it finished, was abandoned, or was "
+                 f"dropped after {text.duration(IDLE_LIMIT_S)} without news), or the slice is not one it expects from "
+                 "this page (its number, its length or the page's token is wrong). Choose the file again.")
 QUIET = "tiktok.quiet"  # a WSGI environ key: this success needs no access-log line (tiktok.web.run.AccessLog)
 
 
@@ -100,6 +120,7 @@ class Upload:
     touched_at: float
     slice_bytes: int = SLICE_BYTES
     received: set[int] = field(default_factory=set)
+    kind: str = "video"  # or "photo": what the page said it sends (a picture's cap and finish: tiktok.web.photos)
 
     @property
     def slices(self) -> int:
@@ -117,8 +138,10 @@ class Uploads:
     """Every upload in progress, in memory under one lock (an app has one, in ``app.extensions``)."""
 
     def __init__(self, clock: Callable[[], float], *, idle_s: float = IDLE_LIMIT_S,
-                 per_browser: int = UPLOADS_PER_BROWSER, margin_bytes: int = DISK_MARGIN_BYTES) -> None:
+                 per_browser: int = UPLOADS_PER_BROWSER, margin_bytes: int = DISK_MARGIN_BYTES,
+                 slice_bytes: int = SLICE_BYTES) -> None:
         self.clock, self.idle_s, self.per_browser, self.margin_bytes = clock, idle_s, per_browser, margin_bytes
+        self.slice_bytes = slice_bytes  # for uploads started from now on
         self._lock = threading.Lock()
         self._uploads: dict[str, Upload] = {}
 
@@ -146,7 +169,8 @@ class Uploads:
             except OSError as exc:
                 path.unlink(missing_ok=True)
                 raise write_refusal(exc, folder, name) from None
-            upload = Upload(upload_id, owner, open_id, name, size, path, max_duration_s, self.clock())
+            upload = Upload(upload_id, owner, open_id, name, size, path, max_duration_s, self.clock(),
+                            self.slice_bytes)
             self._uploads[upload_id] = upload
             return upload
 
@@ -157,6 +181,29 @@ class Uploads:
             upload = self._find(owner, upload_id)
             upload.touched_at = self.clock()
             return upload
+
+    def direct_target(self, path: str, length: int, token: str) -> Landing | None:
+        """Where the body of ``PUT path`` may go straight from the server (called with the request's headers, in the
+        server's I/O thread, before a byte of the body is read): a :class:`Landing` when ``path`` names a slice of an
+        upload in progress, ``length`` (its Content-Length) is that slice's and ``token`` (its ``X-CSRF-Token``) is
+        the one of the browser that started it; None otherwise, and the request meets the server's small limit on
+        bodies. The app still checks the session before it counts the slice."""
+        address = slice_address(path)
+        if address is None:
+            return None
+        upload_id, index = address
+        with self._lock:
+            upload = self._uploads.get(upload_id)
+            if upload is None or not hmac.compare_digest(upload.owner, owner_of(token)):
+                return None
+            try:
+                offset, expected = slice_span(upload.size, upload.slice_bytes, index)
+            except IndexError:
+                return None
+            if length != expected:
+                return None
+            upload.touched_at = self.clock()
+            return Landing(upload.id, index, upload.path, offset, length)
 
     def arrived(self, upload: Upload, index: int) -> int:
         """Note slice ``index`` as written; how many slices have arrived."""
@@ -236,6 +283,62 @@ class Uploads:
                 pass  # gone meanwhile, or not ours to remove
 
 
+# -- slices the server writes as they arrive -----------------------------------------------------------------------
+
+_SLICE_PATH = re.compile(re.escape(bp.url_prefix or "") + r"/([0-9a-f]{32})/([0-9]{1,9})")  # upload ids: token_hex(16)
+
+
+def slice_address(path: str) -> tuple[str, int] | None:
+    """(upload id, slice index) when ``path`` is a slice's address, else None."""
+    match = _SLICE_PATH.fullmatch(path)
+    return (match.group(1), int(match.group(2))) if match else None
+
+
+class Landing:
+    """One slice's body on its way straight into its upload's part file: the server hands it each block it reads
+    (:meth:`take`, in its I/O thread), which is written at the slice's place and counted, never kept. Made only by
+    :meth:`Uploads.direct_target`; the request then reaches the app with it (:func:`landed`)."""
+
+    def __init__(self, upload_id: str, index: int, path: Path, offset: int, length: int) -> None:
+        self.upload_id, self.index, self.path, self.offset, self.length = upload_id, index, path, offset, length
+        self.taken = 0  # bytes of the body read so far: written, or let go after a failed write
+        self.error: OSError | None = None  # the first write that failed (a full disk, the upload dropped)
+
+    @property
+    def complete(self) -> bool:
+        """The whole body was read (whether or not every byte could be written: see :attr:`error`)."""
+        return self.taken >= self.length
+
+    def take(self, data: bytes) -> int:
+        """Write the part of ``data`` that belongs to this slice at its place; how many bytes that was (what
+        follows is the connection's next request). After a failed write the rest is read and let go, so the app
+        can still answer on this connection (507 for a full disk)."""
+        piece = memoryview(data)[:self.length - self.taken]
+        if self.error is None and piece:
+            try:
+                write_at(self.path, self.offset + self.taken, piece)
+            except OSError as exc:
+                self.error = exc
+        self.taken += len(piece)
+        return len(piece)
+
+
+class Landed(io.BytesIO):
+    """The body the app reads of a request whose slice the server wrote as it arrived: empty, with the server's
+    record of it (``landing``). Only the server puts one in a request (``wsgi.input``); no header a client sends
+    can stand for it."""
+
+    def __init__(self, landing: Landing) -> None:
+        super().__init__()
+        self.landing = landing
+
+
+def landed(environ: dict) -> Landing | None:
+    """The server's record of this request's slice, when the server wrote its body straight into the part file."""
+    body = environ.get("wsgi.input")
+    return body.landing if isinstance(body, Landed) else None
+
+
 def uploads() -> Uploads:
     return current_app.extensions["tiktok_uploads"]
 
@@ -255,13 +358,19 @@ def start():
     open_id = request.args.get("open_id", "")
     if open_id not in {a.open_id for a in connected_accounts()}:
         raise UploadRefused(f'open_id: no connected account has open_id "{open_id}".', 400)
-    name, size = announced(request.get_json(silent=True))
+    body = request.get_json(silent=True)
+    name, size = announced(body)
+    from tiktok.web import photos
+    kind = photos.announced_kind(body)
+    if kind == photos.PICTURE and photos.size_problem(name, size):
+        raise UploadRefused(photos.size_problem(name, size), 413)
     folder = media_folder()
     uploads().admit(owner, folder, name, size)
     creator, refusal = creator_for(open_id)
     if refusal is not None:
         raise UploadRefused(refusal.message, refusal.status)
     upload = uploads().open(owner, open_id, folder, name, size, creator.max_duration_s)
+    upload.kind = kind
     log.info("upload %s started: %s, %s for %s", upload.id, upload.name, text.size(size), open_id)
     return jsonify({"upload_id": upload.id, "slice_bytes": upload.slice_bytes, "slices": upload.slices,
                     "url": url_for("uploads.status", upload_id=upload.id)}), 201
@@ -269,24 +378,20 @@ def start():
 
 @bp.put("/<upload_id>/<index>")
 def put_slice(upload_id: str, index: str):
-    """Write one slice at its offset; sending a slice again writes the same bytes in the same place."""
+    """Write one slice at its offset (or count the one the server wrote as it arrived); sending a slice again
+    writes the same bytes in the same place."""
     upload = uploads().get(browser(), upload_id)
     number = slice_number(index, upload.slices)
     offset, length = slice_span(upload.size, upload.slice_bytes, number)
-    if request.content_length is not None and request.content_length != length:
-        raise UploadRefused(f"Slice {number} of {upload.name} must be {length} bytes; this one has "
-                            f"{request.content_length}.", 400)
+    landing = landed(request.environ)
     try:
-        # With the length announced and right, read the body straight from the server (waitress holds it in memory
-        # already): werkzeug's guarding stream would copy the megabyte twice more. Chunked: through that stream.
-        data = (request.environ["wsgi.input"].read(length) if request.content_length == length
-                else request.stream.read(length + 1))
-    except ClientDisconnected:
-        raise UploadRefused(f"Slice {number} was cut off; send it again.", 400) from None
-    if len(data) != length:
-        raise UploadRefused(f"Slice {number} of {upload.name} must be {length} bytes; {len(data)} arrived.", 400)
-    try:
-        write_at(upload.path, offset, data)
+        if landing is None:
+            write_at(upload.path, offset, slice_body(upload, number, length))
+        elif (landing.upload_id, landing.index, landing.length) != (upload.id, number, length) \
+                or not landing.complete:  # the server landed another slice: never, as its path is this one's
+            raise UploadRefused(f"Slice {number} of {upload.name} did not arrive whole; send it again.", 400)
+        elif landing.error is not None:
+            raise landing.error
     except FileNotFoundError:  # dropped (abandoned, or idle) while this slice was on its way
         raise UploadRefused("This upload was abandoned; choose the file again.", 404) from None
     except OSError as exc:
@@ -295,6 +400,23 @@ def put_slice(upload_id: str, index: str):
         raise write_refusal(exc, upload.path.parent, upload.name) from None
     request.environ[QUIET] = True  # no access-log line for each slice that arrived
     return jsonify({"received": uploads().arrived(upload, number), "slices": upload.slices})
+
+
+def slice_body(upload: Upload, number: int, length: int) -> bytes:
+    """A slice's body sent to the app itself (chunked, or a server that does not write slices as they arrive)."""
+    if request.content_length is not None and request.content_length != length:
+        raise UploadRefused(f"Slice {number} of {upload.name} must be {length} bytes; this one has "
+                            f"{request.content_length}.", 400)
+    try:
+        # With the length announced and right, read the body straight from the server (waitress holds it in memory
+        # already): werkzeug's guarding stream would copy it twice more. Chunked: through that stream.
+        data = (request.environ["wsgi.input"].read(length) if request.content_length == length
+                else request.stream.read(length + 1))
+    except ClientDisconnected:
+        raise UploadRefused(f"Slice {number} was cut off; send it again.", 400) from None
+    if len(data) != length:
+        raise UploadRefused(f"Slice {number} of {upload.name} must be {length} bytes; {len(data)} arrived.", 400)
+    return data
 
 
 @bp.get("/<upload_id>")
@@ -314,6 +436,12 @@ def finish(upload_id: str):
         upload.path.unlink(missing_ok=True)
         raise UploadRefused(f'open_id: the account "{upload.open_id}" is no longer connected; nothing was kept.',
                             400)
+    from tiktok.web import photos
+    if upload.kind == photos.PICTURE or photos.examine(upload.path) is not None:  # a picture, by its bytes
+        try:
+            return jsonify(photos.keep(upload, upload.path.parent))
+        except photos.PictureRefused as exc:
+            raise UploadRefused(str(exc), exc.status) from None
     info, name = keep(upload.path, upload.name)
     shown = original_name(upload.name) or name
     upload_finished(info, name, shown, upload.max_duration_s)
@@ -354,7 +482,12 @@ def browser() -> str:
     sent, expected = request.headers.get(CSRF_HEADER, ""), session.get("csrf", "")
     if not sent or not expected or not hmac.compare_digest(sent.encode(), expected.encode()):
         raise UploadRefused(EXPIRED, 400)
-    return hashlib.sha256(expected.encode()).hexdigest()
+    return owner_of(expected)
+
+
+def owner_of(token: str) -> str:
+    """Who an upload belongs to: a digest of its browser session's CSRF token (the token itself is never kept)."""
+    return hashlib.sha256(token.encode()).hexdigest()
 
 
 def announced(body: object) -> tuple[str, int]:
@@ -376,7 +509,7 @@ def slice_number(index: str, slices: int) -> int:
     return int(index)
 
 
-def write_at(path: Path, offset: int, data: bytes) -> None:
+def write_at(path: Path, offset: int, data: bytes | memoryview) -> None:
     """Write ``data`` at ``offset`` in the existing file ``path`` (never created here: a dropped upload stays gone)."""
     fd = os.open(path, os.O_WRONLY | getattr(os, "O_BINARY", 0))
     try:
@@ -429,20 +562,4 @@ def refused(exc: UploadRefused):
     return jsonify({"error": str(exc), **exc.details}), exc.status
 
 
-def http_error(exc: HTTPException):
-    return jsonify({"error": exc.description}), exc.code
-
-
-for _code in default_exceptions:  # by code: the app's own 404 and 500 pages would be found first otherwise
-    bp.register_error_handler(_code, http_error)
-
-
-@bp.errorhandler(Exception)
-def unexpected(exc: Exception):
-    if isinstance(exc, HTTPException):
-        return http_error(exc)
-    if isinstance(exc, (TokenFileError, DatabaseError, StoreError)):  # plain sentences naming the file or store
-        return jsonify({"error": f"{exc}. Nothing was changed; try again once it is fixed."}), 503
-    log.exception("upload request failed")
-    return jsonify({"error": "The app hit an error it did not expect, and this upload request did not finish. "
-                             "The details are in the app's log; try again."}), 500
+answer_in_json(bp, "this upload request did not finish")
