@@ -216,3 +216,31 @@ def test_a_video_uploaded_in_the_composer_survives_slices_lost_on_the_way(app, c
         assert time.monotonic() < deadline, "the abandoned upload's part file stayed"
         time.sleep(0.05)
     assert sorted(p.name for p in (tmp_path / "media").iterdir()) == [media_id]
+
+
+def test_the_progress_moves_while_a_slice_is_on_its_way(app, chromium, tmp_path):
+    """A slice is 64 MiB: the page counts the bytes the browser has sent of each slice (XMLHttpRequest's upload
+    progress), so the line moves within a slice, not in two or three jumps."""
+    proc, url, spool = app
+    video = noisy_video(tmp_path / "dawn.mp4", SLICE_BYTES + 12345)  # 2 slices
+    tab = chromium.new_page()
+    tab.set_default_timeout(30_000)
+    tab.goto(url + "/")
+    tab.click("#login")
+    tab.check(f"input[name=open_id][value='{ADA.open_id}']")
+    tab.click("#authorize")
+    tab.wait_for_selector("#accounts")
+    tab.goto(url + f"/posts/new?open_id={ADA.open_id}")
+    tab.evaluate("""() => {
+        window.seen = [];
+        new MutationObserver(() => {
+            const found = document.getElementById('media-checks').textContent.match(/: (\\d+) %/);
+            if (found) { window.seen.push(Number(found[1])); }
+        }).observe(document.getElementById('media-checks'), {childList: true, subtree: true, characterData: true});
+    }""")
+    tab.set_input_files("#video-file", str(video))
+    expect(tab.locator("#media-checks")).to_have_attribute("data-state", "ok", timeout=60_000)
+    seen = tab.evaluate("window.seen")
+    boundaries = {0, 100 * SLICE_BYTES // video.stat().st_size, 100}  # where a count of whole slices can stand
+    assert seen == sorted(seen), seen  # never backwards
+    assert set(seen) - boundaries, f"the line only moved by whole slices: {seen}"

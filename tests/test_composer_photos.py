@@ -35,6 +35,8 @@ from tests.support.posting import sha256_file
 from tests.support.uploads import START_PATH, SliceClient
 from tests.test_composer_web import ADA, BERLIN, SCOPES, Composer, Page
 
+pytestmark = pytest.mark.slow  # large pictures converted (4000x3000, 90 and 400 megapixel headers): ~15 s
+
 DEADLINE_S = 60.0
 PHOTO_RULE = "TikTok takes JPEG or WebP photos"
 SIZE_RULE = "TikTok takes photos up to 1080p"
@@ -296,7 +298,6 @@ def test_with_verified_url_prefixes_a_covered_address_is_saved_and_another_refus
 
 # -- posted, with the shipped defaults ----------------------------------------------------------------------------
 
-@pytest.mark.slow
 def test_post_now_publishes_the_converted_photos_the_emulator_pulls_them_and_they_are_withdrawn(composer, pictures,
                                                                                                 remote):
     """The app's runner posts it: the photos published at the app's own /published/ (verified in the emulator, as

@@ -473,6 +473,7 @@ def test_delete_is_refused_while_a_queued_post_uses_the_file_and_removes_an_unus
     assert 'name="media_id" id="media-id" value=""' in served.web.get(f"/posts/new?media={unused.name}").text
 
 
+@pytest.mark.slow  # a process of its own
 def test_media_clean_in_its_own_process_removes_old_uploads_and_keeps_a_scheduled_posts(tmp_path):
     folder = tmp_path / "media"
     folder.mkdir()
