@@ -173,3 +173,36 @@ def test_db_import_moves_a_manifests_files_into_s3_and_the_workers_post_them(db,
     posts = remote.state()["posts"]
     assert sorted((p["post_info"]["title"], p["sha256"]) for p in posts) == sorted(
         [("a", digests["a"]), ("a again", digests["a"]), ("b", digests["b"])])  # each once, with its bytes
+
+
+def test_a_post_composed_in_the_app_is_made_once_by_either_worker_from_the_bucket(db, emulator, remote, media_env,
+                                                                                 tmp_path):
+    """The issue's case end to end: a person composes in ``python app.py`` on one machine (its own folder) and
+    presses Post now; the app puts the upload into the bucket and hands the post over; whichever of two workers, each
+    in a folder of its own, takes it downloads the object and posts it, once, with the file's bytes."""
+    from tests.support.app_process import start_app, stop_app
+    from tests.support.flows import WebClient
+    from tests.test_pg_handoff import environment, post_now
+
+    link_all(emulator, db, USERS)
+    clip = make_video(tmp_path / "clip.mp4", seconds=4)
+    app_home = tmp_path / "app"
+    app_home.mkdir()
+    app, url = start_app(app_home, env={**environment(emulator, db, app_home), **media_env})
+    try:
+        workers, log = machines(tmp_path, emulator, db, media_env)
+        try:
+            said = post_now(WebClient(url), clip, USERS[0].open_id, "composed on another machine")
+            assert "handed to the workers" in said, said
+            wait_until(lambda: posted(db) == 1, workers, log, "the composed post was not made")
+        finally:
+            codes = stop(workers)
+    finally:
+        stop_app(app)
+    assert codes == [0, 0], log.read_text()[-3000:]
+    [post] = remote.state()["posts"]
+    assert post["sha256"] == sha256_file(clip) and post["status"] == "PUBLISH_COMPLETE"
+    key = sha256_file(clip) + ".mp4"
+    listed = boto3.client("s3", endpoint_url=media_env["AWS_ENDPOINT_URL_S3"]).list_objects_v2(Bucket=BUCKET)
+    assert [item["Key"] for item in listed["Contents"]] == [f"{PREFIX}/{key}"]
+    assert copies(tmp_path, key) in (["worker-1"], ["worker-2"])  # only the worker that made it fetched the object
