@@ -181,10 +181,19 @@ def defer_later(db: str, key: str) -> int:
     still waiting when the killed worker's job is found stalled. Its id."""
     import procrastinate
 
+    from procrastinate.exceptions import AlreadyEnqueued
+
     app = procrastinate.App(connector=procrastinate.SyncPsycopgConnector(conninfo=db))
-    with app.open():
-        return app.configure_task("tiktok:post_entry", queueing_lock=f"post:{key}",
-                                  schedule_in={"hours": 1}).defer(key=key)
+    try:
+        with app.open():
+            return app.configure_task("tiktok:post_entry", queueing_lock=f"post:{key}",
+                                      schedule_in={"hours": 1}).defer(key=key)
+    except AlreadyEnqueued:  # the killed worker's dispatcher left one already (it may, on a busy machine): that one
+        with psycopg.connect(db) as conn:  # is the successor; it waits its hour the same way (no worker runs now)
+            (job_id,) = conn.execute("UPDATE procrastinate_jobs SET scheduled_at = now() + interval '1 hour' "
+                                     "WHERE queueing_lock = %s AND status = 'todo' RETURNING id",
+                                     (f"post:{key}",)).fetchone()
+        return job_id
 
 
 def job_status(db: str, job_id: int) -> str | None:
