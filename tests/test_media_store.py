@@ -23,8 +23,8 @@ import requests
 from tiktok.config import load_settings
 from tiktok.errors import ConfigError, FileProblem
 from tiktok.media.store import (
-    STALE_S, FolderStore, MediaNotFound, MediaStore, MediaStoreError, MediaStoreSettings, MediaStoreUnavailable,
-    import_file, open_media_store,
+    PART_BYTES, STALE_S, FolderStore, MediaNotFound, MediaStore, MediaStoreError, MediaStoreSettings,
+    MediaStoreUnavailable, import_file, open_media_store,
 )
 from tiktok.s3 import make_client
 
@@ -311,7 +311,9 @@ def test_a_200_mb_file_goes_in_and_comes_back_with_the_memory_of_a_20_mb_one(kin
         peaks[size_mb] = result["peak_kb"] / 1024
         print(f"{kind}: {size_mb} MB put, streamed back and read locally in {seconds:.1f} s, "
               f"peak memory {peaks[size_mb]:.1f} MB")
-    assert abs(peaks[200] - peaks[20]) <= 5, peaks
+    # Flat: ten times the bytes, the same peak within one S3 part (the transfer holds at most PARTS_AT_ONCE parts
+    # and IO_QUEUE blocks whatever the size; which of them are full at the peak varies: 6.5 MB seen once in CI).
+    assert abs(peaks[200] - peaks[20]) <= PART_BYTES / MB, peaks
 
 
 # -- S3 only ----------------------------------------------------------------------------------------------------
