@@ -26,6 +26,7 @@ from tiktok.emulator.config import default_users
 from tiktok.errors import ChangeRefused, StoreError
 from tiktok.exitcodes import DONE, SKIPPED
 from tiktok.posting.runner import Hooks, RunOptions, run_queue
+from tiktok.store.schema import LATEST
 from tiktok.sealing import cipher_for
 from tiktok.store import postgres as store_postgres
 from tiktok.store.postgres import open_postgres
@@ -88,7 +89,7 @@ def rows(url: str, query: str) -> list[tuple]:
 def test_migrate_from_four_processes_at_once_applies_each_migration_once_and_status_tells(database_url, tmp_path):
     env = {"DATABASE_URL": database_url}
     before = tiktok("db", "status", cwd=tmp_path, env=env)
-    assert before.returncode == 2 and "schema version 0 of 2, post store version 0 of 3" in before.stdout
+    assert before.returncode == 2 and f"schema version 0 of 2, post store version 0 of {LATEST}" in before.stdout
     assert "behind: run python -m tiktok db migrate" in before.stdout
     procs = [subprocess.Popen([sys.executable, "-m", "tiktok", "db", "migrate"], cwd=tmp_path, text=True,
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE,
@@ -96,15 +97,15 @@ def test_migrate_from_four_processes_at_once_applies_each_migration_once_and_sta
     outputs = [proc.communicate(timeout=WAIT_S) for proc in procs]
     assert [proc.returncode for proc in procs] == [0] * 4, outputs
     lines = "".join(out for out, _ in outputs).splitlines()
-    for step in ("migration 1:", "migration 2:", "post store migration 1:", "post store migration 2:",
-                 "post store migration 3:"):
+    for step in ("migration 1:", "migration 2:", *(f"post store migration {n}:" for n in range(1, LATEST + 1))):
         assert sum(line.split(": ", 1)[1].startswith(step) for line in lines if ": " in line) == 1, (step, lines)
     assert rows(database_url, "SELECT version FROM tiktok_schema_migrations ORDER BY version") == [(1,), (2,)]
-    assert rows(database_url, "SELECT version FROM tiktok_store_version ORDER BY version") == [(1,), (2,), (3,)]
+    assert rows(database_url, "SELECT version FROM tiktok_store_version ORDER BY version") == [
+        (n,) for n in range(1, LATEST + 1)]
     again = tiktok("db", "migrate", cwd=tmp_path, env=env)
-    assert again.returncode == 0 and "schema already at version 2, post store at version 3" in again.stdout
+    assert again.returncode == 0 and f"schema already at version 2, post store at version {LATEST}" in again.stdout
     after = tiktok("db", "status", cwd=tmp_path, env=env)
-    assert after.returncode == 0 and "schema version 2 of 2, post store version 3 of 3 (current)" in after.stdout
+    assert after.returncode == 0 and f"schema version 2 of 2, post store version {LATEST} of {LATEST} (current)" in after.stdout
 
 
 def test_db_commands_without_database_url_say_how_to_set_it(tmp_path):

@@ -18,6 +18,12 @@ Tables (every name starts with ``tiktok_store_``, so the store can share a Postg
   that moment is refused: :mod:`tiktok.store.media`).
 - ``post_media`` (migration 3): which files each post's entry names (:func:`tiktok.store.model.media_names`),
   written with the entry, so "which posts use this file" is one indexed query.
+- ``events`` (migration 4): what happened that a person should hear of (a post failed, published or got its public
+  link, an account must be linked again, ...), one row per event, its ``key`` unique so that any number of processes
+  noticing the same thing record it once (:mod:`tiktok.store.events`).
+- ``deliveries`` (migration 4): one row per event and alert channel (an apprise URL or a webhook, named by a hash,
+  never by the URL): pending, sent or given up, its tries and when it may be tried next, and who holds it while it is
+  sent, so each event goes out once per channel whichever process sends it.
 - ``counters``: the change number, increased by every write transaction.
 - ``meta``: small named values (what a manifest held at its last import, which results files were migrated).
 - ``version``: the migrations applied.
@@ -136,6 +142,32 @@ post_media = Table(  # the files a post's entry names: one row per (post, file n
 )
 Index("tiktok_store_post_media_name", post_media.c.name, post_media.c.post_id)
 
+events = Table(  # tiktok.store.events: what happened, for alerts, webhooks and the events page
+    "tiktok_store_events", metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),   # in commit order: written under the store's write lock
+    Column("key", Text, nullable=False, unique=True),         # what makes two notices the same event
+    Column("kind", String(32), nullable=False),               # tiktok.store.events.KINDS
+    Column("at", Float, nullable=False),
+    Column("user_id", Text),                                  # the account it is about, when one
+    Column("post_id", Id),                                    # the post it is about, when one
+    Column("data", Text, nullable=False),                     # the facts, as JSON (no secrets)
+)
+Index("tiktok_store_events_user", events.c.user_id, events.c.id)
+
+deliveries = Table(  # one event to one alert channel
+    "tiktok_store_deliveries", metadata,
+    Column("event_id", Id, primary_key=True),
+    Column("channel", String(64), primary_key=True),          # a hash of the channel's URL (tiktok.store.events)
+    Column("state", String(16), nullable=False),              # pending, sent or gave_up
+    Column("tries", Integer, nullable=False),
+    Column("next_at", Float, nullable=False),                 # a pending delivery may be tried from then on
+    Column("holder", String(32)),                             # the sending process's random id, while it sends
+    Column("held_until", Float),
+    Column("error", Text),                                    # the last failure, in words (never the URL)
+    Column("done_at", Float),
+)
+Index("tiktok_store_deliveries_due", deliveries.c.channel, deliveries.c.state, deliveries.c.next_at)
+
 version = Table(
     "tiktok_store_version", metadata,
     Column("version", Integer, primary_key=True),
@@ -172,6 +204,11 @@ def _create_v3(conn) -> None:
     link_every_post(conn)
 
 
+def _create_v4(conn) -> None:
+    events.create(conn)
+    deliveries.create(conn)
+
+
 def link_every_post(conn, batch: int = 500) -> None:
     """Write ``post_media`` for every post that has an entry (migration 3, and posts moved in from elsewhere)."""
     last = 0
@@ -193,6 +230,8 @@ MIGRATIONS = (
     # additive: a tool at store version 2 goes on working (it writes no post_media rows; the cleanup also reads the
     # entries of live posts, so a file such a tool queued is kept all the same)
     Migration(3, "media library: media, post_media", _create_v3, compatible_from=2),
+    # additive: older tools go on working; they record no events (their posts' changes are not alerted)
+    Migration(4, "events and their deliveries to alert channels", _create_v4, compatible_from=3),
 )
 LATEST = MIGRATIONS[-1].version
 

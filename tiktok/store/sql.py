@@ -21,9 +21,11 @@ from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from tiktok.errors import ChangeRefused, StoreError
 from tiktok.sealing import cipher_for, is_sealed
 from tiktok.store import schema
+from tiktok.store.events import EventQueries
 from tiktok.store.media import MediaQueries
 from tiktok.store.model import EDITABLE, ENDED, HIDDEN, ClaimResult, ImportEntry, ImportResult, Post, dumps, lifecycle
 from tiktok.store.records import PostRecord, State
+from tiktok.store.status import StatusQueries
 
 P = schema.posts
 CHANGE = "change"
@@ -31,8 +33,8 @@ CHANGE = "change"
 STARTABLE = (State.QUEUED, State.FAILED, State.PENDING_INIT)
 
 
-class SqlStore(MediaQueries):
-    """The shared queries (the media library's too: :mod:`.media`); subclasses set ``where`` and implement the claim methods and :meth:`_translate`."""
+class SqlStore(MediaQueries, EventQueries, StatusQueries):
+    """The shared queries (the media library's and the events': :mod:`.media`, :mod:`.events`); subclasses set ``where`` and implement the claim methods and :meth:`_translate`."""
 
     where: str
 
@@ -267,6 +269,7 @@ class SqlStore(MediaQueries):
                                                       ended_at=now))
             conn.execute(update(P).where(P.c.id == post_id).values(
                 change=change, updated_at=now, check_caption=False, **self._record_values(record)))
+            self._note_post(conn, post_id, record)
         return record
 
     def save(self, post_id: int, record: PostRecord) -> PostRecord:
@@ -275,8 +278,10 @@ class SqlStore(MediaQueries):
         with self._write() as conn:
             self._fence(conn, post_id)
             change = self._bump(conn)
-            conn.execute(update(P).where(P.c.id == post_id, not_(P.c.state.in_(tuple(ENDED)))).values(
+            done = conn.execute(update(P).where(P.c.id == post_id, not_(P.c.state.in_(tuple(ENDED)))).values(
                 change=change, updated_at=record.updated_at, **self._record_values(record)))
+            if done.rowcount:
+                self._note_post(conn, post_id, record)
         return record
 
     def request_retry(self, post_id: int) -> bool:
