@@ -20,7 +20,8 @@ from tiktok.auth.tokens import TokenStore
 from tiktok.web.app import create_app
 from tests.support.flows import WebClient
 
-pytest_plugins = ["tests.support.s3", "tests.support.stores"]  # S3 fixtures; the post store on SQLite and PostgreSQL
+# S3 fixtures; the post store on SQLite and PostgreSQL; a local SMTP server and webhook receiver (alerts)
+pytest_plugins = ["tests.support.s3", "tests.support.stores", "tests.support.receivers"]
 
 
 class OffsetClock:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 from dataclasses import replace
 
@@ -11,6 +12,7 @@ import requests
 from tiktok.auth.access import fresh_account, refresh_account
 from tiktok.emulator.config import default_users
 from tiktok.errors import AccountNotFound, OAuthError, RelinkNeeded
+from tiktok.words import WORDS, read
 from tests.support.flows import link_account
 
 ADA = default_users()[0].open_id
@@ -64,7 +66,10 @@ def test_dead_refresh_token_marks_the_account_for_relinking(emulator, remote, st
     with pytest.raises(RelinkNeeded) as err:
         fresh_account(store, oauth, ADA)
     assert err.value.open_id == ADA and "invalid_grant" in err.value.reason
-    assert store.get(ADA).relink_reason  # the app shows it; cron reports it without calling TikTok again
+    assert store.get(ADA).relink_reason == err.value.reason  # the app shows it; cron reports it without a call
+    words = read(err.value.reason)  # plain words first, TikTok's code and log_id apart
+    assert words.sentence == WORDS["invalid_grant"] and words.code == "invalid_grant"
+    assert words.details.startswith("code invalid_grant; ") and re.search(r"; log_id \w+$", words.details)
 
 
 def test_expired_refresh_token_needs_relinking_without_a_call(emulator, remote, store, oauth):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 import time
@@ -13,6 +14,7 @@ import pytest
 
 from tiktok.emulator.config import EmulatorConfig, default_users
 from tiktok.auth.tokens import TokenStore
+from tiktok.words import WORDS
 from tests.support.flows import link_account
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -91,7 +93,9 @@ def test_revoked_account_needs_relinking_exit_3(run_cli, emulator, store, oauth,
     remote.revoke_user(ADA)
     result = run_cli("refresh", "--all")
     assert result.returncode == 3
-    assert "RELINK" in lines_for(result, ADA)[0] and "invalid_grant" in lines_for(result, ADA)[0]
+    relink = lines_for(result, ADA)[0]  # plain words first, TikTok's code and log_id in a trailing part
+    assert "RELINK " in relink and f": {WORDS['invalid_grant']} (code invalid_grant; " in relink
+    assert re.search(r"; log_id \w+\)$", relink), relink
     assert "DONE " in lines_for(result, BO)[0] and "refreshed" in lines_for(result, BO)[0]  # it still got its refresh
     assert store.get(ADA).relink_reason
     again = run_cli("refresh", "--all")  # no second call to TikTok with the dead token

@@ -256,6 +256,7 @@ def test_the_worker_s_tasks_ask_for_the_job_context(tmp_path: Path) -> None:
                               "WORKER_REPORT_CRON": "0 6 * * *"})
     app = build_app(settings)
     tasks = {name: task for name, task in app.tasks.items() if name.startswith("tiktok:")}
-    assert set(tasks) == {"tiktok:post_entry", "tiktok:dispatch", "tiktok:refresh_tokens", "tiktok:daily_report"}
+    assert set(tasks) == {"tiktok:post_entry", "tiktok:dispatch", "tiktok:refresh_tokens", "tiktok:daily_report",
+                          "tiktok:deliver_alerts"}
     assert all(task.pass_context for task in tasks.values())
     assert {p.cron for p in app.periodic_registry.periodic_tasks.values()} >= {"0 6 * * *"}

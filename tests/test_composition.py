@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 
@@ -12,6 +13,7 @@ from hypothesis import strategies as st
 from tiktok.posting.caption import build_caption
 from tiktok.posting.client import CreatorInfo
 from tiktok.posting.composition import (
+    LABELS,
     FieldError,
     caption_units,
     compose,
@@ -127,7 +129,7 @@ LONG = replace(CLIP, duration_s=61.0)
     (photo_form(photo_cover="0"), ADA, None, "photo_cover", "photo 1 to 2"),
     (photo_form(photo_urls="http://cdn.example.com/a.jpg"), ADA, None, "photo_urls", "https"),
     (form(), ADA, None, "media_id", "no uploaded video"),
-    (form(), BO, LONG, "media_id", "over this creator's 60 s limit"),
+    (form(), BO, LONG, "media_id", "61.00 s long, over the longest video this account may post: 1 min"),
     (form(), ADA, replace(CLIP, video_codec="mpeg4"), "media_id", "codec 'mpeg4' is not supported"),
     (form(), ADA, replace(CLIP, width=200), "media_id", "width 200 px"),
     (form(action="schedule"), ADA, CLIP, "post_at_local", "choose the date and time"),
@@ -152,13 +154,30 @@ def test_each_broken_rule_is_refused_naming_its_field(submitted, creator, media,
     assert field in [e.field for e in errors], errors
     message = next(e.message for e in errors if e.field == field)
     assert words in message
-    assert str(next(e for e in errors if e.field == field)).startswith(f"{field}: ")
+    error = next(e for e in errors if e.field == field)  # the page names the field by the form's label
+    assert str(error) == f"{error.label}: {message}" and error.label == LABELS[field] and "_" not in error.label
 
 
 def test_every_broken_rule_is_reported_at_once():
     errors = compose(form(privacy=None, allow_stitch="on", disclose="on"), BO, LONG, NOW)
     assert {e.field for e in errors} == {"privacy", "allow_stitch", "disclose", "media_id"}
     assert all(isinstance(e, FieldError) for e in errors)
+
+
+@pytest.mark.parametrize("submitted, creator", [
+    (form(privacy="FOLLOWER_OF_CREATOR", allow_stitch="on"), BO),
+    (form(disclose="on", branded="on", privacy="SELF_ONLY"), ADA),
+    (form(privacy=None, allow_comment="on", allow_duet="on"), QUIET),
+    (form(action="schedule", post_at_local="2026-11-30T12:58:59", offset="+01:00"), BO),
+])
+def test_the_page_reads_the_forms_words_never_tiktoks_field_names_or_values(submitted, creator):
+    """What the composer says names what the form shows ("Only me", the longest video this account may post), not
+    creator_info's fields or TikTok's privacy values; the manifest's own messages (CLI) keep the manifest's names."""
+    errors = compose(submitted, creator, LONG, NOW)
+    assert isinstance(errors, list) and errors
+    for error in errors:
+        text = str(error)
+        assert not re.search(r"\b[a-z]+(?:_[a-z0-9]+)+\b|\b[A-Z]+(?:_[A-Z]+)+\b", text), text
 
 
 @pytest.mark.parametrize("seconds_ago, ok", [(0, True), (59, True), (60, True), (61, False), (3600, False)])
@@ -230,7 +249,7 @@ def test_the_composer_reads_a_time_by_the_one_rule_the_edit_form_uses(fields):
         expected: str | list[str] = form_post_at(fields)
         check_future(expected, NOW.timestamp())
     except ValueError as bad:
-        expected = [f"post_at_local: {bad}"]
+        expected = [f"Schedule for: {bad}"]  # the form's label for post_at_local
     result = compose(form(action="schedule", **fields), ADA, CLIP, NOW)
     assert (result["post_at"] if isinstance(result, dict) else [str(e) for e in result]) == expected
 
@@ -291,5 +310,6 @@ def test_the_media_summary_gives_the_facts_the_limit_and_problems_without_the_pa
     summary = media_summary(LONG, 60)
     assert summary["max_duration_s"] == 60 and summary["duration_s"] == 61.0 and summary["codec_label"] == "H.264"
     (problem,) = summary["problems"]
-    assert "over this creator's 60 s limit" in problem and "/srv/media" not in problem
+    assert "over the longest video this account may post: 1 min" in problem and "/srv/media" not in problem
+    assert "max_video_post_duration_sec" not in problem  # creator_info's field is the manifest's word, not the page's
     assert media_summary(CLIP, 600)["problems"] == []

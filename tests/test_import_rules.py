@@ -5,9 +5,9 @@ Imports point down, never up, and never round in a circle. The layers, from the 
     commands   tiktok.cli, tiktok.__main__, tiktok.commands.*: the one command tree
     top        tiktok.web.*, tiktok.jobs.*: the app and the workers; neither imports the other
     client     tiktok (the package: its public names) and tiktok.client: the public Python API
-    flows      tiktok.posting, tiktok.transcription, tiktok.report, tiktok.media.doctor, tiktok.media.library:
-               never each other, but the media doctor and library build on posting's media checks (BUILDS_ON);
-               tiktok.media.store is plumbing
+    flows      tiktok.posting, tiktok.transcription, tiktok.report, tiktok.media.doctor, tiktok.media.library,
+               tiktok.alerts: never each other, but the media doctor and library build on posting's media checks,
+               and alerts on posting's words for a failure (BUILDS_ON); tiktok.media.store is plumbing
     services   tiktok.services: the clients and stores built from the settings
     store      tiktok.store.*: the post store
     auth       tiktok.auth.*: PKCE, OAuth, tokens
@@ -35,9 +35,10 @@ import pytest
 
 PACKAGE = Path(__file__).resolve().parent.parent / "tiktok"
 LAYERS = ("plumbing", "db", "auth", "store", "services", "flows", "client", "top", "commands")  # bottom to top
-FLOWS = ("posting", "transcription", "report", "doctor", "library")
-# (flow, flow) imports allowed one way: the doctor fixes what posting refuses; the library shows posting's checks
-BUILDS_ON = {("doctor", "posting"), ("library", "posting")}
+FLOWS = ("posting", "transcription", "report", "doctor", "library", "alerts")
+# (flow, flow) imports allowed one way: the doctor fixes what posting refuses; the library shows posting's checks;
+# alerts tell a failure in posting's words (tiktok.posting.failures)
+BUILDS_ON = {("doctor", "posting"), ("library", "posting"), ("alerts", "posting")}
 APART = ("flows", "top")  # layers whose packages never import each other
 
 

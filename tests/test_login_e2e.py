@@ -201,6 +201,8 @@ def test_relink_clears_a_relink_warning(app_under_test, web, remote):
     remote.revoke_user(ADA)
     web.post_form("/refresh_tokens/")
     assert stored(app_under_test)[ADA].relink_reason
+    page = web.get("/").text  # the reason in plain words first, TikTok's code apart
+    assert "Relink needed: TikTok no longer accepts" in page and "Details: code invalid_grant" in page, page
     authorize_url = web.start_login(f"/accounts/{ADA}/relink")
     web.get(consent(authorize_url, open_id=ADA).headers["Location"], allow_redirects=False)
     assert stored(app_under_test)[ADA].relink_reason == ""

@@ -25,6 +25,7 @@ from tiktok.posting.transfer import upload_session
 from tiktok.store.base import Post
 from tiktok.store.records import entry_key
 from tiktok.store.sqlite import open_sqlite
+from tiktok.words import WORDS
 from tests.emulator.posting_helpers import make_image, start_media_host
 from tests.media_fixtures import make_video
 from tests.support.flows import link_account
@@ -284,7 +285,8 @@ def test_default_privacy_is_self_only_and_said(harness, clip):
 def test_relink_needed_and_a_refused_creator_give_clear_outcomes(harness, clip, remote):
     remote.revoke_user(BO)
     (outcome,) = harness.post([{"user_id": BO, "video_path": str(clip), "privacy": "SELF_ONLY"}])
-    assert outcome.status == "relink" and "log in again" in outcome.detail
+    assert outcome.status == "relink"  # plain words first, TikTok's code and log_id in a trailing part
+    assert outcome.detail.startswith(WORDS["invalid_grant"] + " (code invalid_grant; ")
     assert harness.emulated_posts() == []
 
 

@@ -240,7 +240,7 @@ def test_cards_and_groups_show_what_a_real_run_left(site, remote):
         later: ("upcoming", "scheduled")}
 
     log_id = site.store.get(blocked).record.log_id  # an API error: TikTok's code, message and log_id
-    assert log_id and (f"TikTok refused: spam_risk_too_many_posts: This user has posted too much. (log_id {log_id})"
+    assert log_id and (f'code spam_risk_too_many_posts; TikTok said "This user has posted too much."; log_id {log_id}'
                        in cards[blocked].text)
     status_log_id = site.store.get(refused).record.log_id  # status FAILED: TikTok's fail_reason and its log_id
     assert status_log_id and f"TikTok failed the post: spam_risk_text (log_id {status_log_id})" in cards[refused].text

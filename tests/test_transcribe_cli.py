@@ -416,7 +416,7 @@ def test_an_account_that_needs_relinking_exits_3_and_the_others_still_run(run, l
     clip = make_video(tmp_path / "clip.mp4", seconds=0.5, width=64, height=112)
     code, out, _ = run("--account", BO, str(clip), "missing.mp4")
     assert code == 3  # relink wins over bad input
-    assert "RELINK" in out and "log in again in the app" in out
+    assert "RELINK" in out and "TikTok refused the refresh token: link the account again in the app" in out
     assert aai.upload_count == 1
 
 
@@ -425,6 +425,6 @@ def test_a_missing_video_list_scope_is_relink_like_in_the_report(run, linked, do
     code, out, _ = run("--account", BO)
     assert code == 3
     line = next(line for line in out.splitlines() if BO in line and "video.list" in line)
-    assert line.startswith("[emulator] RELINK") and "log in again in the app" in line
+    assert line.startswith("[emulator] RELINK") and "link it again in the app and allow it (code " in line
     assert downloads == []
 

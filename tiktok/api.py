@@ -5,11 +5,11 @@ Success is ``error.code == "ok"``, whatever the HTTP status says: TikTok sends s
 
 from __future__ import annotations
 
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable
 
 import requests
 
-from tiktok.errors import ServerError, TransportError, error_from_envelope
+from tiktok.errors import RateLimited, ServerError, TransportError, error_from_envelope
 from tiktok.pages import LIST_PATH
 
 DEFAULT_TIMEOUT = (5.0, 30.0)  # seconds: connect, read; for every call to TikTok
@@ -35,8 +35,10 @@ class ApiClient:
     """One app's view of the v2 API; every call names the access token it acts with."""
 
     def __init__(self, session: requests.Session, *, api_base: str,
-                 timeout: tuple[float, float] = DEFAULT_TIMEOUT) -> None:
+                 timeout: tuple[float, float] = DEFAULT_TIMEOUT,
+                 on_rate_limited: Callable[[RateLimited], None] | None = None) -> None:
         self._session = session
+        self._on_rate_limited = on_rate_limited  # told of every 429 (the status figures count them)
         self._base = api_base.rstrip("/")
         self._timeout = timeout
 
@@ -66,6 +68,8 @@ class ApiClient:
                               http_status=response.status_code) from None
         error = error_from_envelope(response.status_code, body, response.headers.get("Retry-After"))
         if error is not None:
+            if isinstance(error, RateLimited) and self._on_rate_limited is not None:
+                self._on_rate_limited(error)
             raise error
         data = body.get("data")
         envelope_error = body.get("error") if isinstance(body.get("error"), dict) else {}

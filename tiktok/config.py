@@ -13,7 +13,9 @@ starts, into one :class:`Settings` whose sections each module takes what it need
     settings.report         REPORTS_DIR, REPORTS_S3_URI, AWS_ENDPOINT_URL_S3
     settings.transcription  ASSEMBLYAI_API_KEY, ASSEMBLYAI_BASE_URL, ASSEMBLYAI_POLLING_INTERVAL, TRANSCRIPTS_DIR
     settings.worker         WORKER_DISPATCH_CRON, WORKER_REFRESH_CRON, WORKER_REFRESH_WITHIN, WORKER_REPORT_CRON,
-                            WORKER_STALLED_S, WORKER_HEARTBEAT_S
+                            WORKER_ALERTS_CRON, WORKER_STALLED_S, WORKER_HEARTBEAT_S
+    settings.alerts         NOTIFY_URLS, NOTIFY_EVENTS, WEBHOOK_URLS, WEBHOOK_SECRET, ALERT_STUCK_AFTER,
+                            ALERT_WORKER_SILENT_AFTER
 
 With no ``TIKTOK_CLIENT_KEY`` everything talks to the local TikTok emulator instead of TikTok, and says so.
 
@@ -28,6 +30,7 @@ from __future__ import annotations
 import io
 import math
 import os
+import re
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -79,6 +82,7 @@ WORKER_DEFAULTS = {
     "WORKER_REFRESH_CRON": "*/10 * * * *",     # every 10 minutes ...
     "WORKER_REFRESH_WITHIN": "90m",            # ... whatever expires within 90 minutes
     "WORKER_REPORT_CRON": "50 23 * * *",       # the daily report at 23:50 UTC
+    "WORKER_ALERTS_CRON": "* * * * *",         # alerts due are sent every minute (and as each posting job ends)
     "WORKER_STALLED_S": "30",                  # a worker silent this long is gone: its jobs are retried
     "WORKER_HEARTBEAT_S": "10",                # how often a worker says it is alive
 }
@@ -86,6 +90,15 @@ CRON_FORM = ("five fields (minute hour day month weekday) and an optional sixth,
              "'*/10 * * * *' (every 10 minutes) or '* * * * * */10' (every 10 seconds)")
 WORKER_SECONDS_RANGE = (0.1, 86400.0)  # WORKER_STALLED_S and WORKER_HEARTBEAT_S
 REFRESH_WITHIN_MAX_S = 365 * 86400.0  # refresh tokens live a year at most (reference 2.3)
+
+# Alerts (tiktok.alerts). The kinds of events the store records: tiktok.store.events.KINDS, which this plumbing
+# module may not import (tests/test_alert_words.py holds the two equal).
+ALERT_KINDS = ("post_failed", "post_needs_person", "post_published", "post_in_inbox", "public_link", "post_stuck",
+               "account_relink", "refresh_expiring", "worker_silent")
+DEFAULT_ALERT_STUCK_AFTER_S = 3600.0  # a post in flight with no change for longer than this is stuck
+DEFAULT_ALERT_WORKER_SILENT_S = 300.0  # a worker whose last heartbeat is older than this is silent (DATABASE_URL)
+ALERT_AFTER_RANGE_S = (60.0, 30 * 86400.0)  # ALERT_STUCK_AFTER and ALERT_WORKER_SILENT_AFTER: a minute to 30 days
+MIN_WEBHOOK_SECRET = 16  # characters: the HMAC key of the webhooks' signature is guessed by nobody
 
 
 @dataclass(frozen=True)
@@ -277,8 +290,33 @@ class WorkerSettings:
     refresh_cron: str = WORKER_DEFAULTS["WORKER_REFRESH_CRON"]
     refresh_within_s: float = 5400.0
     report_cron: str = WORKER_DEFAULTS["WORKER_REPORT_CRON"]
+    alerts_cron: str = WORKER_DEFAULTS["WORKER_ALERTS_CRON"]
     stalled_s: float = 30.0
     heartbeat_s: float = 10.0
+
+
+@dataclass(frozen=True)
+class AlertSettings:
+    """Alerts (:mod:`tiktok.alerts`): which channels hear of the store's events, and when a post or a worker counts
+    as stuck. The channel URLs and the webhook secret hold credentials: never in a repr, a log or a page."""
+
+    #: NOTIFY_URLS: apprise URLs (email, Slack, Discord, Telegram, ntfy, ...), one channel each.
+    notify_urls: tuple[str, ...] = field(default=(), repr=False)
+    #: NOTIFY_EVENTS: the kinds of events NOTIFY_URLS channels are told (default: every kind); webhooks get all.
+    notify_events: tuple[str, ...] = ALERT_KINDS
+    #: WEBHOOK_URLS: http(s) addresses that each get every event as JSON, signed with WEBHOOK_SECRET.
+    webhook_urls: tuple[str, ...] = field(default=(), repr=False)
+    #: WEBHOOK_SECRET: the HMAC-SHA256 key of the webhooks' signature; required with WEBHOOK_URLS.
+    webhook_secret: str | None = field(default=None, repr=False)
+    #: ALERT_STUCK_AFTER: a post in flight with no change for longer than this (seconds) is stuck.
+    stuck_after_s: float = DEFAULT_ALERT_STUCK_AFTER_S
+    #: ALERT_WORKER_SILENT_AFTER: with DATABASE_URL, a worker whose last heartbeat is older than this is silent.
+    worker_silent_after_s: float = DEFAULT_ALERT_WORKER_SILENT_S
+
+    @property
+    def enabled(self) -> bool:
+        """True when there is a channel to tell."""
+        return bool(self.notify_urls or self.webhook_urls)
 
 
 class _Short:
@@ -307,6 +345,7 @@ class Settings:
     report: ReportSettings = ReportSettings()
     transcription: TranscriptionSettings = TranscriptionSettings()
     worker: WorkerSettings = WorkerSettings()
+    alerts: AlertSettings = AlertSettings()
 
     # the short names (one descriptor each: it learns its name from the class)
     client_key = _Short("tiktok")
@@ -417,6 +456,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
             polling_interval_s=_poll_interval(get("ASSEMBLYAI_POLLING_INTERVAL")),
             transcripts_dir=_path(transcripts_dir, "TRANSCRIPTS_DIR", DEFAULT_TRANSCRIPTS_DIR)),
         worker=_worker(env),
+        alerts=_alerts(get),
     )
 
 
@@ -488,6 +528,7 @@ def _worker(env: Mapping[str, str]) -> WorkerSettings:
                             refresh_cron=_cron(source, "WORKER_REFRESH_CRON"),
                             refresh_within_s=_refresh_within(source, "WORKER_REFRESH_WITHIN"),
                             report_cron=_cron(source, "WORKER_REPORT_CRON"),
+                            alerts_cron=_cron(source, "WORKER_ALERTS_CRON"),
                             stalled_s=_worker_seconds(source, "WORKER_STALLED_S"),
                             heartbeat_s=_worker_seconds(source, "WORKER_HEARTBEAT_S"))
     if worker.stalled_s <= worker.heartbeat_s:
@@ -495,6 +536,109 @@ def _worker(env: Mapping[str, str]) -> WorkerSettings:
                           f"{worker.heartbeat_s:g}: a worker is taken for gone only after missing a heartbeat "
                           "(the defaults are 30 and 10)")
     return worker
+
+
+def _alerts(get: Get) -> AlertSettings:
+    """The alert settings, each checked; no message ever quotes a channel's URL or the secret (they hold
+    credentials): a bad URL is named by its setting and its place in the list."""
+    webhook_urls = _webhook_urls(get("WEBHOOK_URLS"))
+    secret = get("WEBHOOK_SECRET") or None
+    make = ("make one with: .venv/bin/python -c \"import secrets; print(secrets.token_hex(32))\" and give the "
+            "receivers the same one")
+    if webhook_urls and secret is None:
+        raise ConfigError(f"WEBHOOK_URLS is set but WEBHOOK_SECRET is empty: every webhook is signed with it; {make}")
+    if secret is not None and len(secret) < MIN_WEBHOOK_SECRET:
+        raise ConfigError(f"WEBHOOK_SECRET is too short ({len(secret)} characters): use at least "
+                          f"{MIN_WEBHOOK_SECRET} random characters; {make}")
+    return AlertSettings(
+        notify_urls=_notify_urls(get("NOTIFY_URLS")), notify_events=_notify_events(get("NOTIFY_EVENTS")),
+        webhook_urls=webhook_urls, webhook_secret=secret,
+        stuck_after_s=_alert_after(get("ALERT_STUCK_AFTER"), "ALERT_STUCK_AFTER", DEFAULT_ALERT_STUCK_AFTER_S),
+        worker_silent_after_s=_alert_after(get("ALERT_WORKER_SILENT_AFTER"), "ALERT_WORKER_SILENT_AFTER",
+                                           DEFAULT_ALERT_WORKER_SILENT_S))
+
+
+def _notify_urls(raw: str) -> tuple[str, ...]:
+    """NOTIFY_URLS: apprise URLs separated by spaces or commas (apprise's own splitting, which keeps a comma inside
+    a URL, such as two addresses in ``to=``), each one apprise can read; the same URL twice is one channel."""
+    if not raw:
+        return ()
+    from apprise import Apprise, AppriseAsset
+    from apprise.utils.parse import parse_urls
+
+    urls = parse_urls(raw)
+    asset = AppriseAsset(storage_mode="memory")
+    with _quiet_logger("apprise"):  # its own lines about a URL it cannot read may quote parts of it
+        for n, url in enumerate(urls, 1):
+            if Apprise.instantiate(url, asset=asset) is None:
+                raise ConfigError(f"NOTIFY_URLS: URL {n} of {len(urls)} is not one apprise can read (an unknown "
+                                  "service, or a part the service needs is missing or not valid): write it as "
+                                  "apprise's documentation of that service shows, such as "
+                                  "mailtos://user:password@smtp.example.com?to=you@example.com (the URL is not "
+                                  "shown here: it may hold a password)")
+    return tuple(dict.fromkeys(urls))
+
+
+def _webhook_urls(raw: str) -> tuple[str, ...]:
+    """WEBHOOK_URLS: http(s) addresses separated by spaces or commas (a comma inside one stays), each with a host."""
+    if not raw:
+        return ()
+    urls = [url for url in re.split(r"\s+|,(?=\s*https?://)", raw) if url.strip(" ,")]
+    for n, url in enumerate(urls, 1):
+        try:
+            parts = urlsplit(url.strip(" ,"))
+            ok = parts.scheme in ("http", "https") and bool(parts.hostname) and "\x00" not in url
+        except ValueError:
+            ok = False
+        if not ok:
+            raise ConfigError(f"WEBHOOK_URLS: URL {n} of {len(urls)} is not a web address: use http:// or https:// "
+                              "and a host name, such as https://hooks.example.com/tiktok (the URL is not shown here: "
+                              "it may hold a token)")
+    return tuple(dict.fromkeys(url.strip(" ,") for url in urls))
+
+
+def _notify_events(raw: str) -> tuple[str, ...]:
+    """NOTIFY_EVENTS: kinds of events separated by spaces or commas, or ``all`` (the default)."""
+    names = [name.lower() for name in re.split(r"[\s,]+", raw) if name]
+    if not names or names == ["all"]:
+        return ALERT_KINDS
+    unknown = [name for name in names if name not in ALERT_KINDS]
+    if unknown:
+        raise ConfigError(f"NOTIFY_EVENTS names {', '.join(repr(n[:40]) for n in unknown[:3])}, not a kind of "
+                          f"event: use all (the default) or some of {', '.join(ALERT_KINDS)}, separated by commas")
+    return tuple(kind for kind in ALERT_KINDS if kind in names)
+
+
+def _alert_after(raw: str, name: str, default: float) -> float:
+    if not raw:
+        return default
+    from tiktok.options import parse_duration
+
+    low, high = ALERT_AFTER_RANGE_S
+    try:
+        value = parse_duration(raw)
+    except ValueError:
+        value = math.nan
+    if not low <= value <= high:  # nan too
+        raise ConfigError(f"{name}={raw[:40]!r} is not a duration from 1m to 30d such as 30m, 2h or 1d (default "
+                          f"{default / 60:g}m)")
+    return value
+
+
+@contextmanager
+def _quiet_logger(name: str) -> Iterator[None]:
+    """Drop the lines this thread logs to logger ``name`` for the time of the block (other threads' go on)."""
+    import logging
+    import threading
+
+    me = threading.get_ident()
+    mine = type("_ThisThread", (logging.Filter,), {"filter": lambda self, record: record.thread != me})()
+    logger = logging.getLogger(name)
+    logger.addFilter(mine)
+    try:
+        yield
+    finally:
+        logger.removeFilter(mine)
 
 
 def _cron(source: Mapping[str, str], name: str) -> str:

@@ -9,6 +9,11 @@ control sequences: ``ESC]0;...BEL`` sets a terminal's title, ``ESC[2J`` clears i
 follows. :func:`inert` escapes them (``\\x1b``, ``\\u202e``) so they show as text; every log line passes through it
 (:class:`RedactingFilter`), and the commands print their own lines with :func:`echo`.
 The emulator keeps its own filter for its server's log (it shares no client code); this one is the client's.
+
+No line carries an ANSI colour code (every control character is escaped, so none could work anyway): werkzeug's
+coloured request lines are written plain (:mod:`tiktok.emulator.serving`). The app's embedded emulator writes one
+line per request it answers; they are shown only with ``-v`` (:func:`show_request_lines`, issue 24: they flooded
+the app's terminal).
 """
 
 from __future__ import annotations
@@ -80,6 +85,15 @@ def install_redaction(logger_name: str) -> None:
     logger = logging.getLogger(logger_name)
     if not any(isinstance(f, RedactingFilter) for f in logger.filters):
         logger.addFilter(RedactingFilter())
+
+
+REQUEST_LINES = "werkzeug"  # the logger of the emulator's request lines (tiktok.emulator.serving) and its errors
+
+
+def show_request_lines(shown: bool) -> None:
+    """The emulator's one line per request at INFO only when ``shown`` (``python app.py -v``); its errors (a
+    request that broke it) always."""
+    logging.getLogger(REQUEST_LINES).setLevel(logging.INFO if shown else logging.WARNING)
 
 
 def configure_logging(level: int = logging.INFO) -> None:

@@ -16,6 +16,7 @@ from tiktok.api import ApiClient
 from tiktok.config import Settings
 from tiktok.auth.oauth import OAuthClient
 from tiktok.auth.tokens import TokenStore
+from tiktok.store.health import rate_limit_counter
 
 
 def user_agent() -> str:
@@ -54,5 +55,6 @@ def build_services(settings: Settings, *, store: TokenStore | None = None,
         store=store or token_store(settings),
         oauth=OAuthClient(session, api_base=settings.tiktok.api_base, client_key=settings.tiktok.client_key,
                           client_secret=settings.tiktok.client_secret),
-        api=ApiClient(session, api_base=settings.tiktok.api_base),
+        api=ApiClient(session, api_base=settings.tiktok.api_base,
+                      on_rate_limited=rate_limit_counter(settings)),  # 429s counted for the status figures
     )

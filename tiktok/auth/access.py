@@ -3,6 +3,10 @@
 The whole read -> refresh -> write sequence runs under the lock, because TikTok rotates refresh tokens: two
 processes refreshing the same account at once would leave one of them holding a dead token. For the same reason
 Ctrl-C and SIGTERM wait from the token call until its answer is written (:mod:`tiktok.signals`).
+
+A refresh token TikTok refuses (``invalid_grant``) marks the account: its ``relink_reason`` is the plain sentence,
+then TikTok's code, message and log_id in a trailing part (:class:`tiktok.words.Words`; :func:`tiktok.words.relink`
+reads it back, and the reasons earlier versions stored too).
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ from tiktok.logs import inert
 from tiktok.signals import Hold
 from tiktok.auth.oauth import OAuthClient
 from tiktok.auth.tokens import Account, TokenStore
+from tiktok.words import plain
 
 REFRESH_LEEWAY_S = 10 * 60  # refresh when the access token has less than this left
 RELINK_WARNING_S = 30 * 24 * 3600  # warn this long before the refresh token runs out
@@ -61,7 +66,8 @@ def refresh_account(store: TokenStore, oauth: OAuthClient, open_id: str, *,
             except OAuthError as exc:
                 if exc.error != "invalid_grant":
                     raise
-                relink = RelinkNeeded(open_id, f"TikTok refused the refresh token ({exc})")
+                # stored as words.Words writes it: the plain sentence, then (code invalid_grant; ...; log_id ...)
+                relink = RelinkNeeded(open_id, str(plain(exc.error, message=exc.description, log_id=exc.log_id)))
         if relink is not None:
             accounts[open_id] = replace(account, relink_reason=relink.reason)
         else:

@@ -17,6 +17,7 @@ from tiktok.auth.oauth import OAuthClient
 from tiktok.auth.tokens import Account, TokenStore
 from tiktok.signals import Hold
 from tiktok.text import duration, moment
+from tiktok.words import relink, said
 
 
 @dataclass(frozen=True)
@@ -59,7 +60,7 @@ def _refresh_one(store: TokenStore, oauth: OAuthClient, account: Account, *, wit
         return outcome(SKIPPED, f"linked through {where}; not refreshed while talking to "
                                   f"{'the emulator' if emulated else 'TikTok'}")
     if account.relink_reason:
-        return outcome(RELINK, f"log in again in the app: {account.relink_reason}")
+        return outcome(RELINK, str(relink(account.relink_reason)))
     now = store.clock()
     if not force and not account.access_expires_within(within, now):
         return _after(outcome, account, SKIPPED,
@@ -67,11 +68,11 @@ def _refresh_one(store: TokenStore, oauth: OAuthClient, account: Account, *, wit
     try:
         refreshed = refresh_account(store, oauth, account.open_id, leeway=within, force=force)
     except RelinkNeeded as exc:
-        return outcome(RELINK, f"log in again in the app: {exc.reason}")
+        return outcome(RELINK, str(relink(exc.reason)))
     except TokenFileError:
         raise  # the file itself is unusable (full or read-only disk, wrong key): the whole run stops, exit 2
     except TikTokError as exc:
-        return outcome(TRY_LATER if exc.transient else FAILED, f"refresh failed: {exc}")
+        return outcome(TRY_LATER if exc.transient else FAILED, f"refresh failed: {said(exc)}")
     now = store.clock()
     return _after(outcome, refreshed, DONE,
                   f"refreshed: access token valid until {moment(refreshed.expires_at)}", now)

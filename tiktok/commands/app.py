@@ -14,7 +14,9 @@ OWN_SIGNALS = True  # Ctrl-C and SIGTERM stop the server (exit 0) once a token r
 
 EPILOG = """With no TIKTOK_CLIENT_KEY in .env or the environment, the app starts the local TikTok emulator on
 --emulator-port and labels every page "emulated": nothing reaches TikTok. Options override HOST, PORT and
-TIKTOK_EMULATOR_PORT from .env. Exit codes: 0 stopped normally; 2 bad option or configuration, or a port in use."""
+TIKTOK_EMULATOR_PORT from .env. The log says what changed (a post made or failed, a manifest's new problem), not
+each idle round; -v adds debug detail and the emulator's line per request. Exit codes: 0 stopped normally; 2 bad
+option or configuration, or a port in use."""
 
 
 def add_parser(subparsers, parents: list[argparse.ArgumentParser]) -> argparse.ArgumentParser:
@@ -35,7 +37,9 @@ def add_parser(subparsers, parents: list[argparse.ArgumentParser]) -> argparse.A
 def run(opts: argparse.Namespace, ctx: Context) -> int:
     import logging
 
+    from tiktok.logs import show_request_lines
     from tiktok.web.run import serve
 
     logging.getLogger().setLevel(logging.DEBUG if opts.verbose else logging.INFO)  # the start-up and request lines
+    show_request_lines(opts.verbose)  # the embedded emulator's line per request: only with -v
     return serve(ctx.settings, trusted_proxy=opts.trusted_proxy)

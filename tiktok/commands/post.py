@@ -94,4 +94,32 @@ def run(opts: argparse.Namespace, ctx: Context) -> int:
                          poll_interval_s=opts.poll_interval, chunk_size=opts.chunk_size)
     return run_posting(PostCommand(options=options, manifest=Path(opts.manifest) if opts.manifest else None,
                                    dry_run=opts.dry_run, json=opts.json, watch=opts.watch,
-                                   media_doctor=FixedCopies(fix=opts.fix_media)), settings)
+                                   media_doctor=FixedCopies(fix=opts.fix_media),
+                                   after_runs=lambda store: alerts_after_runs(settings, store)), settings)
+
+
+def alerts_after_runs(settings, store):
+    """The run's alerts (:mod:`tiktok.alerts`, NOTIFY_URLS and WEBHOOK_URLS): built once, with the run's store, before
+    its first run (so the channels are known to the store before the run records an event: a channel first seen
+    starts at the newest one), and told as each run ends: the one run, or every round of --watch. None when no
+    channel is set. An alert that cannot go is a logged line and a later retry, never the run's exit status."""
+    import logging
+
+    if not settings.alerts.enabled:
+        return None
+    log = logging.getLogger("tiktok.alerts")
+    try:
+        from tiktok.alerts.deliver import Alerts
+        alerts = Alerts.from_settings(settings, store, clock=store.clock)
+    except Exception as exc:  # noqa: BLE001 - alerts never stop a posting run
+        log.warning("alerts could not start, so this run sends none (the next run or the app sends them): %s", exc)
+        return None
+    if alerts is None:
+        return None
+
+    def tell() -> None:
+        try:
+            alerts.tick()
+        except Exception:  # tick() never raises by contract; a run must not end in a traceback if it did
+            log.exception("alerts: the tick failed")
+    return tell

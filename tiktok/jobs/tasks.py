@@ -19,6 +19,10 @@
   files, and local copies of S3 objects (:func:`tiktok.media.publishing.sweep_leftovers`).
 - ``daily_report``, periodic (23:50 UTC): the stats report, written by the report's own function
   (:func:`tiktok.report.run.write_report`) with the worker's settings.
+- ``deliver_alerts``, periodic (every minute, WORKER_ALERTS_CRON): the worker's alerts (:class:`WorkerAlerts`,
+  :mod:`tiktok.alerts`) notice what the store cannot see by itself and send what is due; every posting job also
+  sends them as it ends, so a failed post is told within seconds. Exactly once per event and channel whichever
+  worker sends it: the store's delivery claims (:mod:`tiktok.store.events`) see to that.
 
 A job ends failed when its work did (Procrastinate records a task that raises as failed; :class:`JobFailed` says
 why): a posting job whose own post ended failed in a way that waits for a person or a file (a missing file, TikTok's
@@ -39,6 +43,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import threading
 
 from tiktok.config import Settings
 from tiktok.db.handoff import POST_TASK  # the posting task's name, shared with the app's hand-over
@@ -49,6 +54,7 @@ log = logging.getLogger(__name__)
 
 MAX_PASSES = 5  # runs over one account's entries in one job, while new work keeps coming due
 SETTINGS = "settings"  # the key of the settings in the job context's additional_context
+ALERTS = "alerts"  # the key of the worker's alerts (WorkerAlerts) in the same
 FAILING = frozenset({FAILED, BAD_INPUT, RELINK})  # a post's outcome that waits for a person: its job ends failed
 
 
@@ -59,8 +65,85 @@ def settings_of(context) -> Settings:
 
 def job_context(settings: Settings) -> dict[str, object]:
     """What the worker hands every job besides Procrastinate's own context (``run_worker_async``'s
-    ``additional_context``)."""
-    return {SETTINGS: settings}
+    ``additional_context``): the settings, and the worker's alerts, started now so that their channels are known to
+    the store before this worker's first job records an event (a channel first seen starts at the newest event)."""
+    alerts = WorkerAlerts(settings)
+    alerts.start()
+    return {SETTINGS: settings, ALERTS: alerts}
+
+
+class WorkerAlerts:
+    """One worker's alerts (:class:`tiktok.alerts.deliver.Alerts`): built once per process from its settings and a
+    post store of its own (open while the worker runs), or nothing when no channel is set (NOTIFY_URLS,
+    WEBHOOK_URLS). :meth:`tick` is called by ``deliver_alerts`` and by every posting job as it ends, from the worker's
+    job threads: one tick runs at a time, and a tick asked for while one is going makes that one go round once more
+    (the caller does not wait, and no event recorded meanwhile waits for the next minute). Neither building nor
+    ticking ever raises into a job: a failure is a logged line, and building is tried again at the next tick (a
+    database that was down when the worker started)."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self._alerts = None
+        self._built = False
+        self._build_lock = threading.Lock()
+        self._lock = threading.Lock()
+        self._running = False
+        self._again = False
+        self._said = ""  # the last reason building failed: said once, not every tick
+
+    def start(self) -> None:
+        self._get()
+
+    def _get(self):
+        if not self.settings.alerts.enabled:  # no channel: no store opened, nothing to tell
+            return None
+        with self._build_lock:
+            if not self._built:
+                store = None
+                try:
+                    from tiktok.alerts.deliver import Alerts
+                    from tiktok.store.base import open_store
+
+                    store = open_store(self.settings)
+                    self._alerts = Alerts.from_settings(self.settings, store, clock=store.clock)  # the database's
+                    self._built = True
+                except Exception as exc:  # noqa: BLE001 - alerts never stop a worker or fail a job
+                    if str(exc) != self._said:
+                        log.warning("alerts could not start (tried again at each tick): %s", exc)
+                    self._said = str(exc)
+                if self._alerts is None and store is not None:
+                    store.close()
+            return self._alerts
+
+    def tick(self) -> bool:
+        """Notice, plan, claim and send what is due (True), or have the tick going on go once more (False)."""
+        with self._lock:
+            if self._running:
+                self._again = True
+                return False
+            self._running = True
+        try:
+            while True:
+                alerts = self._get()
+                if alerts is not None:
+                    try:
+                        alerts.tick()
+                    except Exception:  # tick() never raises by contract; a job must not fail if it did
+                        log.exception("alerts: the tick failed")
+                with self._lock:
+                    if not self._again:
+                        self._running = False
+                        return True
+                    self._again = False
+        except BaseException:
+            with self._lock:
+                self._running = False
+            raise
+
+
+def alerts_of(context) -> WorkerAlerts | None:
+    """The worker's alerts (None for a task called outside a worker, as tests do)."""
+    return context.additional_context.get(ALERTS)
 
 
 def build_app(app_settings: Settings):
@@ -79,6 +162,8 @@ def build_app(app_settings: Settings):
         bp.task(name="refresh_tokens", queueing_lock="refresh", pass_context=True)(refresh_tokens))
     bp.periodic(cron=schedule.report_cron)(
         bp.task(name="daily_report", queueing_lock="report", pass_context=True)(daily_report))
+    bp.periodic(cron=schedule.alerts_cron)(
+        bp.task(name="deliver_alerts", queueing_lock="alerts", pass_context=True)(deliver_alerts))
     from tiktok.db.connection import queue_pool_options  # Procrastinate's share of DATABASE_POOL_SIZE
 
     app = procrastinate.App(connector=procrastinate.PsycopgConnector(
@@ -90,6 +175,17 @@ def build_app(app_settings: Settings):
 # -- the tasks ---------------------------------------------------------------------------------------------------
 
 def post_entry(context, key: str) -> str:
+    """Post ``key`` (and what else its account has due), then send the alerts its end made (:class:`WorkerAlerts`),
+    whether the job succeeds or fails."""
+    try:
+        return _post_entry(context, key)
+    finally:
+        alerts = alerts_of(context)
+        if alerts is not None:
+            alerts.tick()
+
+
+def _post_entry(context, key: str) -> str:
     from tiktok.errors import ClaimLost
     from tiktok.posting.runner import Hooks, RunOptions, plan_posts, run_queue, summary, work_for
     from tiktok.store.base import ENDED, open_store
@@ -217,6 +313,15 @@ def refresh_tokens(context, timestamp: int) -> str:
     sweep_leftovers(services.settings)  # publications and the store's leftovers, after a day; never raises
     _forget_own_failures(context)
     return ", ".join(f"{n} {label}" for label, n in counts.items()) or "no accounts"
+
+
+def deliver_alerts(context, timestamp: int) -> str:
+    """The alerts' periodic round: what the store cannot see by itself (an account to relink, a refresh token running
+    out, a post stuck, a silent worker) is noticed, and what is due is sent, retries included."""
+    alerts = alerts_of(context)
+    ran = alerts.tick() if alerts is not None else True
+    _forget_own_failures(context)
+    return "alerts told" if ran else "alerts: the tick going on goes once more"
 
 
 def daily_report(context, timestamp: int) -> str:

@@ -8,16 +8,15 @@ import logging
 import os
 import socket
 from collections import Counter
-from dataclasses import dataclass
 from datetime import datetime
 
 from tiktok.config import Settings
+from tiktok.db.workers import NAME_PREFIX, WorkerRow, read_workers  # noqa: F401 - WorkerRow: callers' name
 from tiktok.errors import ConfigError, TikTokError
 from tiktok.exitcodes import ExitStatus
 
 log = logging.getLogger(__name__)
 
-NAME_PREFIX = "worker:"  # tiktok_store_meta rows "worker:<Procrastinate's worker id>" -> {"name": "host:pid"}
 REGISTER_POLL_S = 0.05  # how often a starting worker looks whether Procrastinate has registered it yet
 FAILED_SHOWN = 100  # failed posts listed by python -m tiktok queue (newest first; the Posts page lists them all)
 DONE_PAGE = 500  # done posts read at a time to count today's
@@ -168,38 +167,6 @@ def name_worker(url: str, worker_id: int, name: str) -> None:
 
 
 # -- python -m tiktok workers ----------------------------------------------------------------------------------------
-
-@dataclass(frozen=True)
-class WorkerRow:
-    """One of Procrastinate's workers: its id, name (host:pid; "" when it was never named), last heartbeat (epoch
-    seconds), how long ago that was by the database's clock, and how many jobs it is running."""
-
-    id: int
-    name: str
-    last_heartbeat: float
-    silent_s: float
-    running: int
-
-    def alive(self, stalled_s: float) -> bool:
-        """Heard from within ``stalled_s`` (WORKER_STALLED_S): the rule of :func:`tiktok.db.handoff.live_workers`
-        and of the workers themselves, which take a worker silent longer for gone and retry its jobs."""
-        return self.silent_s < stalled_s
-
-
-def read_workers(url: str) -> list[WorkerRow]:
-    """Every worker in Procrastinate's ``procrastinate_workers`` table, oldest first, with its name and running jobs.
-    DatabaseUnavailable when the database cannot be reached."""
-    from tiktok.db.connection import transaction
-
-    with transaction(url) as conn:
-        rows = conn.execute(
-            "SELECT w.id, m.value, extract(epoch FROM w.last_heartbeat), extract(epoch FROM now() - w.last_heartbeat), "
-            "(SELECT count(*) FROM procrastinate_jobs j WHERE j.worker_id = w.id AND j.status = 'doing') "
-            "FROM procrastinate_workers w LEFT JOIN tiktok_store_meta m ON m.name = %s::text || w.id ORDER BY w.id",
-            (NAME_PREFIX,)).fetchall()
-    return [WorkerRow(id=row[0], name=json.loads(row[1]).get("name", "") if row[1] else "",
-                      last_heartbeat=float(row[2]), silent_s=float(row[3]), running=int(row[4])) for row in rows]
-
 
 def list_workers(settings: Settings, say=print) -> int:
     """``python -m tiktok workers``: each worker Procrastinate knows with its host:pid, its last heartbeat in the

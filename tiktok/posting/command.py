@@ -15,7 +15,7 @@ from tiktok.exitcodes import ExitStatus
 from tiktok.logs import echo, inert
 from tiktok.media.store import MediaStoreError
 from tiktok.posting.manifest import ManifestError
-from tiktok.posting.runner import Hooks, RunOptions, RunReport, run_queue, summary
+from tiktok.posting.runner import Hooks, RunOptions, RunReport, Said, run_queue, summary
 from tiktok.text import moment, utc_iso
 from tiktok.progress import ByteProgress
 
@@ -32,6 +32,10 @@ class PostCommand:
     # The file each video entry's file is sent as (--fix-media: tiktok.media.doctor.copies.FixedCopies, which the
     # command builds: posting cannot import the doctor); None: the file itself.
     media_doctor: Callable[[Path], tuple[Path, str | None]] | None = None
+    # Given the store once it is open, before the first run; returns what to call as each run ends (the one run, and
+    # every round of --watch), or None. The command builds it (tiktok.commands.post: the alerts, which posting
+    # cannot import); it never raises.
+    after_runs: Callable[[object], Callable[[], None] | None] | None = None
 
 
 def run(command: PostCommand, settings: Settings) -> int:
@@ -47,11 +51,14 @@ def run(command: PostCommand, settings: Settings) -> int:
                        grace_s=options.grace_s, force=options.force, retry_failed=options.retry_failed)
     from tiktok.store.base import open_store
     store = open_store(settings)
+    told = command.after_runs(store) if command.after_runs is not None else None
     hooks = Hooks(say=say, progress=None if command.json else inert_progress, media_doctor=command.media_doctor)
     try:
         if command.watch:
-            return _watch(store, manifest, settings, options, hooks, say)
+            return _watch(store, manifest, settings, options, hooks, say, told)
         report = _run_once(store, manifest, settings, options, hooks, say)
+        if told is not None:
+            told()
     finally:
         store.close()
     if command.json:
@@ -76,25 +83,32 @@ def manifest_to_import(given: Path | None, default: Path) -> Path | None:
 
 def _run_once(store, manifest: Path | None, settings, options: RunOptions, hooks: Hooks, say) -> RunReport:
     """One run with its lines: the import, then each post as it goes, then the summary. An error said once is not
-    said again (a database gone stops every account's queue, then the run, for one reason: one line)."""
+    said again (a database gone stops every account's queue, then the run, for one reason: one line). A round of
+    --watch (``hooks.said``) says what changed since the round before, and its summary or error only then."""
     said: set[str] = set()
+    rounds = hooks.said
 
     def once(text: str) -> None:
         if not (text.startswith("error: ") and text in said):
             said.add(text)
             say(text)
+
+    def closing(text: str) -> None:
+        if rounds is None or rounds.closing(text):
+            once(text)
     try:
         report = run_queue(store, settings, options, manifest=manifest, hooks=replace(hooks, say=once),
                            clock=store.clock)
     except (ConfigError, ManifestError, ResultsFileError, StoreError, MediaStoreError) as exc:
-        once(f"error: {exc}")
+        closing(f"error: {exc}")
         status = ExitStatus.TRY_LATER if getattr(exc, "transient", False) else ExitStatus.BAD_INPUT
         return RunReport(status=status, emulated=settings.tiktok.emulated, stopped=str(exc))
-    say(summary(report))
+    closing(summary(report))
     return report
 
 
-def _watch(store, manifest: Path | None, settings, options: RunOptions, hooks: Hooks, say) -> int:
+def _watch(store, manifest: Path | None, settings, options: RunOptions, hooks: Hooks, say,
+           told: Callable[[], None] | None = None) -> int:
     """--watch: run now, then whenever a post comes due, until Ctrl-C or SIGTERM (exit 0)."""
     import signal
     import threading
@@ -110,16 +124,39 @@ def _watch(store, manifest: Path | None, settings, options: RunOptions, hooks: H
         except OSError:
             return None
 
-    def after(report: RunReport, wake: float) -> None:
-        say(f"watching {store.where}: next look at {moment(wake)} (Ctrl-C stops)")
-
+    run_once, after = watch_rounds(store, manifest, settings, options, hooks, say)
+    if told is not None:
+        run_once = _then(run_once, told)
     try:
-        watch(lambda: _run_once(store, manifest, settings, options, hooks, say), clock=store.clock, sleep=stop.wait,
-              changed=changed, stopped=stop.is_set, after=after)
+        watch(run_once, clock=store.clock, sleep=stop.wait, changed=changed, stopped=stop.is_set, after=after)
     except KeyboardInterrupt:
         pass
     say("stopped watching")
     return ExitStatus.OK
+
+
+def watch_rounds(store, manifest: Path | None, settings, options: RunOptions, hooks: Hooks,
+                 say) -> tuple[Callable[[], RunReport], Callable[[RunReport, float], None]]:
+    """--watch's round and what it says after one (:func:`tiktok.posting.watch.watch`'s ``run_once`` and ``after``).
+    The rounds share one :class:`~tiktok.posting.runner.Said`: a round says what changed since the one before, and
+    "watching ... next look at" only after a round that said something, so an idle queue prints nothing each
+    minute (issue 24: every SKIPPED entry was printed again)."""
+    said = Said()
+    rounds = replace(hooks, said=said)
+
+    def after(report: RunReport, wake: float) -> None:
+        if said.news:
+            say(f"watching {store.where}: next look at {moment(wake)} (Ctrl-C stops)")
+    return (lambda: _run_once(store, manifest, settings, options, rounds, say)), after
+
+
+def _then(run_once: Callable[[], RunReport], told: Callable[[], None]) -> Callable[[], RunReport]:
+    """``run_once`` followed by ``told()`` (PostCommand.after_runs) each time."""
+    def round_told() -> RunReport:
+        report = run_once()
+        told()
+        return report
+    return round_told
 
 
 def report_json(report: RunReport) -> dict:

@@ -44,6 +44,7 @@ from tiktok.posting.limits import MAX_VIDEO_BYTES
 from tiktok.posting.media import (MAX_DURATION_S, MAX_FPS, MAX_SIDE_PX, MIN_DURATION_S, MIN_FPS, MIN_SIDE_PX,
                                   SUPPORTED_CODECS, SUPPORTED_CONTAINERS, MediaInfo, check_video)
 from tiktok.posting.schedule import check_future, form_post_at
+from tiktok.text import duration
 
 ACTIONS = ("now", "schedule", "inbox")  # the form's three buttons: post now, schedule, send to the inbox
 SOURCES = ("upload", "video_url", "photos")
@@ -58,16 +59,30 @@ _FORM_NAMES = {"user_id": "open_id", "photo_cover_index": "photo_cover", "post_a
                "photo_media": "photo_ids"}  # manifest -> form
 _INTERACTIONS = (("allow_comment", "comments", "comment_disabled"), ("allow_duet", "duets", "duet_disabled"),
                  ("allow_stitch", "stitches", "stitch_disabled"))
+# What the form calls each field (tiktok/templates/compose.html): people read these, never the field names.
+LABELS = {"open_id": "Account", "action": "Post now, Schedule or Send to inbox", "source": "Video or photos",
+          "media_id": "Video file", "video_url": "Video URL", "photo_ids": "Photo files",
+          "photo_urls": "Photo addresses", "photo_cover": "Cover photo", "title": "Title", "description": "Description",
+          "tags": "Hashtags", "privacy": "Who can see this post", "allow_comment": "Comment", "allow_duet": "Duet",
+          "allow_stitch": "Stitch", "is_aigc": "Label as AI-generated content",
+          "disclose": "Commercial content disclosure", "your_brand": "Your brand", "branded": "Branded content",
+          "post_at_local": "Schedule for", "entry": "The post", "store": "Adding the post"}
 
 
 class FieldError(NamedTuple):
-    """One broken rule: the form field it is about, and what to do."""
+    """One broken rule: the form field it is about (its name, which the page's script finds it by), and what to
+    do; ``str()`` names it by its label on the form."""
 
     field: str
     message: str
 
+    @property
+    def label(self) -> str:
+        """What the form calls the field: "Schedule for", not ``post_at_local``."""
+        return LABELS.get(self.field, self.field.replace("_", " ").capitalize())
+
     def __str__(self) -> str:
-        return f'{self.field}: {self.message}'
+        return f'{self.label}: {self.message}'
 
 
 def compose(form: Mapping[str, str], creator: CreatorInfo, media: MediaInfo | None, now: datetime, *,
@@ -197,8 +212,14 @@ def _unverified(entry: dict[str, Any], verified: tuple[str, ...], allow_loopback
 
 
 def media_problems(media: MediaInfo, max_duration_s: int | None) -> list[str]:
-    """What check_video finds, against the creator's longest allowed video, without the file's path."""
-    return check_video(replace(media, path=""), max_duration_s=max_duration_s or None)
+    """What check_video finds, without the file's path, and the creator's longest allowed video in the page's words
+    (check_video's own names creator_info's field, for the manifest's people)."""
+    problems = check_video(replace(media, path=""))
+    seconds = media.duration_s
+    if max_duration_s and seconds is not None and seconds > max_duration_s:
+        problems.append(f"the video is {seconds:.2f} s long, over the longest video this account may post: "
+                        f"{duration(max_duration_s)}")
+    return problems
 
 
 def media_summary(media: MediaInfo, max_duration_s: int | None) -> dict[str, Any]:
@@ -264,11 +285,12 @@ def _settings(form: Mapping[str, str], creator: CreatorInfo, photo: bool,
               errors: list[FieldError]) -> dict[str, Any]:
     """Privacy, interactions, disclosure and the AI label of a direct post."""
     privacy = _text(form, "privacy")
-    offered = ", ".join(f"{PRIVACY_LABELS.get(p, p)} ({p})" for p in creator.privacy_options) or "none"
+    offered = ", ".join(f"“{PRIVACY_LABELS.get(p, p)}”" for p in creator.privacy_options) or "none"
     if not privacy:
         errors.append(FieldError("privacy", f"choose who can see this post (there is no default); offered: {offered}"))
     elif privacy not in creator.privacy_options:
-        errors.append(FieldError("privacy", f"{privacy} is not offered to this account now; offered: {offered}"))
+        errors.append(FieldError("privacy", f"“{PRIVACY_LABELS.get(privacy, privacy)}” is not offered to this account "
+                                            f"now; offered: {offered}"))
     values = _interactions(form, creator, photo, errors)
     values.update(_disclosure(form, privacy, errors))
     if ticked(form, "is_aigc"):
@@ -286,8 +308,8 @@ def _interactions(form: Mapping[str, str], creator: CreatorInfo, photo: bool,
                 errors.append(FieldError(name, f"photo posts have no {what}: only comments can be allowed"))
             continue
         if allowed and getattr(creator, switch):
-            errors.append(FieldError(name, f"this account has turned {what} off in its TikTok settings "
-                                           f"(creator_info {switch}), so they cannot be allowed"))
+            errors.append(FieldError(name, f"this account has turned {what} off in its TikTok settings, so they "
+                                           "cannot be allowed"))
         values["disable_" + name.removeprefix("allow_")] = not allowed
     return values
 
@@ -304,7 +326,7 @@ def _disclosure(form: Mapping[str, str], privacy: str, errors: list[FieldError])
                                              'content" or both, or turn disclosure off'))
     if branded and privacy == "SELF_ONLY":
         errors.append(FieldError("branded", 'branded content cannot be private: choose who can see it other than '
-                                            '"Only me" (SELF_ONLY)'))
+                                            '"Only me"'))
     return {"brand_organic_toggle": your_brand, "brand_content_toggle": branded}
 
 

@@ -13,6 +13,7 @@ from tiktok.auth.tokens import TokenStore
 from tiktok.errors import AuthError, PostingRefused, RateLimited, RelinkNeeded, ScopeError, TikTokError
 from tiktok.exitcodes import FAILED, RELINK, TRY_LATER
 from tiktok.retry import GaveUp, RetryPolicy, Runtime, call_with_retry
+from tiktok.words import relink, said
 
 # Refusals that end when the 24-hour window moves on; everything else in PostingRefused needs a person.
 WAIT_CODES = {"spam_risk_too_many_posts", "reached_active_user_cap", "spam_risk_too_many_pending_share"}
@@ -47,16 +48,15 @@ def call_for_post(store: TokenStore, oauth: OAuthClient, runtime: Runtime, open_
 def entry_stop(exc: TikTokError, *, idempotent: bool) -> EntryStop:
     """The entry's outcome for an error the retry engine would not (or could no longer) retry."""
     if isinstance(exc, AuthError):
-        return EntryStop(RELINK, f"TikTok refuses the account's tokens ({exc})", exc)
+        return EntryStop(RELINK, str(said(exc)), exc)  # plain words first, TikTok's code and log_id after
     if isinstance(exc, RelinkNeeded):
-        return EntryStop(RELINK, f"log in again in the app: {exc.reason}", exc)
+        return EntryStop(RELINK, str(relink(exc.reason)), exc)
     if isinstance(exc, ScopeError):
-        return EntryStop(RELINK, f"the account did not grant a scope this needs ({exc}); relink it and tick "
-                                   "the permission", exc)
+        return EntryStop(RELINK, str(said(exc)), exc)
     if isinstance(exc, PostingRefused):
-        return EntryStop(TRY_LATER if exc.code in WAIT_CODES else FAILED, f"TikTok refused: {exc}", exc)
+        return EntryStop(TRY_LATER if exc.code in WAIT_CODES else FAILED, str(said(exc)), exc)
     if exc.transient and not idempotent:
         return EntryStop(FAILED, f"TikTok did not answer the post request clearly ({exc}); it may or may not "
                                  "have been created: check the profile, then re-run with --force to post it "
                                  "again", exc, may_exist=True)
-    return EntryStop(FAILED, str(exc), exc)
+    return EntryStop(FAILED, str(said(exc)), exc)

@@ -75,6 +75,7 @@ from tiktok.retry import Runtime
 from tiktok.text import count, duration
 from tiktok.store.base import Post, PostStore
 from tiktok.store.records import DELIVERED, PUBLIC, PostRecord, State
+from tiktok.words import plain
 
 log = logging.getLogger(__name__)
 UPLOAD_URL_TTL_S = 3600  # media transfer guide: the upload URL is valid for one hour
@@ -501,8 +502,7 @@ class Publisher:
                                 error=f"TikTok failed the post: {status.fail_reason}", log_id=status.log_id,
                                 outcome=TRY_LATER if retryable else OUTCOME_FAILED, upload_url=None)
             return self._outcome(job, record, TRY_LATER if retryable else OUTCOME_FAILED,
-                                 f"TikTok failed the post ({status.fail_reason})"
-                                 + ("; re-run to try again" if retryable else ""))
+                                 str(plain(status.fail_reason or "", log_id=status.log_id)))  # says to retry
         done = State.POSTED if status.status == "PUBLISH_COMPLETE" else State.IN_INBOX
         record = self._save(job, record, state=done, status=status.status, post_ids=status.post_ids,
                             upload_url=None, outcome=OUTCOME_DONE,

@@ -18,7 +18,7 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -83,6 +83,55 @@ class Hooks:
     # The posting command's media doctor (tiktok.media.doctor.copies, --fix-media): the file a video_path entry is
     # sent as (Publisher.media_doctor). None: the entry's own file, refused as it is when TikTok would refuse it.
     media_doctor: Callable[[Path], tuple[Path, str | None]] | None = None
+    # What the earlier rounds of a repeating run said (the app's tick, --watch): a round then says only what changed.
+    # None (a one-shot run): every post's line, every time.
+    said: Said | None = None
+
+
+class Said:
+    """What the earlier rounds of a repeating run said, so a round says what changed and not every unchanged post
+    again (issue 24: the app's tick logged every entry every 30 s, and --watch every minute).
+
+    A post settled without a call (done, failed for good, missed, an invalid entry) or looked at for its public link
+    is said when its row changed since the round before (``Post.change``: an edit, a retry, a new record) or its
+    outcome did (its word, state or TikTok's ids); a manifest's warning or error when the import before did not have
+    it; a round's closing line (its summary) when the round said anything else or the line differs from the last
+    one. An attempt at a post is always said: something happened. Lines are counted from several threads: the count
+    only has to tell none from some."""
+
+    def __init__(self) -> None:
+        self._before: dict[int, tuple] = {}  # post id -> what was said of it in the round before
+        self._now: dict[int, tuple] = {}  # ... and in this round (only posts still looked at are remembered)
+        self._notes: frozenset[str] = frozenset()  # the last import's warnings and errors
+        self._closing: str | None = None
+        self.lines = 0  # lines said in this round
+        self.news = False  # whether the last round ended with news (said anything)
+
+    def counting(self, say: Callable[[str], None]) -> Callable[[str], None]:
+        """``say`` that also counts the round's lines."""
+        def counted(text: str) -> None:
+            self.lines += 1
+            say(text)
+        return counted
+
+    def post(self, post: Post, outcome: Outcome) -> bool:
+        """Whether ``outcome`` of ``post`` is news (not what the round before said of it); remembered either way."""
+        seen = (post.change, outcome.status, outcome.state, outcome.publish_id, tuple(outcome.post_ids))
+        self._now[post.id] = seen
+        return self._before.get(post.id) != seen
+
+    def notes(self, lines: list[str]) -> list[str]:
+        """Of an import's warning and error ``lines``, those the import before did not have."""
+        fresh = [line for line in lines if line not in self._notes]
+        self._notes = frozenset(lines)
+        return fresh
+
+    def closing(self, line: str) -> bool:
+        """Whether the round's closing ``line`` is said (it said something, or the line is new); ends the round."""
+        self.news = self.lines > 0 or line != self._closing
+        self._closing, self.lines = line, 0
+        self._before, self._now = self._now, {}
+        return self.news
 
 
 @dataclass(frozen=True)
@@ -160,6 +209,9 @@ def run_queue(store: PostStore, settings: Settings, options: RunOptions = RunOpt
     ResultsFileError or StoreError when the run cannot start at all (nothing was attempted); anything about one
     post is that post's outcome."""
     hooks = hooks or Hooks()
+    said = hooks.said
+    if said is not None:
+        hooks = replace(hooks, say=said.counting(hooks.say))
     report = RunReport(emulated=settings.emulated)
     prefix = "[emulator] " if settings.emulated else ""
     if manifest is not None:
@@ -167,14 +219,18 @@ def run_queue(store: PostStore, settings: Settings, options: RunOptions = RunOpt
                                           tokens_key=settings.tokens_key, media=manifest_media(settings),
                                           verified=settings.media.verified_prefixes)
         report.problems, report.warnings = report.imported.problems, report.imported.warnings
-        for line in import_lines(report.imported, prefix):
+        notes = import_notes(report.imported)
+        for line in [*(notes if said is None else said.notes(notes)), *import_changes(report.imported, prefix)]:
             hooks.say(line)
     now = clock()
     posts = store.open_posts(now=now, retry_failed=options.retry_failed, user_id=options.user_id, scheduled=False)
     items = [work_for(post, settings) for post in posts]
     work, settled = plan_posts(items, now=now, options=options)
+    by_id = {post.id: post for post in posts}
     for post_id, outcome in sorted(settled.items()):
-        hooks.say(f"{prefix}post {post_id} for {outcome.user_id}: {outcome_label(outcome.status)}: {outcome.detail}")
+        if said is None or said.post(by_id[post_id], outcome):
+            hooks.say(f"{prefix}post {post_id} for {outcome.user_id}: {outcome_label(outcome.status)}: "
+                      f"{outcome.detail}")
     report.next_due_at = store.next_due(now)
     report.scheduled = store.scheduled_count(now)
     if work:
@@ -206,7 +262,7 @@ def _publish(work: list[Work], settled: dict[int, Outcome], settings: Settings, 
                          progress=hooks.progress, limiter=limiter, media=media, media_doctor=hooks.media_doctor,
                          public_url=public_url(settings), **extra)
 
-    done, fatal = post_accounts(work, make_publisher, options.jobs, hooks.say, settings.emulated)
+    done, fatal = post_accounts(work, make_publisher, options.jobs, hooks.say, settings.emulated, said=hooks.said)
     outcomes = {**settled, **done}
     order = sorted(outcomes)
     return [outcomes[post_id] for post_id in order] + [_fatal(f) for f in fatal]
@@ -231,7 +287,17 @@ def work_for(post: Post, settings: Settings) -> Work:
 def import_lines(imported: ManifestImport, prefix: str = "") -> list[str]:
     """What an import says: the file's errors and warnings, then what changed in the store (nothing when the file
     is as the last import read it)."""
-    lines = [f"warning: {w}" for w in imported.warnings] + [f"error: {p}" for p in imported.problems]
+    return import_notes(imported) + import_changes(imported, prefix)
+
+
+def import_notes(imported: ManifestImport) -> list[str]:
+    """The file's warnings and errors (every import of a file says them again; a repeating run, only once)."""
+    return [f"warning: {w}" for w in imported.warnings] + [f"error: {p}" for p in imported.problems]
+
+
+def import_changes(imported: ManifestImport, prefix: str = "") -> list[str]:
+    """What the import changed in the store."""
+    lines: list[str] = []
     result = imported.result
     if result.unchanged:
         return lines
@@ -259,9 +325,11 @@ def _upload_session():
 
 
 def post_accounts(items: list[Work], make_publisher: Callable[[], Publisher], jobs: int,
-                  say: Callable[[str], None], emulated: bool) -> tuple[dict[int, Outcome], list[str]]:
+                  say: Callable[[str], None], emulated: bool, *,
+                  said: Said | None = None) -> tuple[dict[int, Outcome], list[str]]:
     """Publish ``items``: one queue per account (its posts in order), ``jobs`` accounts at once, one Publisher per
-    worker thread. Returns the outcomes by post id and the outcome words of accounts that had to stop."""
+    worker thread. Returns the outcomes by post id and the outcome words of accounts that had to stop. With ``said``
+    (a repeating run), a look for a published post's public link is said only when its outcome is news."""
     by_account: dict[str, list[Work]] = {}
     for item in items:
         by_account.setdefault(item.post.user_id, []).append(item)
@@ -281,10 +349,13 @@ def post_accounts(items: list[Work], make_publisher: Callable[[], Publisher], jo
         if getattr(local, "publisher", None) is None:
             local.publisher = make_publisher()
         for item in queue:
+            looking = said is not None and item.post.record is not None and item.post.record.state in DELIVERED
             with lock:
                 position[0] += 1
-                say(f"{prefix}[{position[0]}/{len(items)}] {item.post.label} for {item.post.user_id}: "
-                    f"{describe(item.request)}")
+                heading = f"{prefix}[{position[0]}/{len(items)}] {item.post.label} for {item.post.user_id}: " \
+                          f"{describe(item.request)}"
+                if not looking:
+                    say(heading)
             try:
                 outcome = local.publisher.publish(item.post, item.request)
             except TikTokError as exc:  # the store or the account broke: stop this account's queue
@@ -295,6 +366,10 @@ def post_accounts(items: list[Work], make_publisher: Callable[[], Publisher], jo
                 return
             with lock:
                 done[item.post.id] = outcome
+            if looking and said is not None and not said.post(item.post, outcome):
+                continue  # the same answer as the round before: still under review
+            if looking:
+                line(heading)
             line(outcome_text(outcome, prefix, tagged=workers > 1))
 
     queues = list(by_account.values())

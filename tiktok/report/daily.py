@@ -14,6 +14,7 @@ from tiktok.report.csvfiles import AccountDay, ReportFileError
 from tiktok.report.fetch import AccountReading, DisplayReader
 from tiktok.report.snapshot import VIDEO_COLUMNS, AccountStats, video_rows
 from tiktok.auth.tokens import Account
+from tiktok.words import relink, said
 
 
 
@@ -52,19 +53,19 @@ def report_account(reader: DisplayReader, root: Path, day: date, account: Accoun
         where, now = ("the emulator", "TikTok") if account.emulated else ("TikTok", "the emulator")
         return outcome(SKIPPED, f"linked through {where}; not reported while talking to {now}")
     if account.relink_reason:
-        return outcome(RELINK, f"log in again in the app: {account.relink_reason}")
+        return outcome(RELINK, str(relink(account.relink_reason)))
     if "video.list" not in account.scopes:
         return outcome(RELINK, "the video.list scope was not granted; log in again in the app and allow it")
     try:
         reading = reader.read(account)
     except RelinkNeeded as exc:
-        return outcome(RELINK, f"log in again in the app: {exc.reason}")
+        return outcome(RELINK, str(relink(exc.reason)))
     except ScopeError as exc:
-        return outcome(RELINK, f"TikTok refused a scope ({exc}); log in again in the app and allow it")
+        return outcome(RELINK, str(said(exc)))
     except TikTokError as exc:
         if exc.transient:
             return outcome(TRY_LATER, f"{exc} persisted after retries; nothing written for it, try later")
-        return outcome(FAILED, f"could not read the account: {exc}")
+        return outcome(FAILED, f"could not read the account: {said(exc)}")
     if reading.username and not account.username:  # linked without the profile scope's name: name it now
         account = replace(account, username=reading.username)
     if backfill and (later := _reported_since(root, day, account.open_id, {reading.username, account.username})):

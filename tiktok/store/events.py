@@ -90,6 +90,19 @@ class NewEvent:
 
 
 @dataclass(frozen=True)
+class InFlight:
+    """A post in flight as the stuck check reads it (:meth:`EventQueries.in_flight_since`): its record without the
+    upload URL (so a store holding sealed URLs is read without TOKENS_KEY)."""
+
+    post_id: int
+    key: str
+    user_id: str
+    revision: int
+    updated_at: float
+    record: PostRecord | None
+
+
+@dataclass(frozen=True)
 class Delivery:
     """One event claimed for one channel: ``tries`` before this one."""
 
@@ -155,6 +168,19 @@ def _published_key(record: PostRecord, attempt: int) -> str:
 
 # states whose save may make an event (others are skipped without a query)
 _NOTABLE = frozenset({State.FAILED, State.POSTED, State.IN_INBOX, State.PENDING_INIT})
+
+
+def _unsealed_record(text: str | None) -> PostRecord | None:
+    """A stored record without its upload URL and publication token (sealed or not), or None when unreadable."""
+    if text is None:
+        return None
+    try:
+        data = json.loads(text)
+        for name in _PRIVATE:
+            data.pop(name, None)
+        return PostRecord.from_json(data)
+    except (ValueError, TypeError, AttributeError):
+        return None
 
 
 def _event(row) -> Event:
@@ -231,6 +257,16 @@ class EventQueries:
     def latest_event_id(self) -> int:
         with self._read() as conn:
             return conn.execute(select(func.max(E.c.id))).scalar() or 0
+
+    def in_flight_since(self, before: float, *, limit: int = 100) -> list[InFlight]:
+        """Posts in flight (the Posts page's In progress group) whose last change is older than ``before``, oldest
+        first, for the *stuck* check (:mod:`tiktok.alerts.notice`): one range of the ``(board, updated_at)`` index."""
+        query = (select(P.c.id, P.c.key, P.c.user_id, P.c.revision, P.c.updated_at, P.c.record)
+                 .where(P.c.board == "in_progress", P.c.updated_at < before).order_by(P.c.updated_at).limit(limit))
+        with self._read() as conn:
+            rows = conn.execute(query).all()
+        return [InFlight(row.id, row.key, row.user_id, row.revision, row.updated_at, _unsealed_record(row.record))
+                for row in rows]
 
     # -- deliveries ------------------------------------------------------------------------------------------------
 

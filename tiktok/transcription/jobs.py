@@ -22,6 +22,7 @@ from tiktok.transcription.options import TranscribeRequest, poll_interval_for, v
 from tiktok.transcription.store import TranscriptRecord, safe_name
 from tiktok.retry import DISPLAY_RETRY, Runtime
 from tiktok.transcription.videolist import list_videos
+from tiktok.words import Words, relink, said
 
 DEFAULT_BASE_URL = "https://api.assemblyai.com"  # the SDK's default (ecosystem notes section 1)
 STANDIN_POLL_INTERVAL_S = 0.05  # the loopback stand-in counts polls, not seconds: no reason to wait long
@@ -162,19 +163,19 @@ def account_jobs(open_id: str, request: TranscribeRequest, settings: Settings, s
         now = "the emulator" if settings.emulated else "TikTok"
         return [], Outcome(BAD_INPUT, account.label, f"linked through {where}; not used while talking to {now}")
     if account.relink_reason:
-        return [], Outcome(RELINK, account.label, f"log in again in the app: {account.relink_reason}")
+        return [], Outcome(RELINK, account.label, str(relink(account.relink_reason)))
     token_call = lambda fn: call_with_token(services.store, services.oauth, open_id, fn)
     try:
         videos = list_videos(services.api, token_call, limit=request.limit, since=request.since,
                              runtime=Runtime(sleep=sleep, policy=DISPLAY_RETRY))
     except RelinkNeeded as exc:
-        return [], Outcome(RELINK, account.label, f"log in again in the app: {exc.reason}")
+        return [], Outcome(RELINK, account.label, str(relink(exc.reason)))
     except ScopeError as exc:
-        return [], Outcome(RELINK, account.label, f"the account did not grant video.list ({exc}); log in again in "
-                                                  "the app and allow it")
+        scope = Words("the account did not grant video.list: link it again in the app and allow it", said(exc).details)
+        return [], Outcome(RELINK, account.label, str(scope))
     except TikTokError as exc:
         status = TRY_LATER if exc.transient else FAILED
-        return [], Outcome(status, account.label, f"could not list the videos: {exc}")
+        return [], Outcome(status, account.label, f"could not list the videos: {said(exc)}")
     return [Job(record=TranscriptRecord(
         video_id=v.id, open_id=open_id, username=account.username or v.username, title=v.title or v.description,
         created_time=v.create_time, source_url=v.share_url), url=v.share_url,

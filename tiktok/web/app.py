@@ -57,6 +57,11 @@ def create_app(test_config: Mapping[str, Any] | None = None, *, settings: Settin
     register_fixes(app)  # the composer's "Fix it": the media doctor on an upload
     from tiktok.web.published import register as register_published
     register_published(app, settings)  # /published/: media TikTok pulls (open: TikTok fetches it)
+    from tiktok.web import attention, events
+    attention.install(app)  # the count and banner on every page: accounts to relink, posts that need a look
+    events.register(app)  # /events/: what happened, newest first
+    from tiktok.web.status import register as register_status
+    register_status(app)  # /status/ and /metrics (Prometheus)
 
     @app.errorhandler(TokenFileError)
     def token_file_unusable(exc: TokenFileError):

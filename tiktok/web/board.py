@@ -56,6 +56,7 @@ PAGE_SIZE = 20  # cards per group and page
 MOVING = frozenset({"due", "uploading", "processing", "under_review"})
 NOT_STARTED = frozenset({"scheduled", "due", "missed"})
 NEWEST_FIRST = frozenset({"failed", "done"})  # groups shown newest first
+UPCOMING = frozenset({"scheduled", "due"})  # cards warned when their account must relink or their media is gone
 UPLOAD_PREFIX = re.compile(r"^[0-9a-f]{32}-(?=.)")  # an upload's random prefix (tiktok.posting.composition.media_name)
 
 
@@ -72,6 +73,11 @@ class Who:
     @property
     def handle(self) -> str:
         return f"@{self.username}" if self.username else self.open_id
+
+    @property
+    def name(self) -> str:
+        """How a sentence names the account: ``@username``, else its display name (never the open_id)."""
+        return f"@{self.username}" if self.username else (self.display_name or "the account")
 
 
 @dataclass(frozen=True)
@@ -121,6 +127,8 @@ class Card:
     updated_at: float = 0.0
     details: str = ""  # a failure's details: what TikTok said (its code, message, log_id); ``detail`` is plain words
     host: str = ""  # the machine whose run met the failure
+    relink: bool = False  # a post still to come whose account must be linked again before it can post
+    missing: tuple[str, ...] = ()  # a post still to come: its media files that are no longer there
 
     @property
     def group(self) -> str:
@@ -208,10 +216,23 @@ def order(card: Card) -> tuple[float, int]:
     return card.sort_key, (-card.id if card.group in NEWEST_FIRST else card.id)
 
 
+def must_relink(account: Account, now: float) -> bool:
+    """Whether the account must be linked again before anything posts as it: TikTok refused its refresh token, or
+    the refresh token ran out (then no refresh can help either)."""
+    return bool(account.relink_reason) or account.refresh_expires_at <= now
+
+
+def account_name(account: Account) -> str:
+    """How pages name an account: ``@username``, else its display name (never the open_id)."""
+    return f"@{account.username}" if account.username else (account.display_name or "an account without a name")
+
+
 def post_card(post: Post, entry: PostRequest | None, accounts: Mapping[str, Account], *, now: float,
               grace_s: float, emulated: bool, emulator_base: str, problem: str = "",
-              tz: tzinfo | None = None) -> Card:
-    """The card for one post (``entry``: its stored entry as a checked request; None when it is not valid)."""
+              tz: tzinfo | None = None, missing: tuple[str, ...] = ()) -> Card:
+    """The card for one post (``entry``: its stored entry as a checked request; None when it is not valid).
+    A post still to come is warned when its account must relink (:func:`must_relink`) or when ``missing`` names
+    media files that are gone (the caller looks at the disk)."""
     record = post.record
     post_emulated = emulated or bool(record and record.emulated)
     who = who_for(post.user_id, record, accounts)
@@ -229,13 +250,17 @@ def post_card(post: Post, entry: PostRequest | None, accounts: Mapping[str, Acco
     linkable = emulated or not post_emulated
     if record is not None and record.state == State.POSTED and record.post_ids and who.username and linkable:
         link = post_link(who.username, record.post_ids[0], emulated=post_emulated, emulator_base=emulator_base)
+    account = accounts.get(post.user_id)
+    upcoming = state in UPCOMING and record is None
     return Card(id=post.id, revision=post.revision, state=state, label=LABELS[state], detail=detail, who=who,
                 caption=caption_of(entry), media=post.media_name or shown_name(media_label(entry)),
                 media_file=first_file(post), kind=kind_of(entry),
                 schedule=schedule_of(post, now, tz), link=link, log_id=record.log_id if record else None,
                 actions=actions_for(state, post), emulated=post_emulated, progress=progress, origin=post.origin,
                 updated_at=post.updated_at, details=failure_of(record).details if failed else "",
-                host=(record.host or "") if failed else "")
+                host=(record.host or "") if failed else "",
+                relink=upcoming and account is not None and must_relink(account, now),
+                missing=missing if upcoming else ())
 
 
 def first_file(post: Post) -> str:

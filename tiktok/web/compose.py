@@ -44,18 +44,10 @@ from tiktok.posting.manifest import validate_manifest
 from tiktok.store.records import entry_key
 from tiktok.web import queue_runner
 from tiktok.web.views import check_csrf, page_error, services
+from tiktok.words import Words, said
 
 log = logging.getLogger(__name__)
 bp = Blueprint("compose", __name__, url_prefix="/posts")
-
-# What TikTok's creator_info refusals mean for a person (reference 3.1); TikTok's own code follows in the message.
-REFUSALS = {
-    "spam_risk_too_many_posts": "This account has reached TikTok's daily limit of posts made through apps. Try "
-                                "again tomorrow, or post from the TikTok app.",
-    "spam_risk_user_banned_from_posting": "TikTok does not allow this account to post at the moment.",
-    "reached_active_user_cap": "This app has reached TikTok's daily limit of accounts posting through it. Try again "
-                               "tomorrow.",
-}
 
 
 @dataclass(frozen=True)
@@ -88,7 +80,7 @@ def create():
     accounts = connected_accounts()
     open_id = request.form.get("open_id", "")
     if open_id not in {a.open_id for a in accounts}:
-        return page_error("Not added", f'open_id: no connected account has open_id "{open_id}"; nothing was '
+        return page_error("Not added", f'Account: no connected account has the id "{open_id}"; nothing was '
                                        "added.", 400)
     creator, refusal = creator_for(open_id)
     if creator is None:
@@ -254,18 +246,25 @@ def ask_creator(open_id: str, take_slot) -> tuple[CreatorInfo | None, Refusal | 
         return posting.creator_info(token)
     try:
         return call_with_token(svc.store, svc.oauth, open_id, limited), None
-    except PostingRefused as exc:
-        reason = REFUSALS.get(exc.code, "TikTok does not let this account post right now.")
-        return None, Refusal("refused", f"{reason} TikTok's answer: {exc}.", 403)
+    except PostingRefused as exc:  # creator_info's refusals (reference 3.1), in the words of tiktok.words
+        return None, Refusal("refused", written(said(exc)), 403)
     except ScopeError as exc:
-        return None, Refusal("relink", f"This account did not allow posting ({exc}): link it again and allow "
-                                       "posting to TikTok.", 403)
+        return None, Refusal("relink", written(Words("this account did not allow posting: link it again and allow "
+                                                     "posting to TikTok", said(exc).details)), 403)
     except (RelinkNeeded, AuthError, AccountNotFound) as exc:
-        return None, Refusal("relink", f"This account must be linked again before it can post ({exc}).", 403)
+        return None, Refusal("relink", "This account must be linked again before it can post. " + written(said(exc)),
+                             403)
     except TikTokError as exc:
         log.warning("creator_info for %s failed: %s", open_id, exc)
-        return None, Refusal("unavailable", f"TikTok did not answer the creator info request ({exc}); try again in "
-                                            "a minute.", 503)
+        why = said(exc)
+        return None, Refusal("unavailable", written(Words("TikTok did not answer the creator info request: try again "
+                                                          "in a minute", why.details or why.sentence)), 503)
+
+
+def written(words: Words) -> str:
+    """Words as the page writes them: a capital, a full stop, then TikTok's details (code, message, log_id)."""
+    text = words.sentence[:1].upper() + words.sentence[1:].rstrip(".") + "."
+    return f"{text} Details: {words.details}." if words.details else text
 
 
 def media_folder() -> Path:

@@ -190,6 +190,7 @@ def clean_media(app: Flask, settings: Settings, clock: Callable[[], float]) -> s
         log.warning("media cleanup: %s could not be deleted; the next cleanup tries again", problem)
     line = (f"media cleanup: removed {count(len(cleaned.removed), 'unused upload')} "
             f"({size(cleaned.freed_bytes)}) from {where}")
-    log.info("%s", line)
+    if cleaned.removed:  # quiet logs (issue 24): an hourly cleanup that removed nothing is not news
+        log.info("%s", line)
     return line
 

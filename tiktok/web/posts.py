@@ -16,12 +16,13 @@ used is a sentence naming it (503), never an error page with a traceback.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from flask import Blueprint, Flask, current_app, flash, g, jsonify, redirect, render_template, request, url_for
+from flask import Blueprint, Flask, current_app, flash, jsonify, redirect, render_template, request, url_for
 from markupsafe import Markup
 
 from tiktok.errors import ChangeRefused, ConfigError, StoreError, TokenFileError
@@ -29,8 +30,9 @@ from tiktok.posting.composition import parse_tags
 from tiktok.posting.importer import request_of
 from tiktok.posting.schedule import check_future, form_post_at
 from tiktok.store.base import BOARD_GROUPS, EDITABLE, ENDED, Post, PostStore
+from tiktok.store.records import State
 from tiktok.text import local_zone, utc_iso, zone_label
-from tiktok.web import queue_runner
+from tiktok.web import attention, queue_runner
 from tiktok.web.post_store import install as install_store
 from tiktok.web.post_store import post_store, time_html
 from tiktok.web.board import PAGE_SIZE, Board, Card, build_board, post_card
@@ -64,16 +66,30 @@ def card_for_post(post: Post) -> Card:
     settings = services().settings
     request_, problems = (request_of(post.entry, source=post.label, allow_loopback=settings.emulated)
                           if post.entry is not None else (None, []))
+    waiting = post.record is None and post.state == State.QUEUED
     return post_card(post, request_, accounts(), now=now(), grace_s=settings.post_grace_s,
                      emulated=settings.emulated, emulator_base=settings.api_base,
-                     problem="; ".join(p.message for p in problems))
+                     problem="; ".join(p.message for p in problems),
+                     missing=missing_media(post.entry, settings) if waiting else ())
+
+
+def missing_media(entry: Mapping[str, Any] | None, settings) -> tuple[str, ...]:
+    """The local media files a post not started names that are no longer there: its ``video_path``, and with the
+    folder media store (MEDIA_STORE=folder, the default) its ``video_media`` / ``photo_media`` objects in MEDIA_DIR.
+    One stat per file of a card on the page; an S3 store's objects are not asked for (a request per card)."""
+    if not entry:
+        return ()
+    paths = [entry.get("video_path")]
+    if settings.media.store == "folder":
+        folder = Path(settings.media.media_dir)
+        paths += [folder / key for key in (entry.get("video_media"), *(entry.get("photo_media") or ()))
+                  if isinstance(key, str) and key and "/" not in key and key not in (".", "..")]
+    return tuple(str(path) for path in paths if path and not os.path.isfile(path))
 
 
 def accounts():
-    """The connected accounts, read once per request (every card of a page names its account)."""
-    if "tiktok_accounts" not in g:
-        g.tiktok_accounts = services().store.load()
-    return g.tiktok_accounts
+    """The connected accounts, read once per request and shared with the banner (every card names its account)."""
+    return attention.accounts()
 
 
 def load_board(group: str | None = None, page: int = 1) -> Board:
@@ -82,7 +98,7 @@ def load_board(group: str | None = None, page: int = 1) -> Board:
     store = post_store()
     change = store.latest_change()
     missed_before = now() - settings.post_grace_s
-    totals = store.board_counts(missed_before=missed_before)
+    totals = dict(attention.board_counts())  # read once per request: the banner shows the same count
     names = (group,) if group else BOARD_GROUPS
     pages = {name: [card_for_post(post) for post in store.board_page(
         name, missed_before=missed_before, offset=(page - 1) * PAGE_SIZE, limit=PAGE_SIZE)] for name in names}
@@ -152,7 +168,10 @@ def post_store_where() -> str:
 def board_fragment():
     """What posts.js asks while it follows the page: with ``since``, only the cards changed since that change
     number (each with its group and HTML; ``removed`` for cancelled and withdrawn ones); without, the whole first
-    page of every group."""
+    page of every group. A success writes no access-log line: the page asks every 2 s while something moves."""
+    from tiktok.web.uploads import QUIET
+
+    request.environ[QUIET] = True  # quiet logs (issue 24): its refusals and failures are still logged
     since = request.args.get("since", type=int)
     try:
         store = post_store()

@@ -20,6 +20,18 @@ with the other settings when the app starts: :func:`tiktok.config.parse_tick`).
 A manifest (or an earlier version's results file beside it) that cannot be read is the manifest's problem, not the
 store's: the round then goes on with what the store holds without importing it (so nothing composed in the app waits
 for a file someone broke), and :attr:`QueueRunner.import_problem` says why for the Posts page.
+
+The log says what changed, not what stayed (issue 24: an idle queue logged every entry every 30 s): the rounds share
+one :class:`tiktok.posting.runner.Said`, so a post is logged when something happened to it, a manifest's problem
+when it first appears, and a round's closing line only when the round logged anything else or the line changed. An
+idle queue of any size logs nothing between its first round and its next change.
+
+Alerts (issue 24: NOTIFY_URLS, WEBHOOK_URLS): the app has one :class:`tiktok.alerts.deliver.Alerts`, built from the
+settings and the app's post store (:class:`AppAlerts`), told after every round of either kind, whether the round
+worked or broke, so what a round recorded (a failure, a publication, a public link) and what only a look can notice
+(an account to relink, a post stuck) goes out within a tick. The cron run, --watch and the workers tell their own;
+the store's delivery claims (:mod:`tiktok.store.events`) send each event once per channel whoever tells it. An alert
+that cannot go never breaks a round: it is a logged line and a later retry.
 """
 
 from __future__ import annotations
@@ -28,12 +40,15 @@ import logging
 import threading
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 from flask import Flask
 
 from tiktok.config import Settings
 from tiktok.errors import ResultsFileError
+
+if TYPE_CHECKING:
+    from tiktok.posting.runner import Said
 
 log = logging.getLogger(__name__)
 
@@ -88,19 +103,23 @@ class QueueRunner:
 
     def _one_round(self) -> None:
         try:
-            log.info("%s", self.run())
+            line = self.run()
+            if line is not None:  # None: the round has nothing new to say
+                log.info("%s", line)
         except Exception:  # a run that breaks must not kill the thread silently or stop later kicks
             log.exception("posting run failed")
         finally:
             self.rounds += 1
 
-    def start_tick(self, seconds: float) -> threading.Thread | None:
-        """Kick every ``seconds`` until :meth:`stop`; nothing when ``seconds`` is 0 or less."""
+    def start_tick(self, seconds: float, *, wait: Callable[[float], bool] | None = None) -> threading.Thread | None:
+        """Kick every ``seconds`` until :meth:`stop`; nothing when ``seconds`` is 0 or less. ``wait(seconds)`` is
+        the pause between kicks, True to end the tick (default: :meth:`stop`'s event; tests drive their own clock)."""
         if seconds <= 0:
             return None
+        pause = wait or self._stop.wait
 
         def tick() -> None:
-            while not self._stop.wait(seconds):
+            while not pause(seconds):
                 self.kick()
         thread = threading.Thread(target=tick, name="queue-tick", daemon=True)
         thread.start()
@@ -120,7 +139,18 @@ def install(app: Flask, settings: Settings, test_config: Mapping[str, Any] | Non
         from tiktok.web.creators import posting_limiter
         one_round = partial(_posting_round, limiter=posting_limiter(app))
 
-    def run() -> str:
+    from tiktok.posting.runner import Said
+    said = Said()  # what earlier rounds logged: a round logs what changed
+    alerts = AppAlerts(app, settings)
+    alerts.start()
+
+    def run() -> str | None:
+        try:
+            return posting_round()
+        finally:
+            alerts.tick()
+
+    def posting_round() -> str | None:
         from tiktok.posting.manifest import ManifestError
         from tiktok.web.media import clean_media
         from tiktok.web.post_store import store_of
@@ -130,14 +160,16 @@ def install(app: Flask, settings: Settings, test_config: Mapping[str, Any] | Non
         sweep_published(app, settings, clock)  # publications a killed run left, after a day; never raises
         manifest = Path(app.config["MANIFEST_PATH"])
         try:
-            line = one_round(store_of(app), settings, manifest if manifest.exists() else None, clock)
+            line = one_round(store_of(app), settings, manifest if manifest.exists() else None, clock, said=said)
         except (ManifestError, ResultsFileError) as exc:
-            runner.import_problem = f"{exc}. Nothing in it was imported; the posts already in the store are posted " \
-                                    "as usual."
-            log.warning("%s; going on with what the store holds without importing it", exc)
-            return one_round(store_of(app), settings, None, clock)
-        runner.import_problem = ""
-        return line
+            problem = f"{exc}. Nothing in it was imported; the posts already in the store are posted as usual."
+            if problem != runner.import_problem:  # said once, not every round while the file stays broken
+                log.warning("%s; going on with what the store holds without importing it", exc)
+            runner.import_problem = problem
+            line = one_round(store_of(app), settings, None, clock, said=said)
+        else:
+            runner.import_problem = ""
+        return line if said.closing(line) else None
 
     runner = QueueRunner(run)
     app.extensions[EXTENSION] = runner
@@ -149,26 +181,83 @@ def install(app: Flask, settings: Settings, test_config: Mapping[str, Any] | Non
     return runner
 
 
+class AppAlerts:
+    """The app's alerts: one :class:`~tiktok.alerts.deliver.Alerts` per process, built from the settings, the app's
+    post store and its token store, or nothing when no channel is set. Built at start-up in a thread of its own (so
+    the channels are known to the store before anything is recorded: a channel first seen starts at the newest event;
+    and a database that is down does not hold the app up), else at the next round; told by the runner after every
+    round (rounds never overlap). Never raises: a failure is a logged line, and building is tried again."""
+
+    def __init__(self, app: Flask, settings: Settings) -> None:
+        self.app = app
+        self.settings = settings
+        self.alerts = None
+        self._built = False
+        self._lock = threading.Lock()
+        self._said = ""  # the last reason building failed: said once, not every round
+
+    def start(self) -> threading.Thread | None:
+        """Build in the background now, when a channel is set."""
+        if not self.settings.alerts.enabled:
+            self._built = True
+            return None
+        thread = threading.Thread(target=self._get, name="alerts-start", daemon=True)
+        thread.start()
+        return thread
+
+    def _get(self):
+        with self._lock:
+            if not self._built:
+                try:
+                    from tiktok.alerts.deliver import Alerts
+                    from tiktok.web.post_store import store_of
+
+                    store = store_of(self.app)
+                    services = self.app.extensions["tiktok_services"]
+                    self.alerts = Alerts.from_settings(self.settings, store, services.store, clock=store.clock)
+                    self._built = True
+                except Exception as exc:  # noqa: BLE001 - alerts never stop the app or a round
+                    if str(exc) != self._said:
+                        log.warning("alerts could not start (tried again after each round): %s", exc)
+                    self._said = str(exc)
+            return self.alerts
+
+    def tick(self) -> None:
+        """Notice, plan, claim and send what is due; never raises."""
+        alerts = self._get()
+        if alerts is None:
+            return
+        try:
+            alerts.tick()
+        except Exception:  # tick() never raises by contract; a round must not break if it did
+            log.exception("alerts: the tick failed")
+
+
 def _posting_round(store, settings: Settings, manifest: Path | None, clock: Callable[[], float],
-                   limiter=None) -> str:
+                   limiter=None, said: Said | None = None) -> str:
     """One machine: import ``manifest``, then post what is due (the CLI's one code path), within ``limiter``."""
     from tiktok.posting.runner import Hooks, RunOptions, run_queue, summary
 
-    options, hooks = RunOptions(grace_s=settings.posting.post_grace_s), Hooks(say=log.info, limiter=limiter)
+    options = RunOptions(grace_s=settings.posting.post_grace_s)
+    hooks = Hooks(say=lambda text: log.info("%s", text), limiter=limiter, said=said)
     return "posting run: " + summary(run_queue(store, settings, options, manifest=manifest, clock=clock,
                                                 hooks=hooks))
 
 
-def _hand_over_round(store, settings: Settings, manifest: Path | None, clock: Callable[[], float]) -> str:
+def _hand_over_round(store, settings: Settings, manifest: Path | None, clock: Callable[[], float],
+                     said: Said | None = None) -> str:
     """DATABASE_URL: import ``manifest``, then hand the posts that came due to the workers; nothing is posted here."""
     from tiktok.posting.importer import import_manifest, manifest_media
-    from tiktok.posting.runner import import_lines
+    from tiktok.posting.runner import import_changes, import_notes
 
     if manifest is not None:
         imported = import_manifest(store, manifest, allow_loopback=settings.emulated, tokens_key=settings.tokens_key,
                                    media=manifest_media(settings), verified=settings.media.verified_prefixes)
-        for line in import_lines(imported):
-            log.info("%s", line)
+        notes = import_notes(imported)
+        say = (lambda text: log.info("%s", text))
+        say = say if said is None else said.counting(say)
+        for line in [*(notes if said is None else said.notes(notes)), *import_changes(imported)]:
+            say(line)
     keys = hand_over_due(store, settings, clock())
     return f"handed {len(keys)} due post(s) to the workers" if keys else "no post came due for the workers"
 

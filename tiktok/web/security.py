@@ -34,7 +34,8 @@ from tiktok.config import LOOPBACK_HOSTS, Settings
 from tiktok.errors import ConfigError
 
 SESSION_HOURS = 12
-PUBLIC_ENDPOINTS = {"static", "security.app_login", "published.published_file"}  # the last: TikTok pulls media
+# published_file: TikTok pulls media; status.metrics asks for the password itself (basic auth, for Prometheus)
+PUBLIC_ENDPOINTS = {"static", "security.app_login", "published.published_file", "status.metrics"}
 MIN_PASSWORD_CHARS = 12
 ADDRESS_FAILURES = 5  # wrong passwords one address may send per window; then it waits
 OVERALL_FAILURES = 50  # wrong passwords from all addresses per window; then only addresses with none may try

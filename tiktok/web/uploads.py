@@ -386,7 +386,7 @@ def put_slice(upload_id: str, index: str):
     landing = landed(request.environ)
     try:
         if landing is None:
-            write_at(upload.path, offset, slice_body(upload, number, length))
+            copy_slice(upload, number, offset, length)
         elif (landing.upload_id, landing.index, landing.length) != (upload.id, number, length) \
                 or not landing.complete:  # the server landed another slice: never, as its path is this one's
             raise UploadRefused(f"Slice {number} of {upload.name} did not arrive whole; send it again.", 400)
@@ -402,21 +402,34 @@ def put_slice(upload_id: str, index: str):
     return jsonify({"received": uploads().arrived(upload, number), "slices": upload.slices})
 
 
-def slice_body(upload: Upload, number: int, length: int) -> bytes:
-    """A slice's body sent to the app itself (chunked, or a server that does not write slices as they arrive)."""
+COPY_BYTES = 1 << 20  # a slice the server did not land is copied to its place this much at a time
+
+
+def copy_slice(upload: Upload, number: int, offset: int, length: int) -> None:
+    """Copy a slice's body sent to the app itself (chunked, or a server that does not write slices as they arrive)
+    to its place, a MiB at a time: memory stays flat whatever the slice size and however many arrive at once. A body
+    that ends early or runs long is refused; what it wrote is overwritten when the slice is sent again."""
     if request.content_length is not None and request.content_length != length:
         raise UploadRefused(f"Slice {number} of {upload.name} must be {length} bytes; this one has "
                             f"{request.content_length}.", 400)
+    # With the length announced and right, read the body straight from the server: werkzeug's guarding stream would
+    # copy it again. Chunked: through that stream, one byte past the length to see a body that runs long.
+    announced = request.content_length == length
+    source = request.environ["wsgi.input"] if announced else request.stream
+    limit = length if announced else length + 1  # never ask a kept-alive connection for a byte it will not send
+    arrived = 0
     try:
-        # With the length announced and right, read the body straight from the server (waitress holds it in memory
-        # already): werkzeug's guarding stream would copy it twice more. Chunked: through that stream.
-        data = (request.environ["wsgi.input"].read(length) if request.content_length == length
-                else request.stream.read(length + 1))
+        while arrived < limit:
+            piece = source.read(min(COPY_BYTES, limit - arrived))
+            if not piece:
+                break
+            if arrived + len(piece) <= length:
+                write_at(upload.path, offset + arrived, piece)
+            arrived += len(piece)
     except ClientDisconnected:
         raise UploadRefused(f"Slice {number} was cut off; send it again.", 400) from None
-    if len(data) != length:
-        raise UploadRefused(f"Slice {number} of {upload.name} must be {length} bytes; {len(data)} arrived.", 400)
-    return data
+    if arrived != length:
+        raise UploadRefused(f"Slice {number} of {upload.name} must be {length} bytes; {arrived} arrived.", 400)
 
 
 @bp.get("/<upload_id>")

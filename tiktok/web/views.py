@@ -19,6 +19,7 @@ from tiktok.exitcodes import exit_status
 from tiktok.services import Services
 from tiktok.auth.tokens import Account
 from tiktok.text import moment
+from tiktok.words import relink as relink_words
 from tiktok.web.flows import LoginFlows, StateError, TooManyLogins
 
 log = logging.getLogger(__name__)
@@ -66,15 +67,16 @@ def index():
 
 def account_row(account: Account, now: float) -> dict:
     """What the accounts table shows for one account, including the relink warning."""
-    warning = ""
-    if account.relink_reason:
-        warning = f"Relink needed: {account.relink_reason}."
+    warning, details = "", ""
+    if account.relink_reason:  # in plain words, also as earlier versions stored it; TikTok's code in the details
+        words = relink_words(account.relink_reason)
+        warning, details = f"Relink needed: {words.sentence}.", words.details
     elif account.refresh_expires_at <= now:
         warning = "Relink needed: the refresh token has expired."
     elif account.refresh_expires_within(RELINK_WARNING_S, now):
         warning = (f"Relink needed soon: the refresh token expires in "
                    f"{time_left(account.refresh_expires_at - now)}.")
-    return {"account": account, "warning": warning,
+    return {"account": account, "warning": warning, "details": details,
             "access_left": time_left(account.expires_at - now),
             "refresh_left": time_left(account.refresh_expires_at - now)}
 
