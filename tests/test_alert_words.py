@@ -13,7 +13,10 @@ import pytest
 from tiktok.alerts import webhooks
 from tiktok.alerts.deliver import GIVE_UP_AFTER_S, retry_delay
 from tiktok.alerts.messages import EMULATED, describe, names_of
-from tiktok.alerts.notice import SilentWorker, account_events, stuck_event, worker_event
+from tiktok.alerts.notice import (
+    SilentWorker, account_events, cap_event, cap_threshold, digest_date, digest_event, missed_event, stuck_event,
+    worker_event,
+)
 from tiktok.auth.tokens import Account
 from tiktok.config import ALERT_KINDS, load_settings
 from tiktok.errors import ConfigError
@@ -61,6 +64,14 @@ EVERY_KIND = {
     ev.REFRESH_EXPIRING: account_event(ev.REFRESH_EXPIRING, days=7, expires_at=NOW + 6.5 * DAY),
     ev.WORKER_SILENT: Event(9, "worker-silent:3:1", ev.WORKER_SILENT, NOW, None, None,
                             {"worker_id": 3, "name": "cron-box:4242", "last_heartbeat": NOW - 600, "silent_s": 600.0}),
+    ev.POST_MISSED: Event(10, "post-missed:x:r1", ev.POST_MISSED, NOW, ADA, 17,
+                          {"post_id": 17, "due_at": NOW - 7200, "grace_s": 3600.0, "username": "ada.creates"}),
+    ev.DAILY_CAP_NEAR: account_event(ev.DAILY_CAP_NEAR, count=13, cap=15, threshold=13, first_at=NOW - 20 * 3600,
+                                     last_at=NOW - 60, username="ada.creates"),
+    ev.DAILY_DIGEST: Event(11, "daily-digest:2027-01-15", ev.DAILY_DIGEST, NOW, None, None,
+                           {"date": "2027-01-15", "since": NOW - DAY, "until": NOW, "complete": True, "failed": 1,
+                            "counts": {"post_published": 4, "post_failed": 1, "account_relink": 1},
+                            "relink": [{"open_id": ADA, "username": "", "display_name": ""}]}),
 }
 
 
@@ -229,12 +240,72 @@ def test_a_stuck_post_is_one_event_per_attempt_and_a_silent_worker_one_per_heart
     assert worker_event(SilentWorker(3, "cron-box:4242", NOW - 60, 600.0)).key != worker.key
 
 
+@pytest.mark.parametrize("cap, published, told", [(15, 12, False), (15, 13, True), (15, 20, True), (0, 40, False),
+                                                  (3, 1, True), (100, 97, False), (100, 98, True)])
+def test_the_daily_cap_is_told_at_two_below_the_cap_keyed_by_the_windows_first_day(cap, published, told):
+    times = [NOW - 23 * 3600 + n * 60 for n in range(published)]  # 2027-01-14 09:00 UTC onwards
+    events = [Event(n, f"p{n}", ev.POST_PUBLISHED, at, ADA) for n, at in enumerate(times)]
+    new = cap_event(account(), events, cap=cap)
+    assert (new is not None) == told
+    if new is not None:
+        assert new.kind == ev.DAILY_CAP_NEAR and new.key == f"daily-cap-near:{ADA}:2027-01-14"
+        assert new.data["count"] == published and new.data["threshold"] == cap_threshold(cap) == max(1, cap - 2)
+        assert "act.x" not in json.dumps(new.data) and "rft.x" not in json.dumps(new.data)
+
+
+def test_a_missed_post_is_keyed_by_its_entrys_revision():
+    from tiktok.store.events import Missed
+
+    first = missed_event(Missed(17, "k" * 64, ADA, 1, NOW - 7200), grace_s=3600, account=account())
+    assert first.kind == ev.POST_MISSED and first.key == f"post-missed:{'k' * 64}:r1" and first.post_id == 17
+    assert first.data == {"post_id": 17, "due_at": NOW - 7200, "grace_s": 3600, "username": "ada.creates",
+                          "display_name": "", "emulated": False}
+    assert missed_event(Missed(17, "k" * 64, ADA, 2, NOW + 60), grace_s=3600).key.endswith(":r2")
+
+
+@pytest.mark.parametrize("zone, utc_time, date", [
+    ("UTC", "2027-01-15T08:59:59", None), ("UTC", "2027-01-15T09:00:00", "2027-01-15"),
+    ("UTC", "2027-01-15T23:59:00", "2027-01-15"),
+    ("Europe/Berlin", "2027-01-15T07:59:00", None),  # 08:59 there
+    ("Europe/Berlin", "2027-01-15T08:00:00", "2027-01-15"), ("Europe/Berlin", "2027-01-15T23:30:00", None),  # 00:30 on the 16th
+    ("America/New_York", "2027-01-16T03:00:00", "2027-01-15"),  # 22:00 on the 15th there
+    ("Europe/Berlin", "2027-03-28T07:00:00", "2027-03-28"),  # the day the clocks jump forward: 09:00 CEST
+])
+def test_the_digest_is_due_from_its_local_time_of_day_in_tz(zone, utc_time, date):
+    from datetime import datetime, time, timezone
+    from zoneinfo import ZoneInfo
+
+    now = datetime.fromisoformat(utc_time).replace(tzinfo=timezone.utc).timestamp()
+    assert digest_date(now, ZoneInfo(zone), time(9, 0)) == date
+
+
+def test_the_digest_counts_what_happened_and_names_what_needs_a_person():
+    from tiktok.store.events import KindCounts
+
+    accounts = {ADA: account(), "bo": account(open_id="bo", username="bo_tests", relink_reason="invalid_grant")}
+    new = digest_event("2027-01-15", NOW, KindCounts({ev.POST_PUBLISHED: 4, ev.POST_FAILED: 1}), accounts, failed=3)
+    assert new.kind == ev.DAILY_DIGEST and new.key == "daily-digest:2027-01-15" and new.user_id is None
+    assert new.data["relink"] == [{"open_id": "bo", "username": "bo_tests", "display_name": "", "emulated": False}]
+    message = describe(Event(1, new.key, new.kind, NOW, None, None, new.data))
+    assert message.title == "Last 24 hours: 4 published, 1 failed, 1 account to relink"
+    assert "@bo_tests must be linked again" in message.body and "3 posts are in the Failed group" in message.body
+    partial = describe(Event(2, "d", ev.DAILY_DIGEST, NOW, None, None,
+                             {**new.data, "complete": False, "relink": [], "failed": 0, "emulated": True}))
+    assert partial.title == "Emulated: last 24 hours: at least 4 published, 1 failed, 0 accounts to relink"
+    assert "(at least: more happened than the digest reads)" in partial.body and partial.emulated
+    assert partial.body.endswith(f"Nothing needs a person now. {EMULATED}")
+
+
 # -- the settings ------------------------------------------------------------------------------------------------------
 
 def test_the_shipped_defaults_send_nothing_and_tell_every_kind():
     alerts = load_settings({}).alerts
     assert not alerts.enabled and alerts.notify_urls == () and alerts.webhook_urls == ()
-    assert alerts.notify_events == ev.KINDS and alerts.stuck_after_s == 3600 and alerts.worker_silent_after_s == 300
+    assert alerts.stuck_after_s == 3600 and alerts.worker_silent_after_s == 300
+    # every kind but the digest, which is made only with NOTIFY_DIGEST (off by default), and then told by default
+    assert alerts.notify_events == tuple(kind for kind in ev.KINDS if kind != ev.DAILY_DIGEST)
+    assert alerts.digest_at is None and alerts.daily_cap == 15
+    assert load_settings({"NOTIFY_DIGEST": "08:00"}).alerts.notify_events == ev.KINDS
 
 
 def test_channel_urls_are_split_by_apprise_and_kept_out_of_every_repr():
@@ -265,7 +336,22 @@ BAD = [
     ({"NOTIFY_EVENTS": "post_failed, everything"}, "NOTIFY_EVENTS names 'everything', not a kind of event"),
     ({"ALERT_STUCK_AFTER": "10s"}, "ALERT_STUCK_AFTER='10s' is not a duration from 1m to 30d"),
     ({"ALERT_WORKER_SILENT_AFTER": "forever"}, "ALERT_WORKER_SILENT_AFTER='forever' is not a duration"),
+    ({"NOTIFY_DIGEST": "24:00"}, "NOTIFY_DIGEST='24:00' is not a time of day: use HH:MM on a 24-hour clock"),
+    ({"NOTIFY_DIGEST": "8am"}, "NOTIFY_DIGEST='8am' is not a time of day"),
+    ({"NOTIFY_EVENTS": "post_failed,daily_digest"}, "NOTIFY_EVENTS names daily_digest but NOTIFY_DIGEST is empty"),
+    ({"ALERT_DAILY_CAP": "2"}, "ALERT_DAILY_CAP='2' is not a number of posts from 3 to 100, or 0"),
+    ({"ALERT_DAILY_CAP": "lots"}, "ALERT_DAILY_CAP='lots' is not a number of posts"),
 ]
+
+
+def test_the_digest_time_and_the_cap_read_as_given():
+    from datetime import time
+
+    alerts = load_settings({"NOTIFY_DIGEST": "7:05", "ALERT_DAILY_CAP": "20",
+                            "NOTIFY_EVENTS": "daily_digest post_missed"}).alerts
+    assert (alerts.digest_at, alerts.daily_cap) == (time(7, 5), 20)
+    assert alerts.notify_events == (ev.POST_MISSED, ev.DAILY_DIGEST)
+    assert load_settings({"ALERT_DAILY_CAP": "0"}).alerts.daily_cap == 0
 
 
 @pytest.mark.parametrize("env, said", BAD, ids=[said.split(" ")[0].strip(":") + str(n) for n, (_, said)

@@ -14,8 +14,8 @@ starts, into one :class:`Settings` whose sections each module takes what it need
     settings.transcription  ASSEMBLYAI_API_KEY, ASSEMBLYAI_BASE_URL, ASSEMBLYAI_POLLING_INTERVAL, TRANSCRIPTS_DIR
     settings.worker         WORKER_DISPATCH_CRON, WORKER_REFRESH_CRON, WORKER_REFRESH_WITHIN, WORKER_REPORT_CRON,
                             WORKER_ALERTS_CRON, WORKER_STALLED_S, WORKER_HEARTBEAT_S
-    settings.alerts         NOTIFY_URLS, NOTIFY_EVENTS, WEBHOOK_URLS, WEBHOOK_SECRET, ALERT_STUCK_AFTER,
-                            ALERT_WORKER_SILENT_AFTER
+    settings.alerts         NOTIFY_URLS, NOTIFY_EVENTS, NOTIFY_DIGEST, WEBHOOK_URLS, WEBHOOK_SECRET,
+                            ALERT_STUCK_AFTER, ALERT_WORKER_SILENT_AFTER, ALERT_DAILY_CAP
 
 With no ``TIKTOK_CLIENT_KEY`` everything talks to the local TikTok emulator instead of TikTok, and says so.
 
@@ -34,6 +34,7 @@ import re
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import time as time_of_day
 from pathlib import Path
 from typing import Callable, Iterator, Literal, Mapping
 from urllib.parse import urlsplit
@@ -94,7 +95,13 @@ REFRESH_WITHIN_MAX_S = 365 * 86400.0  # refresh tokens live a year at most (refe
 # Alerts (tiktok.alerts). The kinds of events the store records: tiktok.store.events.KINDS, which this plumbing
 # module may not import (tests/test_alert_words.py holds the two equal).
 ALERT_KINDS = ("post_failed", "post_needs_person", "post_published", "post_in_inbox", "public_link", "post_stuck",
-               "account_relink", "refresh_expiring", "worker_silent")
+               "account_relink", "refresh_expiring", "worker_silent", "post_missed", "daily_cap_near", "daily_digest")
+DIGEST_KIND = "daily_digest"  # recorded only with NOTIFY_DIGEST; NOTIFY_EVENTS's default includes it only then
+DEFAULT_NOTIFY_EVENTS = tuple(kind for kind in ALERT_KINDS if kind != DIGEST_KIND)
+# TikTok's cap of direct posts per creator in 24 h, across all apps (reference section 7: "~15 per 24 h, varies by
+# creator"); the daily_cap_near event comes at 2 below it (tiktok.alerts.notice.CAP_MARGIN). 0: no such event.
+DEFAULT_ALERT_DAILY_CAP = 15
+ALERT_DAILY_CAP_RANGE = (3, 100)
 DEFAULT_ALERT_STUCK_AFTER_S = 3600.0  # a post in flight with no change for longer than this is stuck
 DEFAULT_ALERT_WORKER_SILENT_S = 300.0  # a worker whose last heartbeat is older than this is silent (DATABASE_URL)
 ALERT_AFTER_RANGE_S = (60.0, 30 * 86400.0)  # ALERT_STUCK_AFTER and ALERT_WORKER_SILENT_AFTER: a minute to 30 days
@@ -302,8 +309,11 @@ class AlertSettings:
 
     #: NOTIFY_URLS: apprise URLs (email, Slack, Discord, Telegram, ntfy, ...), one channel each.
     notify_urls: tuple[str, ...] = field(default=(), repr=False)
-    #: NOTIFY_EVENTS: the kinds of events NOTIFY_URLS channels are told (default: every kind); webhooks get all.
-    notify_events: tuple[str, ...] = ALERT_KINDS
+    #: NOTIFY_EVENTS: the kinds of events NOTIFY_URLS channels are told (default: every kind, daily_digest only
+    #: with NOTIFY_DIGEST); webhooks get all.
+    notify_events: tuple[str, ...] = DEFAULT_NOTIFY_EVENTS
+    #: NOTIFY_DIGEST: the local time of day (in TZ) of the daily digest; None (the default): no digest.
+    digest_at: time_of_day | None = None
     #: WEBHOOK_URLS: http(s) addresses that each get every event as JSON, signed with WEBHOOK_SECRET.
     webhook_urls: tuple[str, ...] = field(default=(), repr=False)
     #: WEBHOOK_SECRET: the HMAC-SHA256 key of the webhooks' signature; required with WEBHOOK_URLS.
@@ -312,6 +322,8 @@ class AlertSettings:
     stuck_after_s: float = DEFAULT_ALERT_STUCK_AFTER_S
     #: ALERT_WORKER_SILENT_AFTER: with DATABASE_URL, a worker whose last heartbeat is older than this is silent.
     worker_silent_after_s: float = DEFAULT_ALERT_WORKER_SILENT_S
+    #: ALERT_DAILY_CAP: TikTok's daily cap of direct posts for these accounts; told at 2 below it (0: never).
+    daily_cap: int = DEFAULT_ALERT_DAILY_CAP
 
     @property
     def enabled(self) -> bool:
@@ -550,12 +562,15 @@ def _alerts(get: Get) -> AlertSettings:
     if secret is not None and len(secret) < MIN_WEBHOOK_SECRET:
         raise ConfigError(f"WEBHOOK_SECRET is too short ({len(secret)} characters): use at least "
                           f"{MIN_WEBHOOK_SECRET} random characters; {make}")
+    digest_at = _digest_at(get("NOTIFY_DIGEST"))
     return AlertSettings(
-        notify_urls=_notify_urls(get("NOTIFY_URLS")), notify_events=_notify_events(get("NOTIFY_EVENTS")),
+        notify_urls=_notify_urls(get("NOTIFY_URLS")),
+        notify_events=_notify_events(get("NOTIFY_EVENTS"), digest=digest_at is not None), digest_at=digest_at,
         webhook_urls=webhook_urls, webhook_secret=secret,
         stuck_after_s=_alert_after(get("ALERT_STUCK_AFTER"), "ALERT_STUCK_AFTER", DEFAULT_ALERT_STUCK_AFTER_S),
         worker_silent_after_s=_alert_after(get("ALERT_WORKER_SILENT_AFTER"), "ALERT_WORKER_SILENT_AFTER",
-                                           DEFAULT_ALERT_WORKER_SILENT_S))
+                                           DEFAULT_ALERT_WORKER_SILENT_S),
+        daily_cap=_daily_cap(get("ALERT_DAILY_CAP")))
 
 
 def _notify_urls(raw: str) -> tuple[str, ...]:
@@ -597,16 +612,45 @@ def _webhook_urls(raw: str) -> tuple[str, ...]:
     return tuple(dict.fromkeys(url.strip(" ,") for url in urls))
 
 
-def _notify_events(raw: str) -> tuple[str, ...]:
-    """NOTIFY_EVENTS: kinds of events separated by spaces or commas, or ``all`` (the default)."""
+def _notify_events(raw: str, *, digest: bool) -> tuple[str, ...]:
+    """NOTIFY_EVENTS: kinds of events separated by spaces or commas, or ``all`` (the default: every kind, the daily
+    digest only when NOTIFY_DIGEST sets its time). Naming daily_digest without NOTIFY_DIGEST is refused: no digest
+    would ever come."""
     names = [name.lower() for name in re.split(r"[\s,]+", raw) if name]
     if not names or names == ["all"]:
-        return ALERT_KINDS
+        return ALERT_KINDS if digest else DEFAULT_NOTIFY_EVENTS
     unknown = [name for name in names if name not in ALERT_KINDS]
     if unknown:
         raise ConfigError(f"NOTIFY_EVENTS names {', '.join(repr(n[:40]) for n in unknown[:3])}, not a kind of "
                           f"event: use all (the default) or some of {', '.join(ALERT_KINDS)}, separated by commas")
+    if DIGEST_KIND in names and not digest:
+        raise ConfigError(f"NOTIFY_EVENTS names {DIGEST_KIND} but NOTIFY_DIGEST is empty, so no digest is made: set "
+                          "NOTIFY_DIGEST to the time of day it should come, such as 08:00, or leave it out of "
+                          "NOTIFY_EVENTS")
     return tuple(kind for kind in ALERT_KINDS if kind in names)
+
+
+def _digest_at(raw: str) -> time_of_day | None:
+    """NOTIFY_DIGEST: ``HH:MM`` on a 24-hour clock, in TZ (empty: no digest)."""
+    if not raw:
+        return None
+    match = re.fullmatch(r"([01]?\d|2[0-3]):([0-5]\d)", raw)
+    if match is None:
+        raise ConfigError(f"NOTIFY_DIGEST={raw[:40]!r} is not a time of day: use HH:MM on a 24-hour clock, such as "
+                          "08:00 or 18:30 (read in TZ, else the machine's zone), or leave it empty for no digest")
+    return time_of_day(int(match.group(1)), int(match.group(2)))
+
+
+def _daily_cap(raw: str) -> int:
+    """ALERT_DAILY_CAP: a whole number of posts (TikTok's cap for these creators), or 0 for no such alert."""
+    if not raw:
+        return DEFAULT_ALERT_DAILY_CAP
+    low, high = ALERT_DAILY_CAP_RANGE
+    if raw.isdigit() and (int(raw) == 0 or low <= int(raw) <= high):
+        return int(raw)
+    raise ConfigError(f"ALERT_DAILY_CAP={raw[:40]!r} is not a number of posts from {low} to {high}, or 0 for no "
+                      f"such alert: TikTok lets a creator make about {DEFAULT_ALERT_DAILY_CAP} direct posts a day "
+                      f"(the default); the alert comes 2 posts before it")
 
 
 def _alert_after(raw: str, name: str, default: float) -> float:

@@ -107,9 +107,7 @@ class Alerts:
             session = http_session()
             channels += [WebhookChannel(url, secret=alerts.webhook_secret, position=n, session=session, clock=clock)
                          for n, url in enumerate(alerts.webhook_urls, 1)]
-        notice = Notice(store, tokens, clock=clock, stuck_after_s=alerts.stuck_after_s,
-                        database_url=settings.store.database_url,
-                        worker_silent_after_s=alerts.worker_silent_after_s)
+        notice = Notice.from_settings(settings, store, tokens, clock=clock)
         return cls(store, channels, notice=notice, names=lambda: names_of(tokens.load()), clock=clock)
 
     def __repr__(self) -> str:

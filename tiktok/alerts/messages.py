@@ -15,8 +15,10 @@ Email, chat, webhooks and the app's events page all show these words. Pure: an e
 The facts each kind carries (``event.data``): a post's events (:func:`tiktok.store.events.post_events`) the record
 and ``post_id``; the others those :mod:`tiktok.alerts.notice` records: ``reason`` (a relink), ``days`` and
 ``expires_at`` (a refresh token running out), ``since`` and ``stuck_after_s`` (a stuck post, with its record),
-``worker_id``, ``name``, ``last_heartbeat`` and ``silent_s`` (a silent worker); accounts' ``username``,
-``display_name`` and ``emulated`` when known.
+``worker_id``, ``name``, ``last_heartbeat`` and ``silent_s`` (a silent worker), ``post_id``, ``due_at`` and
+``grace_s`` (a missed post), ``count``, ``cap`` and ``first_at`` (the daily cap nearly reached), ``counts`` by kind,
+``complete``, ``relink`` and ``failed`` (the daily digest); accounts' ``username``, ``display_name`` and ``emulated``
+when known.
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ from tiktok.posting.failures import failure_of
 from tiktok.store import events as ev
 from tiktok.store.events import Event
 from tiktok.store.records import PUBLIC, PostRecord, State
-from tiktok.text import duration, moment
+from tiktok.text import count, duration, moment
 from tiktok.words import relink
 
 TIKTOK_WEB = "https://www.tiktok.com"
@@ -287,6 +289,99 @@ def _worker_silent(event: Event, names: _Names, tz: tzinfo | None) -> Message:
     return Message(title, body, details, kind=event.kind)
 
 
+def _post_missed(event: Event, names: _Names, tz: tzinfo | None) -> Message:
+    data = event.data
+    _, label = _post_facts(event)
+    who = names.who(event.user_id, data.get("username"), data.get("display_name"))
+    due_at, grace = data.get("due_at"), data.get("grace_s")
+    due = f" at {moment(due_at, tz)}" if isinstance(due_at, (int, float)) else ""
+    within = f" within {duration(grace)} of its time" if isinstance(grace, (int, float)) else " in time"
+    title = _cap(f"{label} for {who} missed its time")
+    body = (f"{_cap(label)} for {who} was due{due}, and no run started it{within}, so it was not posted: a post that "
+            "late is rarely wanted, and none is sent late by itself. To post it now or later, give it a new time "
+            "on the Posts page (Reschedule), or cancel it there; a run with --force also posts it now. Posts go "
+            "out on time only while the app, cron or a worker is running: check that one is.")
+    emulated = bool(data.get("emulated"))
+    title, body = _emulated(title, body, emulated)
+    return Message(title, body, kind=event.kind, emulated=emulated)
+
+
+def _daily_cap_near(event: Event, names: _Names, tz: tzinfo | None) -> Message:
+    data = event.data
+    who = names.who(event.user_id, data.get("username"), data.get("display_name"))
+    posts = count(int(data.get("count") or 0), "post")
+    cap = data.get("cap", "15")
+    first = data.get("first_at")
+    title = _cap(f"{who} has nearly reached TikTok's daily post cap")
+    body = (f"{who} has published {posts} through this tool in the last 24 hours; TikTok allows about {cap} a day "
+             "across all apps, so the next ones may be refused until tomorrow.")
+    if isinstance(first, (int, float)):
+        body += (f" The first of them leaves the 24 hours at {moment(first + 86400, tz)}: give the posts still "
+                 f"scheduled for {who} before then a later time on the Posts page.")
+    emulated = bool(data.get("emulated"))
+    title, body = _emulated(title, body, emulated)
+    return Message(title, body, kind=event.kind, emulated=emulated)
+
+
+# the daily digest's words for each kind counted: (a count of what, the verb), in the order told
+_DIGEST_WORDS: tuple[tuple[str, str, str], ...] = (
+    (ev.POST_PUBLISHED, "post", "published"),
+    (ev.PUBLIC_LINK, "public link", "arrived after moderation"),
+    (ev.POST_IN_INBOX, "draft", "sent to the TikTok inbox"),
+    (ev.POST_FAILED, "post", "failed"),
+    (ev.POST_NEEDS_PERSON, "post", "may already be on TikTok (a person must look)"),
+    (ev.POST_MISSED, "post", "missed its time"),
+    (ev.POST_STUCK, "post", "stuck in progress"),
+    (ev.ACCOUNT_RELINK, "account", "had to be linked again"),
+    (ev.REFRESH_EXPIRING, "sign-in", "about to run out"),
+    (ev.DAILY_CAP_NEAR, "account", "near TikTok's daily post cap"),
+    (ev.WORKER_SILENT, "worker", "gone silent"),
+)
+
+
+def _daily_digest(event: Event, names: _Names, tz: tzinfo | None) -> Message:
+    data = event.data
+    counts = {kind: n for kind, n in (data.get("counts") or {}).items() if isinstance(n, int) and n > 0}
+    least = "" if data.get("complete", True) else "at least "
+    relink = [names.who(item.get("open_id"), item.get("username"), item.get("display_name"))
+              for item in data.get("relink") or [] if isinstance(item, dict)]
+    failed = int(data.get("failed") or 0)
+    told = [(n, noun, verb) for kind, noun, verb in _DIGEST_WORDS if (n := counts.get(kind, 0))]
+    others = sum(n for kind, n in counts.items() if kind not in {k for k, _, _ in _DIGEST_WORDS} | {ev.DAILY_DIGEST})
+    title = (f"Last 24 hours: {least}{counts.get(ev.POST_PUBLISHED, 0)} published, {counts.get(ev.POST_FAILED, 0)} "
+             f"failed, {count(len(relink), 'account')} to relink")
+    if told or others:
+        happened = [f"{count(n, noun)} {_was(n, verb)}" for n, noun, verb in told]
+        if others:
+            happened.append(f"{count(others, 'other event')}")
+        more = " (at least: more happened than the digest reads)" if least else ""
+        body = f"In the last 24 hours{more}: {', '.join(happened)}."
+    else:
+        body = "Nothing happened in the last 24 hours."
+    attention = []
+    if relink:
+        attention.append(f"{', '.join(relink)} must be linked again (Accounts page)")
+    if failed:
+        attention.append(f"{count(failed, 'post')} {'is' if failed == 1 else 'are'} in the Failed group of the "
+                         f"Posts page (failed, or missed {'its' if failed == 1 else 'their'} time): retry, reschedule "
+                         f"or cancel {'it' if failed == 1 else 'them'} there")
+    body += f" Needs a person now: {'; '.join(attention)}." if attention else " Nothing needs a person now."
+    emulated = bool(data.get("emulated"))
+    if emulated:
+        title, body = f"Emulated: {title[:1].lower()}{title[1:]}", f"{body} {EMULATED}"
+    return Message(title, body, kind=event.kind, emulated=emulated)
+
+
+def _was(n: int, verb: str) -> str:
+    """``verb`` after a count: "missed its time" for one post, "missed their time" for more; "gone silent" reads
+    "went silent"."""
+    if verb == "gone silent":
+        return "went silent"
+    if verb.startswith(("near ", "stuck ", "about ")):
+        return ("was " if n == 1 else "were ") + verb
+    return verb if n == 1 else verb.replace("its time", "their time")
+
+
 def _cap(text: str) -> str:
     return text[:1].upper() + text[1:]
 
@@ -313,4 +408,7 @@ _KINDS: dict[str, Callable[[Event, _Names, tzinfo | None], Message]] = {
     ev.ACCOUNT_RELINK: _account_relink,
     ev.REFRESH_EXPIRING: _refresh_expiring,
     ev.WORKER_SILENT: _worker_silent,
+    ev.POST_MISSED: _post_missed,
+    ev.DAILY_CAP_NEAR: _daily_cap_near,
+    ev.DAILY_DIGEST: _daily_digest,
 }

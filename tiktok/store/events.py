@@ -19,7 +19,11 @@ says to people, and the channels that carry it, are :mod:`tiktok.alerts`'s; thes
   a channel added to the settings is not sent the store's history.
 
 Cost does not grow with history: planning reads past the channel's cursor, claiming reads the due rows of one channel
-by index, the events page reads one page by id.
+by index, the events page reads one page by id. The notice's reads (:mod:`tiktok.alerts.notice`) are bounded too:
+missed posts not told yet (one range of the posts' ``(open, due_at)`` index, each probed against the events' unique
+key, at most a batch), an account's posts published in the last 24 hours and a day's counts by kind (each among
+the newest rows of an index: the account's ``(user_id, id)``, the events' ids), and which keys are known already (by
+the unique key), so a tick writes only what is new.
 """
 
 from __future__ import annotations
@@ -29,7 +33,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any, Callable, ContextManager, Iterable
 
-from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import String, and_, cast, exists, func, literal, or_, select, update
 
 from tiktok.store import schema
 from tiktok.store.model import dumps
@@ -49,12 +53,22 @@ POST_STUCK = "post_stuck"                # no end after a long while in flight
 ACCOUNT_RELINK = "account_relink"        # TikTok refused the account's refresh token: link it again
 REFRESH_EXPIRING = "refresh_expiring"    # the account's refresh token runs out soon (30, 7, 1 days)
 WORKER_SILENT = "worker_silent"          # a PostgreSQL worker stopped beating
+POST_MISSED = "post_missed"              # a scheduled post not started within POST_GRACE of its time: not posted
+DAILY_CAP_NEAR = "daily_cap_near"        # an account published nearly TikTok's daily cap of direct posts in 24 h
+DAILY_DIGEST = "daily_digest"            # the day's summary (NOTIFY_DIGEST)
 KINDS = (POST_FAILED, POST_NEEDS_PERSON, POST_PUBLISHED, POST_IN_INBOX, PUBLIC_LINK, POST_STUCK, ACCOUNT_RELINK,
-         REFRESH_EXPIRING, WORKER_SILENT)
+         REFRESH_EXPIRING, WORKER_SILENT, POST_MISSED, DAILY_CAP_NEAR, DAILY_DIGEST)
 
 PENDING, SENT, GAVE_UP = "pending", "sent", "gave_up"
 PLAN_BATCH = 200  # events a channel's plan reads at a time
 _CURSOR = "alerts-cursor:"
+# The newest events of one account (its (user_id, id) index) that "what did it publish in 24 h" and "was it told in
+# 24 h" read: an account makes a few events per post and TikTok lets it post about 15 a day, so a day's events are
+# far fewer; were there more, the oldest of the day would go uncounted (a later warning, never a wrong one).
+ACCOUNT_SCAN = 500
+# The newest events the daily digest counts (the events' ids): more in 24 h and the counts say "at least".
+DIGEST_SCAN = 20_000
+_MISSED = "post-missed:"
 # record fields an event never keeps: a sealed upload URL, the token of media published for a pull
 _PRIVATE = ("upload_url", "publication")
 
@@ -100,6 +114,27 @@ class InFlight:
     revision: int
     updated_at: float
     record: PostRecord | None
+
+
+@dataclass(frozen=True)
+class Missed:
+    """A post not started whose time passed longer ago than the grace (the Posts page shows it as missed), as the
+    *missed* check reads it (:meth:`EventQueries.missed_untold`): its id, key, account, entry revision and due time."""
+
+    post_id: int
+    key: str
+    user_id: str
+    revision: int
+    due_at: float
+
+
+@dataclass(frozen=True)
+class KindCounts:
+    """Events by kind since a moment (:meth:`EventQueries.counts_since`); ``complete`` False when more events than
+    the scan reads happened then (the counts are then "at least")."""
+
+    counts: dict[str, int]
+    complete: bool = True
 
 
 @dataclass(frozen=True)
@@ -160,6 +195,12 @@ def post_events(record: PostRecord, *, post_id: int, attempt: int, revision: int
     if record.post_ids and not published.get("record", {}).get("post_ids"):
         return [NewEvent(PUBLIC_LINK, f"public-link:{record.key}:{attempt_id}", facts, **base)]
     return []
+
+
+def missed_key(post_key: str, revision: int) -> str:
+    """The *missed* event's key of a post's entry revision (a person rescheduling or editing it makes a new one):
+    :meth:`EventQueries.missed_untold` builds the same in SQL."""
+    return f"{_MISSED}{post_key}:r{revision}"
 
 
 def _published_key(record: PostRecord, attempt: int) -> str:
@@ -267,6 +308,74 @@ class EventQueries:
             rows = conn.execute(query).all()
         return [InFlight(row.id, row.key, row.user_id, row.revision, row.updated_at, _unsealed_record(row.record))
                 for row in rows]
+
+    def missed_untold(self, before: float, *, limit: int = 100) -> list[Missed]:
+        """Posts not started (open, state queued) that were due before ``before`` and have no *missed* event for
+        their revision yet (:func:`missed_key`), oldest first, at most ``limit``: one range of the posts'
+        ``(open, due_at)`` index (the range every run reads for its due posts), each row probed against the events'
+        unique key, so posts already told cost an index probe and are never read out again."""
+        told = exists().where(E.c.key == literal(_MISSED) + P.c.key + literal(":r") + cast(P.c.revision, String))
+        query = (select(P.c.id, P.c.key, P.c.user_id, P.c.revision, P.c.due_at)
+                 .where(P.c.open == True, P.c.due_at < before, P.c.state == State.QUEUED,  # noqa: E712 (the index)
+                        ~told)
+                 .order_by(P.c.due_at, P.c.id).limit(limit))
+        with self._read() as conn:
+            rows = conn.execute(query).all()
+        return [Missed(row.id, row.key, row.user_id, row.revision, row.due_at) for row in rows]
+
+    def published_since(self, user_id: str, since: float, *, scan: int = ACCOUNT_SCAN) -> list[Event]:
+        """``user_id``'s *published* events recorded at or after ``since``, oldest first, among the account's newest
+        ``scan`` events (the ``(user_id, id)`` index, read backwards: bounded whatever the account's history)."""
+        recent = (select(E).where(E.c.user_id == user_id).order_by(E.c.id.desc()).limit(scan)).subquery()
+        query = (select(recent).where(recent.c.kind == POST_PUBLISHED, recent.c.at >= since)
+                 .order_by(recent.c.id))
+        with self._read() as conn:
+            rows = conn.execute(query).all()
+        return [_event(row) for row in rows]
+
+    def published_after(self, after: int, *, limit: int = 1000) -> list[tuple[int, str]]:
+        """(event id, account) of the *published* events after id ``after``, in id order, at most ``limit``: the
+        accounts whose count of posts in 24 hours grew since a tick that looked up to ``after`` (the events' ids)."""
+        query = (select(E.c.id, E.c.user_id).where(E.c.id > after, E.c.kind == POST_PUBLISHED)
+                 .order_by(E.c.id).limit(limit))
+        with self._read() as conn:
+            return [(row.id, row.user_id) for row in conn.execute(query)]
+
+    def counts_since(self, since: float, *, scan: int = DIGEST_SCAN) -> KindCounts:
+        """How many events of each kind were recorded at or after ``since``, among the newest ``scan`` events (the
+        events' ids, read backwards); ``complete`` False when the scan ended inside the window."""
+        recent = select(E.c.kind, E.c.at).order_by(E.c.id.desc()).limit(scan).subquery()
+        with self._read() as conn:
+            counts = dict(conn.execute(select(recent.c.kind, func.count()).where(recent.c.at >= since)
+                                       .group_by(recent.c.kind)).all())
+            read, oldest = conn.execute(select(func.count(), func.min(recent.c.at)).select_from(recent)).one()
+        return KindCounts(counts, complete=read < scan or oldest is None or oldest < since)
+
+    def known_keys(self, keys: Iterable[str]) -> set[str]:
+        """Which of ``keys`` are recorded already (by the unique key: a read, no lock), so a tick that notices the
+        same things as the last one writes nothing."""
+        wanted = list(dict.fromkeys(keys))
+        found: set[str] = set()
+        with self._read() as conn:
+            for start in range(0, len(wanted), 500):
+                found.update(conn.execute(select(E.c.key).where(E.c.key.in_(wanted[start:start + 500]))).scalars())
+        return found
+
+    def record_event_unless_since(self, kind: str, key: str, *, user_id: str, since: float,
+                                  data: dict[str, Any] | None = None) -> Event | None:
+        """:meth:`record_event`, unless ``user_id`` already has an event of ``kind`` recorded at or after ``since``
+        (among its newest :data:`ACCOUNT_SCAN`): checked under the store's write lock, so processes noticing the same
+        thing with different keys (a window that moved between their looks) still record one."""
+        if kind not in KINDS:
+            raise ValueError(f"{kind!r} is not an event kind ({', '.join(KINDS)})")
+        with self._write() as conn:
+            self._lock_counter(conn)
+            recent = (select(E.c.kind, E.c.at).where(E.c.user_id == user_id).order_by(E.c.id.desc())
+                      .limit(ACCOUNT_SCAN)).subquery()
+            if conn.execute(select(recent.c.at).where(recent.c.kind == kind, recent.c.at >= since).limit(1)) \
+                    .first() is not None:
+                return None
+            return self._insert_event(conn, NewEvent(kind, key, data or {}, user_id, None))
 
     # -- deliveries ------------------------------------------------------------------------------------------------
 
