@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+from dataclasses import replace
 import os
 import subprocess
 import sys
@@ -96,6 +97,19 @@ def test_all_posted_exit_0_with_human_lines(workdir, emulator):
     assert result.returncode == 0, result.stdout + result.stderr
     assert "videos_to_upload.json: 1 new post queued (posts 1)" in result.stdout
     assert "[emulator] [1/1] post 1 for " in result.stdout and "  DONE: posted" in result.stdout
+
+
+def test_lines_name_an_account_by_its_at_name_when_the_token_store_knows_it(workdir, emulator):
+    store = TokenStore(workdir / "user_tokens.json")  # the app keeps the username it read at login
+    store.put(replace(store.load()[ADA], username="ada_tests"))
+    write_manifest(workdir, [{"user_id": ADA, "video_path": "clip.mp4", "privacy": "SELF_ONLY"},
+                             {"user_id": BO, "video_path": "clip.mp4", "privacy": "SELF_ONLY"},
+                             {"user_id": ADA, "video_path": "clip.mp4", "description": "missed",
+                              "post_at": "2020-01-01T09:00:00Z"}])  # settled without a call: missed
+    result = run(workdir, emulator, "--poll-interval", "0.01")
+    assert "post 1 for @ada_tests:" in result.stdout and ADA not in result.stdout, result.stdout
+    assert "post 3 for @ada_tests:" in result.stdout and "missed" in result.stdout, result.stdout
+    assert f"post 2 for {BO}:" in result.stdout  # no name known: its open_id
 
 
 def test_malformed_manifest_names_the_file_and_line(workdir, emulator):

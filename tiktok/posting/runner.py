@@ -35,7 +35,7 @@ from tiktok.posting.publisher import (CLAIMED_ELSEWHERE, FIRST_POLL_S, Outcome, 
 from tiktok.posting.schedule import DEFAULT_GRACE_S, attempt_when
 from tiktok.ratelimit import TokenLimiter
 from tiktok.retry import Runtime
-from tiktok.store.base import Post, PostStore, shared_limiter
+from tiktok.store.base import Post, PostStore, open_token_store, shared_limiter
 from tiktok.store.records import DELIVERED, PostRecord, State
 from tiktok.text import count, duration, moment, utc_iso
 
@@ -214,6 +214,7 @@ def run_queue(store: PostStore, settings: Settings, options: RunOptions = RunOpt
         hooks = replace(hooks, say=said.counting(hooks.say))
     report = RunReport(emulated=settings.emulated)
     prefix = "[emulator] " if settings.emulated else ""
+    name = AccountNames(settings)
     if manifest is not None:
         report.imported = import_manifest(store, manifest, allow_loopback=settings.emulated,
                                           tokens_key=settings.tokens_key, media=manifest_media(settings),
@@ -229,7 +230,7 @@ def run_queue(store: PostStore, settings: Settings, options: RunOptions = RunOpt
     by_id = {post.id: post for post in posts}
     for post_id, outcome in sorted(settled.items()):
         if said is None or said.post(by_id[post_id], outcome):
-            hooks.say(f"{prefix}post {post_id} for {outcome.user_id}: {outcome_label(outcome.status)}: "
+            hooks.say(f"{prefix}post {post_id} for {name(outcome.user_id)}: {outcome_label(outcome.status)}: "
                       f"{outcome.detail}")
     report.next_due_at = store.next_due(now)
     report.scheduled = store.scheduled_count(now)
@@ -262,7 +263,8 @@ def _publish(work: list[Work], settled: dict[int, Outcome], settings: Settings, 
                          progress=hooks.progress, limiter=limiter, media=media, media_doctor=hooks.media_doctor,
                          public_url=public_url(settings), **extra)
 
-    done, fatal = post_accounts(work, make_publisher, options.jobs, hooks.say, settings.emulated, said=hooks.said)
+    done, fatal = post_accounts(work, make_publisher, options.jobs, hooks.say, settings.emulated, said=hooks.said,
+                                name=AccountNames(settings, tokens))
     outcomes = {**settled, **done}
     order = sorted(outcomes)
     return [outcomes[post_id] for post_id in order] + [_fatal(f) for f in fatal]
@@ -325,8 +327,8 @@ def _upload_session():
 
 
 def post_accounts(items: list[Work], make_publisher: Callable[[], Publisher], jobs: int,
-                  say: Callable[[str], None], emulated: bool, *,
-                  said: Said | None = None) -> tuple[dict[int, Outcome], list[str]]:
+                  say: Callable[[str], None], emulated: bool, *, said: Said | None = None,
+                  name: Callable[[str], str] = str) -> tuple[dict[int, Outcome], list[str]]:
     """Publish ``items``: one queue per account (its posts in order), ``jobs`` accounts at once, one Publisher per
     worker thread. Returns the outcomes by post id and the outcome words of accounts that had to stop. With ``said``
     (a repeating run), a look for a published post's public link is said only when its outcome is news."""
@@ -352,7 +354,7 @@ def post_accounts(items: list[Work], make_publisher: Callable[[], Publisher], jo
             looking = said is not None and item.post.record is not None and item.post.record.state in DELIVERED
             with lock:
                 position[0] += 1
-                heading = f"{prefix}[{position[0]}/{len(items)}] {item.post.label} for {item.post.user_id}: " \
+                heading = f"{prefix}[{position[0]}/{len(items)}] {item.post.label} for {name(item.post.user_id)}: " \
                           f"{describe(item.request)}"
                 if not looking:
                     say(heading)
@@ -380,6 +382,26 @@ def post_accounts(items: list[Work], make_publisher: Callable[[], Publisher], jo
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="post") as pool:
             list(pool.map(account, queues))
     return done, fatal
+
+
+class AccountNames:
+    """How a run's lines name an account: its @name when the token store knows one (issue 24: @names instead of
+    open_ids wherever the name is known), else its open_id. The accounts are read once, on the first line that
+    names one (an idle round reads nothing); a token store that cannot be read names them by open_id."""
+
+    def __init__(self, settings: Settings, tokens=None) -> None:
+        self._settings, self._tokens = settings, tokens
+        self._names: dict[str, str] | None = None
+
+    def __call__(self, open_id: str) -> str:
+        if self._names is None:
+            try:
+                tokens = self._tokens if self._tokens is not None else open_token_store(self._settings)
+                accounts = tokens.load()
+            except TikTokError:
+                accounts = {}
+            self._names = {a.open_id: f"@{a.username}" for a in accounts.values() if a.username}
+        return self._names.get(open_id, open_id)
 
 
 def outcome_text(outcome: Outcome, prefix: str = "", *, tagged: bool = False) -> str:
