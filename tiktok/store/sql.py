@@ -34,7 +34,8 @@ STARTABLE = (State.QUEUED, State.FAILED, State.PENDING_INIT)
 
 
 class SqlStore(MediaQueries, EventQueries, StatusQueries):
-    """The shared queries (the media library's and the events': :mod:`.media`, :mod:`.events`); subclasses set ``where`` and implement the claim methods and :meth:`_translate`."""
+    """The shared queries, the media library's, the events' and the status's included (:mod:`.media`,
+    :mod:`.events`, :mod:`.status`); subclasses set ``where`` and implement the claim methods and :meth:`_translate`."""
 
     where: str
 

@@ -29,9 +29,10 @@ idle queue of any size logs nothing between its first round and its next change.
 Alerts (issue 24: NOTIFY_URLS, WEBHOOK_URLS): the app has one :class:`tiktok.alerts.deliver.Alerts`, built from the
 settings and the app's post store (:class:`AppAlerts`), told after every round of either kind, whether the round
 worked or broke, so what a round recorded (a failure, a publication, a public link) and what only a look can notice
-(an account to relink, a post stuck) goes out within a tick. The cron run, --watch and the workers tell their own;
-the store's delivery claims (:mod:`tiktok.store.events`) send each event once per channel whoever tells it. An alert
-that cannot go never breaks a round: it is a logged line and a later retry.
+(an account to relink, a post stuck) goes out within a tick. Its ticks run in a thread of their own, so a slow or
+hanging channel never holds up the next posting round. The cron run, --watch and the workers tell their own; the
+store's delivery claims (:mod:`tiktok.store.events`) send each event once per channel whoever tells it. An alert that
+cannot go never breaks a round: it is a logged line and a later retry.
 """
 
 from __future__ import annotations
@@ -53,14 +54,16 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 EXTENSION = "tiktok_queue_runner"
+ALERTS_EXTENSION = "tiktok_alerts"
 APP_TICK_S = 30.0  # python app.py: scheduled posts go out within half a minute of their time
 
 
 class QueueRunner:
     """Runs ``run`` in a daemon thread, never two at once; ``kick`` while running queues exactly one more round."""
 
-    def __init__(self, run: Callable[[], Any]) -> None:
+    def __init__(self, run: Callable[[], Any], *, name: str = "queue-runner") -> None:
         self.run = run
+        self.name = name  # its thread's name
         self._lock = threading.Lock()
         self._running = False
         self._again = False
@@ -76,7 +79,7 @@ class QueueRunner:
                 self._again = True
                 return False
             self._running = True
-            self._thread = threading.Thread(target=self._rounds, name="queue-runner", daemon=True)
+            self._thread = threading.Thread(target=self._rounds, name=self.name, daemon=True)
             self._thread.start()
             return True
 
@@ -141,7 +144,7 @@ def install(app: Flask, settings: Settings, test_config: Mapping[str, Any] | Non
 
     from tiktok.posting.runner import Said
     said = Said()  # what earlier rounds logged: a round logs what changed
-    alerts = AppAlerts(app, settings)
+    alerts = app.extensions[ALERTS_EXTENSION] = AppAlerts(app, settings)
     alerts.start()
 
     def run() -> str | None:
@@ -195,6 +198,7 @@ class AppAlerts:
         self._built = False
         self._lock = threading.Lock()
         self._said = ""  # the last reason building failed: said once, not every round
+        self._thread = QueueRunner(self._tick_now, name="alerts")  # one tick at a time, apart from the rounds
 
     def start(self) -> threading.Thread | None:
         """Build in the background now, when a channel is set."""
@@ -223,13 +227,24 @@ class AppAlerts:
             return self.alerts
 
     def tick(self) -> None:
-        """Notice, plan, claim and send what is due; never raises."""
+        """Have the alerts' own thread notice, plan, claim and send what is due (a tick asked for while one is
+        going makes it go once more): a slow or hanging channel never holds up the next posting round. Never
+        raises."""
+        if not self.settings.alerts.enabled:
+            return
+        self._thread.kick()
+
+    def join(self, timeout: float | None = None) -> bool:
+        """Wait for the alerts' thread to finish what it was asked (tests, and a stopping app); True when idle."""
+        return self._thread.join(timeout)
+
+    def _tick_now(self) -> None:
         alerts = self._get()
         if alerts is None:
             return
         try:
             alerts.tick()
-        except Exception:  # tick() never raises by contract; a round must not break if it did
+        except Exception:  # tick() never raises by contract; the thread must go on if it did
             log.exception("alerts: the tick failed")
 
 
@@ -326,6 +341,10 @@ def workers_missing(app: Flask) -> bool:
 
 def runner_of(app: Flask) -> QueueRunner:
     return app.extensions[EXTENSION]
+
+
+def alerts_of(app: Flask) -> "AppAlerts":
+    return app.extensions[ALERTS_EXTENSION]
 
 
 def kick(app: Flask) -> bool:
