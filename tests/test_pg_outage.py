@@ -16,7 +16,7 @@ ROOT = Path(__file__).resolve().parents[1]
 COMMANDS = [["upload_to_tiktok.py"], ["-m", "tiktok", "refresh"], ["-m", "tiktok", "report"],
             ["-m", "tiktok", "accounts"], ["-m", "tiktok", "queue"], ["-m", "tiktok", "worker"],
             ["-m", "tiktok", "db", "migrate"], ["-m", "tiktok", "db", "status"], ["-m", "tiktok", "db", "import"],
-            ["transcribe.py", "--account", "nobody"]]
+            ["transcribe.py", "--account", "nobody"], ["-m", "tiktok", "alerts", "status"]]
 
 
 @pytest.fixture

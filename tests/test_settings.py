@@ -155,7 +155,7 @@ def test_the_store_says_the_same_and_a_server_that_is_away_is_still_transient(pa
 COMMANDS = [["upload_to_tiktok.py"], ["-m", "tiktok", "refresh"], ["-m", "tiktok", "report"],
             ["-m", "tiktok", "accounts"], ["-m", "tiktok", "queue"], ["-m", "tiktok", "worker"],
             ["-m", "tiktok", "db", "migrate"], ["-m", "tiktok", "db", "status"], ["-m", "tiktok", "db", "import"],
-            ["transcribe.py", "--account", "nobody"]]
+            ["transcribe.py", "--account", "nobody"], ["-m", "tiktok", "alerts", "status"]]
 
 
 @pytest.mark.slow

@@ -8,6 +8,9 @@ one at a time for :data:`HOLD_S` (``holder``: a random id per Alerts object), se
 A failed send is tried again on the schedule of :func:`retry_delay` (30 s, 2 min, 10 min, 1 h, then hourly, given
 up after 24 hours); a channel that fails is left for this tick, so the others still go. A tick is bounded in time
 (:data:`TICK_BUDGET_S`, and each send's own timeout) and never raises: a problem is a log line, never a secret.
+
+:func:`send_test` (``python -m tiktok alerts test``) sends one test message to every channel at once, outside the
+store's events and deliveries.
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ from dataclasses import dataclass, field
 from typing import Callable, Mapping, Protocol
 
 from tiktok.alerts.channels import AppriseChannel, Sent, WebhookChannel, clean
-from tiktok.alerts.messages import Message, describe, names_of
+from tiktok.alerts.messages import Message, alert_test_event, describe, names_of
 from tiktok.alerts.notice import Notice
 from tiktok.store.events import Delivery, Event
 from tiktok.text import duration
@@ -68,6 +71,33 @@ class TickReport:
     out_of_time: bool = False
 
 
+def channels_of(settings, *, clock: Callable[[], float] = time.time) -> list[Channel]:
+    """The channels of ``settings``, labelled by setting and place: one per NOTIFY_URLS entry (told NOTIFY_EVENTS),
+    then one per WEBHOOK_URLS entry (told every kind, signed with WEBHOOK_SECRET); none when neither is set."""
+    alerts = settings.alerts
+    kinds = frozenset(alerts.notify_events)
+    channels: list[Channel] = [AppriseChannel(url, position=n, kinds=kinds)
+                               for n, url in enumerate(alerts.notify_urls, 1)]
+    if alerts.webhook_urls:
+        from tiktok.services import http_session
+        session = http_session()
+        channels += [WebhookChannel(url, secret=alerts.webhook_secret, position=n, session=session, clock=clock)
+                     for n, url in enumerate(alerts.webhook_urls, 1)]
+    return channels
+
+
+def send_test(settings, *, clock: Callable[[], float] = time.time) -> list[tuple[str, Sent]]:
+    """Send one test message (:func:`tiktok.alerts.messages.alert_test_event`) to every channel of ``settings`` now,
+    one after the other, and say how each went: (its label, :class:`Sent`). Outside the store on purpose: nothing is
+    recorded, so no process sends it again. A webhook gets it as a real event's delivery (the same body, headers and
+    signature) with kind ``test`` and a fresh negative id (random, never one of a stored event's, which count up from
+    1, so a receiver's de-duplication never mistakes it for one)."""
+    event_id = -(secrets.randbelow(2**53 - 1) + 1)  # within JSON's exact integers
+    event = alert_test_event(event_id=event_id, at=clock(), emulated=settings.tiktok.emulated)
+    message = describe(event)
+    return [(channel.label, channel.send(event, message)) for channel in channels_of(settings, clock=clock)]
+
+
 class Alerts:
     """The channels of one process and what their ticks need; built by :meth:`from_settings`."""
 
@@ -92,21 +122,13 @@ class Alerts:
                       ) -> "Alerts | None":
         """The alerts of ``settings`` (NOTIFY_URLS, WEBHOOK_URLS, ...) over ``store``; None when no channel is set.
         ``tokens`` (the token store; built from the settings when None) names accounts and tells relinks."""
-        alerts = settings.alerts
-        if not alerts.enabled:
+        if not settings.alerts.enabled:
             return None
         clock = clock or time.time
         if tokens is None:
             from tiktok.services import token_store
             tokens = token_store(settings)
-        kinds = frozenset(alerts.notify_events)
-        channels: list[Channel] = [AppriseChannel(url, position=n, kinds=kinds)
-                                   for n, url in enumerate(alerts.notify_urls, 1)]
-        if alerts.webhook_urls:
-            from tiktok.services import http_session
-            session = http_session()
-            channels += [WebhookChannel(url, secret=alerts.webhook_secret, position=n, session=session, clock=clock)
-                         for n, url in enumerate(alerts.webhook_urls, 1)]
+        channels = channels_of(settings, clock=clock)
         notice = Notice.from_settings(settings, store, tokens, clock=clock)
         return cls(store, channels, notice=notice, names=lambda: names_of(tokens.load()), clock=clock)
 

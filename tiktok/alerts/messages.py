@@ -18,7 +18,8 @@ and ``post_id``; the others those :mod:`tiktok.alerts.notice` records: ``reason`
 ``worker_id``, ``name``, ``last_heartbeat`` and ``silent_s`` (a silent worker), ``post_id``, ``due_at`` and
 ``grace_s`` (a missed post), ``count``, ``cap`` and ``first_at`` (the daily cap nearly reached), ``counts`` by kind,
 ``complete``, ``relink`` and ``failed`` (the daily digest); accounts' ``username``, ``display_name`` and ``emulated``
-when known.
+when known. A test message (:data:`TEST`, :func:`alert_test_event`: ``python -m tiktok alerts test``) is never
+stored; its words say it is a test from this tool, and ``emulated`` in emulated mode.
 """
 
 from __future__ import annotations
@@ -36,6 +37,8 @@ from tiktok.words import relink
 
 TIKTOK_WEB = "https://www.tiktok.com"
 EMULATED = "Emulated: this did not reach TikTok."
+# ``python -m tiktok alerts test``'s kind: sent to every channel at once, never recorded (not in the store's KINDS)
+TEST = "test"
 
 
 @dataclass(frozen=True)
@@ -382,6 +385,23 @@ def _was(n: int, verb: str) -> str:
     return verb if n == 1 else verb.replace("its time", "their time")
 
 
+def alert_test_event(*, event_id: int, at: float, emulated: bool) -> Event:
+    """The event of a test message (``python -m tiktok alerts test``): kind :data:`TEST`, sent outside the store, so
+    ``event_id`` is one no stored event has (the command's is negative: stored ids count up from 1)."""
+    return Event(event_id, f"test:{event_id}", TEST, at, data={"emulated": emulated})
+
+
+def _test(event: Event, names: _Names, tz: tzinfo | None) -> Message:
+    title = "Test message from the TikTok local tool"
+    body = ("This is a test sent by python -m tiktok alerts test, to check that the tool's alerts reach this "
+            "channel. Nothing happened to any post or account.")
+    emulated = bool(event.data.get("emulated"))
+    if emulated:
+        title = "Emulated: test message from the TikTok local tool"
+        body += " The tool runs in emulated mode: its posts go to the TikTok emulator, never to TikTok."
+    return Message(title, body, kind=event.kind, emulated=emulated)
+
+
 def _cap(text: str) -> str:
     return text[:1].upper() + text[1:]
 
@@ -411,4 +431,5 @@ _KINDS: dict[str, Callable[[Event, _Names, tzinfo | None], Message]] = {
     ev.POST_MISSED: _post_missed,
     ev.DAILY_CAP_NEAR: _daily_cap_near,
     ev.DAILY_DIGEST: _daily_digest,
+    TEST: _test,
 }

@@ -23,7 +23,8 @@ by index, the events page reads one page by id. The notice's reads (:mod:`tiktok
 missed posts not told yet (one range of the posts' ``(open, due_at)`` index, each probed against the events' unique
 key, at most a batch), an account's posts published in the last 24 hours and a day's counts by kind (each among
 the newest rows of an index: the account's ``(user_id, id)``, the events' ids), and which keys are known already (by
-the unique key), so a tick writes only what is new.
+the unique key), so a tick writes only what is new. ``alerts status`` reads a channel's counts and its last failure
+(:meth:`EventQueries.delivery_trouble`: among its newest deliveries in one range of the deliveries' index).
 """
 
 from __future__ import annotations
@@ -69,6 +70,9 @@ ACCOUNT_SCAN = 500
 # The newest events the daily digest counts (the events' ids): more in 24 h and the counts say "at least".
 DIGEST_SCAN = 20_000
 _MISSED = "post-missed:"
+# A channel's newest deliveries of one state (by next_at: its (channel, state, next_at) index, read backwards) that
+# alerts status reads for its last failure and the give-ups of the last day: bounded whatever the channel's history.
+TROUBLE_SCAN = 200
 # record fields an event never keeps: a sealed upload URL, the token of media published for a pull
 _PRIVATE = ("upload_url", "publication")
 
@@ -144,6 +148,18 @@ class Delivery:
     event: Event
     channel: str
     tries: int
+
+
+@dataclass(frozen=True)
+class ChannelTrouble:
+    """A channel's failures (:meth:`EventQueries.delivery_trouble`): ``error`` the plain reason of the failure being
+    retried (``retry_at``: its next try), else of the newest one given up (``gave_up_at``), None when neither; and
+    ``gave_up_since``, how many were given up since the time asked."""
+
+    error: str | None = None
+    retry_at: float | None = None
+    gave_up_at: float | None = None
+    gave_up_since: int = 0
 
 
 def channel_id(url: str) -> str:
@@ -469,3 +485,23 @@ class EventQueries:
         with self._read() as conn:
             counts = dict(conn.execute(query).all())
         return {state: counts.get(state, 0) for state in (PENDING, SENT, GAVE_UP)}
+
+    def delivery_trouble(self, channel: str, *, since: float, scan: int = TROUBLE_SCAN) -> ChannelTrouble:
+        """``channel``'s last failure and its give-ups since ``since``, among its newest ``scan`` pending and
+        ``scan`` given-up deliveries (each one range of the ``(channel, state, next_at)`` index, read backwards)."""
+        def newest(state: str):
+            return (select(D.c.error, D.c.next_at, D.c.done_at).where(D.c.channel == channel, D.c.state == state)
+                    .order_by(D.c.next_at.desc()).limit(scan)).subquery()
+        pending, given_up = newest(PENDING), newest(GAVE_UP)
+        with self._read() as conn:
+            retrying = conn.execute(select(pending.c.error, pending.c.next_at).where(pending.c.error.is_not(None))
+                                    .order_by(pending.c.next_at.desc()).limit(1)).first()
+            last = conn.execute(select(given_up.c.error, given_up.c.done_at)
+                                .order_by(given_up.c.done_at.desc()).limit(1)).first()
+            recent = conn.execute(select(func.count()).select_from(given_up)
+                                  .where(given_up.c.done_at >= since)).scalar_one()
+        if retrying is not None:
+            return ChannelTrouble(retrying.error, retry_at=retrying.next_at, gave_up_since=recent)
+        if last is not None:
+            return ChannelTrouble(last.error, gave_up_at=last.done_at, gave_up_since=recent)
+        return ChannelTrouble(gave_up_since=recent)
