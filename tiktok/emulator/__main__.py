@@ -1,8 +1,8 @@
 """Run the TikTok emulator until Ctrl-C.
 
-    python -m tiktok.emulator --port 5123
+    python -m tiktok.emulator --port 5123 [--mode sandbox|unaudited|audited]
 
-Prints the URL, the client key and the registered redirect URIs (never the client secret).
+Prints the URL, the client key, the app mode and the registered redirect URIs (never the client secret).
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import argparse
 import sys
 import threading
 
-from .config import LEGACY_LIFETIMES, EmulatorConfig, default_users, generated_users
+from .config import APP_MODES, LEGACY_LIFETIMES, EmulatorConfig, default_users, generated_users
 from .server import start_emulator
 
 
@@ -26,6 +26,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--client-secret", help="the emulated app's client secret")
     parser.add_argument("--redirect-uri", action="append", metavar="URI",
                         help="a registered redirect URI (repeatable; loopback URIs may use port *)")
+    parser.add_argument("--mode", choices=APP_MODES,
+                        help="the app's state at TikTok: audited (default; everything allowed), unaudited (Direct "
+                             "Post only SELF_ONLY to private accounts, 5 posting users a day; inbox drafts work) or "
+                             "sandbox (only target users may log in: every default user but Cy)")
     parser.add_argument("--sandbox-user", action="append", metavar="OPEN_ID",
                         help="make the app a sandbox that only this user may authorise (repeatable)")
     parser.add_argument("--legacy-lifetimes", action="store_true",
@@ -60,7 +64,11 @@ def config_from_args(args: argparse.Namespace) -> EmulatorConfig:
         changes["redirect_uris"] = args.redirect_uri
     if args.verified_prefix:
         changes["verified_url_prefixes"] = args.verified_prefix
+    if args.mode is not None:
+        changes["mode"] = args.mode
     if args.sandbox_user:
+        if args.mode not in (None, "sandbox"):
+            raise ValueError(f"--sandbox-user names a sandbox's target users: it needs --mode sandbox, not {args.mode}")
         changes["sandbox_targets"] = args.sandbox_user
     if args.latency is not None:
         changes["latency_s"] = args.latency
@@ -85,6 +93,9 @@ def main(argv: list[str] | None = None) -> int:
     server = start_emulator(config, host=args.host, port=args.port)
     print(f"TikTok emulator running at {server.url}", flush=True)
     print(f"client key: {config.client_key}", flush=True)
+    print(f"app mode: {config.app_mode}", flush=True)
+    if config.targets is not None:
+        print(f"sandbox target users: {', '.join(config.targets) or 'none'}", flush=True)
     for uri in config.redirect_uris:
         print(f"redirect URI: {uri}", flush=True)
     for prefix in config.verified_url_prefixes:

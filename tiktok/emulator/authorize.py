@@ -7,8 +7,11 @@ client_key, response_type, redirect_uri, scope, then PKCE (required for loopback
 web ones; the challenge must be 43-128 unreserved characters, so hex and base64url both pass here).
 
 Choices (UNCONFIRMED upstream):
-- A sandbox client refuses users outside ``sandbox_targets`` by redirecting with ``error=non_sandbox_target``
-  (the error name is observed; whether TikTok redirects or shows a page is not known).
+- A sandbox app (``config.app_mode == "sandbox"``) refuses users outside its targets (``config.targets``) by
+  redirecting with ``error=non_sandbox_target`` and no code. The error name is observed (reference 1.5, 8.2, point
+  33); whether TikTok redirects or shows its error page is not known. The redirect (reference 1.6: ``error`` is set
+  "when the user is not eligible") lets the client explain the refusal; the misconfiguration page is kept for the
+  app's own parameters, which the user cannot fix.
 - ``user.info.basic`` cannot be unticked; if the user unticks every other scope and basic was not requested, the
   answer is ``error=access_denied``.
 - ``disable_auto_auth`` is accepted and ignored: the emulator always shows the consent page.
@@ -131,7 +134,7 @@ def authorize_decision():
     user = state.user(request.form.get("open_id", ""))
     if user is None:
         return _error_page(AuthorizeProblem("open_id", "choose one of the emulated users"))
-    targets = state.config.sandbox_targets
+    targets = state.config.targets
     if targets is not None and user.open_id not in targets:
         return _refuse(result, "non_sandbox_target", "This account is not a target user of the sandbox app.")
     scopes = granted_scopes(result.scopes, request.form.getlist("scope_grant"))

@@ -9,6 +9,11 @@ UNCONFIRMED upstream, chosen here:
   ``refresh_extends_deadline`` is set;
 - the token endpoint verifies PKCE with lowercase hex (TikTok desktop docs); ``pkce_encoding="base64url"`` switches
   to RFC 7636.
+
+The app's mode (reference 8.2, 8.3): ``audited`` (everything allowed; the default), ``unaudited`` (Direct Post only
+``SELF_ONLY`` to a private account, 5 posting users per 24 h; inbox drafts unaffected) or ``sandbox`` (only the
+sandbox's target users may authorise). ``mode=None`` keeps the older switches: ``sandbox_targets`` given means
+sandbox, ``audited=False`` means unaudited. ``EmulatorConfig.app_mode`` is the mode in force.
 """
 
 from __future__ import annotations
@@ -38,6 +43,7 @@ KNOWN_SCOPES = (
     "video.list", "video.publish", "video.upload",
 )
 PKCE_ENCODINGS = ("hex", "base64url")
+APP_MODES = ("sandbox", "unaudited", "audited")  # reference 8.2 (sandbox), 8.3 (unaudited); audited: no limits
 
 
 @dataclass(frozen=True)
@@ -56,10 +62,12 @@ class EmulatedUser:
     likes_count: int = 0
     video_count: int = 0  # unused: user info counts the public videos in the catalogue (catalogue.py)
     seeded_videos: int | None = None  # videos seeded in the catalogue; None = 3, or 0 for a private account
+    sandbox_target: bool = True  # may authorise a sandbox app when the config names no targets (reference 8.2)
 
 
 def default_users() -> list[EmulatedUser]:
-    """Three seeded accounts with fixed UUID-like open_ids; the last one is private."""
+    """Three seeded accounts with fixed UUID-like open_ids; the last one (Cy) is private and is not a sandbox target,
+    so a sandbox app refuses it (reference 8.2: only target users may authorise)."""
     return [
         EmulatedUser(
             open_id="723f24d7-e717-40f8-a2b6-cb8464cd23b4", union_id="c9a1e0f2-5b1d-4c53-9a4e-0d2f6b7e8a11",
@@ -73,7 +81,7 @@ def default_users() -> list[EmulatedUser]:
         EmulatedUser(
             open_id="e51a7d90-2c4b-4b6f-9e03-8a1d5c7f2b49", union_id="a07c5e3d-1f28-4d6b-b9a4-3e6f8c2d1b75",
             display_name="Cy Private", username="cy.private", private_account=True,
-            follower_count=3, following_count=9, likes_count=0, video_count=0),
+            follower_count=3, following_count=9, likes_count=0, video_count=0, sandbox_target=False),
     ]
 
 
@@ -108,7 +116,11 @@ class EmulatorConfig:
     redirect_uris: list[str] = field(default_factory=_default_redirect_uris)
     approved_scopes: list[str] = field(default_factory=_default_scopes)
     users: list[EmulatedUser] = field(default_factory=default_users)
-    sandbox_targets: list[str] | None = None  # open_ids allowed to authorise; None = production client
+    # "sandbox", "unaudited" or "audited"; None: sandbox if sandbox_targets is given, unaudited if audited is False,
+    # else audited (see ``app_mode``)
+    mode: str | None = None
+    # open_ids a sandbox app lets authorise; None: the users marked ``sandbox_target`` (in sandbox mode only)
+    sandbox_targets: list[str] | None = None
     access_ttl: int = ACCESS_TTL_S
     refresh_ttl: int = REFRESH_TTL_S
     code_ttl: int = CODE_TTL_S
@@ -116,7 +128,7 @@ class EmulatorConfig:
     refresh_extends_deadline: bool = False
     # posting side (see tiktok/emulator/publish.py for the rules these feed)
     posting: dict[str, PostingSettings] = field(default_factory=default_posting)  # open_id -> settings
-    audited: bool = True
+    audited: bool = True  # the older switch: False means unaudited when ``mode`` is None
     daily_post_cap: int = DAILY_POST_CAP
     pending_share_cap: int = PENDING_SHARE_CAP
     unaudited_user_cap: int = UNAUDITED_USER_CAP
@@ -148,6 +160,24 @@ class EmulatorConfig:
         """A copy with some fields changed (validated again)."""
         return dataclasses.replace(self, **changes)  # type: ignore[arg-type]
 
+    @property
+    def app_mode(self) -> str:
+        """The mode in force: ``mode`` when set, else derived from ``sandbox_targets`` and ``audited``."""
+        if self.mode is not None:
+            return self.mode
+        if self.sandbox_targets is not None:
+            return "sandbox"
+        return "audited" if self.audited else "unaudited"
+
+    @property
+    def targets(self) -> list[str] | None:
+        """The open_ids that may authorise: None (anyone) unless the app is a sandbox (reference 8.2)."""
+        if self.app_mode != "sandbox":
+            return None
+        if self.sandbox_targets is not None:
+            return list(self.sandbox_targets)
+        return [u.open_id for u in self.users if u.sandbox_target]
+
     def user(self, open_id: str) -> EmulatedUser | None:
         """The emulated user with this open_id, if any."""
         return next((u for u in self.users if u.open_id == open_id), None)
@@ -166,6 +196,11 @@ def config_problems(config: EmulatorConfig) -> list[str]:
         problems.append(f"between 1 and {MAX_REDIRECT_URIS} redirect URIs are required")
     problems += [p for uri in config.redirect_uris if (p := validate_registered_uri(uri))]
     problems += [f"unknown scope {s!r}" for s in config.approved_scopes if s not in KNOWN_SCOPES]
+    if config.mode is not None and config.mode not in APP_MODES:
+        problems.append(f"mode must be one of {APP_MODES}")
+    targets = config.sandbox_targets
+    if targets is not None and (not isinstance(targets, list) or not all(isinstance(t, str) for t in targets)):
+        problems.append("sandbox_targets must be a list of open_ids")
     if config.pkce_encoding not in PKCE_ENCODINGS:
         problems.append(f"pkce_encoding must be one of {PKCE_ENCODINGS}")
     if min(config.access_ttl, config.refresh_ttl, config.code_ttl) <= 0:

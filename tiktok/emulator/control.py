@@ -130,6 +130,41 @@ def add_verified_prefixes():
         return _bad(str(exc))
 
 
+@bp.get("/mode")
+def show_mode():
+    """The app's mode (``sandbox``, ``unaudited`` or ``audited``) and its sandbox targets (None unless sandbox)."""
+    return jsonify(current_state().mode_view())
+
+
+@bp.post("/mode")
+def set_mode():
+    """Switch the app's mode: ``{"mode": "unaudited"}``; a sandbox may also name its targets:
+    ``{"mode": "sandbox", "sandbox_targets": [open_id, ...]}`` (null: the users marked as targets)."""
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict) or not body or set(body) - {"mode", "sandbox_targets"}:
+        return _bad('send {"mode": "sandbox" | "unaudited" | "audited"} and/or {"sandbox_targets": [open_id, ...]}')
+    state = current_state()
+    try:
+        state.set_mode(body)
+    except (ValueError, TypeError) as exc:
+        return _bad(str(exc))
+    return jsonify(state.mode_view())
+
+
+@bp.post("/users/<open_id>/privacy")
+def set_user_privacy(open_id: str):
+    """Make an account private or public, as its owner would in the app: ``{"private": true}``."""
+    body = request.get_json(silent=True)
+    private = body.get("private") if isinstance(body, dict) else None
+    if not isinstance(private, bool):
+        return _bad('send {"private": true} or {"private": false}')
+    try:
+        user = current_state().set_private(open_id, private)
+    except KeyError:
+        return _bad(f"no emulated user {open_id}", 404)
+    return jsonify({"open_id": open_id, "private": user.private_account})
+
+
 @bp.post("/users/<open_id>/revoke")
 def revoke_user(open_id: str):
     state = current_state()
@@ -160,6 +195,21 @@ def fail_next_posts():
         state.posting.forced_fail_reasons.extend([reason] * times)
         queued = list(state.posting.forced_fail_reasons)
     return jsonify({"forced_fail_reasons": queued}), 201
+
+
+@bp.post("/posts/stick_next")
+def stick_next_posts():
+    """The "stuck forever" fault: the next ``times`` posts created never reach a terminal state and give no reason
+    (they stay PROCESSING_* once their media arrived; processing.py)."""
+    body = request.get_json(silent=True)
+    times = body.get("times", 1) if isinstance(body, dict) else 1
+    if not isinstance(times, int) or isinstance(times, bool) or times < 1:
+        return _bad("times must be an integer >= 1")
+    state = current_state()
+    with state.lock:
+        state.posting.stuck_next += times
+        queued = state.posting.stuck_next
+    return jsonify({"stuck_next": queued}), 201
 
 
 @bp.post("/posts/<publish_id>/user_posted")

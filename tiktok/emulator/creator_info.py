@@ -6,6 +6,8 @@ cap), which privacy levels a creator is offered and whether pending drafts are f
 
 Choices where the docs leave room:
 - creator_info answers the cap/ban codes with HTTP 200 (documented "intentional"); the init endpoints answer 403.
+- Only an unaudited app (``config.app_mode``) has the private-account, SELF_ONLY and 5-users rules (reference 8.3);
+  a sandbox app posts as an audited one (its limits on public posts are UNCONFIRMED, reference 8.2).
 - An unaudited app still sees the account's full privacy options here (OBSERVED upstream; some write-ups say only
   SELF_ONLY): the init endpoints then refuse anything but SELF_ONLY, which is the stricter combination for clients.
 - The daily cap counts every accepted direct-post init (video or photo) in the last 24 h on the emulator clock,
@@ -59,7 +61,8 @@ def _cap_problem(state: EmulatorState, user: EmulatedUser) -> tuple[str, str] | 
     if state.posting.direct_posts_today(user.open_id, now) >= daily_cap(state, user.open_id):
         return TOO_MANY_POSTS
     active = state.posting.active_users_today(now)
-    if not state.config.audited and user.open_id not in active and len(active) >= state.config.unaudited_user_cap:
+    unaudited = state.config.app_mode == "unaudited"
+    if unaudited and user.open_id not in active and len(active) >= state.config.unaudited_user_cap:
         return ACTIVE_USER_CAP
     return None
 
@@ -68,7 +71,7 @@ def refuse_direct_post(state: EmulatorState, user: EmulatedUser, privacy_level: 
     """Raise the 403 Refusal a direct post (video or photo) meets at init, if any; privacy last."""
     problem = _cap_problem(state, user)
     unaudited_refusal = not user.private_account or privacy_level not in (None, "SELF_ONLY")
-    if problem is None and not state.config.audited and unaudited_refusal:
+    if problem is None and state.config.app_mode == "unaudited" and unaudited_refusal:
         problem = UNAUDITED
     if problem is None and privacy_level not in privacy_options(user):
         problem = PRIVACY_MISMATCH

@@ -65,6 +65,7 @@ class Post:
     partial_chunks_discarded: int = 0  # PUTs whose body ended early (client dropped)
     pending_post_id: int | None = None  # a public post's id while moderation holds it back (moderation.py)
     public_at: float | None = None     # when that id is published; None with a pending id: withheld for good
+    stuck: bool = False  # the "stuck forever" fault: stays PROCESSING_* with no fail_reason (processing.py)
 
     @property
     def privacy_level(self) -> str | None:
@@ -102,7 +103,7 @@ class Post:
             "completed_at": self.completed_at, "post_ids": list(self.post_ids),
             "transfer_done": self.transfer_done, "processing_polls_left": self.polls_left,
             "partial_chunks_discarded": self.partial_chunks_discarded,
-            "moderation": self.moderation, "public_at": self.public_at,
+            "moderation": self.moderation, "public_at": self.public_at, "stuck": self.stuck,
         }
 
 
@@ -127,6 +128,7 @@ class PostingBook:
     direct_posts: list[tuple[str, float]] = field(default_factory=list)    # (open_id, init time)
     active_users: dict[str, float] = field(default_factory=dict)          # open_id -> first direct post in window
     forced_fail_reasons: list[str] = field(default_factory=list)         # applied to the next posts, in order
+    stuck_next: int = 0  # how many of the next posts get stuck forever (processing.py)
     cancel_events: dict[str, threading.Event] = field(default_factory=dict)
     under_review: set[str] = field(default_factory=set)  # publish_ids whose post id is published later
     next_id: int = 0

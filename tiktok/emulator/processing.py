@@ -6,7 +6,11 @@ fetches, and the next fetch reveals the terminal state (0 polls: terminal at onc
 ``state.lock`` to be held.
 
 Terminal states: direct -> PUBLISH_COMPLETE, inbox -> SEND_TO_USER_INBOX, FAILED when the check failed or a fail
-reason was forced. ``publicaly_available_post_id`` gets one 19-digit id only for PUBLIC_TO_EVERYONE posts, once
+reason was forced. A post made while the "stuck forever" fault was queued (``/_emulator/posts/stick_next``) never
+gets there: its media arrives and is counted, then it stays PROCESSING_UPLOAD / PROCESSING_DOWNLOAD with no
+fail_reason however often it is polled (reference 8.5, OBSERVED: posts "that stay in a PROCESSING_* state for 30+
+minutes with no fail_reason and never turn FAILED"); only a failed download (``*_pull_failed``) still ends it.
+``publicaly_available_post_id`` gets one 19-digit id only for PUBLIC_TO_EVERYONE posts, once
 their moderation is over (``moderation.py``). Media files are kept for video posts that succeeded (the read side serves
 them) and deleted otherwise.
 """
@@ -39,6 +43,14 @@ def take_forced_fail_reason(state: EmulatorState) -> str | None:
     return reasons.pop(0) if reasons else None
 
 
+def take_stuck(state: EmulatorState) -> bool:
+    """True when the next post is to be stuck forever (one queued "stick" is used up)."""
+    if state.posting.stuck_next <= 0:
+        return False
+    state.posting.stuck_next -= 1
+    return True
+
+
 def success_status(post: Post) -> str:
     return PUBLISH_COMPLETE if post.mode == "direct" else SEND_TO_USER_INBOX
 
@@ -48,6 +60,8 @@ def transfer_finished(state: EmulatorState, post: Post, fail_reason: str | None)
     if post.terminal:
         return  # cancelled meanwhile
     post.transfer_done = True
+    if post.stuck:
+        return  # no outcome is ever decided: it stays PROCESSING_* with no reason
     reason = post.forced_fail_reason or fail_reason
     post.outcome = (FAILED, reason) if reason else (success_status(post), None)
     post.polls_left = state.config.processing_polls
@@ -57,7 +71,7 @@ def transfer_finished(state: EmulatorState, post: Post, fail_reason: str | None)
 
 def on_status_poll(state: EmulatorState, post: Post) -> None:
     """One status fetch: count down the processing polls, then reveal the outcome."""
-    if post.terminal or not post.transfer_done:
+    if post.terminal or not post.transfer_done or post.stuck:
         return
     if post.polls_left > 0:
         post.polls_left -= 1

@@ -25,7 +25,7 @@ from .creator_info import refuse_direct_post, refuse_inbox_post
 from .envelope import api_error, current_state, ok
 from .post_schema import Refusal, check_chunk_plan, direct_video_body, inbox_video_body, invalid, photo_body
 from .posts import PROCESSING_DOWNLOAD, PROCESSING_UPLOAD, Post, UploadSession
-from .processing import new_publish_id, take_forced_fail_reason
+from .processing import new_publish_id, take_forced_fail_reason, take_stuck
 from .pull import start_pull, url_is_verified
 from .state import EmulatorState
 from .upload_host import UPLOAD_PATH
@@ -67,7 +67,7 @@ def _new_post(state: EmulatorState, kind: str, mode: str, source: dict[str, Any]
     status = PROCESSING_UPLOAD if source["source"] == "FILE_UPLOAD" else PROCESSING_DOWNLOAD
     post = Post(publish_id=new_publish_id(PREFIXES[key]), open_id=g.user.open_id, kind=kind, mode=mode,
                 source=source["source"], status=status, created_at=state.now(), post_info=dict(post_info),
-                plan=plan, forced_fail_reason=take_forced_fail_reason(state))
+                plan=plan, forced_fail_reason=take_forced_fail_reason(state), stuck=take_stuck(state))
     state.posts[post.publish_id] = post
     if mode == "direct":
         state.posting.record_direct_post(post.open_id, state.now())

@@ -75,6 +75,27 @@ class EmulatorRemote:
         returns every verified one."""
         return self._call("POST", "/verified_prefixes", {"add": list(prefixes)})["verified"]
 
+    def mode(self) -> dict[str, Any]:
+        """The app's mode: ``{"mode": "sandbox" | "unaudited" | "audited", "sandbox_targets": [...] | None}``."""
+        return self._call("GET", "/mode")
+
+    def set_mode(self, mode: str, *, sandbox_targets: list[str] | None = None) -> dict[str, Any]:
+        """Switch the app's mode from now on (reference 8.2, 8.3); ``sandbox_targets`` names a sandbox's target users
+        (None keeps the current list: by default the users marked as targets). Returns the new mode, as ``mode()``."""
+        body: dict[str, Any] = {"mode": mode}
+        if sandbox_targets is not None:
+            body["sandbox_targets"] = list(sandbox_targets)
+        return self._call("POST", "/mode", body)
+
+    def set_private(self, open_id: str, private: bool = True) -> bool:
+        """Make ``open_id``'s account private (or public again); returns the new setting."""
+        return self._call("POST", f"/users/{open_id}/privacy", {"private": private})["private"]
+
+    def stick_next_posts(self, times: int = 1) -> int:
+        """The "stuck forever" fault: the next ``times`` posts stay PROCESSING_* with no fail_reason, never terminal;
+        returns how many posts are queued to stick."""
+        return self._call("POST", "/posts/stick_next", {"times": times})["stuck_next"]
+
     def revoke_user(self, open_id: str) -> int:
         """Revoke every grant of ``open_id`` (the user removed the app); returns how many were active."""
         return self._call("POST", f"/users/{open_id}/revoke")["revoked_grants"]

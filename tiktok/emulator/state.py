@@ -10,7 +10,7 @@ import tempfile
 import threading
 import time
 from collections import Counter
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from typing import Any, Callable
 
 from . import ids
@@ -103,6 +103,27 @@ class EmulatorState:
             # a validated copy, so the caller's config object (maybe shared by tests) is never changed
             self.config = self.tokens.config = self.config.replace(**changes)
 
+    def set_mode(self, changes: dict[str, Any]) -> None:
+        """Change ``mode`` and/or ``sandbox_targets`` at runtime (ValueError when invalid); caps already counted
+        (the active users of the last 24 h) are kept."""
+        with self.lock:
+            self.config = self.tokens.config = self.config.replace(**changes)
+
+    def set_private(self, open_id: str, private: bool) -> EmulatedUser:
+        """Make ``open_id``'s account private or public, as its owner would in the app (KeyError when unknown)."""
+        with self.lock:
+            if self.user(open_id) is None:
+                raise KeyError(open_id)
+            users = [replace(u, private_account=private) if u.open_id == open_id else u
+                     for u in self.config.users]
+            self.config = self.tokens.config = self.config.replace(users=users)
+            return self.config.user(open_id)  # type: ignore[return-value]
+
+    def mode_view(self) -> dict[str, Any]:
+        """The app's mode and who may authorise (``sandbox_targets`` is None unless the app is a sandbox)."""
+        config = self.config
+        return {"mode": config.app_mode, "sandbox_targets": config.targets}
+
     def add_verified_prefixes(self, prefixes: list[str]) -> list[str]:
         """Verify more URL prefixes or domains for the app, as its owner would in TikTok's portal (ValueError when one
         is not a domain or URL prefix); returns them all. Ones already verified are not added twice."""
@@ -128,7 +149,8 @@ class EmulatorState:
                 "client": {
                     "client_key": config.client_key, "app_name": config.app_name,
                     "redirect_uris": list(config.redirect_uris), "approved_scopes": list(config.approved_scopes),
-                    "pkce_encoding": config.pkce_encoding, "sandbox_targets": config.sandbox_targets,
+                    "pkce_encoding": config.pkce_encoding, "mode": config.app_mode,
+                    "sandbox_targets": config.targets,
                 },
                 "lifetimes": {"access": config.access_ttl, "refresh": config.refresh_ttl, "code": config.code_ttl,
                               "refresh_extends_deadline": config.refresh_extends_deadline},
@@ -139,12 +161,13 @@ class EmulatorState:
                 "rate_limited": {"total": sum(self.rate_limited.values()), "by_path": dict(self.rate_limited)},
                 "posts": [p.public() for p in self.posts.values()],
                 "posting": {
-                    "audited": config.audited, "daily_post_cap": config.daily_post_cap,
+                    "audited": config.app_mode != "unaudited", "daily_post_cap": config.daily_post_cap,
                     "pending_share_cap": config.pending_share_cap, "unaudited_user_cap": config.unaudited_user_cap,
                     "verified_url_prefixes": list(config.verified_url_prefixes),
                     "processing_polls": config.processing_polls, "upload_url_ttl": config.upload_url_ttl,
                     "moderation_delay_s": config.moderation_delay_s, "withhold_post_ids": config.withhold_post_ids,
                     "settings": {open_id: asdict(s) for open_id, s in config.posting.items()},
                     "forced_fail_reasons": list(self.posting.forced_fail_reasons),
+                    "stuck_next": self.posting.stuck_next,
                 },
             }
