@@ -22,7 +22,8 @@ PACKAGE = Path(__file__).resolve().parents[1] / "tiktok"
 LAYER = {"tiktok/client.py", "tiktok/api.py", "tiktok/auth/oauth.py", "tiktok/posting/client.py",
          "tiktok/posting/transfer.py", "tiktok/pages.py"}
 # Modules that send HTTP requests to services other than TikTok, and why; they may still name no Open API path.
-ELSEWHERE = {"tiktok/alerts/channels.py": "signed webhooks to the person's own receivers (WEBHOOK_URLS)"}
+ELSEWHERE = {"tiktok/alerts/channels.py": "signed webhooks to the person's own receivers (WEBHOOK_URLS)",
+             "tiktok/setup_checks.py": "the doctor's probes of the person's media addresses and the local emulator"}
 # An Open API path. The consent page (/v2/auth/authorize/) is a page the browser opens, not an API call: the
 # settings name its address.
 ENDPOINT = re.compile(r"/v2/(?!auth/authorize/)[a-z_]+/")

@@ -47,7 +47,8 @@ UNENCODED = {  # what a person pastes: the password as it is
 RUNS = {"refresh": [[]], "post": [[]], "accounts": [[]], "report": [[]], "transcribe": [["--account", "nobody"]],
         "tokens": [["encrypt"], ["decrypt"], ["rotate-key"]], "db": [["migrate"], ["status"], ["import"]],
         "worker": [[]], "queue": [[]], "app": [[]], "workers": [[]], "media": [["fix", "missing.mp4"]],
-        "status": [[]], "alerts": [["status"]]}  # alerts test opens no store: no login of its to refuse
+        "status": [[]], "alerts": [["status"]],  # alerts test opens no store: no login of its to refuse
+        "doctor": [[]]}  # reads the accounts from the database: refuses a wrong login like the others
 NO_SETTINGS = ("media",)  # works on the files it is given and reads no setting: it just must not print the URL
 SCRIPTS = [["upload_to_tiktok.py"], ["transcribe.py", "--account", "nobody"], ["app.py"]]
 SERVING = ("app", "worker")  # they run until stopped: given a few seconds, then SIGTERM

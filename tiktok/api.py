@@ -60,7 +60,7 @@ class ApiClient:
             response = self._session.request(method, self._base + path, params=params, json=json,
                                              headers=headers, timeout=self._timeout)
         except requests.RequestException as exc:
-            raise TransportError(f"{method} {path} failed: {type(exc).__name__}") from None
+            raise TransportError.on(method, self._base, path, exc) from None
         try:
             body = response.json()
         except ValueError:

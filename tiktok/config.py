@@ -17,7 +17,9 @@ starts, into one :class:`Settings` whose sections each module takes what it need
     settings.alerts         NOTIFY_URLS, NOTIFY_EVENTS, NOTIFY_DIGEST, WEBHOOK_URLS, WEBHOOK_SECRET,
                             ALERT_STUCK_AFTER, ALERT_WORKER_SILENT_AFTER, ALERT_DAILY_CAP
 
-With no ``TIKTOK_CLIENT_KEY`` everything talks to the local TikTok emulator instead of TikTok, and says so.
+With no ``TIKTOK_CLIENT_KEY`` everything talks to the local TikTok emulator instead of TikTok, and says so: the one
+a running ``python app.py`` started (it records where, beside the token file: :func:`running_emulator`), else the one
+on TIKTOK_EMULATOR_PORT.
 
 Every setting is parsed and range-checked here, once: a bad one is a :class:`ConfigError` whose line names the
 setting and the form it takes (the commands exit 2), never a traceback or a thread that dies later. A command's
@@ -54,6 +56,7 @@ KNOWN_SCOPES = DEFAULT_SCOPES
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8000
 DEFAULT_EMULATOR_PORT = 8001
+EMULATOR_ADDRESS_FILE = ".tiktok-emulator.json"  # a running app's emulator address, beside the token file
 DEFAULT_TOKENS_FILE = "user_tokens.json"
 DEFAULT_MANIFEST_FILE = "videos_to_upload.json"  # the manifest upload_to_tiktok.py and the app import by default
 DEFAULT_STORE_NAME = "tiktok.db"  # the embedded post store, beside the token file unless STORE_FILE says otherwise
@@ -445,7 +448,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     # wrong with them, and the report and transcribe.py stop on it, so the app starts without them
     reports_dir = get("REPORTS_DIR") or DEFAULT_REPORTS_DIR
     transcripts_dir = get("TRANSCRIPTS_DIR") or DEFAULT_TRANSCRIPTS_DIR
-    tiktok = _tiktok(env, get, app)
+    tiktok = _tiktok(env, get, app, tokens_path)
     return Settings(
         tiktok=tiktok, app=app,
         store=StoreSettings(
@@ -490,7 +493,7 @@ def _app(env: Mapping[str, str], get: Get) -> AppSettings:
         time_zone=time_zone_name(env), cache_dir=cache_home(env))
 
 
-def _tiktok(env: Mapping[str, str], get: Get, app: AppSettings) -> TikTokSettings:
+def _tiktok(env: Mapping[str, str], get: Get, app: AppSettings, tokens_path: Path) -> TikTokSettings:
     emulator_port = _port(env, "TIKTOK_EMULATOR_PORT", DEFAULT_EMULATOR_PORT)
     client_key = get("TIKTOK_CLIENT_KEY")
     explicit_base = get("TIKTOK_API_BASE")
@@ -506,7 +509,9 @@ def _tiktok(env: Mapping[str, str], get: Get, app: AppSettings) -> TikTokSetting
                        else api_base.rstrip("/") + "/v2/auth/authorize/")
     else:
         client_key, client_secret = EMULATOR_CLIENT_KEY, EMULATOR_CLIENT_SECRET
-        api_base = explicit_base or f"http://127.0.0.1:{emulator_port}"
+        # the emulator a running app started beside this token file, wherever its port; TIKTOK_API_BASE always wins
+        found = None if explicit_base else running_emulator(tokens_path)
+        api_base = explicit_base or found or f"http://127.0.0.1:{emulator_port}"
         auth_url = get("TIKTOK_AUTH_URL", api_base.rstrip("/") + "/v2/auth/authorize/")
     encoding = get("TIKTOK_PKCE_ENCODING", "hex")
     if encoding not in ENCODINGS:
@@ -519,6 +524,43 @@ def _tiktok(env: Mapping[str, str], get: Get, app: AppSettings) -> TikTokSetting
         pkce_encoding=encoding,  # type: ignore[arg-type]
         emulated=api_base.rstrip("/") != TIKTOK_API_BASE,
         embedded_emulator=not get("TIKTOK_CLIENT_KEY") and not explicit_base, emulator_port=emulator_port)
+
+
+def emulator_address_file(tokens_path: Path) -> Path:
+    """Where a running ``python app.py`` records its embedded emulator's address: beside the token file, so the
+    commands run in the same folder (the same TOKENS_FILE) find it (tiktok.web.run writes it, removes it on stop)."""
+    return tokens_path.absolute().parent / EMULATOR_ADDRESS_FILE
+
+
+def running_emulator(tokens_path: Path) -> str | None:
+    """The base URL in :func:`emulator_address_file` when the app that wrote it is still running; None otherwise
+    (no file, not readable, not the app's form, or its process gone: the commands then use TIKTOK_EMULATOR_PORT's
+    default). One small read and one signal-0 check, so every command can afford it."""
+    import json
+
+    try:
+        found = json.loads(emulator_address_file(tokens_path).read_text(encoding="utf-8"))
+        url, pid = found["url"], found["pid"]
+    except (OSError, ValueError, TypeError, KeyError):
+        return None
+    if not (isinstance(url, str) and re.fullmatch(r"http://127\.0\.0\.1:\d{1,5}", url) and isinstance(pid, int)
+            and pid > 0 and _process_alive(pid)):
+        return None
+    return url
+
+
+def _process_alive(pid: int) -> bool:
+    if os.name == "nt":  # os.kill(pid, 0) would send Ctrl-C there: trust the file (it is removed on a clean stop)
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # alive, as another user
+        return True
+    except OSError:
+        return False
+    return True
 
 
 def _scopes(raw: str) -> tuple[str, ...]:

@@ -162,6 +162,20 @@ class TransportError(TikTokError):
 
     transient = True
 
+    @classmethod
+    def on(cls, method: str, base: str, path: str, exc: BaseException) -> "TransportError":
+        """The request to ``base + path`` got no answer: the message names the address tried, and for a loopback
+        address (only ever the emulator: TikTok is never there) what to start or set instead of blaming TikTok."""
+        from urllib.parse import urlsplit
+
+        text = f"{method} {base}{path} failed: {type(exc).__name__}"
+        refused = type(exc).__name__ == "ConnectionError"  # requests' own; a timeout means something is there
+        if refused and urlsplit(base).hostname in ("127.0.0.1", "localhost", "::1"):
+            text += (f"; nothing answers at {base}, where the TikTok emulator should be: start python app.py in "
+                     "this folder (it tells the commands run here where its emulator listens), or set "
+                     "TIKTOK_EMULATOR_PORT (or TIKTOK_API_BASE) in .env to where yours listens")
+        return cls(text)
+
 
 def _with_log_id(message: str, log_id: str | None) -> str:
     return f"{message} (log_id {log_id})" if log_id else message

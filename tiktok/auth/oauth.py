@@ -100,7 +100,7 @@ class OAuthClient:
                 self._base + path, data=data, timeout=self._timeout,
                 headers={"Content-Type": "application/x-www-form-urlencoded", "Cache-Control": "no-cache"})
         except requests.RequestException as exc:
-            raise TransportError(f"POST {path} failed: {type(exc).__name__}") from None
+            raise TransportError.on("POST", self._base, path, exc) from None
         body = _json_or_empty(response)
         if isinstance(body.get("error"), str) and body["error"]:
             raise OAuthError(body["error"], str(body.get("error_description") or ""),

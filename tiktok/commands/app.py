@@ -13,10 +13,11 @@ from tiktok.options import command_parser, setting, tcp_port
 OWN_SIGNALS = True  # Ctrl-C and SIGTERM stop the server (exit 0) once a token refresh under way is saved
 
 EPILOG = """With no TIKTOK_CLIENT_KEY in .env or the environment, the app starts the local TikTok emulator on
---emulator-port and labels every page "emulated": nothing reaches TikTok. Options override HOST, PORT and
-TIKTOK_EMULATOR_PORT from .env. The log says what changed (a post made or failed, a manifest's new problem), not
-each idle round; -v adds debug detail and the emulator's line per request. Exit codes: 0 stopped normally; 2 bad
-option or configuration, or a port in use."""
+--emulator-port and labels every page "emulated": nothing reaches TikTok. While it runs, .tiktok-emulator.json
+beside the token file says where that emulator listens, and every command run in this folder talks to it. Options
+override HOST, PORT and TIKTOK_EMULATOR_PORT from .env. The log says what changed (a post made or failed, a
+manifest's new problem), not each idle round; -v adds debug detail and the emulator's line per request. Exit codes:
+0 stopped normally; 2 bad option or configuration, or a port in use (the line names the option to change)."""
 
 
 def add_parser(subparsers, parents: list[argparse.ArgumentParser]) -> argparse.ArgumentParser:

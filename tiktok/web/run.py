@@ -64,18 +64,79 @@ def serve(settings: Settings, *, trusted_proxy: str | None = None) -> int:
         # verifies theirs with TikTok (README, "Media TikTok pulls"), so photo posts work from the first run.
         own = emulated_public_prefix(settings)
         config = EmulatorConfig(verified_url_prefixes=[own] if own else [])
-        try:
-            emulator = start_emulator(config, host="127.0.0.1", port=port)
-        except OSError as exc:
-            raise ConfigError(f"cannot start the TikTok emulator on 127.0.0.1:{port} ({exc}); pick a free port with "
-                              "--emulator-port or TIKTOK_EMULATOR_PORT") from None
+        emulator = _start_emulator(start_emulator, config, port)
+        # the app talks to the emulator it started, whatever an address file of another app says (config.py)
+        settings = _talking_to(settings, emulator.url)
         log.warning("EMULATED MODE: no TIKTOK_CLIENT_KEY is set, so this app talks to the local TikTok emulator "
                     "at %s. Nothing reaches TikTok.", emulator.url)
+        _record_emulator(settings, emulator.url, log)
     try:
         return _serve_app(settings, trusted_proxy, log)
     finally:
         if emulator is not None:
+            _forget_emulator(settings)
             emulator.shutdown()
+
+
+def _start_emulator(start_emulator, config, port: int):
+    """The embedded emulator on 127.0.0.1:``port``; a port in use (or any failure to listen) is a ConfigError naming
+    --emulator-port. Werkzeug prints its own lines and exits 1 for a port in use: those lines are kept back."""
+    import contextlib
+    import io
+
+    said = io.StringIO()
+    try:
+        with contextlib.redirect_stderr(said):
+            return start_emulator(config, host="127.0.0.1", port=port)
+    except (OSError, SystemExit) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) else (said.getvalue().splitlines() or ["cannot listen"])[0]
+        raise ConfigError(f"cannot start the TikTok emulator on 127.0.0.1:{port} ({reason}): pick a free port "
+                          "with --emulator-port, or TIKTOK_EMULATOR_PORT in .env") from None
+
+
+def _talking_to(settings: Settings, url: str) -> Settings:
+    """``settings`` with the emulator at ``url`` as the API (and the authorize page, unless TIKTOK_AUTH_URL names
+    another)."""
+    from dataclasses import replace
+
+    section = settings.tiktok
+    if section.api_base == url:
+        return settings
+    derived = section.auth_url == section.api_base + "/v2/auth/authorize/"
+    return replace(settings, tiktok=replace(section, api_base=url,
+                                            auth_url=url + "/v2/auth/authorize/" if derived else section.auth_url))
+
+
+def _record_emulator(settings: Settings, url: str, log) -> None:
+    """Write where the emulator listens beside the token file (0600, atomically), so every command run in this
+    folder finds it (:func:`tiktok.config.running_emulator`); a folder that cannot take it only costs a warning."""
+    import json
+    import os
+
+    from tiktok.atomic import atomic_write
+    from tiktok.config import emulator_address_file
+
+    path = emulator_address_file(settings.store.tokens_path)
+    try:
+        atomic_write(path, json.dumps({"url": url, "pid": os.getpid()}) + "\n")
+    except OSError as exc:
+        log.warning("cannot write %s (%s): commands run here look for the emulator on TIKTOK_EMULATOR_PORT",
+                    path, exc.strerror)
+
+
+def _forget_emulator(settings: Settings) -> None:
+    """Remove the address file on a clean stop, if it is still this app's (another app may have written since)."""
+    import json
+    import os
+
+    from tiktok.config import emulator_address_file
+
+    path = emulator_address_file(settings.store.tokens_path)
+    try:
+        if json.loads(path.read_text(encoding="utf-8")).get("pid") == os.getpid():
+            path.unlink()
+    except (OSError, ValueError, AttributeError):
+        pass
 
 
 def _serve_app(settings: Settings, trusted_proxy: str | None, log) -> int:
@@ -86,12 +147,13 @@ def _serve_app(settings: Settings, trusted_proxy: str | None, log) -> int:
     host, port = settings.app.host, settings.app.port
     where = token_store_where(settings, app.extensions["tiktok_services"].store)
     posts = where if settings.store.database_url else settings.store.store_path.resolve()
-    log.info("open http://%s:%d/ (accounts in %s, posts in %s)", "127.0.0.1" if host in ("0.0.0.0", "::")
-             else host, port, where, posts)
     try:
         server = build_server(app, settings, trusted_proxy=trusted_proxy)
     except OSError as exc:
-        raise ConfigError(f"cannot listen on {host}:{port} ({exc}); pick a free port with --port") from None
+        raise ConfigError(f"cannot listen on {host}:{port} ({exc.strerror}): pick a free port with --port, or PORT "
+                          "in .env") from None
+    log.info("open http://%s:%d/ (accounts in %s, posts in %s)", "127.0.0.1" if host in ("0.0.0.0", "::")
+             else host, port, where, posts)
     signal.signal(signal.SIGTERM, _stop)
     try:
         server.run()
