@@ -114,7 +114,7 @@ LONG = replace(CLIP, duration_s=61.0)
     (photo_form(allow_duet="on"), ADA, None, "allow_duet", "photo posts have no duets"),
     (photo_form(allow_stitch="on"), ADA, None, "allow_stitch", "photo posts have no stitches"),
     (form(disclose="on"), ADA, CLIP, "disclose", "choose \"Your brand\", \"Branded content\" or both"),
-    (form(disclose="on", branded="on", privacy="SELF_ONLY"), ADA, CLIP, "branded", "cannot be private"),
+    (form(disclose="on", branded="on", privacy="SELF_ONLY"), ADA, CLIP, "branded", "cannot be set to private"),
     (form(branded="on"), ADA, CLIP, "branded", "needs the commercial content disclosure"),
     (form(your_brand="on"), ADA, CLIP, "your_brand", "needs the commercial content disclosure"),
     (form(description="a" * 2195, tags="#bcde"), ADA, CLIP, "description", "2201 UTF-16 units, 1 over"),

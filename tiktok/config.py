@@ -6,7 +6,7 @@ starts, into one :class:`Settings` whose sections each module takes what it need
     settings.app            HOST, PORT, FLASK_SECRET_KEY, ALLOWED_HOSTS, APP_PASSWORD, QUEUE_TICK_S, TZ,
                             XDG_CACHE_HOME
     settings.tiktok         TIKTOK_CLIENT_KEY/_SECRET, TIKTOK_API_BASE, TIKTOK_AUTH_URL, TIKTOK_REDIRECT_URI,
-                            TIKTOK_SCOPES, TIKTOK_PKCE_ENCODING, TIKTOK_EMULATOR_PORT
+                            TIKTOK_SCOPES, TIKTOK_PKCE_ENCODING, TIKTOK_EMULATOR_PORT, TIKTOK_APP_MODE
     settings.store          TOKENS_FILE, TOKENS_KEY, TOKENS_NEW_KEY, STORE_FILE, DATABASE_URL, DATABASE_POOL_SIZE
     settings.media          MEDIA_DIR, MEDIA_STORE, MEDIA_KEEP_UNUSED_DAYS, MEDIA_PUBLIC_URL, VERIFIED_URL_PREFIXES
     settings.posting        MANIFEST_FILE, POST_GRACE
@@ -48,6 +48,9 @@ ENCODINGS: tuple[Encoding, ...] = ("hex", "base64url")
 
 TIKTOK_API_BASE = "https://open.tiktokapis.com"
 TIKTOK_AUTH_URL = "https://www.tiktok.com/v2/auth/authorize/"
+# TIKTOK_APP_MODE's values: a sandbox app (target users only), a production app TikTok has not audited (Direct Post
+# only "Only me" to private accounts), an audited one (content-sharing guidelines, "Intended Use"; issue 25).
+APP_MODES = ("sandbox", "unaudited", "audited")
 DEFAULT_SCOPES = ("user.info.basic", "user.info.profile", "user.info.stats", "video.list", "video.publish",
                   "video.upload")
 # TikTok's documented scopes this tool can use (reference 8.1); TIKTOK_SCOPES may name only these. TikTok has other
@@ -148,6 +151,9 @@ class TikTokSettings:
     embedded_emulator: bool = True
     #: TIKTOK_EMULATOR_PORT: where the app starts the emulator (emulator mode).
     emulator_port: int = DEFAULT_EMULATOR_PORT
+    #: TIKTOK_APP_MODE: the TikTok app's review state, one of APP_MODES; None (empty): not known, detected from
+    #: TikTok's answers (tiktok.posting.policy.app_mode). The built-in emulator runs in this mode (audited if unset).
+    app_mode: str | None = None
 
 
 @dataclass(frozen=True)
@@ -513,6 +519,10 @@ def _tiktok(env: Mapping[str, str], get: Get, app: AppSettings, tokens_path: Pat
         found = None if explicit_base else running_emulator(tokens_path)
         api_base = explicit_base or found or f"http://127.0.0.1:{emulator_port}"
         auth_url = get("TIKTOK_AUTH_URL", api_base.rstrip("/") + "/v2/auth/authorize/")
+    app_mode = get("TIKTOK_APP_MODE").lower() or None
+    if app_mode is not None and app_mode not in APP_MODES:
+        raise ConfigError(f"TIKTOK_APP_MODE={app_mode!r}: expected one of {', '.join(APP_MODES)}, or empty to let "
+                          "the app find out from TikTok's answers")
     encoding = get("TIKTOK_PKCE_ENCODING", "hex")
     if encoding not in ENCODINGS:
         raise ConfigError(f"TIKTOK_PKCE_ENCODING={encoding!r}: expected one of {', '.join(ENCODINGS)}")
@@ -523,7 +533,8 @@ def _tiktok(env: Mapping[str, str], get: Get, app: AppSettings, tokens_path: Pat
         scopes=_scopes(get("TIKTOK_SCOPES", ",".join(DEFAULT_SCOPES))),
         pkce_encoding=encoding,  # type: ignore[arg-type]
         emulated=api_base.rstrip("/") != TIKTOK_API_BASE,
-        embedded_emulator=not get("TIKTOK_CLIENT_KEY") and not explicit_base, emulator_port=emulator_port)
+        embedded_emulator=not get("TIKTOK_CLIENT_KEY") and not explicit_base, emulator_port=emulator_port,
+        app_mode=app_mode)
 
 
 def emulator_address_file(tokens_path: Path) -> Path:

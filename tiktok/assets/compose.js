@@ -238,22 +238,31 @@
     return units <= limit;
   };
 
+  // TikTok's exact words come from the page (#disclosure's data-*: DISCLOSURE_TEXTS in tiktok/posting/composition.py).
   Composer.prototype.disclosureOk = function () {
     var disclose = $("disclose").checked, yours = $("your-brand"), branded = $("branded"), privacy = $("privacy");
     var selfOnly = privacy.querySelector("option[value=SELF_ONLY]"), privateChosen = privacy.value === "SELF_ONLY";
+    var said = function (name) { return $("disclosure").getAttribute("data-" + name); };
     $("disclosure-options").hidden = !disclose;
     yours.disabled = !disclose;
     branded.disabled = !disclose || privateChosen;  // branded content is never "Only me"
     if (privateChosen) { branded.checked = false; }
-    if (selfOnly) { selfOnly.disabled = disclose && branded.checked; }
+    if (selfOnly) {
+      selfOnly.disabled = disclose && branded.checked;
+      if (selfOnly.disabled) { selfOnly.title = said("branded-not-private"); }
+      else { selfOnly.removeAttribute("title"); }
+    }
     $("branded-privacy-note").hidden = !(disclose && privateChosen);
     $("privacy-branded-note").hidden = !(selfOnly && selfOnly.disabled);
-    var label = branded.checked ? "Paid partnership" : yours.checked ? "Promotional content" : "";
-    $("disclosure-label").textContent = label ? "Your post will be labelled “" + label + "”." :
-      "With disclosure on, choose “Your brand”, “Branded content” or both.";
+    var label = !disclose ? "" : branded.checked ? said("paid-partnership") : yours.checked ? said("promotional") : "";
+    var sentence = $("disclosure-label"), ok = !disclose || yours.checked || branded.checked;
+    sentence.hidden = !label;
+    sentence.textContent = label ? said("labeled-as").replace("photo/video", this.source() === "photos" ? "photo" :
+      "video").replace("{label}", label) : "";
+    $("disclosure-needed").hidden = ok;
     var consent = $("consent-text");
     consent.textContent = consent.getAttribute(disclose && branded.checked ? "data-branded" : "data-music");
-    return !disclose || yours.checked || branded.checked;
+    return ok;
   };
 
   Composer.prototype.mediaOk = function () {
@@ -266,6 +275,10 @@
     this.showSource();
     var media = this.mediaOk(), caption = this.captionOk(), disclosure = this.disclosureOk();
     $("post-now").disabled = $("post-schedule").disabled = !(media && caption && disclosure);
+    var waiting = disclosure ? "" : $("disclosure").getAttribute("data-needed");  // TikTok's hover text
+    ["post-now", "post-schedule"].forEach(function (id) {
+      if (waiting) { $(id).title = waiting; } else { $(id).removeAttribute("title"); }
+    });
     $("post-inbox").disabled = !(media && caption);
   };
 

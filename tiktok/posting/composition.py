@@ -17,6 +17,14 @@ comments, duets and stitches are off unless ticked and cannot be ticked where th
 have comments only); commercial content disclosure needs "Your brand", "Branded content" or both, and branded
 content is never "Only me"; the video must fit the creator's ``max_video_post_duration_sec``. Captions over
 TikTok's limit are refused whole: tags are never dropped behind the person's back.
+
+An app TikTok has not audited (``app_mode="unaudited"``, TIKTOK_APP_MODE or detected: issue 25) may Direct Post
+only as "Only me" (``SELF_ONLY``) and only for a private account; TikTok refuses anything else with
+``unaudited_client_can_only_post_to_private_accounts``. So the composer offers only "Only me"
+(:func:`offered_privacy`), and a Direct Post for an account that is not private is refused here, with TikTok's
+reason, before any call. A private account is one whose creator_info ``privacy_level_options`` include
+``FOLLOWER_OF_CREATOR`` (the reference's own example; a public one gets ``PUBLIC_TO_EVERYONE``). Inbox drafts are
+not Direct Posts: they stay open, and are the way to publish publicly (the creator posts from the TikTok app).
 """
 
 from __future__ import annotations
@@ -45,6 +53,7 @@ from tiktok.posting.media import (MAX_DURATION_S, MAX_FPS, MAX_SIDE_PX, MIN_DURA
                                   SUPPORTED_CODECS, SUPPORTED_CONTAINERS, MediaInfo, check_video)
 from tiktok.posting.schedule import check_future, form_post_at
 from tiktok.text import duration
+from tiktok.words import plain
 
 ACTIONS = ("now", "schedule", "inbox")  # the form's three buttons: post now, schedule, send to the inbox
 SOURCES = ("upload", "video_url", "photos")
@@ -52,6 +61,15 @@ PRIVACY_LABELS = {"PUBLIC_TO_EVERYONE": "Everyone", "MUTUAL_FOLLOW_FRIENDS": "Fr
                   "FOLLOWER_OF_CREATOR": "Followers", "SELF_ONLY": "Only me"}
 PROMOTIONAL = "Promotional content"  # TikTok's label for "Your brand" (brand_organic_toggle)
 PAID_PARTNERSHIP = "Paid partnership"  # TikTok's label for "Branded content" (brand_content_toggle)
+# TikTok's own words for the disclosure (content-sharing guidelines, reference 8.4; audit rejections quote them), kept
+# here only: the page and its script take them from DISCLOSURE_TEXTS. tests/test_disclosure_strings.py holds copies.
+LABELED_AS = "Your photo/video will be labeled as '{label}'"  # "photo/video" becomes what the post is
+DISCLOSURE_NEEDED = "You need to indicate if your content promotes yourself, a third party, or both."  # hover text
+BRANDED_NOT_PRIVATE = "Branded content visibility cannot be set to private."
+DISCLOSURE_TEXTS = {"labeled_as": LABELED_AS, "needed": DISCLOSURE_NEEDED, "branded_not_private": BRANDED_NOT_PRIVATE,
+                    "promotional": PROMOTIONAL, "paid_partnership": PAID_PARTNERSHIP}
+UNAUDITED_CODE = "unaudited_client_can_only_post_to_private_accounts"  # TikTok's refusal (tiktok.posting.policy)
+PRIVATE_SIGN = "FOLLOWER_OF_CREATOR"  # offered only to a private account (reference 3.1's example answer)
 # Uploaded files: 32 random hex digits, then optionally the original name's safe part; never a path.
 MEDIA_ID = re.compile(r"[0-9a-f]{32}(?:-[A-Za-z0-9_-]{1,40})?\.(?:mp4|mov|webm)")
 _OFF = ("", "0", "off", "false", "no")
@@ -87,12 +105,13 @@ class FieldError(NamedTuple):
 
 def compose(form: Mapping[str, str], creator: CreatorInfo, media: MediaInfo | None, now: datetime, *,
             allow_loopback: bool = False, photos: Sequence[str | None] | None = None,
-            verified: Sequence[str] | None = None) -> dict[str, Any] | list[FieldError]:
+            verified: Sequence[str] | None = None, app_mode: str | None = None) -> dict[str, Any] | list[FieldError]:
     """The manifest entry for this form, or every rule it breaks. ``media`` is the probed upload (its ``path``
     becomes ``video_path``); ``now`` is timezone-aware; ``allow_loopback`` accepts loopback media URLs (emulator).
     ``photos``: for each photo file the form names (``photo_ids``, in order), the media store key it will have, or
     None when no such photo is kept. ``verified``: the app's verified domains and URL prefixes, which a typed URL
-    must lie under (None: not checked here; the manifest's own checks still run)."""
+    must lie under (None: not checked here; the manifest's own checks still run). ``app_mode``: the TikTok app's
+    mode (None: not known, as audited); "unaudited" allows a Direct Post only as "Only me" from a private account."""
     errors: list[FieldError] = []
     action = _text(form, "action")
     if action not in ACTIONS:
@@ -110,6 +129,8 @@ def compose(form: Mapping[str, str], creator: CreatorInfo, media: MediaInfo | No
         entry["draft"] = True
     else:
         entry.update(_settings(form, creator, photo, errors))
+        if app_mode == "unaudited":
+            errors += unaudited_problems(entry.get("privacy") or "", creator)
     if action == "schedule":
         entry["post_at"] = _schedule(form, now, errors)
     reported = {error.field for error in errors}
@@ -298,6 +319,36 @@ def _settings(form: Mapping[str, str], creator: CreatorInfo, photo: bool,
     return {"privacy": privacy, **values}
 
 
+def offered_privacy(creator: CreatorInfo, app_mode: str | None) -> list[str]:
+    """The privacy levels the composer offers: the creator's, or for an unaudited app only "Only me"."""
+    if app_mode == "unaudited":
+        return [level for level in creator.privacy_options if level == "SELF_ONLY"]
+    return list(creator.privacy_options)
+
+
+def is_private(creator: CreatorInfo) -> bool:
+    """Whether creator_info shows a private account: only a private one is offered ``FOLLOWER_OF_CREATOR``."""
+    return PRIVATE_SIGN in creator.privacy_options
+
+
+def unaudited_reason() -> str:
+    """TikTok's reason an unaudited app posts only "Only me" from private accounts, in this tool's words."""
+    return plain(UNAUDITED_CODE).sentence
+
+
+def unaudited_problems(privacy: str, creator: CreatorInfo) -> list[FieldError]:
+    """What an unaudited app's Direct Post breaks (the module docstring), in TikTok's words."""
+    why = unaudited_reason()
+    if not is_private(creator):
+        return [FieldError("privacy", f"this account is public. {why}. Nothing was sent. "
+                                      "To publish publicly, use “Send to inbox as a draft” and post from the "
+                                      f"TikTok app (details: {UNAUDITED_CODE})")]
+    if privacy and privacy != "SELF_ONLY":
+        return [FieldError("privacy", f"“{PRIVACY_LABELS.get(privacy, privacy)}” is not possible: {why} (details: "
+                                      f"{UNAUDITED_CODE})")]
+    return []
+
+
 def _interactions(form: Mapping[str, str], creator: CreatorInfo, photo: bool,
                   errors: list[FieldError]) -> dict[str, Any]:
     values = {}
@@ -322,17 +373,23 @@ def _disclosure(form: Mapping[str, str], privacy: str, errors: list[FieldError])
                 errors.append(FieldError(name, f'"{label}" needs the commercial content disclosure turned on'))
         return {"brand_organic_toggle": False, "brand_content_toggle": False}
     if not (your_brand or branded):
-        errors.append(FieldError("disclose", 'commercial content disclosure is on: choose "Your brand", "Branded '
-                                             'content" or both, or turn disclosure off'))
+        errors.append(FieldError("disclose", f'{DISCLOSURE_NEEDED} With disclosure on, choose "Your brand", '
+                                             '"Branded content" or both, or turn disclosure off'))
     if branded and privacy == "SELF_ONLY":
-        errors.append(FieldError("branded", 'branded content cannot be private: choose who can see it other than '
-                                            '"Only me"'))
+        errors.append(FieldError("branded", f'{BRANDED_NOT_PRIVATE} Choose who can see it other than "Only me", or '
+                                            'untick "Branded content"'))
     return {"brand_organic_toggle": your_brand, "brand_content_toggle": branded}
 
 
 def disclosure_label(your_brand: bool, branded: bool) -> str | None:
     """The label TikTok puts on the post: branded content wins when both are chosen."""
     return PAID_PARTNERSHIP if branded else PROMOTIONAL if your_brand else None
+
+
+def labeled_as(label: str, photo: bool) -> str:
+    """TikTok's sentence naming the post's label, saying "photo" or "video" as the post is (guidelines: "Your
+    photo/video will be labeled as ...")."""
+    return LABELED_AS.replace("photo/video", "photo" if photo else "video").format(label=label)
 
 
 def _schedule(form: Mapping[str, str], now: datetime, errors: list[FieldError]) -> str | None:

@@ -5,7 +5,7 @@ the entry's outcome status."""
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from typing import Any, Callable, NamedTuple
 
 from tiktok.auth.access import call_with_token
 from tiktok.auth.oauth import OAuthClient
@@ -60,3 +60,33 @@ def entry_stop(exc: TikTokError, *, idempotent: bool) -> EntryStop:
                                  "have been created: check the profile, then re-run with --force to post it "
                                  "again", exc, may_exist=True)
     return EntryStop(FAILED, str(said(exc)), exc)
+
+
+# -- the TikTok app's mode (issue 25) ------------------------------------------------------------------------------
+
+UNAUDITED_CODE = "unaudited_client_can_only_post_to_private_accounts"  # Content Posting API, a Direct Post's init
+SANDBOX_CODE = "non_sandbox_target"  # Login Kit's callback error for a user who is not a sandbox target user
+DETECTED_BY = {UNAUDITED_CODE: "unaudited", SANDBOX_CODE: "sandbox"}  # TikTok's code -> the mode it shows
+
+
+class AppMode(NamedTuple):
+    """The app's mode and where it comes from: ``setting`` (TIKTOK_APP_MODE), ``detected`` (TikTok's answer
+    ``code`` said so) or ``unknown`` (mode None: nothing refused yet, so everything is offered as for audited)."""
+
+    mode: str | None
+    source: str
+    code: str | None = None
+
+    @property
+    def unaudited(self) -> bool:
+        return self.mode == "unaudited"
+
+
+def app_mode(setting: str | None, detected: dict[str, Any] | None) -> AppMode:
+    """TIKTOK_APP_MODE when set (it wins), else what the post store kept of TikTok's answers
+    (``PostStore.detected_app_mode``), else unknown."""
+    if setting:
+        return AppMode(setting, "setting")
+    if detected and detected.get("mode") in DETECTED_BY.values():
+        return AppMode(detected["mode"], "detected", detected.get("code"))
+    return AppMode(None, "unknown")

@@ -46,7 +46,7 @@ import requests
 
 from tiktok.auth.oauth import OAuthClient
 from tiktok.auth.tokens import TokenStore
-from tiktok.errors import ClaimLost, FileProblem, TikTokError
+from tiktok.errors import ClaimLost, FileProblem, StoreError, TikTokError
 from tiktok.exitcodes import BAD_INPUT, SKIPPED, TRY_LATER
 from tiktok.exitcodes import DONE as OUTCOME_DONE
 from tiktok.exitcodes import FAILED as OUTCOME_FAILED
@@ -68,7 +68,7 @@ from tiktok.posting.client import (
 )
 from tiktok.posting.manifest import PostRequest
 from tiktok.posting.media import MediaError, MediaInfo, check_video, mime_type, probe
-from tiktok.posting.policy import POSTING_RETRY, EntryStop, call_for_post
+from tiktok.posting.policy import DETECTED_BY, POSTING_RETRY, EntryStop, call_for_post
 from tiktok.posting.transfer import UploadError, send_chunks
 from tiktok.ratelimit import TokenLimiter
 from tiktok.retry import Runtime
@@ -576,6 +576,8 @@ class Publisher:
         error = stop.error
         code = getattr(error, "code", None) or getattr(error, "error", None)
         log_id = getattr(error, "log_id", None)
+        if code in DETECTED_BY:
+            self._detected(code)
         current = self.posts.get(job.post.id)
         record = current.record if current is not None else None
         if record is not None and record.state in DELIVERED:  # only the look for its public id stopped
@@ -597,6 +599,20 @@ class Publisher:
                 return changed_outcome(job)
         return Outcome.of(job.post, job.request, stop.status, stop.detail, record=record, error_code=code,
                           log_id=log_id)
+
+
+    def _detected(self, code: str) -> None:
+        """TikTok's refusal ``code`` shows the app's mode (policy.DETECTED_BY): keep it in the post store's named
+        values and say so once (the composer and accounts page read it; TIKTOK_APP_MODE, when set, wins)."""
+        mode = DETECTED_BY[code]
+        try:
+            first = self.posts.record_app_mode(mode, code)
+        except StoreError as exc:  # a note that could not be kept never changes the post's outcome
+            log.warning("could not keep the app mode %s in the post store: %s", mode, exc)
+            return
+        if first:
+            log.warning("TikTok answered %s: this TikTok app is %s; the composer now offers what that mode allows "
+                        "(set TIKTOK_APP_MODE to say so yourself)", code, mode)
 
 
 class _NotSent(Exception):

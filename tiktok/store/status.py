@@ -10,6 +10,10 @@ the figures mean and how they are shown is :mod:`tiktok.store.health`'s.
   rows of the store's small named values (``tiktok_store_meta``), one per hour (``status:429:h:<hour>``, kept
   :data:`KEEP_HOURS`) and a running total (``status:429:total``), each a JSON ``{"count": n}``. Adding is one
   write transaction under the store's write lock (the change counter's row), so two processes never lose a count.
+- **The TikTok app's mode** as TikTok's answers showed it (issue 25: ``unaudited`` after the first
+  ``unaudited_client_can_only_post_to_private_accounts``, ``sandbox`` after a login refused with
+  ``non_sandbox_target``): one row ``app_mode``, ``{"mode": ..., "code": ..., "at": epoch}``; TIKTOK_APP_MODE, when
+  set, wins over it (:func:`tiktok.posting.policy.app_mode`).
 """
 
 from __future__ import annotations
@@ -30,6 +34,7 @@ RATE_PREFIX = "status:429:"
 RATE_TOTAL = RATE_PREFIX + "total"
 RATE_HOUR = RATE_PREFIX + "h:"  # + the hour since the epoch (epoch seconds // 3600)
 HOUR_S = 3600
+APP_MODE = "app_mode"
 KEEP_HOURS = 48  # hourly counts older than this go when a new one is added (the figures read the last 24 h)
 
 
@@ -104,3 +109,26 @@ class StatusQueries:
             elif name.startswith(RATE_HOUR) and int(name[len(RATE_HOUR):]) >= first:
                 recent += count
         return recent, total
+
+    # -- the TikTok app's mode as detected ----------------------------------------------------------------------
+
+    def detected_app_mode(self) -> dict[str, Any] | None:
+        """What TikTok's answers showed of the app's mode: ``{"mode", "code", "at"}``, or None when nothing yet."""
+        with self._read() as conn:
+            held = conn.execute(select(META.c.value).where(META.c.name == APP_MODE)).scalar()
+        return None if held is None else json.loads(held)
+
+    def record_app_mode(self, mode: str, code: str) -> bool:
+        """Keep ``mode`` as TikTok's answer ``code`` showed it, at the store's clock; False when it was kept
+        already (so the caller says so once)."""
+        with self._write() as conn:
+            self._lock_counter(conn)
+            held = conn.execute(select(META.c.value).where(META.c.name == APP_MODE)).scalar()
+            if held is not None and json.loads(held).get("mode") == mode:
+                return False
+            value = dumps({"mode": mode, "code": code, "at": self.clock()})
+            if held is None:
+                conn.execute(META.insert().values(name=APP_MODE, value=value))
+            else:
+                conn.execute(update(META).where(META.c.name == APP_MODE).values(value=value))
+        return True

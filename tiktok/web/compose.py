@@ -36,14 +36,16 @@ from tiktok.errors import (AccountNotFound, AuthError, ChangeRefused, PostingRef
 from tiktok.media.publishing import verified_properties
 from tiktok.media.store import MediaStoreError
 from tiktok.posting.client import CreatorInfo, PostingClient
-from tiktok.posting.composition import (PRIVACY_LABELS, FieldError, compose, disclosure_label, is_media_id,
-                                        media_summary, ticked)
+from tiktok.posting.composition import (DISCLOSURE_TEXTS, PRIVACY_LABELS, FieldError, compose, disclosure_label,
+                                        is_media_id, labeled_as, media_summary, ticked)
+from tiktok.posting.composition import is_private, offered_privacy, unaudited_reason
 from tiktok.posting.limits import MAX_VIDEO_BYTES
+from tiktok.posting.policy import AppMode
 from tiktok.posting.media import MediaError, MediaInfo, probe
 from tiktok.posting.manifest import validate_manifest
 from tiktok.store.records import entry_key
 from tiktok.web import queue_runner
-from tiktok.web.views import check_csrf, page_error, services
+from tiktok.web.views import check_csrf, current_app_mode, page_error, services
 from tiktok.words import Words, said
 
 log = logging.getLogger(__name__)
@@ -93,7 +95,7 @@ def create():
     settings = services().settings
     result = compose(schedule_fields(request.form), creator, media, now, allow_loopback=settings.emulated,
                      photos=[photo.key if photo else None for photo in photos],
-                     verified=verified_properties(settings))
+                     verified=verified_properties(settings), app_mode=current_app_mode().mode)
     if isinstance(result, list):
         return render_form(accounts, open_id, creator, None, form=request.form, media=media, errors=result,
                            status=400, photos=photos)
@@ -164,13 +166,32 @@ def render_form(accounts, open_id: str, creator: CreatorInfo | None, refusal: Re
     if media is not None and creator is not None:
         summary = {**media_summary(media, creator.max_duration_s), "media_id": Path(media.path).name,
                    "preview_url": url_for("compose.media", name=Path(media.path).name)}
+    mode = current_app_mode()
     page = render_template(
         "compose.html", accounts=accounts, open_id=open_id, creator=creator, refusal=refusal, form=form,
+        app_mode=mode, mode_note=mode_note(mode, creator),
+        privacy_options=offered_privacy(creator, mode.mode) if creator is not None else [],
         errors=errors, media=summary, privacy_labels=PRIVACY_LABELS, ticked=lambda name: ticked(form, name),
         max_bytes=MAX_VIDEO_BYTES, max_photo_bytes=MAX_PICTURE_BYTES, photos=shown_photos(list(photos)),
         server_offset=server_offset(),
-        disclosure=disclosure_label(ticked(form, "your_brand"), ticked(form, "branded")))
+        disclosure=disclosure_label(ticked(form, "your_brand"), ticked(form, "branded")),
+        disclosure_texts=DISCLOSURE_TEXTS, labeled_as=labeled_as)
     return page, (refusal.status if refusal is not None else status)
+
+
+def mode_note(mode: AppMode, creator: CreatorInfo | None) -> str | None:
+    """What the composer says about an unaudited app's privacy (None for the other modes)."""
+    if not mode.unaudited:
+        return None
+    how = "TIKTOK_APP_MODE says so" if mode.source == "setting" else \
+        f"TikTok answered {mode.code or 'unaudited_client_can_only_post_to_private_accounts'}"
+    note = f"This TikTok app is unaudited ({how}): only “Only me” is offered. {unaudited_reason()}."
+    if creator is not None and not is_private(creator):
+        note += (" This account is public, so a Direct Post would be refused: to publish publicly, use “Send to "
+                 "inbox as a draft” and post it from the TikTok app.")
+    else:
+        note += " To publish publicly, use “Send to inbox as a draft” and post it from the TikTok app."
+    return note
 
 
 def added_message(entry: dict[str, Any], creator: CreatorInfo, started: str | None, post_id: int,

@@ -63,7 +63,9 @@ def serve(settings: Settings, *, trusted_proxy: str | None = None) -> int:
         # The app publishes photos at its own /published/; the emulator is told that prefix is verified, as a person
         # verifies theirs with TikTok (README, "Media TikTok pulls"), so photo posts work from the first run.
         own = emulated_public_prefix(settings)
-        config = EmulatorConfig(verified_url_prefixes=[own] if own else [])
+        # TIKTOK_APP_MODE's mode, so the app can be tried as a sandbox or unaudited app (issue 25); unset: audited
+        config = EmulatorConfig(verified_url_prefixes=[own] if own else [],
+                                mode=settings.tiktok.app_mode or "audited")
         emulator = _start_emulator(start_emulator, config, port)
         # the app talks to the emulator it started, whatever an address file of another app says (config.py)
         settings = _talking_to(settings, emulator.url)

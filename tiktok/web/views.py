@@ -11,11 +11,12 @@ from flask import (Blueprint, abort, current_app, flash, redirect, render_templa
 
 from tiktok.auth.access import RELINK_WARNING_S, fresh_account
 from tiktok.api import user_fields_for
-from tiktok.errors import OAuthError, RelinkNeeded, TikTokError
+from tiktok.errors import OAuthError, RelinkNeeded, StoreError, TikTokError
 from tiktok.auth.oauth import build_authorize_url
 from tiktok.auth.pkce import code_challenge
 from tiktok.auth.refresh import refresh_accounts, time_left
 from tiktok.exitcodes import exit_status
+from tiktok.posting.policy import SANDBOX_CODE, AppMode, app_mode
 from tiktok.services import Services
 from tiktok.auth.tokens import Account
 from tiktok.text import moment
@@ -62,7 +63,30 @@ def index():
     now = current_app.config["CLOCK"]()
     accounts = sorted(services().store.load().values(), key=lambda a: a.label)
     rows = [account_row(a, now) for a in accounts]
-    return render_template("index.html", rows=rows, now=now)
+    return render_template("index.html", rows=rows, now=now, mode_line=mode_line(current_app_mode()))
+
+
+def current_app_mode() -> AppMode:
+    """The TikTok app's mode: TIKTOK_APP_MODE when set, else what TikTok's answers showed (the post store's
+    ``app_mode`` value, :mod:`tiktok.store.status`), else unknown (issue 25)."""
+    from tiktok.web.post_store import post_store
+    try:
+        detected = post_store().detected_app_mode()
+    except StoreError as exc:
+        log.warning("could not read the detected app mode: %s", exc)
+        detected = None
+    return app_mode(services().settings.tiktok.app_mode, detected)
+
+
+def mode_line(mode: AppMode) -> str | None:
+    """The accounts page's line on the app's mode; None while it is unknown."""
+    if mode.mode is None:
+        return None
+    how = "TIKTOK_APP_MODE says so" if mode.source == "setting" else f"detected: TikTok answered {mode.code}"
+    what = {"sandbox": "only the target users added in TikTok's developer portal can log in",
+            "unaudited": "Direct Post only as “Only me” from private accounts; inbox drafts publish publicly",
+            "audited": "every privacy level the account offers"}[mode.mode]
+    return f"This TikTok app is {mode.mode} ({how}): {what}."
 
 
 def account_row(account: Account, now: float) -> dict:
@@ -139,10 +163,28 @@ def callback():
 
 
 def callback_refused(error: str, description: str):
+    if error == SANDBOX_CODE:
+        remember_mode("sandbox", error)
+        detail = f"{error}: {description}" if description else error
+        return page_error("Not a sandbox target user", "This TikTok app is in sandbox mode: only the target users "
+                          "added in TikTok's developer portal can log in. Add this TikTok account as a target user "
+                          "(developer portal: your app, Sandbox, Target users) or log in with one that is, then "
+                          f"try again. Nothing was saved. Details: {detail}.", 400)
     if error == "access_denied":
         return page_error("Login cancelled", "You (or TikTok) declined the authorization. Nothing was saved.", 403)
     detail = f"{error}: {description}" if description else error
     return page_error("Login failed", f"TikTok refused the authorization ({detail}). Nothing was saved.", 400)
+
+
+def remember_mode(mode: str, code: str) -> None:
+    """Keep the mode TikTok's answer ``code`` showed in the post store, and log it the first time."""
+    from tiktok.web.post_store import post_store
+    try:
+        if post_store().record_app_mode(mode, code):
+            log.warning("TikTok answered %s: this TikTok app is %s (set TIKTOK_APP_MODE to say so yourself)", code,
+                        mode)
+    except StoreError as exc:
+        log.warning("could not keep the app mode %s in the post store: %s", mode, exc)
 
 
 def profile_for(grant) -> dict[str, str]:
