@@ -13,7 +13,7 @@ from tiktok.auth.tokens import TokenStore
 from tiktok.errors import AuthError, PostingRefused, RateLimited, RelinkNeeded, ScopeError, TikTokError
 from tiktok.exitcodes import FAILED, RELINK, TRY_LATER
 from tiktok.retry import GaveUp, RetryPolicy, Runtime, call_with_retry
-from tiktok.words import relink, said
+from tiktok.words import plain, relink, said
 
 # Refusals that end when the 24-hour window moves on; everything else in PostingRefused needs a person.
 WAIT_CODES = {"spam_risk_too_many_posts", "reached_active_user_cap", "spam_risk_too_many_pending_share"}
@@ -90,3 +90,52 @@ def app_mode(setting: str | None, detected: dict[str, Any] | None) -> AppMode:
     if detected and detected.get("mode") in DETECTED_BY.values():
         return AppMode(detected["mode"], "detected", detected.get("code"))
     return AppMode(None, "unknown")
+
+
+# -- what an unaudited app may Direct Post (issue 25) --------------------------------------------------------------
+
+ACTIVE_USER_CAP_CODE = "reached_active_user_cap"  # Content Posting API: the app's posting users of the day used up
+UNAUDITED_POSTING_USERS = 5  # an app TikTok has not audited: 5 accounts may post through it in 24 hours
+DAY_S = 24 * 3600
+PRIVATE_SIGN = "FOLLOWER_OF_CREATOR"  # creator_info offers it only to a private account (reference 3.1's answer)
+
+
+def _mode_note(mode: AppMode) -> str:
+    return "app mode unaudited (TIKTOK_APP_MODE)" if mode.source == "setting" else \
+        f"app mode unaudited (TikTok answered {mode.code or UNAUDITED_CODE} earlier)"
+
+
+def private_only_stop(mode: AppMode, privacy: str | None, privacy_options: Any, username: str) -> EntryStop | None:
+    """An unaudited app's Direct Post (not an inbox draft) goes only from a private account (creator_info offers it
+    FOLLOWER_OF_CREATOR) as SELF_ONLY, or TikTok refuses its init with UNAUDITED_CODE (Content Posting API, Direct
+    Post): the stop before the init (outcome failed: a person makes the account private, chooses SELF_ONLY or sends
+    a draft), None when the post may go."""
+    if not mode.unaudited:
+        return None
+    who = f"@{username}" if username else "the account"
+    if PRIVATE_SIGN not in (privacy_options or ()):
+        what = (f"{who} is public; make it private in the TikTok app (Settings and privacy > Privacy > Private "
+                'account) and post as SELF_ONLY ("Only me"), or set "draft": true to send it to the inbox and '
+                "publish it from the TikTok app")
+    elif privacy != "SELF_ONLY":
+        what = (f'the privacy is {privacy}: choose SELF_ONLY ("Only me"), or set "draft": true to send it to the '
+                "inbox and publish it from the TikTok app")
+    else:
+        return None
+    words = plain(UNAUDITED_CODE)
+    sentence = f"{words.sentence}. Nothing was sent: {what}"
+    return EntryStop(FAILED, f"{sentence} ({words.details}; {_mode_note(mode)})", PostingRefused(UNAUDITED_CODE))
+
+
+def active_user_cap_stop(mode: AppMode, user_id: str, posting_users: set[str]) -> EntryStop | None:
+    """An unaudited app may have UNAUDITED_POSTING_USERS accounts posting through it in 24 hours; a sixth is refused
+    with ``reached_active_user_cap`` (Content Posting API). ``posting_users``: the accounts that published through
+    this tool in the last 24 hours. The stop before the call (try later: tomorrow it can), or None."""
+    others = posting_users - {user_id}
+    if not mode.unaudited or len(others) < UNAUDITED_POSTING_USERS:
+        return None
+    words = plain(ACTIVE_USER_CAP_CODE)
+    return EntryStop(TRY_LATER, f"{words.sentence} ({len(others)} other accounts posted through it in the last 24 "
+                                f"hours, and an app TikTok has not audited may have {UNAUDITED_POSTING_USERS}); "
+                                f"nothing was sent ({words.details}; {_mode_note(mode)})",
+                     PostingRefused(ACTIVE_USER_CAP_CODE))

@@ -68,7 +68,8 @@ from tiktok.posting.client import (
 )
 from tiktok.posting.manifest import PostRequest
 from tiktok.posting.media import MediaError, MediaInfo, check_video, mime_type, probe
-from tiktok.posting.policy import DETECTED_BY, POSTING_RETRY, EntryStop, call_for_post
+from tiktok.posting.policy import (DAY_S, DETECTED_BY, POSTING_RETRY, AppMode, EntryStop, active_user_cap_stop,
+                                   app_mode, call_for_post, private_only_stop)
 from tiktok.posting.transfer import UploadError, send_chunks
 from tiktok.ratelimit import TokenLimiter
 from tiktok.retry import Runtime
@@ -176,6 +177,9 @@ class Publisher:
     # Where photo_media entries' photos are published for TikTok to pull (tiktok.media.publishing.public_url);
     # None: nowhere (against TikTok without MEDIA_PUBLIC_URL), and such a post stops before its init.
     public_url: str | None = None
+    # TIKTOK_APP_MODE (None: not set; then what TikTok's answers showed, PostStore.detected_app_mode): an unaudited
+    # app's Direct Posts are checked before their init (_unaudited_cap, private_only_stop in _prepare)
+    app_mode: str | None = None
 
     def publish(self, post: Post, request: PostRequest) -> Outcome:
         job = Job(post, request)
@@ -270,6 +274,7 @@ class Publisher:
             info, plan, mime = self._media_plan(entry)
         if entry.photo_media:
             self._publishing()  # before any call: nothing is sent when there is nowhere to publish
+        mode = None if entry.draft else self._unaudited_cap(job)
         creator = self._call(uid, self.posting.creator_info, "creator_info")
         if info is not None and creator.max_duration_s and info.duration_s > creator.max_duration_s:
             video = entry.video_path or entry.video_media
@@ -285,7 +290,22 @@ class Publisher:
         if job.post.check_caption and not self.force:
             self._look_for_caption(job, caption.text)
         privacy = None if entry.draft else self._privacy(job, creator)
+        stop = None if mode is None else private_only_stop(mode, privacy, creator.privacy_options, creator.username)
+        if stop is not None:
+            raise stop
         return entry, creator, privacy, caption, plan, mime
+
+    def _unaudited_cap(self, job: Job) -> AppMode:
+        """The app's mode for a Direct Post (TIKTOK_APP_MODE, or detected). An unaudited app may have only 5
+        accounts posting through it in 24 hours (tiktok.posting.policy): a sixth is stopped here, before any call,
+        in TikTok's words. The accounts counted: those with a *published* event in the store in the last 24 hours.
+        (Its other rule, a private account and SELF_ONLY, needs creator_info: _prepare checks it after.)"""
+        mode = app_mode(self.app_mode, self.posts.detected_app_mode())
+        if mode.unaudited:
+            stop = active_user_cap_stop(mode, job.user_id, self.posts.posting_users_since(self._now() - DAY_S))
+            if stop is not None:
+                raise stop
+        return mode
 
     def _look_for_caption(self, job: Job, caption: str) -> None:
         """Stop a post whose caption the account's newest public videos already carry (video.list granted)."""
@@ -576,7 +596,7 @@ class Publisher:
         error = stop.error
         code = getattr(error, "code", None) or getattr(error, "error", None)
         log_id = getattr(error, "log_id", None)
-        if code in DETECTED_BY:
+        if code in DETECTED_BY and started:  # TikTok's own answer (a stop before the attempt is this tool's)
             self._detected(code)
         current = self.posts.get(job.post.id)
         record = current.record if current is not None else None

@@ -261,7 +261,7 @@ def _publish(work: list[Work], settled: dict[int, Outcome], settings: Settings, 
                          poll_interval_s=options.poll_interval_s, chunk_size=options.chunk_size,
                          force=options.force, retry_failed=options.retry_failed, say=hooks.say,
                          progress=hooks.progress, limiter=limiter, media=media, media_doctor=hooks.media_doctor,
-                         public_url=public_url(settings), **extra)
+                         public_url=public_url(settings), app_mode=settings.tiktok.app_mode, **extra)
 
     done, fatal = post_accounts(work, make_publisher, options.jobs, hooks.say, settings.emulated, said=hooks.said,
                                 name=AccountNames(settings, tokens))

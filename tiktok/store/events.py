@@ -67,6 +67,7 @@ _CURSOR = "alerts-cursor:"
 # 24 h" read: an account makes a few events per post and TikTok lets it post about 15 a day, so a day's events are
 # far fewer; were there more, the oldest of the day would go uncounted (a later warning, never a wrong one).
 ACCOUNT_SCAN = 500
+POSTING_USERS_SCAN = 2000  # the newest events read for the accounts posting through the app in 24 h
 # The newest events the daily digest counts (the events' ids): more in 24 h and the counts say "at least".
 DIGEST_SCAN = 20_000
 _MISSED = "post-missed:"
@@ -348,6 +349,16 @@ class EventQueries:
         with self._read() as conn:
             rows = conn.execute(query).all()
         return [_event(row) for row in rows]
+
+    def posting_users_since(self, since: float, *, scan: int = POSTING_USERS_SCAN) -> set[str]:
+        """The accounts with a *published* event recorded at or after ``since``, among the newest ``scan`` events
+        (the events' ids, read backwards: bounded whatever the history). An app TikTok has not audited may have 5
+        accounts posting through it in 24 hours (``reached_active_user_cap``; issue 25, tiktok.posting.policy)."""
+        recent = select(E.c.user_id, E.c.kind, E.c.at).order_by(E.c.id.desc()).limit(scan).subquery()
+        query = select(recent.c.user_id).where(recent.c.kind == POST_PUBLISHED, recent.c.at >= since,
+                                               recent.c.user_id.is_not(None)).distinct()
+        with self._read() as conn:
+            return {row.user_id for row in conn.execute(query)}
 
     def published_after(self, after: int, *, limit: int = 1000) -> list[tuple[int, str]]:
         """(event id, account) of the *published* events after id ``after``, in id order, at most ``limit``: the

@@ -62,6 +62,8 @@ def create_app(test_config: Mapping[str, Any] | None = None, *, settings: Settin
     events.register(app)  # /events/: what happened, newest first
     from tiktok.web.status import register as register_status
     register_status(app)  # /status/ and /metrics (Prometheus)
+    from tiktok.web.audit import register as register_audit
+    register_audit(app)  # /audit/: TikTok's UX points and the demo video's checklist
 
     @app.errorhandler(TokenFileError)
     def token_file_unusable(exc: TokenFileError):
