@@ -28,11 +28,12 @@ from tests.support.flows import link_account
 from tiktok.auth.tokens import Account, TokenStore
 from tiktok.config import DEFAULT_SCOPES, load_settings
 from tiktok.emulator.config import EmulatorConfig, default_users
-from tiktok.setup_checks import NOTE, OK, PROBLEM, account_grant, file_mode, redirect_uri, redirect_uri_problems
+from tiktok.setup_checks import (NOTE, OK, PROBLEM, account_grant, account_privacy, file_mode, redirect_uri,
+                                 redirect_uri_problems)
 
 ROOT = Path(__file__).resolve().parents[1]
 DAY = 86400.0
-ADA, BO = default_users()[:2]
+ADA, BO, CY = default_users()[:3]  # Cy's account is private
 
 
 def doctor(cwd: Path, *args: str, **env: str) -> tuple[int, str]:
@@ -110,7 +111,33 @@ def test_the_shipped_defaults_with_an_account_linked_with_every_scope_pass(emula
     assert "Emulated mode" in output and "http://127.0.0.1:8001" in output  # the address the defaults give
     assert any(f"{BO.open_id} granted every scope asked for" in line for line in lines_with(output, OK)), output
     assert any("token file" in line and "(0600)" in line for line in lines_with(output, OK)), output
+    mode_line = next(line for line in lines_with(output, NOTE) if "app's mode" in line)  # nothing says it yet
+    assert "unknown" in mode_line and "Set TIKTOK_APP_MODE to sandbox, unaudited or audited" in mode_line
+    said = ("is public:", "is private:", "privacy was not checked")  # creator_info is asked only when unaudited
+    assert not any(words in output for words in said), output
     assert all(secret not in output for secret in secrets_of(account))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("emulator_config", [EmulatorConfig(mode="unaudited")])
+def test_an_unaudited_app_names_each_public_account_and_passes_a_private_one(emulator, oauth, tmp_path):
+    store = TokenStore(tmp_path / "user_tokens.json")
+    linked = [link_account(emulator.url, store, oauth, user.open_id, scopes=DEFAULT_SCOPES) for user in (ADA, CY)]
+    for account, user in zip(linked, (ADA, CY)):
+        store.put(replace(account, username=user.username))
+    env = {"TIKTOK_API_BASE": emulator.url, "TIKTOK_CLIENT_KEY": emulator.config.client_key,
+           "TIKTOK_CLIENT_SECRET": emulator.config.client_secret, "TIKTOK_APP_MODE": "unaudited"}
+
+    code, output = doctor(tmp_path, **env)
+
+    assert code == 1, output
+    assert any("The TikTok app is unaudited (TIKTOK_APP_MODE)" in line for line in lines_with(output, OK)), output
+    (problem,) = lines_with(output, PROBLEM)  # creator_info, asked of the emulator: Ada's account is public
+    assert f"@{ADA.username} is public: unaudited apps may Direct Post only to private accounts." in problem
+    assert f"Fix: make @{ADA.username} private" in problem and "post drafts" in problem
+    assert any(f"@{CY.username} is private" in line for line in lines_with(output, OK)), output
+    assert all(secret not in output for secret in secrets_of(*linked))
+    assert emulator.config.client_secret not in output
 
 
 @pytest.mark.slow
@@ -197,3 +224,10 @@ def test_accounts_to_link_again(left_days, reason, verdict, said):
     check = account_grant(account, now)
     assert check.verdict == verdict and said in check.sentence and "@maker" in check.sentence
     assert "a" * 20 not in check.line() and "r" * 20 not in check.line()
+
+
+def test_an_account_whose_privacy_cannot_be_asked_is_a_note_not_a_problem():
+    account = Account("oid", "a" * 20, "r" * 20, 0.0, 0.0, username="maker")
+    check = account_privacy(account, None, "TikTok could not be reached (timeout)")
+    assert check.verdict == NOTE and check.sentence == ("@maker's privacy was not checked: TikTok could not be "
+                                                        "reached (timeout).")

@@ -15,7 +15,11 @@ The rules are pure functions of the settings, an account's fields, a file's mode
 - files: the token file holds every account's tokens and the SQLite store the posts' upload URLs: neither may be
   readable by the group or others (0600, as tiktok.atomic writes the token file).
 
-It reads settings (plumbing) and duck-typed accounts (``open_id``, ``username``, ``scopes``, ...); it imports
+- app mode: TIKTOK_APP_MODE or as detected (tiktok.posting.policy.app_mode); an unaudited app may Direct Post only
+  to a private account, which creator_info shows by offering ``FOLLOWER_OF_CREATOR`` (reference 3.1, 8.2).
+
+:func:`gather` runs them all for ``python -m tiktok doctor`` and the Setup page (``/setup/``). It reads settings
+(plumbing) and duck-typed accounts (``open_id``, ``username``, ``scopes``, ...); it imports
 nothing above plumbing (tests/test_import_rules.py).
 """
 
@@ -317,3 +321,77 @@ def media_address(name: str, setting: str, seen: Probe) -> Check:
 def prefix_url(prefix: str) -> str:
     """A verified property as an address to probe: a URL prefix as given, a domain as https://domain/."""
     return prefix if "://" in prefix else f"https://{prefix.strip('/')}/"
+
+
+# -- the app's mode and each account's privacy (issue 25) ------------------------------------------------------------
+
+PRIVATE_SIGN = "FOLLOWER_OF_CREATOR"  # creator_info offers it only to a private account (tiktok.posting.policy)
+MODE_SAYS = {"sandbox": "only the target users added in TikTok's developer portal can log in",
+             "unaudited": 'Direct Post only as "Only me" (SELF_ONLY) from private accounts, 5 posting accounts a '
+                          "day; inbox drafts publish publicly",
+             "audited": "every privacy level each account offers"}
+
+
+def app_mode(mode: Any) -> Check:
+    """The mode in force (``tiktok.posting.policy.AppMode``: ``mode``, ``source``, ``code``) and where it came
+    from: TIKTOK_APP_MODE, TikTok's answer that showed it, or unknown (a note saying how to set it)."""
+    if mode.mode is None:
+        return Check("app_mode", NOTE, "The TikTok app's mode is unknown: TIKTOK_APP_MODE is not set and TikTok has "
+                     "not refused anything that shows it; every privacy level is offered, as for an audited app. Set "
+                     "TIKTOK_APP_MODE to sandbox, unaudited or audited in .env (your app's page in TikTok's "
+                     "developer portal shows which).")
+    how = "TIKTOK_APP_MODE" if mode.source == "setting" else f"detected: TikTok answered {mode.code}"
+    return Check("app_mode", OK, f"The TikTok app is {mode.mode} ({how}): {MODE_SAYS.get(mode.mode, '')}.")
+
+
+def account_privacy(account: Any, options: Any, why: str = "") -> Check:
+    """For an unaudited app: ``account``'s privacy from creator_info's ``privacy_level_options`` (private when it
+    offers FOLLOWER_OF_CREATOR, reference 3.1); ``options`` None with ``why`` when creator_info gave no answer."""
+    name, check = account_name(account), f"privacy:{account.open_id}"
+    if options is None:
+        return Check(check, NOTE, f"{name}'s privacy was not checked: {why}.")
+    if PRIVATE_SIGN in options:
+        return Check(check, OK, f"{name} is private: an unaudited app may Direct Post to it as \"Only me\".")
+    return Check(check, PROBLEM, f"{name} is public: unaudited apps may Direct Post only to private accounts.",
+                 f"make {name} private in the TikTok app (Settings and privacy > Privacy > Private account), or "
+                 "post drafts to its inbox.")
+
+
+# -- every check ----------------------------------------------------------------------------------------------------
+
+def gather(settings: Settings, *, accounts: dict, now: float, session, mode: Any,
+           creator_options=None) -> list[Check]:
+    """Every check, in the order a person fixes them: the app, the accounts, the files, the addresses. The callers
+    (``python -m tiktok doctor``, the Setup page) bring what lies above plumbing: the linked ``accounts``, the app's
+    ``mode`` in force and ``creator_options(open_id) -> (privacy_level_options, None) or (None, why)``, asked only
+    when the mode is unaudited."""
+    checks = [credentials(settings), redirect_uri(settings), scopes_asked(settings), app_mode(mode)]
+    if settings.tiktok.emulated:
+        checks.append(emulator(settings, emulator_probe(settings.tiktok.api_base, session)))
+    unaudited = mode.mode == "unaudited"
+    for account in sorted(accounts.values(), key=lambda a: (account_name(a), a.open_id)):
+        if account.emulated != settings.tiktok.emulated:
+            checks.append(elsewhere(account))
+            continue
+        checks += [account_scopes(account, settings), account_grant(account, now)]
+        if unaudited and creator_options is not None:
+            checks.append(account_privacy(account, *creator_options(account.open_id)))
+    if not accounts:
+        checks.append(Check("accounts", NOTE, "No account is linked yet: open the app and use Login with TikTok."))
+    if settings.store.database_url:
+        checks.append(Check("files", NOTE, "Accounts and posts are kept in the database (DATABASE_URL): no token "
+                            "file or SQLite store to check."))
+    else:
+        for name, what, path in (("token_file", "token file", settings.tokens_path),
+                                 ("store_file", "SQLite store", settings.store_path)):
+            checks.append(file_mode(name, what, path.absolute(), mode_of(path)))
+    media = settings.media
+    if media.public_url:
+        checks.append(media_address("media_public_url", "MEDIA_PUBLIC_URL", probe(media.public_url, session)))
+    for prefix in media.verified_prefixes:
+        checks.append(media_address(f"verified:{prefix}", "VERIFIED_URL_PREFIXES",
+                                    probe(prefix_url(prefix), session)))
+    if not media.public_url and not media.verified_prefixes:
+        checks.append(Check("media", NOTE, "MEDIA_PUBLIC_URL and VERIFIED_URL_PREFIXES are not set: videos are sent "
+                            "from this machine, and no address of yours has to be reachable."))
+    return checks

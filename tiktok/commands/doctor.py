@@ -1,9 +1,11 @@
-"""check the whole set-up: credentials, redirect URI, scopes, accounts, file permissions, emulator, media addresses
+"""check the whole set-up: credentials, redirect URI, scopes, app mode, accounts, files, emulator, media addresses
 
 One line per check: a verdict (ok, problem or note), a plain sentence and, for a problem, the fix. It checks the
 app's client key and secret (never shown) or notes emulated mode; TIKTOK_REDIRECT_URI against TikTok's rules byte
 for byte and against where the app serves its callback; the scopes each linked account granted against what each
-feature needs; accounts that must be linked again or whose refresh token runs out within 30 days; that the token
+feature needs; the TikTok app's mode in force (TIKTOK_APP_MODE, or as TikTok's answers showed it) and, for an
+unaudited app, that each account is private (creator_info: unaudited apps may Direct Post only to private
+accounts); accounts that must be linked again or whose refresh token runs out within 30 days; that the token
 file and the SQLite store are readable by their owner only; MEDIA_PUBLIC_URL and VERIFIED_URL_PREFIXES reachable;
 in emulated mode, the emulator at the address the settings give. It changes nothing. (Not the media doctor:
 python -m tiktok media fix repairs video files.)
@@ -44,40 +46,54 @@ def run(opts: argparse.Namespace, ctx: Context) -> int:
 
 
 def gather(ctx: Context) -> list:
-    """Every check, in the order a person fixes them: the app, the accounts, the files, the addresses."""
+    """Every check (tiktok.setup_checks.gather), with the accounts, the app's mode in force and, for an unaudited
+    app, each account's creator_info (one call each through the posting client; a note when TikTok cannot be
+    reached)."""
     from tiktok import setup_checks as sc
+    from tiktok.errors import StoreError
+    from tiktok.posting.policy import app_mode
     from tiktok.services import http_session
-    from tiktok.store.base import open_token_store
+    from tiktok.store.base import open_store, open_token_store
 
     settings = ctx.settings
     session = http_session()
-    checks = [sc.credentials(settings), sc.redirect_uri(settings), sc.scopes_asked(settings)]
-    if settings.tiktok.emulated:
-        checks.append(sc.emulator(settings, sc.emulator_probe(settings.tiktok.api_base, session)))
-    accounts = open_token_store(settings, clock=ctx.clock).load()
-    now = ctx.clock()
-    for account in sorted(accounts.values(), key=lambda a: (sc.account_name(a), a.open_id)):
-        if account.emulated != settings.tiktok.emulated:
-            checks.append(sc.elsewhere(account))
-            continue
-        checks += [sc.account_scopes(account, settings), sc.account_grant(account, now)]
-    if not accounts:
-        checks.append(sc.Check("accounts", sc.NOTE, "No account is linked yet: open the app and use Login with "
-                               "TikTok."))
-    if settings.store.database_url:
-        checks.append(sc.Check("files", sc.NOTE, "Accounts and posts are kept in the database (DATABASE_URL): no "
-                               "token file or SQLite store to check."))
-    else:
-        for name, what, path in (("token_file", "token file", settings.tokens_path),
-                                 ("store_file", "SQLite store", settings.store_path)):
-            checks.append(sc.file_mode(name, what, path.absolute(), sc.mode_of(path)))
-    media = settings.media
-    if media.public_url:
-        checks.append(sc.media_address("media_public_url", "MEDIA_PUBLIC_URL", sc.probe(media.public_url, session)))
-    for prefix in media.verified_prefixes:
-        checks.append(sc.media_address(f"verified:{prefix}", "VERIFIED_URL_PREFIXES",
-                                       sc.probe(sc.prefix_url(prefix), session)))
-    if not media.public_url and not media.verified_prefixes:
-        checks.append(sc.Check("media", sc.NOTE, "MEDIA_PUBLIC_URL and VERIFIED_URL_PREFIXES are not set: videos "
-                               "are sent from this machine, and no address of yours has to be reachable."))
-    return checks
+    tokens = open_token_store(settings, clock=ctx.clock)
+    detected = None
+    if settings.store.database_url or settings.store_path.exists():  # the doctor never creates the store
+        try:
+            posts = open_store(settings, migrate=False)
+            try:
+                detected = posts.detected_app_mode()
+            finally:
+                posts.close()
+        except StoreError:
+            detected = None  # the mode then shows as unknown, with how to set it
+    return sc.gather(settings, accounts=tokens.load(), now=ctx.clock(), session=session,
+                     mode=app_mode(settings.tiktok.app_mode, detected),
+                     creator_options=creator_options(settings, tokens, session))
+
+
+def creator_options(settings, tokens, session):
+    """``open_id -> (privacy_level_options, None) or (None, why)``: creator_info through the posting client, with
+    a fresh token (tiktok.auth.access.call_with_token); the services are built on the first call only."""
+    built = []
+
+    def ask(open_id: str):
+        from tiktok.auth.access import call_with_token
+        from tiktok.errors import TikTokError
+        from tiktok.posting.client import PostingClient
+        from tiktok.services import build_services
+        from tiktok.words import said
+
+        if not built:
+            built.append(build_services(settings, store=tokens, session=session))
+        services = built[0]
+        try:
+            info = call_with_token(tokens, services.oauth, open_id, PostingClient(services.api).creator_info)
+        except TikTokError as exc:
+            where = "the emulator" if settings.tiktok.emulated else "TikTok"
+            if exc.transient:
+                return None, f"{where} could not be reached ({exc})"
+            return None, f"creator_info gave no answer ({said(exc)})"
+        return info.privacy_options, None
+    return ask

@@ -64,6 +64,8 @@ def create_app(test_config: Mapping[str, Any] | None = None, *, settings: Settin
     register_status(app)  # /status/ and /metrics (Prometheus)
     from tiktok.web.audit import register as register_audit
     register_audit(app)  # /audit/: TikTok's UX points and the demo video's checklist
+    from tiktok.web.setup import register as register_setup
+    register_setup(app)  # /setup/: the doctor's checks (tiktok.setup_checks)
 
     @app.errorhandler(TokenFileError)
     def token_file_unusable(exc: TokenFileError):
