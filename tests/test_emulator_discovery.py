@@ -123,6 +123,15 @@ def test_every_command_reaches_the_emulator_the_app_started_on_its_port(tmp_path
         assert status.returncode == 0, status.stdout + status.stderr
         assert status.stdout.startswith("[emulator] ") and "accounts: none connected" not in status.stdout
 
+        before = last_n(emulator)  # transcription lists the account's videos at the app's emulator
+        transcribe = command(tmp_path, "transcribe", "--account", ada.open_id, "--limit", "1")
+        assert "/v2/video/list/" in paths_since(emulator, before), transcribe.stdout + transcribe.stderr
+        assert "nothing answers" not in transcribe.stdout + transcribe.stderr
+
+        doctor = command(tmp_path, "doctor")  # asks the app's emulator whether it answers
+        assert f"http://127.0.0.1:{emulator_port}" in doctor.stdout, doctor.stdout
+        assert "8001" not in doctor.stdout, doctor.stdout
+
         queue = command(tmp_path, "queue")  # the workers' queue needs DATABASE_URL: it says so, as emulated
         assert queue.returncode == 2 and "DATABASE_URL" in queue.stderr, queue.stdout + queue.stderr
         assert "8001" not in refresh.stdout + report.stdout + post.stdout
