@@ -35,6 +35,7 @@ from tiktok.posting.runner import Hooks, RunOptions, run_queue
 from tiktok.store import events as ev
 from tiktok.store.records import State
 from tiktok.store.sqlite import open_sqlite
+from tests.conftest import OffsetClock as Clock  # real time plus an offset the test moves; nothing sleeps
 from tests.media_fixtures import make_video
 from tests.support.flows import link_account
 from tests.support.posting import EmulatedTime
@@ -57,19 +58,6 @@ def emulator_config() -> EmulatorConfig:
 @pytest.fixture(scope="module")
 def clip(tmp_path_factory) -> Path:
     return make_video(tmp_path_factory.mktemp("clip") / "clip.mp4")
-
-
-class Clock:
-    """Real time plus an offset the test moves (the store and the alerts share it); nothing sleeps."""
-
-    def __init__(self) -> None:
-        self.offset = 0.0
-
-    def __call__(self) -> float:
-        return time.time() + self.offset
-
-    def advance(self, seconds: float) -> None:
-        self.offset += seconds
 
 
 @dataclass

@@ -30,7 +30,7 @@ from tiktok.store import events as ev
 from tiktok.store.records import PostRecord, State, entry_key
 from tests.support.posting import EmulatedTime
 from tests.support.queue_workers import queue_post
-from tests.support.stores import make_store
+from tests.support.stores import FixedClock, make_store
 
 ADA, BO = "ada-open-id", "bo-open-id"
 NOW = 1_800_000_000.0  # 2027-01-15 08:00 UTC (09:00 in Berlin)
@@ -41,17 +41,9 @@ def utc(text: str) -> float:
     return datetime.fromisoformat(text).replace(tzinfo=timezone.utc).timestamp()
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = NOW
-
-    def __call__(self) -> float:
-        return self.now
-
-
 @pytest.fixture
 def clock():
-    return Clock()
+    return FixedClock(NOW)
 
 
 @pytest.fixture
@@ -96,7 +88,7 @@ def attempt(store, post, state: State, **fields) -> None:
     store.save(post.id, replace(record, state=state, **fields))
 
 
-def publish(store, clock: Clock, n: int, at: float, user: str = ADA) -> None:
+def publish(store, clock: FixedClock, n: int, at: float, user: str = ADA) -> None:
     """Post ``n`` of ``user`` published by TikTok at ``at`` (its *published* event is recorded then)."""
     clock.now = at
     attempt(store, schedule(store, n, None, user), State.POSTED, publish_id=f"v_{user}_{n}")

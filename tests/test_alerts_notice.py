@@ -12,24 +12,16 @@ from tiktok.alerts.notice import Notice
 from tiktok.auth.tokens import Account, TokenStore
 from tiktok.store import events as ev
 from tiktok.store.records import PostRecord, State, entry_key
-from tests.support.stores import make_store
+from tests.support.stores import FixedClock, make_store
 
 ADA = "ada-open-id"
 NOW = 1_800_000_000.0
 HOUR = 3600.0
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = NOW
-
-    def __call__(self) -> float:
-        return self.now
-
-
 @pytest.fixture
 def clock():
-    return Clock()
+    return FixedClock(NOW)
 
 
 @pytest.fixture
@@ -43,7 +35,7 @@ def sealed(store_kind, tmp_path, request, clock):
     other.close()
 
 
-def started(store, clock: Clock, n: int, state: State, ago: float, **fields):
+def started(store, clock: FixedClock, n: int, state: State, ago: float, **fields):
     """A post a run started and last saved ``ago`` seconds before NOW (the store stamps saves with its clock)."""
     data = {"user_id": ADA, "video_url": f"https://media.example.com/{n}.mp4", "description": f"post {n}"}
     post = store.add(data, key=entry_key(data), due_at=None)

@@ -34,21 +34,13 @@ from tiktok.store.records import PostRecord, State, entry_key
 from tiktok.web.post_store import store_of
 from tiktok.web.queue_runner import runner_of
 from tests.media_fixtures import make_video
-from tests.support.stores import make_store
+from tests.support.stores import FixedClock as Clock, make_store
 
 ROOT = Path(__file__).resolve().parents[1]
 ADA = default_users()[0].open_id
 DAY = 86_400.0
 MINUTE = 60.0
 WAIT_S = 60.0  # only reached when the runner is broken
-
-
-class Clock:
-    def __init__(self, now: float = 1_800_000_000.0) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
 
 
 @pytest.fixture

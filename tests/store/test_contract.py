@@ -18,7 +18,7 @@ import pytest
 from tiktok.errors import ChangeRefused, StoreError
 from tiktok.store.base import ImportEntry, lifecycle
 from tiktok.store.records import PUBLIC, PostRecord, State, entry_key
-from tests.support.stores import make_store
+from tests.support.stores import FixedClock as Clock, make_store
 
 ROOT = Path(__file__).resolve().parents[2]
 ADA, BO = "ada-open-id", "bo-open-id"
@@ -36,14 +36,6 @@ def add(store, n: int, due_at: float | None = None, **more):
 
 def record(post, state=State.PENDING_INIT, **fields) -> PostRecord:
     return PostRecord(key=post.key, user_id=post.user_id, state=state, **fields)
-
-
-class Clock:
-    def __init__(self, now: float = 1_800_000_000.0) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
 
 
 @pytest.fixture

@@ -15,18 +15,10 @@ import pytest
 
 from tiktok.store import events as ev
 from tiktok.store.records import PUBLIC, PostRecord, State, entry_key
-from tests.support.stores import make_store
+from tests.support.stores import FixedClock as Clock, make_store
 
 ROOT = Path(__file__).resolve().parents[2]
 ADA = "ada-open-id"
-
-
-class Clock:
-    def __init__(self, now: float = 1_800_000_000.0) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
 
 
 @pytest.fixture

@@ -19,6 +19,16 @@ from tiktok.store.sqlite import open_sqlite
 KINDS = ("sqlite", pytest.param("postgres", marks=pytest.mark.slow))
 
 
+class FixedClock:
+    """A clock that stands still until a test moves ``now``: the stores' and the alerts' time, no sleeping."""
+
+    def __init__(self, now: float = 1_800_000_000.0) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+
 @dataclass
 class StoreUnderTest:
     kind: str
