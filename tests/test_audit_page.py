@@ -18,13 +18,14 @@ from tests.test_composer_web import SCOPES, Page
 
 ADA = default_users()[0].open_id
 
-# TikTok's words as /work/shared/reference/tiktok-open-api.md §8.4 gives them (markdown marks left out), in order.
+# TikTok's words as /work/shared/reference/tiktok-open-api.md §8.4 gives them (markdown marks left out) and its exact
+# strings, grouped and ordered as the guidelines' "Required UX Implementation" points 1 to 5.
 POINTS = (
     ("Creator info", ["Fetch creator_info when rendering the post page; show creator_nickname; stop if creator cannot "
                       "post; enforce max_video_post_duration_sec."]),
-    ("Privacy with no default", ["Privacy chosen manually from privacy_level_options, no default."]),
-    ("Interactions", ["Comment/Duet/Stitch unchecked by default and greyed out when creator_info disables them; photos "
-                      "show only \"Allow comment\"."]),
+    ("The post's metadata: title, privacy and interactions", [
+        "Privacy chosen manually from privacy_level_options, no default. Comment/Duet/Stitch unchecked by default and "
+        "greyed out when creator_info disables them; photos show only \"Allow comment\"."]),
     ("Commercial content disclosure", [
         "Commercial content disclosure off by default; \"Your brand\" ⇒ brand_organic_toggle (\"Promotional content\" "
         "label); \"Branded content\" ⇒ brand_content_toggle (\"Paid partnership\"); with the toggle on at least one "
@@ -32,14 +33,17 @@ POINTS = (
         "You need to indicate if your content promotes yourself, a third party, or both.",
         "Branded content visibility cannot be set to private.",
         "Your photo/video will be labeled as 'Paid partnership'"]),
-    ("Consent and processing", [
-        "Music Usage Confirmation (and Branded Content Policy when branded) consent text before publishing; preview; "
-        "user consent before any upload; tell users processing may take minutes; poll status or use webhooks; no "
-        "watermarks."]),
+    ("Compliance: the declaration before posting", [
+        "By posting, you agree to TikTok's Music Usage Confirmation.",
+        "By posting, you agree to TikTok's Branded Content Policy and Music Usage Confirmation."]),
+    ("The creator's awareness and control", [
+        "Preview; user consent before any upload; tell users processing may take minutes; poll status or use "
+        "webhooks; no watermarks."]),
 )
 # Where the composer shows each point (tiktok/templates/compose.html).
-ELEMENTS = (["creator-nickname"], ["privacy"], ["allow-comment", "allow-duet", "allow-stitch"],
-            ["disclosure", "disclose", "your-brand", "branded"], ["consent-text", "processing-note", "preview"])
+ELEMENTS = (["creator-nickname"], ["description", "privacy", "allow-comment", "allow-duet", "allow-stitch"],
+            ["disclosure", "disclose", "your-brand", "branded"], ["consent-text"],
+            ["preview", "post-now", "processing-note"])
 CHECKLIST = ("checklist-private-account", "checklist-only-me", "checklist-inbox", "checklist-disclosure",
              "checklist-status")
 

@@ -22,6 +22,8 @@ TIKTOK_PROMOTIONAL_LABEL = "Promotional content"
 TIKTOK_PAID_LABEL = "Paid partnership"
 TIKTOK_HOVER = "You need to indicate if your content promotes yourself, a third party, or both."
 TIKTOK_BRANDED_PRIVATE = "Branded content visibility cannot be set to private."
+TIKTOK_CONSENT = "By posting, you agree to TikTok's Music Usage Confirmation."
+TIKTOK_CONSENT_BRANDED = "By posting, you agree to TikTok's Branded Content Policy and Music Usage Confirmation."
 
 
 def test_the_constants_are_tiktoks_strings():
@@ -31,6 +33,7 @@ def test_the_constants_are_tiktoks_strings():
     assert composition.PROMOTIONAL == TIKTOK_PROMOTIONAL_LABEL and composition.PAID_PARTNERSHIP == TIKTOK_PAID_LABEL
     assert composition.DISCLOSURE_NEEDED == TIKTOK_HOVER
     assert composition.BRANDED_NOT_PRIVATE == TIKTOK_BRANDED_PRIVATE
+    assert composition.CONSENT_MUSIC == TIKTOK_CONSENT and composition.CONSENT_BRANDED == TIKTOK_CONSENT_BRANDED
 
 
 @pytest.mark.parametrize("photo, your_brand, branded, sentence", [
@@ -58,6 +61,9 @@ def test_the_page_carries_tiktoks_strings_and_starts_with_nothing_chosen(compose
     for box in ("disclose", "your-brand", "branded"):  # "Your brand" and "Branded content" start with no value
         assert "checked" not in page.ids[box], box
     assert "hidden" in page.ids["disclosure-needed"] and "hidden" in page.ids["disclosure-label"]
+    consent = page.ids["consent-text"]  # the declaration (UX point 4), and the branded one compose.js swaps in
+    assert html.unescape(page.text("consent-text")) == TIKTOK_CONSENT
+    assert consent["data-music"] == TIKTOK_CONSENT and consent["data-branded"] == TIKTOK_CONSENT_BRANDED
 
 
 def _refused(composer, **fields: str) -> Page:
@@ -100,3 +106,9 @@ def test_the_form_shown_again_names_the_label_for_a_photo_or_a_video(composer, f
     page = _refused(composer, privacy="", **fields)  # no privacy: refused, so the form comes back
     assert "hidden" not in page.ids["disclosure-label"]
     assert html.unescape(page.text("disclosure-label")) == sentence
+
+
+def test_branded_content_shown_again_carries_the_branded_declaration(composer):
+    composer.page(ADA)
+    page = _refused(composer, privacy="", disclose="on", branded="on")
+    assert html.unescape(page.text("consent-text")) == TIKTOK_CONSENT_BRANDED

@@ -28,8 +28,8 @@ from tests.support.flows import link_account
 from tiktok.auth.tokens import Account, TokenStore
 from tiktok.config import DEFAULT_SCOPES, load_settings
 from tiktok.emulator.config import EmulatorConfig, default_users
-from tiktok.setup_checks import (NOTE, OK, PROBLEM, account_grant, account_privacy, file_mode, redirect_uri,
-                                 redirect_uri_problems)
+from tiktok.setup_checks import (NOTE, OK, PROBLEM, account_caps, account_grant, account_privacy, file_mode,
+                                 posting_users, redirect_uri, redirect_uri_problems)
 
 ROOT = Path(__file__).resolve().parents[1]
 DAY = 86400.0
@@ -231,3 +231,23 @@ def test_an_account_whose_privacy_cannot_be_asked_is_a_note_not_a_problem():
     check = account_privacy(account, None, "TikTok could not be reached (timeout)")
     assert check.verdict == NOTE and check.sentence == ("@maker's privacy was not checked: TikTok could not be "
                                                         "reached (timeout).")
+
+
+@pytest.mark.parametrize("posted, verdict, said", [
+    (0, OK, "@maker made 0 of the about 15 posts TikTok allows a creator in 24 hours (counted by this tool); 15 more "
+            "can go today."),
+    (14, OK, "@maker made 14 of the about 15 posts TikTok allows a creator in 24 hours (counted by this tool); 1 more "
+             "can go today."),
+    (15, PROBLEM, "@maker made 15 of the about 15 posts TikTok allows a creator in 24 hours (counted by this tool): "
+                  "TikTok refuses more until the oldest is a day old."),
+])
+def test_an_accounts_posts_of_the_day_against_tiktoks_cap(posted, verdict, said):
+    check = account_caps(Account("oid", "a" * 20, "r" * 20, 0.0, 0.0, username="maker"), posted, 15)
+    assert (check.verdict, check.sentence) == (verdict, said)
+    assert (check.fix != "") == (verdict == PROBLEM)
+
+
+@pytest.mark.parametrize("users, verdict", [(set(), OK), ({"a", "b", "c", "d"}, OK), ({"a", "b", "c", "d", "e"}, PROBLEM)])
+def test_an_unaudited_apps_posting_accounts_against_its_five(users, verdict):
+    check = posting_users(users)
+    assert check.verdict == verdict and check.sentence.startswith(f"{len(users)} of the 5 accounts")

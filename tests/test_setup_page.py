@@ -20,6 +20,9 @@ import requests
 from tests.support.app_process import start_app, stop_app
 from tiktok.auth.tokens import Account, TokenStore
 from tiktok.config import DEFAULT_SCOPES, EMULATOR_CLIENT_SECRET
+from tiktok.store.sqlite import open_sqlite
+
+UNAUDITED = "unaudited_client_can_only_post_to_private_accounts"
 
 ACCESS, REFRESH = "act.setup-page-access-" + "a" * 24, "rft.setup-page-refresh-" + "r" * 24
 
@@ -61,6 +64,37 @@ def test_the_setup_page_shows_the_checks_and_a_world_readable_token_file_with_it
     assert [name for name, row in rows.items() if row[0] == "problem"] == ["token_file"], rows
     assert rows["emulator"][0] == "ok"  # the app's own emulator answers
     assert rows["app_mode"][0] == "note" and "Set TIKTOK_APP_MODE" in rows["app_mode"][1]  # the defaults say nothing
+    verdict, sentence, _ = rows["caps:oid-setup-page"]  # the account's posts of the day against TikTok's cap
+    assert verdict == "ok" and "@maker made 0 of the about 15 posts TikTok allows a creator in 24 hours" in sentence
+    assert "posting_users" not in rows  # an app not known to be unaudited has no 5-account cap
     assert 'id="setup-verdict" data-exit-status="1"' in page and "1 problem:" in page
     for secret in (ACCESS, REFRESH, EMULATOR_CLIENT_SECRET):
         assert secret not in page, "a secret reached the Setup page"
+
+
+@pytest.mark.slow
+def test_a_mode_tiktok_showed_is_on_the_setup_page_with_the_apps_posting_accounts(tmp_path):
+    """The mode detected from TikTok's refusal (saved in the store, no TIKTOK_APP_MODE) is what the page goes by: it
+    says where it came from and counts the accounts that posted through the app against an unaudited app's 5."""
+    now = time.time()
+    store = TokenStore(tmp_path / "user_tokens.json")
+    store.put(Account("oid-setup-page", ACCESS, REFRESH, now + 86400, now + 300 * 86400, scopes=DEFAULT_SCOPES,
+                      username="maker", emulated=True))
+    posts = open_sqlite(tmp_path / "tiktok.db")  # STORE_FILE's default, beside the token file
+    try:
+        posts.record_app_mode("unaudited", UNAUDITED)
+    finally:
+        posts.close()
+    proc, url = start_app(tmp_path)
+    try:
+        response = requests.get(url + "/setup/", timeout=30)
+    finally:
+        stop_app(proc)
+
+    assert response.status_code == 200
+    rows = rows_of(response.text)
+    verdict, sentence, _ = rows["app_mode"]
+    assert verdict == "ok" and f"The TikTok app is unaudited (detected: TikTok answered {UNAUDITED})" in sentence
+    verdict, sentence, _ = rows["posting_users"]
+    assert verdict == "ok" and sentence.startswith("0 of the 5 accounts an unaudited app may post from in 24 hours")
+    assert "privacy:oid-setup-page" in rows  # creator_info is asked of each account of an unaudited app

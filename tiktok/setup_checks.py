@@ -357,14 +357,63 @@ def account_privacy(account: Any, options: Any, why: str = "") -> Check:
                  "post drafts to its inbox.")
 
 
+# -- each account's caps and the app's posting accounts (issue 25) -------------------------------------------------
+
+@dataclass(frozen=True)
+class Usage:
+    """What the store saw in the last 24 hours: each account's posts TikTok published (``posted``, by open_id) and
+    the accounts that posted (``posting_users``); the doctor and the Setup page read them from the store's events
+    (``published_since``, ``posting_users_since``). ``daily_cap`` is ALERT_DAILY_CAP (0: not checked)."""
+
+    posted: dict[str, int]
+    posting_users: set[str]
+    daily_cap: int
+
+
+DAY_S = 24 * 3600
+
+
+def read_usage(posts: Any, open_ids: Iterable[str], now: float, daily_cap: int) -> Usage:
+    """:class:`Usage` from a post store's events: each account's published posts and the posting accounts since a
+    day before ``now`` (bounded reads: the events' indexes, newest first)."""
+    since = now - DAY_S
+    return Usage({open_id: len(posts.published_since(open_id, since)) for open_id in open_ids},
+                 posts.posting_users_since(since), daily_cap)
+
+
+UNAUDITED_POSTING_USERS = 5  # reference section 7: an unaudited app's publishing users, 5 per 24 h (tiktok.posting.policy)
+
+
+def account_caps(account: Any, posted: int, cap: int) -> Check:
+    """``account``'s Direct Posts in the last 24 hours against TikTok's daily cap per creator (reference section 7:
+    about 15 in 24 h, shared across all apps; over it init answers ``spam_risk_too_many_posts``)."""
+    name, check = account_name(account), f"caps:{account.open_id}"
+    said = f"{name} made {posted} of the about {cap} posts TikTok allows a creator in 24 hours (counted by this tool"
+    if posted >= cap:
+        return Check(check, PROBLEM, f"{said}): TikTok refuses more until the oldest is a day old.",
+                     "wait: room comes back as each post turns a day old; posts due meanwhile wait and go then.")
+    left = cap - posted
+    return Check(check, OK, f"{said}); {left} more can go today.")
+
+
+def posting_users(users: set[str], cap: int = UNAUDITED_POSTING_USERS) -> Check:
+    """An unaudited app's accounts that posted in the last 24 hours against its 5 (reference section 7 and 8.3:
+    over it TikTok answers ``reached_active_user_cap``)."""
+    said = f"{len(users)} of the {cap} accounts an unaudited app may post from in 24 hours posted through this tool"
+    if len(users) >= cap:
+        return Check("posting_users", PROBLEM, f"{said}: a further account's Direct Post is stopped before it is "
+                     "sent.", "post from one of those accounts, send drafts to the inbox, or wait a day.")
+    return Check("posting_users", OK, f"{said}.")
+
+
 # -- every check ----------------------------------------------------------------------------------------------------
 
 def gather(settings: Settings, *, accounts: dict, now: float, session, mode: Any,
-           creator_options=None) -> list[Check]:
+           creator_options=None, usage: Usage | None = None) -> list[Check]:
     """Every check, in the order a person fixes them: the app, the accounts, the files, the addresses. The callers
     (``python -m tiktok doctor``, the Setup page) bring what lies above plumbing: the linked ``accounts``, the app's
     ``mode`` in force and ``creator_options(open_id) -> (privacy_level_options, None) or (None, why)``, asked only
-    when the mode is unaudited."""
+    when the mode is unaudited, and the store's ``usage`` of the last 24 hours (None: no store yet)."""
     checks = [credentials(settings), redirect_uri(settings), scopes_asked(settings), app_mode(mode)]
     if settings.tiktok.emulated:
         checks.append(emulator(settings, emulator_probe(settings.tiktok.api_base, session)))
@@ -376,6 +425,10 @@ def gather(settings: Settings, *, accounts: dict, now: float, session, mode: Any
         checks += [account_scopes(account, settings), account_grant(account, now)]
         if unaudited and creator_options is not None:
             checks.append(account_privacy(account, *creator_options(account.open_id)))
+        if usage is not None and usage.daily_cap:
+            checks.append(account_caps(account, usage.posted.get(account.open_id, 0), usage.daily_cap))
+    if unaudited and usage is not None:
+        checks.append(posting_users(usage.posting_users))
     if not accounts:
         checks.append(Check("accounts", NOTE, "No account is linked yet: open the app and use Login with TikTok."))
     if settings.store.database_url:

@@ -58,19 +58,21 @@ def gather(ctx: Context) -> list:
     settings = ctx.settings
     session = http_session()
     tokens = open_token_store(settings, clock=ctx.clock)
-    detected = None
+    accounts, now = tokens.load(), ctx.clock()
+    detected = usage = None
     if settings.store.database_url or settings.store_path.exists():  # the doctor never creates the store
         try:
             posts = open_store(settings, migrate=False)
             try:
                 detected = posts.detected_app_mode()
+                usage = sc.read_usage(posts, accounts, now, settings.alerts.daily_cap)
             finally:
                 posts.close()
         except StoreError:
-            detected = None  # the mode then shows as unknown, with how to set it
-    return sc.gather(settings, accounts=tokens.load(), now=ctx.clock(), session=session,
+            detected = usage = None  # the mode then shows as unknown, with how to set it; no caps counted
+    return sc.gather(settings, accounts=accounts, now=now, session=session,
                      mode=app_mode(settings.tiktok.app_mode, detected),
-                     creator_options=creator_options(settings, tokens, session))
+                     creator_options=creator_options(settings, tokens, session), usage=usage)
 
 
 def creator_options(settings, tokens, session):

@@ -66,8 +66,13 @@ PAID_PARTNERSHIP = "Paid partnership"  # TikTok's label for "Branded content" (b
 LABELED_AS = "Your photo/video will be labeled as '{label}'"  # "photo/video" becomes what the post is
 DISCLOSURE_NEEDED = "You need to indicate if your content promotes yourself, a third party, or both."  # hover text
 BRANDED_NOT_PRIVATE = "Branded content visibility cannot be set to private."
+# The declaration above the post button (UX point 4, "compliance"): the Branded Content Policy joins it when branded
+# content is chosen.
+CONSENT_MUSIC = "By posting, you agree to TikTok's Music Usage Confirmation."
+CONSENT_BRANDED = "By posting, you agree to TikTok's Branded Content Policy and Music Usage Confirmation."
 DISCLOSURE_TEXTS = {"labeled_as": LABELED_AS, "needed": DISCLOSURE_NEEDED, "branded_not_private": BRANDED_NOT_PRIVATE,
-                    "promotional": PROMOTIONAL, "paid_partnership": PAID_PARTNERSHIP}
+                    "promotional": PROMOTIONAL, "paid_partnership": PAID_PARTNERSHIP, "consent_music": CONSENT_MUSIC,
+                    "consent_branded": CONSENT_BRANDED}
 UNAUDITED_CODE = "unaudited_client_can_only_post_to_private_accounts"  # TikTok's refusal (tiktok.posting.policy)
 PRIVATE_SIGN = "FOLLOWER_OF_CREATOR"  # offered only to a private account (reference 3.1's example answer)
 # Uploaded files: 32 random hex digits, then optionally the original name's safe part; never a path.

@@ -32,25 +32,25 @@ class UxPoint(NamedTuple):
     element_ids: tuple[str, ...]
 
 
-# The guidelines' order (reference §8.4). Markdown marks of the reference (`code`, **bold**) are left out.
+# The guidelines' order: their "Required UX Implementation" section numbers five points (1 creator info, 2 the post's
+# metadata, 3 commercial content disclosure, 4 compliance, 5 the user's awareness and control; audit rejections cite
+# them by number). The words are the reference's (§8.4, markdown marks left out) and TikTok's exact strings.
 UX_POINTS = (
     UxPoint("Creator info",
             ("Fetch creator_info when rendering the post page; show creator_nickname; stop if creator cannot post; "
              "enforce max_video_post_duration_sec.",),
             "The composer asks TikTok for creator_info each time it opens and shows “Posting as” the creator's "
-            "nickname; when TikTok says the creator cannot post now, it shows the reason instead of the form.",
+            "nickname; when TikTok says the creator cannot post now, it shows the reason instead of the form; a "
+            "video longer than the creator's limit is refused before anything is sent.",
             ("creator-nickname",)),
-    UxPoint("Privacy with no default",
-            ("Privacy chosen manually from privacy_level_options, no default.",),
-            "The privacy list holds only the levels creator_info offers and starts on “Choose who can see this "
-            "post”, which cannot be posted.",
-            ("privacy",)),
-    UxPoint("Interactions",
-            ("Comment/Duet/Stitch unchecked by default and greyed out when creator_info disables them; photos show "
-             "only \"Allow comment\".",),
-            "Comment, Duet and Stitch start unticked; one the account turned off in TikTok is greyed out and says so; "
-            "a photo post shows only Comment.",
-            ("allow-comment", "allow-duet", "allow-stitch")),
+    UxPoint("The post's metadata: title, privacy and interactions",
+            ("Privacy chosen manually from privacy_level_options, no default. Comment/Duet/Stitch unchecked by "
+             "default and greyed out when creator_info disables them; photos show only \"Allow comment\".",),
+            "The title and description are the creator's to write. The privacy list holds only the levels "
+            "creator_info offers and starts on “Choose who can see this post”, which cannot be posted. Comment, Duet "
+            "and Stitch start unticked; one the account turned off in TikTok is greyed out and says so; a photo post "
+            "shows only Comment.",
+            ("description", "privacy", "allow-comment", "allow-duet", "allow-stitch")),
     UxPoint("Commercial content disclosure",
             ("Commercial content disclosure off by default; \"Your brand\" ⇒ brand_organic_toggle (\"Promotional "
              "content\" label); \"Branded content\" ⇒ brand_content_toggle (\"Paid partnership\"); with the toggle "
@@ -60,14 +60,18 @@ UX_POINTS = (
             "The disclosure toggle, “Your brand” and “Branded content” start off; with the toggle on and neither "
             "chosen, posting is disabled with TikTok's hover text; the page names the label the post gets.",
             ("disclosure", "disclose", "your-brand", "branded")),
-    UxPoint("Consent and processing",
-            ("Music Usage Confirmation (and Branded Content Policy when branded) consent text before publishing; "
-             "preview; user consent before any upload; tell users processing may take minutes; poll status or use "
+    UxPoint("Compliance: the declaration before posting",
+            (DISCLOSURE_TEXTS["consent_music"], DISCLOSURE_TEXTS["consent_branded"]),
+            "The declaration sits above the buttons; it names the Branded Content Policy as well when branded "
+            "content is chosen.",
+            ("consent-text",)),
+    UxPoint("The creator's awareness and control",
+            ("Preview; user consent before any upload; tell users processing may take minutes; poll status or use "
              "webhooks; no watermarks.",),
-            "The consent sentence sits above the buttons (with the Branded Content Policy when branded content is "
-            "chosen), the video is previewed, the page says TikTok can take a few minutes to process a post, and "
-            "the Posts page follows its status to the end.",
-            ("consent-text", "processing-note", "preview")),
+            "The video is previewed before posting, nothing is sent until the creator presses a button, the page "
+            "says TikTok can take a few minutes to process a post, the Posts page follows its status to the end, "
+            "and the tool never adds anything to the media.",
+            ("preview", "post-now", "processing-note")),
 )
 
 # What the demo video must show (reference §8.2-8.3: an app not yet audited posts only "Only me" to a private

@@ -13,7 +13,8 @@ from __future__ import annotations
 from flask import Blueprint, Flask, current_app, render_template
 
 from tiktok.services import http_session
-from tiktok.setup_checks import NOTE, OK, PROBLEM, exit_status, gather
+from tiktok.setup_checks import NOTE, OK, PROBLEM, exit_status, gather, read_usage
+from tiktok.web.post_store import post_store
 from tiktok.web.views import current_app_mode, services
 
 bp = Blueprint("setup", __name__, url_prefix="/setup")
@@ -37,8 +38,10 @@ def index():
     svc = services()
     session = http_session()
     try:
-        checks = gather(svc.settings, accounts=svc.store.load(), now=current_app.config["CLOCK"](), session=session,
-                        mode=current_app_mode(), creator_options=creator_options)
+        accounts, now = svc.store.load(), current_app.config["CLOCK"]()
+        usage = read_usage(post_store(), accounts, now, svc.settings.alerts.daily_cap)
+        checks = gather(svc.settings, accounts=accounts, now=now, session=session, mode=current_app_mode(),
+                        creator_options=creator_options, usage=usage)
     finally:
         session.close()
     return render_template("setup.html", checks=checks, status=exit_status(checks),
