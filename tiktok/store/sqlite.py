@@ -199,8 +199,13 @@ def open_sqlite(path: Path, *, key: str | None = None, migrate: bool = True,
     path = Path(path)
     if not path.parent.is_dir():
         raise StoreError(f"{path}: its folder {path.parent} does not exist; create it or set STORE_FILE")
-    try:
-        os.close(os.open(path, os.O_RDWR | os.O_CREAT, FILE_MODE))
+    try:  # made only when missing (O_EXCL): never open and close an fd on a file this process may have open
+        # already, as that drops the process's POSIX locks on it and lets another process delete the WAL under its
+        # connections (sqlite.org "How To Corrupt", 2.2); an existing file on a read-only mount is still read
+        if not path.exists():
+            os.close(os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL, FILE_MODE))
+    except FileExistsError:
+        pass
     except OSError as exc:
         raise StoreError(f"{path}: cannot be opened ({exc.strerror}): check that this user may write to "
                          f"{path.parent}; nothing was changed") from None
