@@ -23,7 +23,8 @@ LAYER = {"tiktok/client.py", "tiktok/api.py", "tiktok/auth/oauth.py", "tiktok/po
          "tiktok/posting/transfer.py", "tiktok/pages.py"}
 # Modules that send HTTP requests to services other than TikTok, and why; they may still name no Open API path.
 ELSEWHERE = {"tiktok/alerts/channels.py": "signed webhooks to the person's own receivers (WEBHOOK_URLS)",
-             "tiktok/setup_checks.py": "the doctor's probes of the person's media addresses and the local emulator"}
+             "tiktok/setup_checks.py": "the doctor's probes of the person's media addresses and the local emulator",
+             "tiktok/web/covers.py": "cover images from the URLs a video list gave (TikTok's CDN, not the Open API)"}
 # An Open API path. The consent page (/v2/auth/authorize/) is a page the browser opens, not an API call: the
 # settings name its address.
 ENDPOINT = re.compile(r"/v2/(?!auth/authorize/)[a-z_]+/")

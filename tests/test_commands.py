@@ -36,7 +36,7 @@ SCRIPTS = {"upload_to_tiktok.py": "post", "transcribe.py": "transcribe", "app.py
 
 def test_every_command_module_is_in_the_tree_once() -> None:
     modules = {p.stem for p in (PACKAGE / "commands").glob("*.py") if p.stem != "__init__"}
-    assert set(cli.COMMANDS) == modules
+    assert set(cli.COMMANDS) == {m.rstrip("_") for m in modules}  # import_.py: the command named for a keyword
     assert {module.__name__ for module in cli.COMMANDS.values()} == {f"tiktok.commands.{m}" for m in modules}
 
 

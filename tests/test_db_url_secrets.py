@@ -48,7 +48,9 @@ RUNS = {"refresh": [[]], "post": [[]], "accounts": [[]], "report": [[]], "transc
         "tokens": [["encrypt"], ["decrypt"], ["rotate-key"]], "db": [["migrate"], ["status"], ["import"]],
         "worker": [[]], "queue": [[]], "app": [[]], "workers": [[]], "media": [["fix", "missing.mp4"]],
         "status": [[]], "alerts": [["status"]],  # alerts test opens no store: no login of its to refuse
-        "doctor": [[]]}  # reads the accounts from the database: refuses a wrong login like the others
+        "doctor": [[]],  # reads the accounts from the database: refuses a wrong login like the others
+        "slots": [["feed"]],  # opens the post store
+        "import": [[str(ROOT / "tests" / "data" / "one_row.csv"), "--dry-run"]]}  # reads the accounts
 NO_SETTINGS = ("media",)  # works on the files it is given and reads no setting: it just must not print the URL
 SCRIPTS = [["upload_to_tiktok.py"], ["transcribe.py", "--account", "nobody"], ["app.py"]]
 SERVING = ("app", "worker")  # they run until stopped: given a few seconds, then SIGTERM

@@ -28,8 +28,10 @@ from tests.support.flows import link_account
 from tiktok.auth.tokens import Account, TokenStore
 from tiktok.config import DEFAULT_SCOPES, load_settings
 from tiktok.emulator.config import EmulatorConfig, default_users
+from tiktok.posting.budget import budget
 from tiktok.setup_checks import (NOTE, OK, PROBLEM, account_caps, account_grant, account_privacy, file_mode,
                                  posting_users, redirect_uri, redirect_uri_problems)
+from tiktok.store.model import Started
 
 ROOT = Path(__file__).resolve().parents[1]
 DAY = 86400.0
@@ -233,16 +235,19 @@ def test_an_account_whose_privacy_cannot_be_asked_is_a_note_not_a_problem():
                                                         "reached (timeout).")
 
 
-@pytest.mark.parametrize("posted, verdict, said", [
-    (0, OK, "@maker made 0 of the about 15 posts TikTok allows a creator in 24 hours (counted by this tool); 15 more "
-            "can go today."),
-    (14, OK, "@maker made 14 of the about 15 posts TikTok allows a creator in 24 hours (counted by this tool); 1 more "
-             "can go today."),
-    (15, PROBLEM, "@maker made 15 of the about 15 posts TikTok allows a creator in 24 hours (counted by this tool): "
-                  "TikTok refuses more until the oldest is a day old."),
+@pytest.mark.parametrize("direct, drafts, verdict, said", [
+    (0, 0, OK, "@maker made 0 of 15 Direct Posts; 0 of 5 drafts in the last 24 hours (counted by this tool)."),
+    (14, 4, OK, "@maker made 14 of 15 Direct Posts; 4 of 5 drafts in the last 24 hours (counted by this tool)."),
+    (15, 0, PROBLEM, "@maker made 15 of 15 Direct Posts; 0 of 5 drafts in the last 24 hours (counted by this tool): "
+                     "TikTok refuses more Direct Posts for now."),
+    (3, 5, PROBLEM, "@maker made 3 of 15 Direct Posts; 5 of 5 drafts in the last 24 hours (counted by this tool): "
+                    "TikTok refuses more drafts for now."),
 ])
-def test_an_accounts_posts_of_the_day_against_tiktoks_cap(posted, verdict, said):
-    check = account_caps(Account("oid", "a" * 20, "r" * 20, 0.0, 0.0, username="maker"), posted, 15)
+def test_an_accounts_attempts_of_the_day_against_tiktoks_caps(direct, drafts, verdict, said):
+    now = 1_800_000_000.0
+    started = [Started("oid", False, now - 60 * i) for i in range(direct)] + \
+        [Started("oid", True, now - 60 * i) for i in range(drafts)]
+    check = account_caps(Account("oid", "a" * 20, "r" * 20, 0.0, 0.0, username="maker"), budget("oid", started, now))
     assert (check.verdict, check.sentence) == (verdict, said)
     assert (check.fix != "") == (verdict == PROBLEM)
 

@@ -83,7 +83,7 @@ def test_every_page_fits_a_390_px_phone(phone, reporter, remote, serve_app, tmp_
     served = serve_app(REPORTS_DIR=str(reporter.reports), TRANSCRIPTS_DIR=str(tmp_path / "transcripts"),
                        MANIFEST_FILE=str(manifest), MEDIA_DIR=str(tmp_path / "media"))
     import_manifest(store_of(served.flask_app), manifest, allow_loopback=True, tokens_key=None)  # what runs do first
-    pages = {"/": "#accounts", "/stats/": ".stats-account svg", "/transcripts/": "#transcripts",
+    pages = {"/": "#accounts", "/stats/": ".stats-account svg", "/transcripts/": "#feed .transcript-card",
              f"/transcripts/{ADA}/7300000000000000001/": ".transcript-text", "/refresh_tokens/": "main",
              "/no/such/page/": "#message", "/posts/": "#board article.post-card",
              f"/posts/new?open_id={ADA}": "main h1"}

@@ -339,7 +339,8 @@ def test_published_serves_only_the_files_of_live_publications_without_the_passwo
                 assert got.headers["Location"].startswith("/app-login/"), why
                 continue
             assert got.status_code == 404 and got.headers["Content-Type"].startswith("text/html"), why
-            assert "1-beach-day" not in got.text and "hidden" not in got.text and live.token not in got.text, why
+            assert "1-beach-day" not in got.text and ".hidden" not in got.text and live.token not in got.text, why
+            assert got.content != b"hidden", why
         publisher.withdraw(live.token)
         assert requests.get(url, timeout=10).status_code == 404  # withdrawn: gone
         assert requests.get(served.url + "/posts/", timeout=10, allow_redirects=False).status_code == 302  # gated

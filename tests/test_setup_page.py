@@ -65,7 +65,7 @@ def test_the_setup_page_shows_the_checks_and_a_world_readable_token_file_with_it
     assert rows["emulator"][0] == "ok"  # the app's own emulator answers
     assert rows["app_mode"][0] == "note" and "Set TIKTOK_APP_MODE" in rows["app_mode"][1]  # the defaults say nothing
     verdict, sentence, _ = rows["caps:oid-setup-page"]  # the account's posts of the day against TikTok's cap
-    assert verdict == "ok" and "@maker made 0 of the about 15 posts TikTok allows a creator in 24 hours" in sentence
+    assert verdict == "ok" and "@maker made 0 of 15 Direct Posts; 0 of 5 drafts in the last 24 hours" in sentence
     assert "posting_users" not in rows  # an app not known to be unaudited has no 5-account cap
     assert 'id="setup-verdict" data-exit-status="1"' in page and "1 problem:" in page
     for secret in (ACCESS, REFRESH, EMULATOR_CLIENT_SECRET):

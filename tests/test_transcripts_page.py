@@ -50,17 +50,17 @@ def results_of(html: str) -> str:
 
 def test_the_list_shows_every_transcript_with_account_title_date_and_status(client):
     html = page(client, "/transcripts/")
-    table = html.split('id="transcripts"', 1)[1]
+    feed = html.split('id="feed"', 1)[1]
     for video_id in ("7300000000000000001", "7300000000000000002", "7300000000000000003", "clip-1a2b"):
-        assert f'data-video-id="{video_id}"' in table
-    assert "Bread &lt;basics&gt;" in table and "@ada.creates" in table
-    assert "2025-10-09" in table  # created_time 1_760_000_000 as a UTC date
-    assert table.count("status-completed") == 2 and table.count("status-failed") == 2
-    assert "(HTTP 404)" in table
-    gone = table.split('data-video-id="7300000000000000003"', 1)[1].split("</tr>", 1)[0]
-    slow = table.split('data-video-id="clip-1a2b"', 1)[1].split("</tr>", 1)[0]
-    assert '<td class="status">FAILED' in gone  # the words the command printed for these videos
-    assert '<td class="status">TRY LATER' in slow
+        assert f'data-video-id="{video_id}"' in feed
+    assert "Bread &lt;basics&gt;" in feed and "@ada.creates" in feed
+    assert "2025-10-09" in feed  # created_time 1_760_000_000 as a UTC date
+    assert feed.count("status-completed") == 2 and feed.count("status-failed") == 2
+    assert "(HTTP 404)" in feed
+    gone = feed.split('data-video-id="7300000000000000003"', 1)[1].split("</article>", 1)[0]
+    slow = feed.split('data-video-id="clip-1a2b"', 1)[1].split("</article>", 1)[0]
+    assert '<span class="status">FAILED' in gone  # the words the command printed for these videos
+    assert '<span class="status">TRY LATER' in slow
 
 
 def test_search_finds_a_word_from_one_transcript_and_highlights_it(client):
@@ -117,7 +117,7 @@ def test_a_failed_transcript_shows_why_and_the_retry_command(client, path, reaso
     assert 'id="copy"' not in html
 
 
-@pytest.mark.parametrize("path", [f"/transcripts/{ADA}/nope/", f"/transcripts/{ADA}/7300000000000000001.vtt",
+@pytest.mark.parametrize("path", [f"/transcripts/{ADA}/nope/", f"/transcripts/{ADA}/7300000000000000001.json",
                                   f"/transcripts/{ADA}/7300000000000000003.txt", "/transcripts/../etc/passwd.txt"])
 def test_unknown_transcripts_and_files_are_404(client, path):
     assert client.get(path).status_code == 404
@@ -186,8 +186,8 @@ def test_many_hits_come_in_pages_with_next_and_previous(tmp_path):
     client = create_app({"TOKENS_FILE": str(tmp_path / "tokens.json"),
                          "TRANSCRIPTS_DIR": str(tmp_path / "many")}).test_client()
     first = page(client, "/transcripts/", q="starter")
-    assert results_of(first).count('class="hit"') == 20
+    assert results_of(first).count('class="transcript-card hit') == 20
     assert 'id="next-page"' in first and 'id="prev-page"' not in first and "page 1 of 3" in first
     assert len(first.encode()) < 200_000
     last = page(client, "/transcripts/", q="starter", page="3")
-    assert results_of(last).count('class="hit"') == 5 and 'id="prev-page"' in last and 'id="next-page"' not in last
+    assert results_of(last).count('class="transcript-card hit') == 5 and 'id="prev-page"' in last and 'id="next-page"' not in last

@@ -14,7 +14,8 @@ import time
 
 import pytest
 
-from tiktok.setup_checks import posting_users, read_usage
+from tiktok.posting.budget import usage as budget_usage
+from tiktok.setup_checks import posting_users
 from tiktok.emulator.config import EmulatorConfig, default_users, generated_users
 from tiktok.store.sqlite import open_sqlite
 from tiktok.words import WORDS
@@ -116,7 +117,8 @@ def test_a_sixth_account_is_stopped_before_the_call_once_five_others_posted(harn
     (again,) = harness.post([{"user_id": CY, "video_path": str(clip), "privacy": "SELF_ONLY", "description": "2"}])
     assert again.status == "done", again  # one of the five may post again the same day
     # what `doctor` and the Setup page read from the store: the five accounts, and Cy's two posts of the day
-    usage = read_usage(harness.posts, [*MORE, CY], time.time(), 15)
-    assert usage.posting_users == {*MORE[:4], CY} and usage.posted[CY] == 2 and usage.posted[MORE[4]] == 0
+    usage = budget_usage(harness.posts, [*MORE, CY], time.time())
+    assert usage.posting_users == {*MORE[:4], CY}
+    assert usage.budgets[CY].direct.used == 2 and usage.budgets[MORE[4]].direct.used == 0
     check = posting_users(usage.posting_users)
     assert check.verdict == "problem" and check.sentence.startswith("5 of the 5 accounts"), check

@@ -21,8 +21,8 @@ from contextlib import nullcontext
 from collections.abc import Sequence
 from types import ModuleType
 
-from tiktok.commands import (Context, accounts, alerts, app, db, doctor, media, post, queue, refresh, report,
-                             status, tokens, transcribe, worker, workers)
+from tiktok.commands import (Context, accounts, alerts, app, db, doctor, import_, media, post, queue, refresh,
+                             report, slots, status, tokens, transcribe, worker, workers)
 from tiktok.exitcodes import PRECEDENCE_HELP
 from tiktok.options import given_settings, verbosity_options
 
@@ -30,7 +30,8 @@ PROG = "python -m tiktok"
 COMMANDS: dict[str, ModuleType] = {
     "refresh": refresh, "post": post, "accounts": accounts, "report": report, "transcribe": transcribe,
     "tokens": tokens, "db": db, "worker": worker, "queue": queue, "app": app, "media": media,
-    "workers": workers, "status": status, "alerts": alerts, "doctor": doctor,
+    "workers": workers, "status": status, "alerts": alerts, "doctor": doctor, "import": import_,
+    "slots": slots,
 }
 
 EPILOG = """exit codes (every command): 0 all fine; 1 something failed that running again will not fix by

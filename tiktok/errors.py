@@ -25,6 +25,7 @@ instance says whether a later run may succeed without a person (the TRY LATER ou
     │   └── MediaStoreUnavailable   media/store: the bucket's server is unreachable, throttles or fails (transient)
     ├── JobFailed                   jobs: a worker's job ended failed (a post that waits for a person, the report)
     ├── AccountNotFound             no stored account with that open_id
+    │   └── UnknownAccountName      auth/names: an @name for --account or the composer names no account, or several
     ├── RelinkNeeded                the account's grant is gone; a person must log in again
     ├── TransportError              the request never got an answer (connection refused or dropped, timeout)
     ├── OAuthError                  the token/revoke endpoints' own flat shape {error, error_description, log_id}

@@ -361,39 +361,29 @@ def account_privacy(account: Any, options: Any, why: str = "") -> Check:
 
 @dataclass(frozen=True)
 class Usage:
-    """What the store saw in the last 24 hours: each account's posts TikTok published (``posted``, by open_id) and
-    the accounts that posted (``posting_users``); the doctor and the Setup page read them from the store's events
-    (``published_since``, ``posting_users_since``). ``daily_cap`` is ALERT_DAILY_CAP (0: not checked)."""
+    """What the store saw in the last 24 hours: each account's budget (``tiktok.posting.budget.Budget`` by open_id:
+    its Direct Posts and inbox drafts against TikTok's caps) and, for an unaudited app, the accounts that posted
+    through it (``posting_users``; None otherwise). The doctor and the Setup page read them from the store."""
 
-    posted: dict[str, int]
-    posting_users: set[str]
-    daily_cap: int
-
-
-DAY_S = 24 * 3600
+    budgets: dict[str, Any]
+    posting_users: set[str] | None
 
 
-def read_usage(posts: Any, open_ids: Iterable[str], now: float, daily_cap: int) -> Usage:
-    """:class:`Usage` from a post store's events: each account's published posts and the posting accounts since a
-    day before ``now`` (bounded reads: the events' indexes, newest first)."""
-    since = now - DAY_S
-    return Usage({open_id: len(posts.published_since(open_id, since)) for open_id in open_ids},
-                 posts.posting_users_since(since), daily_cap)
+UNAUDITED_POSTING_USERS = 5  # reference section 7 and 8.3 (tiktok.posting.policy, which this layer cannot import)
 
 
-UNAUDITED_POSTING_USERS = 5  # reference section 7: an unaudited app's publishing users, 5 per 24 h (tiktok.posting.policy)
-
-
-def account_caps(account: Any, posted: int, cap: int) -> Check:
-    """``account``'s Direct Posts in the last 24 hours against TikTok's daily cap per creator (reference section 7:
-    about 15 in 24 h, shared across all apps; over it init answers ``spam_risk_too_many_posts``)."""
+def account_caps(account: Any, budget: Any) -> Check:
+    """``account``'s attempts of the last 24 hours against TikTok's per-creator caps (reference section 7: about 15
+    Direct Posts, ``spam_risk_too_many_posts``; 5 pending inbox drafts, ``spam_risk_too_many_pending_share``), as
+    ``budget`` (tiktok.posting.budget.Budget) counts them."""
     name, check = account_name(account), f"caps:{account.open_id}"
-    said = f"{name} made {posted} of the about {cap} posts TikTok allows a creator in 24 hours (counted by this tool"
-    if posted >= cap:
-        return Check(check, PROBLEM, f"{said}): TikTok refuses more until the oldest is a day old.",
-                     "wait: room comes back as each post turns a day old; posts due meanwhile wait and go then.")
-    left = cap - posted
-    return Check(check, OK, f"{said}); {left} more can go today.")
+    counted = "; ".join(f"{cap.used} of {cap.limit} {cap.name}" for cap in (budget.direct, budget.drafts))
+    said = f"{name} made {counted} in the last 24 hours (counted by this tool)"
+    full = [cap for cap in (budget.direct, budget.drafts) if cap.room_at is not None]
+    if full:
+        return Check(check, PROBLEM, f"{said}: TikTok refuses more {' and '.join(c.name for c in full)} for now.",
+                     "wait: room comes back as each attempt turns a day old; posts due meanwhile wait and go then.")
+    return Check(check, OK, f"{said}.")
 
 
 def posting_users(users: set[str], cap: int = UNAUDITED_POSTING_USERS) -> Check:
@@ -425,9 +415,9 @@ def gather(settings: Settings, *, accounts: dict, now: float, session, mode: Any
         checks += [account_scopes(account, settings), account_grant(account, now)]
         if unaudited and creator_options is not None:
             checks.append(account_privacy(account, *creator_options(account.open_id)))
-        if usage is not None and usage.daily_cap:
-            checks.append(account_caps(account, usage.posted.get(account.open_id, 0), usage.daily_cap))
-    if unaudited and usage is not None:
+        if usage is not None and account.open_id in usage.budgets:
+            checks.append(account_caps(account, usage.budgets[account.open_id]))
+    if usage is not None and usage.posting_users is not None:
         checks.append(posting_users(usage.posting_users))
     if not accounts:
         checks.append(Check("accounts", NOTE, "No account is linked yet: open the app and use Login with TikTok."))

@@ -51,6 +51,7 @@ def gather(ctx: Context) -> list:
     reached)."""
     from tiktok import setup_checks as sc
     from tiktok.errors import StoreError
+    from tiktok.posting.budget import usage as budget_usage
     from tiktok.posting.policy import app_mode
     from tiktok.services import http_session
     from tiktok.store.base import open_store, open_token_store
@@ -65,7 +66,7 @@ def gather(ctx: Context) -> list:
             posts = open_store(settings, migrate=False)
             try:
                 detected = posts.detected_app_mode()
-                usage = sc.read_usage(posts, accounts, now, settings.alerts.daily_cap)
+                usage = budget_usage(posts, accounts, now, app_mode_setting=settings.tiktok.app_mode)
             finally:
                 posts.close()
         except StoreError:

@@ -15,7 +15,7 @@ import argparse
 from tiktok.commands import Context
 from tiktok.exitcodes import PRECEDENCE_HELP
 from tiktok.options import command_parser, duration, int_between, positive_float, setting
-from tiktok.posting.limits import (DEFAULT_CHUNK_BYTES, DEFAULT_JOBS, MAX_CHUNK_BYTES, MAX_JOBS, MIN_CHUNK_BYTES,
+from tiktok.posting.limits import (DEFAULT_CHUNK_BYTES, DEFAULT_JOBS_BOUND, MAX_CHUNK_BYTES, MAX_JOBS, MIN_CHUNK_BYTES,
                                    PRIVACY_LEVELS)
 
 OWN_SIGNALS = True  # --watch stops on SIGTERM or Ctrl-C with exit 0; a run's own steps are kept whole by the store
@@ -47,6 +47,9 @@ def add_parser(subparsers, parents: list[argparse.ArgumentParser]) -> argparse.A
     parser.add_argument("--dry-run", action="store_true",
                         help="validate everything and print the plan; no call to TikTok")
     parser.add_argument("--json", action="store_true", help="print the outcomes as JSON on stdout")
+    parser.add_argument("--account", metavar="@NAME|OPEN_ID",
+                        help="post only this account's posts (its @name or open_id); the manifest is still imported "
+                             "whole and the other accounts' posts wait for a run without --account")
     parser.add_argument("--force", action="store_true",
                         help="re-post a post whose earlier init may or may not have reached TikTok; post a "
                              "scheduled post missed beyond the grace period; post even when the account already has "
@@ -56,9 +59,10 @@ def add_parser(subparsers, parents: list[argparse.ArgumentParser]) -> argparse.A
     parser.add_argument("--poll-interval", type=positive_float, default=1.0, metavar="SECONDS",
                         help="first wait between status checks; each wait is 1.5 times the last, up to 30 s "
                              "(default 1)")
-    parser.add_argument("--jobs", type=int_between(1, MAX_JOBS, "accounts at once"), default=DEFAULT_JOBS,
-                        metavar="N", help=f"accounts posted at once (default {DEFAULT_JOBS}); one account's "
-                                          "entries always go in order. TikTok's per-account limits hold whatever N")
+    parser.add_argument("--jobs", type=int_between(1, MAX_JOBS, "accounts at once"), default=None,
+                        metavar="N", help="accounts posted at once (default: one per account with posts due, at most "
+                                          f"{DEFAULT_JOBS_BOUND}); one account's entries always go in order. "
+                                          "TikTok's per-account limits hold whatever N")
     parser.add_argument("--watch", action="store_true",
                         help="keep running: post each entry when its post_at comes (instead of cron); Ctrl-C stops")
     setting(parser, "--grace", env="POST_GRACE", type=duration, metavar="DURATION",
@@ -83,6 +87,7 @@ def run(opts: argparse.Namespace, ctx: Context) -> int:
     import sys
     from pathlib import Path
 
+    from tiktok.auth.names import resolve_from
     from tiktok.media.doctor.copies import FixedCopies
     from tiktok.posting.command import PostCommand, run as run_posting  # requests, PyAV: only once parsed
     from tiktok.posting.runner import RunOptions
@@ -91,7 +96,8 @@ def run(opts: argparse.Namespace, ctx: Context) -> int:
     settings = ctx.settings
     options = RunOptions(jobs=opts.jobs, grace_s=settings.posting.post_grace_s, force=opts.force,
                          retry_failed=opts.retry_failed, privacy=opts.privacy, poll_timeout_s=opts.poll_timeout,
-                         poll_interval_s=opts.poll_interval, chunk_size=opts.chunk_size)
+                         poll_interval_s=opts.poll_interval, chunk_size=opts.chunk_size,
+                         user_id=resolve_from([opts.account], ctx.services.store)[0] if opts.account else None)
     return run_posting(PostCommand(options=options, manifest=Path(opts.manifest) if opts.manifest else None,
                                    dry_run=opts.dry_run, json=opts.json, watch=opts.watch,
                                    media_doctor=FixedCopies(fix=opts.fix_media),

@@ -29,12 +29,13 @@ def add_parser(subparsers, parents: list[argparse.ArgumentParser]) -> argparse.A
     scope.add_argument("--within", type=duration, default=DEFAULT_WITHIN, metavar="DURATION",
                        help=f"refresh tokens expiring within this long, e.g. 90m, 2h, 1d (default {DEFAULT_WITHIN})")
     scope.add_argument("--all", action="store_true", help="refresh every account now")
-    parser.add_argument("--account", action="append", default=[], metavar="OPEN_ID",
-                        help="only this account (repeatable)")
+    parser.add_argument("--account", action="append", default=[], metavar="@NAME|OPEN_ID",
+                        help="only this account: its @name or open_id (repeatable)")
     return parser
 
 
 def run(opts: argparse.Namespace, ctx: Context) -> int:
+    from tiktok.auth.names import resolve_from
     from tiktok.auth.refresh import Outcome, format_outcome, refresh_accounts
     from tiktok.exitcodes import exit_status
     from tiktok.logs import echo
@@ -49,7 +50,8 @@ def run(opts: argparse.Namespace, ctx: Context) -> int:
 
     try:
         refresh_accounts(services.store, services.oauth, within=opts.within, refresh_all=opts.all,
-                         only=opts.account, emulated=ctx.settings.tiktok.emulated, on_outcome=report)
+                         only=resolve_from(opts.account, services.store), emulated=ctx.settings.tiktok.emulated,
+                         on_outcome=report)
     except Interrupted as stop:
         echo(f"interrupted by {stop.name} after {len(done)} account(s), each listed above; no refresh was cut short "
              "(one under way was finished and its new tokens saved first). Run it again for the rest "

@@ -34,8 +34,8 @@ crontab (daily, 23:50 UTC):  50 23 * * *  cd /path/to/project && .venv/bin/pytho
 
 def add_parser(subparsers, parents: list[argparse.ArgumentParser]) -> argparse.ArgumentParser:
     parser = command_parser(subparsers, "report", __doc__, parents=parents, epilog=EPILOG)
-    parser.add_argument("--account", action="append", default=[], metavar="OPEN_ID",
-                        help="only this account (repeatable); default every connected account")
+    parser.add_argument("--account", action="append", default=[], metavar="@NAME|OPEN_ID",
+                        help="only this account: its @name or open_id (repeatable); default every connected account")
     setting(parser, "--reports", env="REPORTS_DIR", metavar="DIR",
             help="reports folder (default $REPORTS_DIR or reports/)")
     parser.add_argument("--date", type=parse_day, metavar="YYYY-MM-DD",
@@ -61,7 +61,9 @@ def parse_day(text: str) -> date:
 
 
 def run(opts: argparse.Namespace, ctx: Context) -> int:
+    from tiktok.auth.names import resolve_from
     from tiktok.report.run import ReportRequest, write_report
 
-    request = ReportRequest(accounts=tuple(opts.account), day=opts.date, jobs=opts.jobs)
+    accounts = tuple(resolve_from(opts.account, ctx.services.store))
+    request = ReportRequest(accounts=accounts, day=opts.date, jobs=opts.jobs)
     return write_report(ctx.services, request, clock=ctx.clock, sleep=ctx.sleep)

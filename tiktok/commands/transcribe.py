@@ -39,8 +39,8 @@ TRANSCRIPTS_DIR (default transcripts/)."""
 def add_parser(subparsers, parents: list[argparse.ArgumentParser]) -> argparse.ArgumentParser:
     parser = command_parser(subparsers, "transcribe", __doc__, parents=parents, epilog=EPILOG)
     parser.add_argument("inputs", nargs="*", metavar="URL_OR_FILE", help="TikTok video URLs, media URLs or files")
-    parser.add_argument("--account", action="append", default=[], metavar="OPEN_ID",
-                        help="every video of this connected account (repeatable)")
+    parser.add_argument("--account", action="append", default=[], metavar="@NAME|OPEN_ID",
+                        help="every video of this connected account: its @name or open_id (repeatable)")
     parser.add_argument("--limit", type=positive_int, metavar="N", help="with --account: only the newest N videos")
     parser.add_argument("--since", type=parse_since, metavar="YYYY-MM-DD",
                         help="with --account: only videos posted on or after this day (UTC)")
@@ -125,15 +125,17 @@ def run(opts: argparse.Namespace, ctx: Context) -> int:
     from tiktok.logs import echo
 
     if not opts.inputs and not opts.account:
-        echo("error: nothing to transcribe: give video URLs or files, or --account OPEN_ID", file=sys.stderr)
+        echo("error: nothing to transcribe: give video URLs or files, or --account @NAME", file=sys.stderr)
         return ExitStatus.BAD_INPUT
+    from tiktok.auth.names import resolve_from
     from tiktok.transcription.command import run as transcribe  # requests, yt-dlp, AssemblyAI: only now
     from tiktok.transcription.options import TranscribeRequest, TranscriptOptions
 
     options = TranscriptOptions(language_detection=opts.detect_language, language_code=opts.language,
                                 speaker_labels=opts.speaker_labels, speakers_expected=opts.speakers,
                                 key_terms=tuple(opts.key_term), video_key_terms=opts.video_key_terms)
-    request = TranscribeRequest(inputs=tuple(opts.inputs), accounts=tuple(opts.account), limit=opts.limit,
+    accounts = tuple(resolve_from(opts.account, ctx.services.store))
+    request = TranscribeRequest(inputs=tuple(opts.inputs), accounts=accounts, limit=opts.limit,
                                 since=opts.since, jobs=opts.jobs, force=opts.force, timeout_s=opts.timeout,
                                 captions=not opts.no_captions, caption_languages=tuple(opts.caption_language),
                                 options=options)

@@ -16,5 +16,7 @@ DEFAULT_CHUNK_BYTES = 10_000_000  # our choice: inside [MIN_CHUNK_BYTES, MAX_CHU
 # list (the look for a caption before a post the store has no record of) is a Display API endpoint: 600 a minute.
 POSTING_LIMITS = {"init": 6, "creator_info": 20, "status": 30, "video_list": 600}
 
-DEFAULT_JOBS = 4  # accounts posted at once: TikTok's limits are per token, so accounts do not slow each other
+# The default --jobs is one worker per account with due work, at most this many (issue 27): TikTok's limits are per
+# token, so accounts do not slow each other; 16 keeps a run's threads and connections modest on a small machine.
+DEFAULT_JOBS_BOUND = 16
 MAX_JOBS = 32

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
@@ -26,9 +27,10 @@ from tiktok.config import Settings
 from tiktok.errors import StoreError, TikTokError
 from tiktok.exitcodes import BAD_INPUT, FAILED, SCHEDULED, SKIPPED, TRY_LATER, ExitStatus, exit_status, outcome_label
 from tiktok.media.publishing import public_url
+from tiktok.posting.budget import WINDOW_S, budgets
 from tiktok.posting.client import PostingClient
 from tiktok.posting.importer import ManifestImport, import_manifest, manifest_media, media_store_for, request_of
-from tiktok.posting.limits import DEFAULT_CHUNK_BYTES, DEFAULT_JOBS, POSTING_LIMITS
+from tiktok.posting.limits import DEFAULT_CHUNK_BYTES, DEFAULT_JOBS_BOUND, POSTING_LIMITS
 from tiktok.posting.manifest import PostRequest
 from tiktok.posting.publisher import (CLAIMED_ELSEWHERE, FIRST_POLL_S, Outcome, Publisher, done_detail,
                                       failed_for_good_detail, needs_force_detail)
@@ -44,7 +46,7 @@ from tiktok.text import count, duration, moment, utc_iso
 class RunOptions:
     """What a person chose for this run (the command's flags); the same for every post."""
 
-    jobs: int = DEFAULT_JOBS
+    jobs: int | None = None  # accounts at once; None: one per account with due work, at most DEFAULT_JOBS_BOUND
     grace_s: float = DEFAULT_GRACE_S
     force: bool = False
     retry_failed: bool = False
@@ -180,6 +182,32 @@ def under_way(record: PostRecord | None) -> bool:
                                    or record.in_flight)
 
 
+def hold_for_caps(work: list[Work], store: PostStore, now: float,
+                  name: Callable[[str], str] = str) -> tuple[list[Work], dict[int, Outcome]]:
+    """Leave waiting each post whose new attempt TikTok would refuse for one of an account's caps (its daily Direct
+    Posts, its pending drafts: :mod:`tiktok.posting.budget`), with a *try later* outcome naming the cap and when
+    room comes back; no call is made for it. Each account's posts are taken in queue order, each one that goes
+    using its room. Posts under way (carried on, never begun again) go on. One read of the store for the run."""
+    starting = [item for item in work if item.request is not None and not under_way(item.post.record)]
+    if not starting:
+        return work, {}
+    left = budgets({item.post.user_id for item in starting}, store.started_since(now - WINDOW_S), now)
+    go: list[Work] = []
+    held: dict[int, Outcome] = {}
+    for item in work:
+        if item.request is None or under_way(item.post.record):
+            go.append(item)
+            continue
+        uid, draft = item.post.user_id, item.request.draft
+        why = left[uid].refusal(draft, name(uid))
+        if why is None:
+            left[uid] = left[uid].took(draft)
+            go.append(item)
+        else:
+            held[item.post.id] = _outcome(item, TRY_LATER, why)
+    return go, held
+
+
 def _by_schedule(item: Work, now: float, options: RunOptions) -> Outcome | None:
     """None when an attempt at the post may start now; else its outcome (scheduled, or missed beyond the grace
     period). A first attempt and a run's own retry after a failure are alike; a person's Retry or ``--force`` posts
@@ -227,6 +255,8 @@ def run_queue(store: PostStore, settings: Settings, options: RunOptions = RunOpt
     posts = store.open_posts(now=now, retry_failed=options.retry_failed, user_id=options.user_id, scheduled=False)
     items = [work_for(post, settings) for post in posts]
     work, settled = plan_posts(items, now=now, options=options)
+    work, held = hold_for_caps(work, store, now, name)
+    settled.update(held)
     by_id = {post.id: post for post in posts}
     for post_id, outcome in sorted(settled.items()):
         if said is None or said.post(by_id[post_id], outcome):
@@ -326,17 +356,20 @@ def _upload_session():
     return upload_session(http_session())  # its User-Agent names this process, as the API calls' does
 
 
-def post_accounts(items: list[Work], make_publisher: Callable[[], Publisher], jobs: int,
+def post_accounts(items: list[Work], make_publisher: Callable[[], Publisher], jobs: int | None,
                   say: Callable[[str], None], emulated: bool, *, said: Said | None = None,
                   name: Callable[[str], str] = str) -> tuple[dict[int, Outcome], list[str]]:
-    """Publish ``items``: one queue per account (its posts in order), ``jobs`` accounts at once, one Publisher per
-    worker thread. Returns the outcomes by post id and the outcome words of accounts that had to stop. With ``said``
-    (a repeating run), a look for a published post's public link is said only when its outcome is news."""
+    """Publish ``items``: one queue per account (its posts in order), ``jobs`` accounts at once (None: one per
+    account, at most DEFAULT_JOBS_BOUND; issue 27: TikTok's limits are per account, so accounts do not slow each
+    other, and the shared limiter keeps each account's calls within them), one Publisher per worker thread; with
+    more accounts than workers the accounts take turns, a post at a time.
+    Returns the outcomes by post id and the outcome words of accounts that had to stop. With ``said`` (a repeating
+    run), a look for a published post's public link is said only when its outcome is news."""
     by_account: dict[str, list[Work]] = {}
     for item in items:
         by_account.setdefault(item.post.user_id, []).append(item)
     prefix = "[emulator] " if emulated else ""
-    workers = max(1, min(jobs, len(by_account)))
+    workers = accounts_at_once(jobs, len(by_account))
     lock = threading.Lock()
     local = threading.local()
     done: dict[int, Outcome] = {}
@@ -347,41 +380,70 @@ def post_accounts(items: list[Work], make_publisher: Callable[[], Publisher], jo
         with lock:
             say(text)
 
-    def account(queue: list[Work]) -> None:
+    def one(item: Work) -> bool:
+        """Publish one post in this worker's Publisher; False when its account's queue must stop."""
         if getattr(local, "publisher", None) is None:
             local.publisher = make_publisher()
+        looking = said is not None and item.post.record is not None and item.post.record.state in DELIVERED
+        with lock:
+            position[0] += 1
+            heading = f"{prefix}[{position[0]}/{len(items)}] {item.post.label} for {name(item.post.user_id)}: " \
+                      f"{describe(item.request)}"
+            if not looking:
+                say(heading)
+        try:
+            outcome = local.publisher.publish(item.post, item.request)
+        except TikTokError as exc:  # the store or the account broke: stop this account's queue
+            line(f"error: {exc}")
+            with lock:
+                fatal.append(BAD_INPUT if isinstance(exc, StoreError) and not exc.transient else
+                             TRY_LATER if exc.transient else FAILED)
+            return False
+        with lock:
+            done[item.post.id] = outcome
+        if looking and said is not None and not said.post(item.post, outcome):
+            return True  # the same answer as the round before: still under review
+        if looking:
+            line(heading)
+        line(outcome_text(outcome, prefix, tagged=workers > 1))
+        return True
+
+    def account(queue: list[Work]) -> None:
         for item in queue:
-            looking = said is not None and item.post.record is not None and item.post.record.state in DELIVERED
-            with lock:
-                position[0] += 1
-                heading = f"{prefix}[{position[0]}/{len(items)}] {item.post.label} for {name(item.post.user_id)}: " \
-                          f"{describe(item.request)}"
-                if not looking:
-                    say(heading)
-            try:
-                outcome = local.publisher.publish(item.post, item.request)
-            except TikTokError as exc:  # the store or the account broke: stop this account's queue
-                line(f"error: {exc}")
-                with lock:
-                    fatal.append(BAD_INPUT if isinstance(exc, StoreError) and not exc.transient else
-                                 TRY_LATER if exc.transient else FAILED)
+            if not one(item):
                 return
+
+    def turns() -> None:
+        """More accounts than workers: an account's next post waits behind every other account's one (its posts
+        still in order, one at a time), so no account waits for another's whole queue."""
+        while True:
             with lock:
-                done[item.post.id] = outcome
-            if looking and said is not None and not said.post(item.post, outcome):
-                continue  # the same answer as the round before: still under review
-            if looking:
-                line(heading)
-            line(outcome_text(outcome, prefix, tagged=workers > 1))
+                if not ready:
+                    return  # every account left is in a worker's hands, and that worker carries it on
+                queue = ready.popleft()
+            if one(queue[0]) and len(queue) > 1:
+                with lock:
+                    ready.append(queue[1:])
 
     queues = list(by_account.values())
+    ready = deque(queues)
     if workers == 1:
         for queue in queues:
             account(queue)
     else:
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="post") as pool:
-            list(pool.map(account, queues))
+            if workers >= len(queues):
+                list(pool.map(account, queues))
+            else:
+                for future in [pool.submit(turns) for _ in range(workers)]:
+                    future.result()
     return done, fatal
+
+
+def accounts_at_once(jobs: int | None, accounts: int) -> int:
+    """Worker threads for ``accounts`` accounts with posts to make: ``jobs`` (``--jobs``), or by default one per
+    account, at most DEFAULT_JOBS_BOUND (issue 27); never more than the accounts, never fewer than one."""
+    return max(1, min(DEFAULT_JOBS_BOUND if jobs is None else jobs, accounts))
 
 
 class AccountNames:

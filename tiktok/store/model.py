@@ -129,6 +129,17 @@ class ImportEntry:
     record: PostRecord | None = None  # from an earlier results file
 
 
+@dataclass(frozen=True)
+class Started:
+    """An attempt TikTok took (its init answered with a publish_id) or may have taken (init sent, no answer), as
+    TikTok's per-account caps count it (:mod:`tiktok.posting.budget`): whose, which kind, and when (published, or
+    else last changed: never before it started)."""
+
+    user_id: str
+    draft: bool  # an inbox draft (no privacy sent); else a Direct Post
+    at: float
+
+
 class PostStore(Protocol):
     """Posts, their history and claims (see the module docstring). Errors: :class:`~tiktok.errors.StoreError`
     (exit 2, or 4 when ``transient``); a change refused as asked: :class:`~tiktok.errors.ChangeRefused`."""
@@ -140,6 +151,7 @@ class PostStore(Protocol):
             origin: str = "app") -> Post: ...
     def get(self, post_id: int) -> Post | None: ...
     def find(self, key: str) -> Post | None: ...
+    def known_post_keys(self, keys: Iterable[str]) -> set[str]: ...
     def open_posts(self, *, now: float, retry_failed: bool = False, user_id: str | None = None,
                    scheduled: bool = True) -> list[Post]: ...
     def edit(self, post_id: int, entry: dict[str, Any], *, due_at: float | None, revision: int) -> Post: ...
@@ -170,6 +182,7 @@ class PostStore(Protocol):
     def latest_change(self) -> int: ...
     def next_due(self, now: float) -> float | None: ...
     def scheduled_count(self, now: float) -> int: ...
+    def started_since(self, since: float, *, user_id: str | None = None) -> list[Started]: ...  # TikTok's caps
 
     # the media library (tiktok.store.media: MediaFile, MediaUse, Removal)
     def add_media(self, media: Any, *, fill: bool = False) -> bool: ...

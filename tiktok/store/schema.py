@@ -24,6 +24,11 @@ Tables (every name starts with ``tiktok_store_``, so the store can share a Postg
 - ``deliveries`` (migration 4): one row per event and alert channel (an apprise URL or a webhook, named by a hash,
   never by the URL): pending, sent or given up, its tries and when it may be tried next, and who holds it while it is
   sent, so each event goes out once per channel whichever process sends it.
+- ``people`` (migration 5): who uses the app, signed in with TikTok (Login Kit, ``user.info.basic``): open_id,
+  name, avatar, role (owner, member or pending: a request the owner has not answered), when they first signed in
+  and when they were allowed (:mod:`tiktok.store.people`).
+- ``person_sessions`` (migration 5): a person's sign-ins, by a hash of the random id their cookie holds, until
+  when; Sign out deletes the row, so a copy of the cookie stops working.
 - ``counters``: the change number, increased by every write transaction.
 - ``meta``: small named values (what a manifest held at its last import, which results files were migrated).
 - ``version``: the migrations applied.
@@ -168,6 +173,27 @@ deliveries = Table(  # one event to one alert channel
 )
 Index("tiktok_store_deliveries_due", deliveries.c.channel, deliveries.c.state, deliveries.c.next_at)
 
+people = Table(  # tiktok.store.people: who uses the app (not the accounts it posts as)
+    "tiktok_store_people", metadata,
+    Column("open_id", Text, primary_key=True),               # TikTok's open_id of the person for this app
+    Column("name", Text, nullable=False),                     # display name (user.info.basic)
+    Column("avatar", Text, nullable=False),                   # avatar URL, shown through the CSP's img-src
+    Column("role", String(16), nullable=False),               # owner, member or pending
+    Column("created_at", Float, nullable=False),              # first signed in, or allowed before that
+    Column("allowed_at", Float),                              # the owner allowed them (None while pending)
+    Column("allowed_by", Text),                               # the owner's open_id
+)
+Index("tiktok_store_people_role", people.c.role, people.c.created_at)
+
+person_sessions = Table(  # a person's sign-ins: the cookie holds a random id, the store its hash
+    "tiktok_store_person_sessions", metadata,
+    Column("digest", String(64), primary_key=True),           # sha256 hex of the cookie's id
+    Column("open_id", Text, nullable=False),
+    Column("created_at", Float, nullable=False),
+    Column("expires_at", Float, nullable=False),
+)
+Index("tiktok_store_person_sessions_person", person_sessions.c.open_id)
+
 version = Table(
     "tiktok_store_version", metadata,
     Column("version", Integer, primary_key=True),
@@ -209,6 +235,11 @@ def _create_v4(conn) -> None:
     deliveries.create(conn)
 
 
+def _create_v5(conn) -> None:
+    people.create(conn)
+    person_sessions.create(conn)
+
+
 def link_every_post(conn, batch: int = 500) -> None:
     """Write ``post_media`` for every post that has an entry (migration 3, and posts moved in from elsewhere)."""
     last = 0
@@ -232,6 +263,8 @@ MIGRATIONS = (
     Migration(3, "media library: media, post_media", _create_v3, compatible_from=2),
     # additive: older tools go on working; they record no events (their posts' changes are not alerted)
     Migration(4, "events and their deliveries to alert channels", _create_v4, compatible_from=3),
+    # additive: older tools go on working; they neither read nor write people
+    Migration(5, "people and their sign-ins", _create_v5, compatible_from=4),
 )
 LATEST = MIGRATIONS[-1].version
 

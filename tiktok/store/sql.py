@@ -23,8 +23,11 @@ from tiktok.sealing import cipher_for, is_sealed
 from tiktok.store import schema
 from tiktok.store.events import EventQueries
 from tiktok.store.media import MediaQueries
+from tiktok.store.people import PeopleQueries
 from tiktok.store.model import EDITABLE, ENDED, HIDDEN, ClaimResult, ImportEntry, ImportResult, Post, dumps, lifecycle
+from tiktok.store.model import BOARD_GROUPS, Started
 from tiktok.store.records import PostRecord, State
+from tiktok.store.planner import PlannerQueries
 from tiktok.store.status import StatusQueries
 
 P = schema.posts
@@ -33,7 +36,7 @@ CHANGE = "change"
 STARTABLE = (State.QUEUED, State.FAILED, State.PENDING_INIT)
 
 
-class SqlStore(MediaQueries, EventQueries, StatusQueries):
+class SqlStore(MediaQueries, EventQueries, StatusQueries, PeopleQueries, PlannerQueries):
     """The shared queries, the media library's, the events' and the status's included (:mod:`.media`,
     :mod:`.events`, :mod:`.status`); subclasses set ``where`` and implement the claim methods and :meth:`_translate`."""
 
@@ -168,6 +171,14 @@ class SqlStore(MediaQueries, EventQueries, StatusQueries):
         with self._read() as conn:
             row = conn.execute(select(P).where(P.c.key == key)).first()
         return None if row is None else self._post(row)
+
+    def known_post_keys(self, keys: Iterable[str]) -> set[str]:
+        """Which of the post ``keys`` the store holds: one query per 500 keys (an import's "already there")."""
+        wanted, found = list(keys), set()
+        with self._read() as conn:
+            for at in range(0, len(wanted), 500):
+                found.update(conn.execute(select(P.c.key).where(P.c.key.in_(wanted[at:at + 500]))).scalars())
+        return found
 
     def open_posts(self, *, now: float, retry_failed: bool = False, user_id: str | None = None,
                    scheduled: bool = True) -> list[Post]:
@@ -510,6 +521,25 @@ class SqlStore(MediaQueries, EventQueries, StatusQueries):
         """Whether a post is in flight or waits for a run now (the page polls while one is)."""
         with self._read() as conn:
             return conn.execute(select(P.c.id).where(P.c.board == "in_progress").limit(1)).first() is not None
+
+    def started_since(self, since: float, *, user_id: str | None = None) -> list[Started]:
+        """The attempts TikTok's per-account caps count (:class:`Started`) of posts changed at or after ``since``
+        (of ``user_id``, or every account's): one range per group of the ``(board, updated_at)`` index, so the read
+        grows with the posts of the last day, never with the history. An earlier attempt kept in ``attempts`` (a
+        retried post's) is not counted."""
+        query = select(P.c.user_id, P.c.record).where(P.c.board.in_((*BOARD_GROUPS, HIDDEN)),
+                                                      P.c.updated_at >= since, P.c.record.is_not(None))
+        if user_id is not None:
+            query = query.where(P.c.user_id == user_id)
+        found = []
+        with self._read() as conn:
+            for row in conn.execute(query):
+                record = json.loads(row.record)  # plain fields only: nothing sealed is read
+                taken = record.get("publish_id") is not None or record.get("state") == State.PENDING_INIT
+                at = record.get("published_at") or record.get("updated_at") or 0.0
+                if taken and at >= since:
+                    found.append(Started(row.user_id, draft=record.get("privacy") is None, at=at))
+        return found
 
     # -- claims (the subclasses) -----------------------------------------------------------------------------------
 

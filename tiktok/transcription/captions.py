@@ -6,8 +6,10 @@ yt-dlp's TikTok extractor reads the captions TikTok lists in the video page's em
 (English when offered, else the first listed) unless ``languages`` names others (yt-dlp's ``--sub-langs`` patterns).
 
 In emulator mode the share pages live on the emulator's ``host:port`` rather than www.tiktok.com, so the same
-extractor runs under a subclass that only changes where the page is fetched from (:func:`emulator_extractor`);
-every other step (page parsing, subtitle selection, the caption download) is yt-dlp's own code.
+extractor runs under a subclass that only changes where the page is fetched from
+(:func:`tiktok.transcription.download.emulator_extractor`); every other step (page parsing, subtitle selection, the
+caption download) is yt-dlp's own code. The page is read once for the captions and the download
+(:class:`~tiktok.transcription.download.VideoPage`).
 
 Trouble here never fails a video: without captions, the caller transcribes, and a page that cannot be loaded fails
 there with the download's own plain-words reason.
@@ -16,15 +18,11 @@ there with the download's own plain-words reason.
 from __future__ import annotations
 
 import logging
-import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yt_dlp
-from yt_dlp.extractor.tiktok import TikTokIE
-
-from tiktok.transcription.download import CollectingLogger, classify_url, ydl_options
+from tiktok.transcription.download import DownloadFailed, VideoPage, classify_url
 from tiktok.transcription.subtitles import parse_subtitles, plain_text, render_srt, render_vtt
 
 log = logging.getLogger(__name__)
@@ -45,54 +43,27 @@ class Captions:
 
 def fetch_captions(url: str, work_dir: str | Path, *, timeout_s: float,
                    trusted_hosts: frozenset[str] | set[str] = frozenset(),
-                   languages: list[str] | None = None) -> Captions | None:
-    """The video's captions when TikTok offers some with words in them, else None (also when anything failed)."""
+                   languages: list[str] | None = None, page: VideoPage | None = None) -> Captions | None:
+    """The video's captions when TikTok offers some with words in them, else None (also when anything failed).
+    ``page``: the video's page as the download will use it (:class:`~tiktok.transcription.download.VideoPage`), so
+    the page is read once for both; without it the page is read here for the captions alone."""
     if classify_url(url, trusted_hosts=trusted_hosts) != "tiktok":
         return None  # a media file or a local file has no caption track
-    work = Path(work_dir)
-    logger = CollectingLogger()
-    options = {**ydl_options(work, timeout_s, logger, None), "skip_download": True, "writesubtitles": True,
-               "subtitlesformat": SUBTITLE_FORMATS, "allowed_extractors": ["TikTok", "vm.tiktok"],
-               "ignore_no_formats_error": True}  # captions are wanted even when no video format is playable
+    own = page is None
+    page = page if page is not None else VideoPage(url, timeout_s=timeout_s, trusted_hosts=trusted_hosts)
+    options: dict[str, Any] = {"skip_download": True, "writesubtitles": True, "subtitlesformat": SUBTITLE_FORMATS,
+                               "ignore_no_formats_error": True}  # captions are wanted even with no playable format
     if languages:
         options["subtitleslangs"] = languages
     try:
-        with yt_dlp.YoutubeDL(options) as ydl:
-            ie_key = _register_emulator_extractor(ydl, url, trusted_hosts)
-            info = ydl.extract_info(url, download=True, ie_key=ie_key)
-    except yt_dlp.utils.DownloadError as exc:
+        info = page.process(Path(work_dir), **options)
+    except DownloadFailed as exc:
         log.info("no captions for %s (transcribing instead): %s", url, exc)
         return None
+    finally:
+        if own:
+            page.close()
     return _read_captions(info)
-
-
-def emulator_extractor(host: str) -> type[TikTokIE]:
-    """yt-dlp's TikTok extractor for share pages served by the emulator at ``host`` ("127.0.0.1:PORT")."""
-    base = f"http://{host}"
-
-    class EmulatedTikTokIE(TikTokIE):
-        IE_NAME = "tiktok:emulator"
-        _VALID_URL = rf"https?://{re.escape(host)}/@(?P<user_id>[\w.-]+)/video/(?P<id>\d+)"
-        _WEBPAGE_HOST = f"{base}/"
-
-        @staticmethod
-        def _create_url(user_id: str | None, video_id: str) -> str:
-            return f"{base}/@{user_id or '_'}/video/{video_id}"
-
-    return EmulatedTikTokIE
-
-
-def _register_emulator_extractor(ydl: yt_dlp.YoutubeDL, url: str,
-                                 trusted_hosts: frozenset[str] | set[str]) -> str | None:
-    """For an emulator URL, add the emulator extractor and return its key (so the generic one never takes it)."""
-    if TikTokIE.suitable(url):
-        return None
-    host = next((h for h in trusted_hosts if emulator_extractor(h).suitable(url)), None)
-    if host is None:
-        return None
-    extractor = emulator_extractor(host)
-    ydl.add_info_extractor(extractor())
-    return extractor.ie_key()
 
 
 def _read_captions(info: dict[str, Any] | None) -> Captions | None:

@@ -12,10 +12,15 @@
 
 The download happens in a private temporary folder inside ``dest_dir``; only the finished file is moved out, and the
 temporary folder is removed whether the download worked or not.
+
+A TikTok video's page is read once per video (issue 26 item 9: the caption check and the download each read it, two
+requests for the same bytes): :class:`VideoPage` keeps yt-dlp's extraction of it, and the caption check
+(:mod:`captions`) and :func:`download_video` each process a copy of that extraction with their own options.
 """
 
 from __future__ import annotations
 
+import copy
 import re
 import shutil
 import tempfile
@@ -93,21 +98,94 @@ def classify_url(url: str, *, trusted_hosts: frozenset[str] | set[str] = frozens
     return "media" if Path(parts.path).suffix.lower() in MEDIA_EXTENSIONS else "unknown"
 
 
+_UNSET = object()
+
+
+class VideoPage:
+    """One video's page, read once: yt-dlp's extraction of it (the info dict) is kept, and each use processes a copy
+    of it with its own options (:meth:`process`): the caption check, then the download, with no second request for
+    the page. One YoutubeDL serves both, so the cookies the page set go with the download (TikTok's media host wants
+    them). In emulator mode the page is read by yt-dlp's TikTok extractor moved to the emulator's host
+    (:func:`emulator_extractor`). A page that could not be read is not kept (:attr:`failed`): the download then reads
+    it on its own, so a page that failed for the captions gets one more try and the download's own reason."""
+
+    def __init__(self, url: str, *, timeout_s: float, trusted_hosts: frozenset[str] | set[str] = frozenset()) -> None:
+        self.url = url
+        self.logger = CollectingLogger()
+        self.failed = False
+        # writesubtitles at extraction: yt-dlp's extractors list subtitles only when asked then; each use says
+        # whether it writes them (the download does not)
+        self._ydl = yt_dlp.YoutubeDL({**ydl_options(None, timeout_s, self.logger, None), "writesubtitles": True})
+        self._ie_key = register_emulator_extractor(self._ydl, url, trusted_hosts)
+        self._info: dict[str, Any] | None = None
+
+    def __enter__(self) -> "VideoPage":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._ydl.close()
+
+    def info(self) -> dict[str, Any]:
+        """The page's extraction, unprocessed (read on first use); DownloadFailed (typed) when it cannot be read."""
+        if self._info is None:
+            try:
+                info = self._ydl.extract_info(self.url, download=False, process=False, ie_key=self._ie_key)
+                while info.get("_type") == "url":  # a short link (vm.tiktok.com): resolved once, here
+                    info = self._ydl.extract_info(info["url"], download=False, process=False,
+                                                  ie_key=info.get("ie_key"))
+            except yt_dlp.utils.DownloadError as exc:
+                self.failed = True
+                raise error_from_download(self.url, str(exc), exc.exc_info[1] if exc.exc_info else None) from None
+            self._info = info
+        return self._info
+
+    def process(self, work: Path, progress: ProgressCallback | None = None, **params: Any) -> dict[str, Any]:
+        """A copy of the extraction processed by yt-dlp (formats and subtitles chosen, files written into ``work``)
+        with ``params`` set for this call only; DownloadFailed (typed) when it fails."""
+        info = copy.deepcopy(self.info())
+        params = {**params, "paths": {"home": str(work), "temp": str(work)}}
+        saved = {key: self._ydl.params.get(key, _UNSET) for key in params}
+        self._ydl.params.update(params)
+        if progress is not None:
+            self._ydl.add_progress_hook(_progress_hook(progress))  # the download is the page's last use
+        try:
+            return self._ydl.process_ie_result(info, download=True)
+        except yt_dlp.utils.DownloadError as exc:
+            raise error_from_download(self.url, str(exc), exc.exc_info[1] if exc.exc_info else None) from None
+        except yt_dlp.utils.ExtractorError as exc:  # raised bare outside extract_info (e.g. no playable format)
+            raise error_from_download(self.url, str(exc), exc.cause) from None
+        finally:
+            for key, value in saved.items():
+                if value is _UNSET:
+                    self._ydl.params.pop(key, None)
+                else:
+                    self._ydl.params[key] = value
+
+
 def download_video(url: str, dest_dir: str | Path, *, timeout_s: float, progress: ProgressCallback | None = None,
-                   trusted_hosts: frozenset[str] | set[str] = frozenset(), name: str | None = None) -> Path:
+                   trusted_hosts: frozenset[str] | set[str] = frozenset(), name: str | None = None,
+                   page: VideoPage | None = None) -> Path:
     """Download ``url`` into ``dest_dir`` and return the file's path; DownloadFailed (typed) when it cannot.
 
     ``name`` replaces yt-dlp's id as the file's stem (the extension stays), so parallel jobs cannot collide.
+    ``page``: the video's page already read for its captions; its extraction is reused (no second request for the
+    page) unless reading it failed.
     """
     if classify_url(url, trusted_hosts=trusted_hosts) == "unknown":
         raise UnsupportedURL(url, "not a TikTok video URL or a link to a media file")
     dest = Path(dest_dir)
     dest.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix=".download-", dir=dest))
-    logger = CollectingLogger()
+    logger = page.logger if page is not None else CollectingLogger()
     try:
-        with yt_dlp.YoutubeDL(ydl_options(work, timeout_s, logger, progress)) as ydl:
-            info = ydl.extract_info(url, download=True)
+        if page is not None and not page.failed:
+            info = page.process(work, progress, writesubtitles=False)
+        else:
+            with yt_dlp.YoutubeDL(ydl_options(work, timeout_s, logger, progress)) as ydl:
+                info = ydl.extract_info(url, download=True)
         produced = _produced_file(info, work)
         if produced is None:
             raise DownloadFailed(url, "yt-dlp finished without writing a file", detail=" | ".join(logger.messages))
@@ -120,20 +198,51 @@ def download_video(url: str, dest_dir: str | Path, *, timeout_s: float, progress
         shutil.rmtree(work, ignore_errors=True)
 
 
-def ydl_options(work: Path, timeout_s: float, logger: "CollectingLogger",
+def ydl_options(work: Path | None, timeout_s: float, logger: "CollectingLogger",
                 progress: ProgressCallback | None) -> dict[str, Any]:
-    """yt-dlp options: silent, logged into ``logger``, writing only inside ``work``."""
+    """yt-dlp options: silent, logged into ``logger``, writing only inside ``work`` (None: each use names its own
+    folder, :meth:`VideoPage.process`)."""
     options: dict[str, Any] = {
         "quiet": True, "noprogress": True, "no_warnings": False, "logger": logger,
-        "allowed_extractors": ALLOWED_EXTRACTORS, "socket_timeout": timeout_s,
-        "outtmpl": str(work / OUTPUT_TEMPLATE), "paths": {"home": str(work), "temp": str(work)},
+        "allowed_extractors": ALLOWED_EXTRACTORS, "socket_timeout": timeout_s, "outtmpl": OUTPUT_TEMPLATE,
         "noplaylist": True, "retries": RETRIES, "fragment_retries": RETRIES, "extractor_retries": RETRIES,
         "format": "best[ext=mp4]/best",  # one muxed file: no ffmpeg merge needed, and AssemblyAI accepts mp4
         "overwrites": True, "cachedir": False,
     }
+    if work is not None:
+        options["paths"] = {"home": str(work), "temp": str(work)}
     if progress is not None:
         options["progress_hooks"] = [_progress_hook(progress)]
     return options
+
+
+def emulator_extractor(host: str) -> type[TikTokIE]:
+    """yt-dlp's TikTok extractor for share pages served by the emulator at ``host`` ("127.0.0.1:PORT")."""
+    base = f"http://{host}"
+
+    class EmulatedTikTokIE(TikTokIE):
+        IE_NAME = "tiktok:emulator"
+        _VALID_URL = rf"https?://{re.escape(host)}/@(?P<user_id>[\w.-]+)/video/(?P<id>\d+)"
+        _WEBPAGE_HOST = f"{base}/"
+
+        @staticmethod
+        def _create_url(user_id: str | None, video_id: str) -> str:
+            return f"{base}/@{user_id or '_'}/video/{video_id}"
+
+    return EmulatedTikTokIE
+
+
+def register_emulator_extractor(ydl: yt_dlp.YoutubeDL, url: str,
+                                trusted_hosts: frozenset[str] | set[str]) -> str | None:
+    """For an emulator URL, add the emulator extractor and return its key (so the generic one never takes it)."""
+    if TikTokIE.suitable(url):
+        return None
+    host = next((h for h in trusted_hosts if emulator_extractor(h).suitable(url)), None)
+    if host is None:
+        return None
+    extractor = emulator_extractor(host)
+    ydl.add_info_extractor(extractor())
+    return extractor.ie_key()
 
 
 def _progress_hook(progress: ProgressCallback) -> Callable[[dict[str, Any]], None]:

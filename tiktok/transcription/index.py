@@ -13,6 +13,11 @@ then finds the work done, because what is stale is decided again inside the tran
 
 Results are bounded: a page of hits (``per_page``), each with at most a few snippets of text around its matches,
 newest video first. A search reads no transcript file: the record and text come from the index.
+
+The feed (``latest``) reads only the ``docs`` table: the record (title, date, account, video id), the account's
+@name and the first ``LEAD_CHARS`` of the text, newest first, a page at a time by keyset (``id < before``: row ids
+sort by date, see ``free_id``), so a page costs the same at any depth and at any size of the folder. Format 4 added
+those columns; an index of an older format is rebuilt from the files when it is opened.
 """
 
 from __future__ import annotations
@@ -25,19 +30,20 @@ import os
 import re
 import sqlite3
 import time
-from contextlib import closing
+from contextlib import closing, contextmanager, nullcontext
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Callable, ContextManager, Iterator
 
 from tiktok.config import cache_home
 from tiktok.transcription.snippets import Snippet, make_snippets
 
 log = logging.getLogger(__name__)
 INDEX_NAME = ".search-index.sqlite3"
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4  # 4: username, lead text and the folder index, for the feed
 PER_PAGE = 20
+LEAD_CHARS = 240  # the text a feed card shows before its link: a bounded slice, whatever the transcript's length
 BUSY_TIMEOUT_S = 30.0
 FULL_SCAN_S = 300.0  # every file's size and mtime are compared this often, for edits that keep the folder's mtime
 INDEX_MODE = 0o600
@@ -52,7 +58,10 @@ SCHEMA = f"""
 CREATE TABLE folders (name TEXT PRIMARY KEY, mtime_ns INTEGER NOT NULL);
 CREATE TABLE meta (key TEXT PRIMARY KEY, value REAL NOT NULL);
 CREATE TABLE docs (id INTEGER PRIMARY KEY, folder TEXT NOT NULL, video_id TEXT NOT NULL, signature TEXT NOT NULL,
-                   record TEXT NOT NULL, UNIQUE (folder, video_id));
+                   record TEXT NOT NULL, username TEXT NOT NULL DEFAULT '', lead TEXT NOT NULL DEFAULT '',
+                   UNIQUE (folder, video_id));
+CREATE INDEX docs_by_folder ON docs (folder);
+CREATE INDEX docs_by_username ON docs (username);
 CREATE VIRTUAL TABLE fts USING fts5(title, body, tokenize = "unicode61 remove_diacritics 2", prefix = "2 3");
 PRAGMA user_version = {SCHEMA_VERSION};
 """
@@ -128,6 +137,24 @@ class SearchPage:
 
 
 @dataclass(frozen=True)
+class FeedItem:
+    """One card of the feed: the record as saved, its row id (the keyset cursor) and the start of its text."""
+
+    id: int
+    record: dict
+    lead: str
+
+
+@dataclass(frozen=True)
+class FeedPage:
+    """A page of the feed, newest first; ``newer``/``older`` are the cursors of the pages either side (or None)."""
+
+    items: tuple[FeedItem, ...]
+    newer: int | None
+    older: int | None
+
+
+@dataclass(frozen=True)
 class FileSig:
     folder: str
     video_id: str
@@ -142,58 +169,154 @@ class TranscriptIndex:
         self.root = Path(root)
         self.path = Path(path) if path is not None else self.root / INDEX_NAME
         self.clock = clock
+        self._held: sqlite3.Connection | None = None  # the connection of ``reading()``, while inside it
 
     # -- searching --------------------------------------------------------------------------------------------
 
-    def search(self, query: str, *, page: int = 1, per_page: int = PER_PAGE) -> SearchPage:
-        """One page of the completed transcripts matching ``query``, newest video first. QueryError for no words."""
+    def search(self, query: str, *, page: int = 1, per_page: int = PER_PAGE, folder: str | None = None) -> SearchPage:
+        """One page of the completed transcripts matching ``query``, newest video first, of one account ``folder``
+        when given. QueryError for no words."""
         match = fts_query(query)
         if match is None:
             raise QueryError("type a word to look for (punctuation alone matches nothing)")
         page = max(1, page)
         if not self.root.is_dir():
             return SearchPage((), 0, page, per_page)
-        try:
-            self.refresh()
-        except sqlite3.OperationalError as exc:
-            if not is_busy(exc):
-                raise
-            log.warning("transcript index busy (another process is updating it); searching what it holds now")
-        try:
-            db_handle = self._open()
-        except sqlite3.OperationalError as exc:
-            if not is_busy(exc):
-                raise
-            raise QueryError("the search index is being built by another process; try again in a moment") from None
-        with db_handle as db:
-            total = db.execute("SELECT count(*) FROM fts WHERE fts MATCH ?", (match,)).fetchone()[0]
+        where, args = ("fts MATCH ? AND docs.folder = ?", (match, folder)) if folder else ("fts MATCH ?", (match,))
+        with self._fresh() as db:
+            total = db.execute(f"SELECT count(*) FROM fts JOIN docs ON docs.id = fts.rowid WHERE {where}",
+                               args).fetchone()[0]
             rows = db.execute(
                 f"SELECT docs.record, highlight(fts, 1, '{MARK_START}', '{MARK_END}') FROM fts "
-                "JOIN docs ON docs.id = fts.rowid WHERE fts MATCH ? ORDER BY fts.rowid DESC LIMIT ? OFFSET ?",
-                (match, per_page, (page - 1) * per_page)).fetchall()
+                f"JOIN docs ON docs.id = fts.rowid WHERE {where} ORDER BY fts.rowid DESC LIMIT ? OFFSET ?",
+                (*args, per_page, (page - 1) * per_page)).fetchall()
         hits = []
         for record, marked in rows:
             text, spans = marked_spans(marked)
             hits.append(IndexedHit(json.loads(record), make_snippets(text, spans)))
         return SearchPage(tuple(hits), total, page, per_page)
 
+    # -- the feed ---------------------------------------------------------------------------------------------
+
+    def latest(self, *, before: int | None = None, after: int | None = None, folder: str | None = None,
+               per_page: int = PER_PAGE) -> FeedPage:
+        """A page of every transcript (completed or not), newest first, read from the index alone: the page just
+        older than cursor ``before``, or just newer than ``after``, or the newest; of one account ``folder``."""
+        if not self.root.is_dir():
+            return FeedPage((), None, None)
+        where: list[str] = ["folder = ?"] if folder else []
+        args: list[str | int] = [folder] if folder else []
+        backwards = after is not None and before is None
+        if after is not None and backwards:
+            where.append("id > ?")
+            args.append(after)
+        elif before is not None:
+            where.append("id < ?")
+            args.append(before)
+        sql = (f"SELECT id, record, lead FROM docs {'WHERE ' + ' AND '.join(where) if where else ''} "
+               f"ORDER BY id {'ASC' if backwards else 'DESC'} LIMIT ?")
+        with self._fresh() as db:
+            rows = db.execute(sql, (*args, per_page + 1)).fetchall()
+        more = len(rows) > per_page
+        if backwards and not more:  # back at the newest: show the first page whole
+            return self.latest(folder=folder, per_page=per_page)
+        rows = rows[:per_page]
+        if backwards:
+            rows.reverse()
+        items = tuple(FeedItem(row_id, json.loads(record), lead) for row_id, record, lead in rows)
+        if not items:
+            return FeedPage((), None, None)
+        newer_exists = backwards or before is not None
+        older_exists = backwards or more
+        return FeedPage(items, items[0].id if newer_exists else None, items[-1].id if older_exists else None)
+
+    def accounts(self) -> list[tuple[str, str]]:
+        """(folder, @name or "") of every account folder the index holds, for the feed's filter."""
+        if not self.root.is_dir():
+            return []
+        with self._fresh() as db:
+            return db.execute("SELECT name, coalesce((SELECT username FROM docs WHERE folder = name AND username != '' "
+                              "LIMIT 1), '') FROM folders ORDER BY name").fetchall()
+
+    def folder_of(self, username: str) -> str | None:
+        """The account folder of the transcripts saved under @``username`` (without the @), or None."""
+        if not self.root.is_dir():
+            return None
+        with self._fresh() as db:
+            row = db.execute("SELECT folder FROM docs WHERE username = ? LIMIT 1", (username,)).fetchone()
+        return row[0] if row else None
+
+    @contextmanager
+    def reading(self) -> Iterator[None]:
+        """Answer every call inside from one connection, brought in step with the folder once: a page asks the
+        index several questions, and each connection costs about a millisecond."""
+        if self._held is not None or not self.root.is_dir():
+            yield
+            return
+        with self._fresh() as db:
+            self._held = db
+            try:
+                yield
+            finally:
+                self._held = None
+
+    def _fresh(self) -> ContextManager[sqlite3.Connection]:
+        """A connection after bringing the index in step with the folder (or, when another process holds it, to
+        what it holds now)."""
+        if self._held is not None:
+            return nullcontext(self._held)
+        try:
+            db = self._connection()
+        except sqlite3.OperationalError as exc:
+            if not is_busy(exc):
+                raise
+            raise QueryError("the search index is being built by another process; try again in a moment") from None
+        try:
+            self._refresh_on(db)
+        except sqlite3.OperationalError as exc:
+            if not is_busy(exc):
+                db.close()
+                raise
+            log.warning("transcript index busy (another process is updating it); reading what it holds now")
+        return closing(db)
+
     # -- keeping it fresh ---------------------------------------------------------------------------------------
 
-    def refresh(self) -> int:
-        """Bring the index in step with the folder; returns how many transcripts were (re)indexed or dropped."""
+    def reindex(self, folder: str, video_id: str) -> None:
+        """Bring one transcript's row in step with its files now (after an edit or a delete by this app), rather
+        than at the next folder check: a rename within the file system's timestamp tick can keep the folder's
+        mtime."""
+        present = {sig.video_id: sig for sig in scan_folder(self.root / folder, folder)}
         with self._open() as db:
-            if not self._stale_folders(db):
-                return 0
-            db.execute("BEGIN IMMEDIATE")  # one writer; whoever waited re-decides below what is still stale
+            db.execute("BEGIN IMMEDIATE")
             try:
-                changed = self._apply(db, self._stale_folders(db))
-                if self._full_scan_due(db):
-                    db.execute("INSERT OR REPLACE INTO meta VALUES ('full_scan', ?)", (self.clock(),))
+                if video_id in present:
+                    self._put(db, present[video_id])
+                else:
+                    self._drop(db, folder, video_id)
                 db.execute("COMMIT")
             except BaseException:
                 db.execute("ROLLBACK")
                 raise
-            return changed
+
+    def refresh(self) -> int:
+        """Bring the index in step with the folder; returns how many transcripts were (re)indexed or dropped."""
+        with self._open() as db:
+            return self._refresh_on(db)
+
+    def _refresh_on(self, db: sqlite3.Connection) -> int:
+        if not self._stale_folders(db):
+            return 0
+        db.execute("BEGIN IMMEDIATE")  # one writer; whoever waited re-decides below what is still stale
+        try:
+            changed = self._apply(db, self._stale_folders(db))
+            if self._full_scan_due(db):
+                db.execute("INSERT OR REPLACE INTO meta VALUES ('full_scan', ?)", (self.clock(),))
+            db.execute("COMMIT")
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        return changed
 
     def _stale_folders(self, db: sqlite3.Connection) -> dict[str, int | None]:
         """Account folders whose mtime differs from the index's (None: the folder is gone); every folder when a
@@ -241,8 +364,12 @@ class TranscriptIndex:
         record = read_json(folder / f"{sig.video_id}.json")
         body = read_text(folder / f"{sig.video_id}.txt") if record and record.get("status") == "completed" else None
         doc_id = free_id(db, newest_key(record or {}))
-        db.execute("INSERT INTO docs (id, folder, video_id, signature, record) VALUES (?, ?, ?, ?, ?)",
-                   (doc_id, sig.folder, sig.video_id, sig.signature, json.dumps(record or {})))
+        account = (record or {}).get("account")
+        username = account.get("username") if isinstance(account, dict) else None
+        db.execute("INSERT INTO docs (id, folder, video_id, signature, record, username, lead) "
+                   "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                   (doc_id, sig.folder, sig.video_id, sig.signature, json.dumps(record or {}),
+                    username if isinstance(username, str) else "", lead_of(body or "")))
         if body is not None:
             db.execute("INSERT INTO fts (rowid, title, body) VALUES (?, ?, ?)",
                        (doc_id, str(record.get("title") or ""), body))
@@ -251,6 +378,9 @@ class TranscriptIndex:
     # -- the database file --------------------------------------------------------------------------------------
 
     def _open(self) -> closing[sqlite3.Connection]:
+        return closing(self._connection())
+
+    def _connection(self) -> sqlite3.Connection:
         """A connection to a usable index: created when missing, rebuilt when corrupt or of another version."""
         for rebuilt in (False, True):  # a second pass only after dropping a corrupt copy or moving to the cache
             try:
@@ -259,7 +389,7 @@ class TranscriptIndex:
                     version = db.execute("PRAGMA user_version").fetchone()[0]
                     if version != SCHEMA_VERSION:
                         self._create(db, version)
-                    return closing(db)
+                    return db
                 except BaseException:
                     db.close()
                     raise
@@ -281,12 +411,11 @@ class TranscriptIndex:
             raise PermissionError(13, "read-only folder", str(path.parent))
         if not path.exists():
             os.close(os.open(path, os.O_WRONLY | os.O_CREAT, INDEX_MODE))  # SQLite's -wal/-shm copy this mode
-        db = sqlite3.connect(path, timeout=BUSY_TIMEOUT_S, isolation_level=None)
-        db.execute("PRAGMA journal_mode = WAL")  # readers never wait for a refresh
-        return db
+        return sqlite3.connect(path, timeout=BUSY_TIMEOUT_S, isolation_level=None)
 
     def _create(self, db: sqlite3.Connection, version: int) -> None:
         """Make the tables (dropping an older format's: the index is rebuilt from the files)."""
+        db.execute("PRAGMA journal_mode = WAL")  # readers never wait for a refresh; kept in the file from now on
         db.execute("BEGIN IMMEDIATE")
         try:
             if db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION:  # another process just did it
@@ -309,6 +438,15 @@ class TranscriptIndex:
                 os.unlink(f"{self.path}{suffix}")
             except FileNotFoundError:
                 pass
+
+
+def lead_of(text: str, limit: int = LEAD_CHARS) -> str:
+    """The start of a transcript for its card: whitespace folded, cut at a word boundary within ``limit``."""
+    flat = " ".join(text[:limit * 2].split())
+    if len(flat) <= limit and len(text) <= limit * 2:
+        return flat
+    cut = flat.rfind(" ", 0, limit)
+    return flat[:cut if cut > limit // 2 else limit] + "…"
 
 
 def newest_key(record: dict) -> int:

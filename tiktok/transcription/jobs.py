@@ -21,7 +21,7 @@ from tiktok.services import Services
 from tiktok.transcription.options import TranscribeRequest, poll_interval_for, video_key_terms
 from tiktok.transcription.store import TranscriptRecord, safe_name
 from tiktok.retry import DISPLAY_RETRY, Runtime
-from tiktok.transcription.videolist import list_videos
+from tiktok.transcription.videolist import Video, list_videos
 from tiktok.words import Words, relink, said
 
 DEFAULT_BASE_URL = "https://api.assemblyai.com"  # the SDK's default (ecosystem notes section 1)
@@ -176,10 +176,16 @@ def account_jobs(open_id: str, request: TranscribeRequest, settings: Settings, s
     except TikTokError as exc:
         status = TRY_LATER if exc.transient else FAILED
         return [], Outcome(status, account.label, f"could not list the videos: {said(exc)}")
-    return [Job(record=TranscriptRecord(
-        video_id=v.id, open_id=open_id, username=account.username or v.username, title=v.title or v.description,
-        created_time=v.create_time, source_url=v.share_url), url=v.share_url,
-        key_terms=video_key_terms(account.username or v.username, v.title, v.description)) for v in videos], None
+    return [video_job(open_id, account.username, v) for v in videos], None
+
+
+def video_job(open_id: str, username: str, video: Video) -> Job:
+    """The job for one listed video of the account ``open_id`` (``username``: its @name when known)."""
+    name = username or video.username
+    return Job(record=TranscriptRecord(video_id=video.id, open_id=open_id, username=name,
+                                       title=video.title or video.description, created_time=video.create_time,
+                                       source_url=video.share_url),
+               url=video.share_url, key_terms=video_key_terms(name, video.title, video.description))
 
 
 def _digest(text: str) -> str:

@@ -3,7 +3,8 @@ failures.
 
 For a TikTok URL the video's own captions are tried first (:mod:`captions`): when TikTok offers them, they are the
 transcript (``source: tiktok-captions``) and nothing is sent to AssemblyAI. Otherwise, and always with
-``--no-captions``, the video is downloaded and transcribed (``source: assemblyai``).
+``--no-captions``, the video is downloaded and transcribed (``source: assemblyai``). The share page is read once
+for both (:class:`~tiktok.transcription.download.VideoPage`, issue 26 item 9).
 """
 
 from __future__ import annotations
@@ -11,11 +12,12 @@ from __future__ import annotations
 import tempfile
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import nullcontext
 from dataclasses import dataclass, replace
 from pathlib import Path
 
 from tiktok.exitcodes import BAD_INPUT, DONE, FAILED, SKIPPED, TRY_LATER
-from tiktok.transcription.download import DownloadFailed, download_video
+from tiktok.transcription.download import DownloadFailed, VideoPage, classify_url, download_video
 from tiktok.errors import TikTokError
 from tiktok.logs import inert
 from tiktok.progress import ByteProgress
@@ -68,14 +70,15 @@ def transcribe_job(job: Job, store: TranscriptStore, target: Target, settings: J
     transcript_id = None
     progress = ByteProgress(inert(job.label, newlines=False))  # the bar's label holds a TikTok username
     try:
-        with tempfile.TemporaryDirectory(prefix="tiktok-transcribe-") as work:
-            captions = _captions(job, settings, Path(work), trusted)
+        with tempfile.TemporaryDirectory(prefix="tiktok-transcribe-") as work, _page(job, settings, trusted) as page:
+            captions = _captions(job, settings, Path(work), trusted, page)
             if captions is not None:
                 saved = store.save(replace(record, language=captions.language, source=SOURCE_CAPTIONS),
                                    captions.text, captions.srt, captions.vtt)
                 return _done(job, store, saved, "from TikTok's captions")
             media = job.path or download_video(job.url or "", work, timeout_s=DOWNLOAD_TIMEOUT_S, trusted_hosts=trusted,
-                                               progress=progress.update_to, name=safe_name(record.video_id))
+                                               progress=progress.update_to, name=safe_name(record.video_id),
+                                               page=page)
             progress.close()
             result = _transcribe(media, job, target, settings)
         transcript_id = result.transcript_id
@@ -102,11 +105,20 @@ def transcribe_job(job: Job, store: TranscriptStore, target: Target, settings: J
     return Outcome(status, job.label, reason)
 
 
-def _captions(job: Job, settings: JobSettings, work: Path, trusted: frozenset[str]) -> Captions | None:
+def _page(job: Job, settings: JobSettings, trusted: frozenset[str]):
+    """The video's page, read once for its captions and its download (a context: closed after both), when both
+    want it: a TikTok URL with captions on. Otherwise the download reads what it needs itself."""
+    if not settings.captions or job.url is None or classify_url(job.url, trusted_hosts=trusted) != "tiktok":
+        return nullcontext()
+    return VideoPage(job.url, timeout_s=DOWNLOAD_TIMEOUT_S, trusted_hosts=trusted)
+
+
+def _captions(job: Job, settings: JobSettings, work: Path, trusted: frozenset[str],
+              page: VideoPage | None) -> Captions | None:
     if not settings.captions or job.url is None:
         return None
     return fetch_captions(job.url, work / "captions", timeout_s=DOWNLOAD_TIMEOUT_S, trusted_hosts=trusted,
-                          languages=list(settings.caption_languages) or None)
+                          languages=list(settings.caption_languages) or None, page=page)
 
 
 def _transcribe(media: Path, job: Job, target: Target, settings: JobSettings) -> TranscriptResult:

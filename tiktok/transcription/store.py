@@ -28,14 +28,15 @@ from tiktok.errors import FileProblem
 from tiktok.transcription.index import PER_PAGE, QueryError, TranscriptIndex
 from tiktok.transcription.snippets import Snippet
 
-__all__ = ["QueryError", "SearchHit", "SearchResults", "Snippet", "TranscriptRecord", "TranscriptStore",
-           "TranscriptsFolderError"]
+__all__ = ["Feed", "FeedCard", "QueryError", "SearchHit", "SearchResults", "Snippet", "TranscriptRecord",
+           "TranscriptStore", "TranscriptsFolderError"]
 
 log = logging.getLogger(__name__)
 
 STATUS_COMPLETED = "completed"
 STATUS_FAILED = "failed"
 TEXT_KINDS = ("txt", "srt", "vtt")
+MAX_TITLE_CHARS = 300  # an edited title; TikTok's own titles are shorter, and a card shows one line of it
 FILE_MODE = 0o644  # transcripts are not secret; mkstemp's 0600 would hide them from other local tools
 _UNSAFE_NAME_CHARS = re.compile(r"[^A-Za-z0-9._-]")
 
@@ -109,10 +110,29 @@ class SearchResults:
     total: int
     page: int
     per_page: int
+    accounts: tuple[tuple[str, str], ...] = ()  # (folder, @name or "") of every account, for the filter
 
     @property
     def pages(self) -> int:
         return max(1, -(-self.total // self.per_page))
+
+
+@dataclass(frozen=True)
+class FeedCard:
+    """What a feed card shows: the record and the start of its text (from the index, no file read)."""
+
+    record: TranscriptRecord
+    lead: str
+
+
+@dataclass(frozen=True)
+class Feed:
+    """A page of the feed, newest first; ``newer``/``older``: the cursors for the pages either side, or None."""
+
+    cards: tuple[FeedCard, ...]
+    newer: int | None
+    older: int | None
+    accounts: tuple[tuple[str, str], ...] = ()  # (folder, @name or "") of every account, for the filter
 
 
 def safe_name(value: str) -> str:
@@ -184,16 +204,87 @@ class TranscriptStore:
         records = [r for r in map(self._load, self._record_files()) if r is not None]
         return sorted(records, key=lambda r: (r.saved_at or "", r.created_time or 0, r.video_id), reverse=True)
 
-    def search(self, query: str, *, page: int = 1, per_page: int = PER_PAGE) -> SearchResults:
-        """One page of the completed transcripts matching ``query`` (every word, "a phrase", or pre*), best first,
-        from the full-text index (tiktok.transcription.index); QueryError when it holds no word."""
+    def set_title(self, open_id: str, video_id: str, title: str) -> TranscriptRecord:
+        """Give a transcript a new title (the record rewritten, the index row too); ValueError for an empty or
+        overlong one, FileNotFoundError when there is no such transcript."""
+        title = " ".join("".join(c for c in title if c.isprintable() or c.isspace()).split())
+        if not title:
+            raise ValueError("the title is empty; type at least one character")
+        if len(title) > MAX_TITLE_CHARS:
+            raise ValueError(f"the title is {len(title)} characters long; at most {MAX_TITLE_CHARS} fit")
+        record = self.get(open_id, video_id)
+        if record is None:
+            raise FileNotFoundError(2, "no such transcript", video_id)
+        renamed = replace(record, title=title)
+        with self._folder_errors():
+            self._write_record(renamed)
+            self._index().reindex(safe_name(open_id), safe_name(video_id))
+        return renamed
+
+    def delete(self, open_id: str, video_id: str) -> bool:
+        """Remove a transcript's files (the record first: without it the rest is never listed) and its index row;
+        False when there was nothing to remove."""
+        removed = False
+        with self._folder_errors():
+            for kind in ("json", *TEXT_KINDS):
+                try:
+                    self.path(open_id, video_id, kind).unlink()
+                    removed = True
+                except FileNotFoundError:
+                    pass
+            if removed:
+                self._index().reindex(safe_name(open_id), safe_name(video_id))
+        return removed
+
+    def feed(self, *, before: int | None = None, after: int | None = None, account: str | None = None,
+             per_page: int = PER_PAGE) -> Feed:
+        """A page of every transcript, newest video first, from the index alone (tiktok.transcription.index);
+        ``account`` is an open_id or an @name."""
         with self._folder_errors(allow_missing=True):
-            if self.root.exists() and not self.root.is_dir():
-                raise NotADirectoryError(20, "is not a folder")
-            found = TranscriptIndex(self.root).search(query, page=page, per_page=per_page)
+            index = self._index()
+            with index.reading():
+                folder = self._account_folder(index, account)
+                if account and folder is None:
+                    return Feed((), None, None, tuple(index.accounts()))
+                page = index.latest(before=before, after=after, folder=folder, per_page=per_page)
+                accounts = tuple(index.accounts())
+        cards = []
+        for item in page.items:
+            try:
+                cards.append(FeedCard(TranscriptRecord.from_json(item.record), item.lead))
+            except (ValueError, TypeError):
+                continue  # an unreadable record file, indexed as seen: nothing to show
+        return Feed(tuple(cards), page.newer, page.older, accounts)
+
+    def search(self, query: str, *, page: int = 1, per_page: int = PER_PAGE,
+               account: str | None = None) -> SearchResults:
+        """One page of the completed transcripts matching ``query`` (every word, "a phrase", or pre*), newest
+        first, from the full-text index (tiktok.transcription.index), of one ``account`` (open_id or @name) when
+        given; QueryError when it holds no word."""
+        with self._folder_errors(allow_missing=True):
+            index = self._index()
+            with index.reading():
+                folder = self._account_folder(index, account)
+                accounts = tuple(index.accounts())
+                if account and folder is None:
+                    return SearchResults((), 0, max(1, page), per_page, accounts)
+                found = index.search(query, page=page, per_page=per_page, folder=folder)
         return SearchResults(hits=tuple(SearchHit(TranscriptRecord.from_json(h.record), h.snippets)
                                         for h in found.hits),
-                             total=found.total, page=found.page, per_page=found.per_page)
+                             total=found.total, page=found.page, per_page=found.per_page, accounts=accounts)
+
+    def _index(self) -> TranscriptIndex:
+        if self.root.exists() and not self.root.is_dir():
+            raise NotADirectoryError(20, "is not a folder")
+        return TranscriptIndex(self.root)
+
+    @staticmethod
+    def _account_folder(index: TranscriptIndex, account: str | None) -> str | None:
+        if not account:
+            return None
+        if account.startswith("@"):
+            return index.folder_of(account[1:])
+        return safe_name(account)
 
     def _record_files(self) -> list[Path]:
         with self._folder_errors():

@@ -41,6 +41,11 @@ class Video:
     description: str
     share_url: str
     duration: int | None
+    cover_url: str = ""  # cover_image_url: expires (TTL 6 hours per the video object docs); never hot-linked
+    view_count: int | None = None
+    like_count: int | None = None
+    comment_count: int | None = None
+    share_count: int | None = None
 
     @property
     def username(self) -> str:
@@ -50,11 +55,15 @@ class Video:
 
     @classmethod
     def from_api(cls, data: dict[str, Any]) -> Video:
-        create_time = data.get("create_time")
-        duration = data.get("duration")
-        return cls(id=str(data.get("id") or ""), create_time=create_time if isinstance(create_time, int) else None,
+        def number(name: str) -> int | None:
+            value = data.get(name)
+            return value if isinstance(value, int) and not isinstance(value, bool) else None
+        return cls(id=str(data.get("id") or ""), create_time=number("create_time"),
                    title=str(data.get("title") or ""), description=str(data.get("video_description") or ""),
-                   share_url=str(data.get("share_url") or ""), duration=duration if isinstance(duration, int) else None)
+                   share_url=str(data.get("share_url") or ""), duration=number("duration"),
+                   cover_url=str(data.get("cover_image_url") or ""), view_count=number("view_count"),
+                   like_count=number("like_count"), comment_count=number("comment_count"),
+                   share_count=number("share_count"))
 
 
 def list_videos(api: ApiClient, token_call: TokenCall, *, limit: int | None = None, since: float | None = None,

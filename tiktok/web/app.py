@@ -39,6 +39,8 @@ def create_app(test_config: Mapping[str, Any] | None = None, *, settings: Settin
     app.extensions["tiktok_login_flows"] = LoginFlows(clock=clock)
     from tiktok.web.security import install as install_security
     install_security(app, settings, clock)  # Host allow-list, security headers, APP_PASSWORD gate
+    from tiktok.web import people
+    people.install(app)  # /people/: who uses the app; every page after the password gate asks who (issue 26)
     install_redaction("werkzeug")  # the callback's code and state appear in request lines
     app.add_template_filter(outcome_label, "outcome_label")  # the CLI's outcome words on every page
     from tiktok.web.views import bp
@@ -47,6 +49,9 @@ def create_app(test_config: Mapping[str, Any] | None = None, *, settings: Settin
     register_stats(app, settings)
     from tiktok.web.transcripts import register as register_transcripts
     register_transcripts(app, settings)
+    from tiktok.web import covers, videos
+    covers.register(app, settings)  # /covers/<video_id>: covers through a caching proxy, never hot-linked
+    videos.register(app, settings)  # /videos/: an account's videos and "Transcribe selected"
     from tiktok.web.posts import register as register_posts
     register_posts(app, test_config)  # the Posts page, the composer and the background posting runner
     from tiktok.web.media import register as register_media
@@ -66,6 +71,11 @@ def create_app(test_config: Mapping[str, Any] | None = None, *, settings: Settin
     register_audit(app)  # /audit/: TikTok's UX points and the demo video's checklist
     from tiktok.web.setup import register as register_setup
     register_setup(app)  # /setup/: the doctor's checks (tiktok.setup_checks)
+    from tiktok.web import calendar_feed, slots
+    calendar_feed.register(app)  # /calendar/feed/<token>.ics (open: the token guards it)
+    slots.register(app)  # /slots/: posting slots per account, the feed's address
+    from tiktok.web.imports import register as register_imports
+    register_imports(app)  # /import/: a CSV or manifest checked row by row, then its good rows saved
 
     @app.errorhandler(TokenFileError)
     def token_file_unusable(exc: TokenFileError):

@@ -83,6 +83,9 @@ def board_counts() -> dict[str, int]:
 
 def let_in() -> bool:
     """Whether this request may see the app's own facts (the password gate, when one is set, let it in)."""
+    from tiktok.web.people import SIGN_IN_ENDPOINTS, may_see
+    if request.endpoint in SIGN_IN_ENDPOINTS or not may_see():  # a person not signed in or not allowed yet
+        return False
     if "tiktok_password_gate" not in current_app.extensions:
         return True
     if request.endpoint == "security.app_login":

@@ -31,6 +31,7 @@ from flask import (Blueprint, abort, current_app, flash, redirect, render_templa
 from markupsafe import Markup
 
 from tiktok.auth.access import call_with_token
+from tiktok.auth.names import UnknownAccountName, resolve_account
 from tiktok.errors import (AccountNotFound, AuthError, ChangeRefused, PostingRefused, RelinkNeeded, ScopeError,
                            StoreError, TikTokError)
 from tiktok.media.publishing import verified_properties
@@ -66,7 +67,11 @@ class Refusal:
 @bp.get("/new")
 def new():
     accounts = connected_accounts()
-    open_id = request.args.get("open_id") or (accounts[0].open_id if accounts else "")
+    try:  # ?open_id= takes the account's open_id or its @name (tiktok.auth.names)
+        open_id = resolve_account(request.args.get("open_id") or (accounts[0].open_id if accounts else ""), accounts,
+                                  option="Account")
+    except UnknownAccountName as exc:
+        return page_error("No such account", f"{exc}", 404)
     if accounts and open_id not in {a.open_id for a in accounts}:
         return page_error("No such account", f"No connected account has open_id {open_id}.", 404)
     creator, refusal = creator_for(open_id) if accounts else (None, None)
@@ -80,7 +85,10 @@ def new():
 def create():
     check_csrf()
     accounts = connected_accounts()
-    open_id = request.form.get("open_id", "")
+    try:  # the picker's open_id, or an @name (tiktok.auth.names)
+        open_id = resolve_account(request.form.get("open_id", ""), accounts, option="Account")
+    except UnknownAccountName as exc:
+        return page_error("Not added", f"{exc} Nothing was added.", 400)
     if open_id not in {a.open_id for a in accounts}:
         return page_error("Not added", f'Account: no connected account has the id "{open_id}"; nothing was '
                                        "added.", 400)
@@ -93,7 +101,15 @@ def create():
     photos = pictures.kept_photos(pictures.photo_ids(request.form), media_folder()) if source == "photos" else []
     now = datetime.fromtimestamp(current_app.config["CLOCK"](), timezone.utc)
     settings = services().settings
-    result = compose(schedule_fields(request.form), creator, media, now, allow_loopback=settings.emulated,
+    form = with_open_id(request.form, open_id)
+    if form.get("action") == "slot":  # "Add to next free slot": scheduled at it (tiktok.web.slots)
+        from tiktok.web.slots import into_next_slot
+        form, problem = into_next_slot(form, open_id)
+        if problem is not None:
+            return render_form(accounts, open_id, creator, None, form=request.form, media=media, errors=[problem],
+                               status=400, photos=photos)
+    result = compose(schedule_fields(form), creator, media, now,
+                     allow_loopback=settings.emulated,
                      photos=[photo.key if photo else None for photo in photos],
                      verified=verified_properties(settings), app_mode=current_app_mode().mode)
     if isinstance(result, list):
@@ -139,6 +155,15 @@ def into_media_store(entry: dict[str, Any], shown: str | None, photos=()) -> dic
     return {**moved, "video_media": key}
 
 
+def with_open_id(form, open_id: str):
+    """The form naming the account by its open_id (the picker may have sent its @name)."""
+    if form.get("open_id") == open_id:
+        return form
+    fields = form.copy()
+    fields["open_id"] = open_id
+    return fields
+
+
 def schedule_fields(form):
     """The form as :func:`compose` reads it: with the browser's zone, the time is read in that zone alone. The
     offset compose.js sends beside it is the browser's guess for a time that happens twice (nobody chose it), so
@@ -175,8 +200,26 @@ def render_form(accounts, open_id: str, creator: CreatorInfo | None, refusal: Re
         max_bytes=MAX_VIDEO_BYTES, max_photo_bytes=MAX_PICTURE_BYTES, photos=shown_photos(list(photos)),
         server_offset=server_offset(),
         disclosure=disclosure_label(ticked(form, "your_brand"), ticked(form, "branded")),
-        disclosure_texts=DISCLOSURE_TEXTS, labeled_as=labeled_as)
+        disclosure_texts=DISCLOSURE_TEXTS, labeled_as=labeled_as, budget_note=budget_note(accounts, open_id, mode))
     return page, (refusal.status if refusal is not None else status)
+
+
+def budget_note(accounts, open_id: str, mode: AppMode) -> str | None:
+    """The line under the account picker when the account's budget for today is used up (issue 27:
+    :mod:`tiktok.posting.budget`); None otherwise, or when the store cannot say (the run still holds such a post)."""
+    from tiktok.posting.budget import account_budgets
+    from tiktok.web.post_store import post_store
+
+    if not open_id:
+        return None
+    try:
+        store = post_store()
+        budget = account_budgets(store, [open_id], store.clock(), app_mode_setting=mode.mode)[open_id]
+    except StoreError as exc:
+        log.warning("could not read the posting budget: %s", exc)
+        return None
+    name = next((f"@{a.username}" for a in accounts if a.open_id == open_id and a.username), open_id)
+    return budget.warning(name)
 
 
 def mode_note(mode: AppMode, creator: CreatorInfo | None) -> str | None:

@@ -46,6 +46,7 @@ class PendingLogin:
     browser: str = field(repr=False)
     created_at: float
     relink_open_id: str | None = None
+    purpose: str = "account"  # or "person": a person signing in to the app (tiktok.web.people), no account linked
 
 
 def _key(state: str) -> bytes:
@@ -71,10 +72,10 @@ class LoginFlows:
         """A random id for a browser's session cookie, binding its logins to it."""
         return self._token(16)
 
-    def start(self, browser: str, relink_open_id: str | None = None) -> PendingLogin:
+    def start(self, browser: str, relink_open_id: str | None = None, *, purpose: str = "account") -> PendingLogin:
         """A new login for ``browser``: the state and verifier to send to TikTok."""
         pending = PendingLogin(state=self._token(32), verifier=make_verifier(self._token), browser=browser,
-                               created_at=self._clock(), relink_open_id=relink_open_id)
+                               created_at=self._clock(), relink_open_id=relink_open_id, purpose=purpose)
         key = _key(pending.state)
         with self._lock:
             self._forget_expired()

@@ -181,7 +181,9 @@ def build_server(app, settings, *, trusted_proxy: str | None = None):
             "limit (ulimit -n %d) to take %d", open_files, connections, CONNECTION_LIMIT + SPARE_FILES,
             CONNECTION_LIMIT)
     proxy = {"trusted_proxy": trusted_proxy, "trusted_proxy_count": 1,
-             "trusted_proxy_headers": {"x-forwarded-for"}} if trusted_proxy else {}
+             "trusted_proxy_headers": {"x-forwarded-for"}} if trusted_proxy else {
+        # kept, never trusted for an address: their presence tells tiktok.web.people a proxy forwarded the request
+        "clear_untrusted_proxy_headers": False}
     body_bytes = max_body_bytes()
     listeners: dict = {}
     server = create_server(AccessLog(app), listeners, host=settings.app.host, port=settings.app.port,

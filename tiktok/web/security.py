@@ -11,6 +11,9 @@ when ``APP_PASSWORD`` is set, the sign-in gate.
   password is given. A sign-in is recorded here (the cookie holds only its random id), lasts ``SESSION_HOURS``
   and ends here at Sign out, so a copy of the cookie stops working too. Wrong passwords are counted per address
   and overall (:class:`SignInThrottle`); after sign-in only a local path is followed.
+* People (:mod:`tiktok.web.people`, issue 26): the password gate runs first and is unchanged; past it (or with no
+  password), a person signs in with TikTok, checked on every request. The password says which browsers may reach
+  the app, the person who is using it; on this machine the owner is let in while nobody else may use the app.
 """
 
 from __future__ import annotations
@@ -35,7 +38,8 @@ from tiktok.errors import ConfigError
 
 SESSION_HOURS = 12
 # published_file: TikTok pulls media; status.metrics asks for the password itself (basic auth, for Prometheus)
-PUBLIC_ENDPOINTS = {"static", "security.app_login", "published.published_file", "status.metrics"}
+PUBLIC_ENDPOINTS = {"static", "security.app_login", "published.published_file", "status.metrics",
+                    "calendar_feed.calendar_feed"}  # a calendar app cannot sign in: the secret address guards it
 MIN_PASSWORD_CHARS = 12
 ADDRESS_FAILURES = 5  # wrong passwords one address may send per window; then it waits
 OVERALL_FAILURES = 50  # wrong passwords from all addresses per window; then only addresses with none may try
@@ -235,9 +239,7 @@ def install(app: Flask, settings: Settings, clock) -> None:
             if gate().sign_ins.is_open(session.get("sign_in")):
                 return None
             session.pop("sign_in", None)
-            query = request.query_string.decode("latin-1")
-            target = request.path + (f"?{query}" if query else "") if request.method == "GET" else "/"
-            return redirect(url_for("security.app_login", next=target))
+            return redirect(url_for("security.app_login", next=return_path()))
 
     @app.after_request
     def security_headers(response):
@@ -252,6 +254,12 @@ def install(app: Flask, settings: Settings, clock) -> None:
         return {"password_gate": bool(settings.app_password)}
 
     app.register_blueprint(bp)
+
+
+def return_path() -> str:
+    """Where to come back to after signing in: this page (a GET's path and query), else the start page."""
+    query = request.query_string.decode("latin-1")
+    return request.path + (f"?{query}" if query else "") if request.method == "GET" else "/"
 
 
 _LOCAL_PATH = re.compile(r"/(?![/\\])[!-~]*")  # printable ASCII from "/": no space, tab or "//" host

@@ -12,8 +12,9 @@ from __future__ import annotations
 
 from flask import Blueprint, Flask, current_app, render_template
 
+from tiktok.posting.budget import usage as budget_usage
 from tiktok.services import http_session
-from tiktok.setup_checks import NOTE, OK, PROBLEM, exit_status, gather, read_usage
+from tiktok.setup_checks import NOTE, OK, PROBLEM, exit_status, gather
 from tiktok.web.post_store import post_store
 from tiktok.web.views import current_app_mode, services
 
@@ -39,7 +40,7 @@ def index():
     session = http_session()
     try:
         accounts, now = svc.store.load(), current_app.config["CLOCK"]()
-        usage = read_usage(post_store(), accounts, now, svc.settings.alerts.daily_cap)
+        usage = budget_usage(post_store(), accounts, now, app_mode_setting=svc.settings.tiktok.app_mode)
         checks = gather(svc.settings, accounts=accounts, now=now, session=session, mode=current_app_mode(),
                         creator_options=creator_options, usage=usage)
     finally:

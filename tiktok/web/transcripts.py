@@ -1,30 +1,37 @@
-"""The Transcripts pages: every transcript with a full-text search, one page per transcript, .txt/.srt downloads.
+"""The Transcripts pages: a feed of every transcript (newest first, cards with cover, account, title, date and the
+start of the text; filtered by account and by a full-text search), one page per transcript with its cover,
+.txt/.srt/.vtt downloads, a title to edit and a delete with a confirm step (issue 26, items 3 and 5).
 
-The folder is the TRANSCRIPTS_DIR setting (default ``transcripts/``), the same place ``python transcribe.py`` writes
-to.
+The feed reads the search index (tiktok.transcription.index), never the record files, a page at a time by keyset
+(``?before=``/``?after=`` row cursors), so a page costs the same at 10,000 transcripts as at 10. The folder is the
+TRANSCRIPTS_DIR setting (default ``transcripts/``), the same place ``python transcribe.py`` writes to. Covers come
+from ``/covers/<video_id>`` (tiktok.web.covers); a card whose cover cannot be had shows the placeholder under it.
 """
 
 from __future__ import annotations
 
 import html
 import shlex
+from datetime import datetime
 from pathlib import Path
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
-from flask import Blueprint, Flask, Response, abort, current_app, render_template, request
+from flask import Blueprint, Flask, Response, abort, current_app, flash, redirect, render_template, request, url_for
 from markupsafe import Markup
 
 from tiktok.config import Settings
 from tiktok.text import moment
 from tiktok.transcription.store import QueryError, Snippet, TranscriptRecord, TranscriptsFolderError, \
     TranscriptStore
+from tiktok.web.views import check_csrf
 
 bp = Blueprint("transcripts", __name__, url_prefix="/transcripts")
 
 STORE_KEY = "tiktok_transcripts"
 NON_ACCOUNT_FOLDERS = ("local", "links")  # transcribe_jobs' folders for inputs that are not an account's videos
-LIST_PER_PAGE = 100  # the list without a search: newest first, in pages, so no page grows with the folder
-DOWNLOAD_TYPES = {"txt": "text/plain; charset=utf-8", "srt": "application/x-subrip; charset=utf-8"}
+DOWNLOAD_TYPES = {"txt": "text/plain; charset=utf-8", "srt": "application/x-subrip; charset=utf-8",
+                  "vtt": "text/vtt; charset=utf-8"}  # text/vtt: the WebVTT spec's registered type
+MAX_CURSOR = 2**63 - 1  # a row id (SQLite INTEGER PRIMARY KEY)
 
 
 def register(app: Flask, settings: Settings) -> None:
@@ -65,10 +72,25 @@ def describe_date(record: TranscriptRecord) -> str:
     return moment(record.created_time) if record.created_time else ""
 
 
+def card_date(record: TranscriptRecord) -> str:
+    """When the video was posted, else (a file or a link) when its transcript was saved, saying which."""
+    if record.created_time:
+        return moment(record.created_time)
+    try:
+        return "saved " + moment(datetime.fromisoformat(str(record.saved_at)).timestamp())
+    except ValueError:
+        return ""
+
+
+def cover_url(record: TranscriptRecord) -> str:
+    """The video's cover through the app's caching proxy (tiktok.web.covers), never TikTok's expiring URL."""
+    return "/covers/" + quote(record.video_id, safe="")
+
+
 @bp.app_context_processor
 def inject_helpers() -> dict:
     return {"retry_command": retry_command, "safe_link": safe_link, "describe_date": describe_date,
-            "highlight": highlight}
+            "highlight": highlight, "cover_url": cover_url, "card_date": card_date}
 
 
 def _page_error(message: str, status: int):
@@ -76,25 +98,32 @@ def _page_error(message: str, status: int):
                            ok=False), status
 
 
+def _cursor(name: str) -> int | None:
+    value = request.args.get(name, "")
+    return int(value) if value.isdigit() and int(value) <= MAX_CURSOR else None
+
+
 @bp.get("/")
 def index():
     query = request.args.get("q", "").strip()
+    account = request.args.get("account", "").strip() or None
     page = request.args.get("page", "1")
     page = int(page) if page.isdigit() and 0 < int(page) < 1_000_000 else 1
-    results, problem = None, ""
+    results, feed, problem = None, None, ""
     try:
         if query:
             try:
-                results = store().search(query, page=page)
+                results = store().search(query, page=page, account=account)
             except QueryError as exc:
                 problem = str(exc)
-        records = [] if results is not None else store().list_records()  # a search page lists only its hits
+        if results is None:  # a search page lists only its hits
+            feed = store().feed(before=_cursor("before"), after=_cursor("after"), account=account)
+    except QueryError as exc:  # the index is being built by another process
+        return _page_error(f"{exc}.", 503)
     except TranscriptsFolderError as exc:
         return _page_error(f"{exc}. Set TRANSCRIPTS_DIR to the folder transcribe.py writes to.", 500)
-    pages = max(1, -(-len(records) // LIST_PER_PAGE))
-    shown = records[(min(page, pages) - 1) * LIST_PER_PAGE:min(page, pages) * LIST_PER_PAGE]
-    return render_template("transcripts.html", records=shown, total_records=len(records), list_page=min(page, pages),
-                           list_pages=pages, results=results, query=query, problem=problem,
+    return render_template("transcripts.html", feed=feed, results=results, query=query, problem=problem,
+                           account=account or "", accounts=(results or feed).accounts,
                            folder=current_app.config["TRANSCRIPTS_DIR"])
 
 
@@ -117,7 +146,36 @@ def transcript(open_id: str, video_id: str):
             text = store().read(open_id, video_id)
         except (FileNotFoundError, TranscriptsFolderError):
             text = None
-    return render_template("transcript.html", record=record, text=text)
+    return render_template("transcript.html", record=record, text=text, confirm_delete=False)
+
+
+@bp.post("/<open_id>/<video_id>/title")
+def edit_title(open_id: str, video_id: str):
+    check_csrf()
+    _record_or_404(open_id, video_id)
+    try:
+        record = store().set_title(open_id, video_id, request.form.get("title", ""))
+    except (ValueError, FileNotFoundError, TranscriptsFolderError) as exc:
+        flash(f"The title was not changed: {exc}.", "warning")
+    else:
+        flash(f"The title is now “{record.title}”.", "ok")
+    return redirect(url_for("transcripts.transcript", open_id=open_id, video_id=video_id))
+
+
+@bp.route("/<open_id>/<video_id>/delete", methods=["GET", "POST"])
+def delete(open_id: str, video_id: str):
+    """GET asks to confirm (naming what goes); POST (with the form's CSRF token) removes the files and the row."""
+    record = _record_or_404(open_id, video_id)
+    if request.method == "GET":
+        return render_template("transcript.html", record=record, text=None, confirm_delete=True)
+    check_csrf()
+    try:
+        store().delete(open_id, video_id)
+    except TranscriptsFolderError as exc:
+        flash(f"The transcript was not deleted: {exc}.", "warning")
+        return redirect(url_for("transcripts.transcript", open_id=open_id, video_id=video_id))
+    flash(f"Deleted the transcript of “{record.title or record.video_id}” (its .txt, .srt, .vtt and record).", "ok")
+    return redirect(url_for("transcripts.index"))
 
 
 @bp.get("/<open_id>/<video_id>.<kind>")
@@ -130,5 +188,5 @@ def download(open_id: str, video_id: str, kind: str):
     except (FileNotFoundError, TranscriptsFolderError):
         abort(404)
     name = Path(store().path(record.open_id, record.video_id, kind)).name
-    return Response(body, mimetype=DOWNLOAD_TYPES[kind],
+    return Response(body, content_type=DOWNLOAD_TYPES[kind],
                     headers={"Content-Disposition": f'attachment; filename="{name}"'})

@@ -139,6 +139,11 @@ def callback():
     except StateError as exc:
         log.warning("login callback refused: state %s", exc.kind)
         return page_error("Login not accepted", f"{exc} Nothing was saved. Start again from the accounts page.", 400)
+    people = current_app.extensions["tiktok_people"]  # tiktok.web.people: who is using the app
+    if pending.purpose == "person":  # a person signing in to the app: no account is connected
+        return people.finish_sign_in(pending)
+    if (refused := people.refusal()) is not None:  # only someone allowed in may connect an account
+        return refused
     if request.args.get("error"):
         return callback_refused(request.args["error"], request.args.get("error_description", ""))
     code = request.args.get("code")
