@@ -41,7 +41,8 @@ VIDEO_ID = "7300000000000000001"  # the transcript tests.test_phone_width.transc
 # Endpoints that answer with something other than a page: files, JSON, fragments, redirects to TikTok.
 NOT_PAGES = {"static", "media.file", "media.thumb", "compose.media", "status.metrics", "posts.board_fragment",
              "uploads.status", "published.published_file", "transcripts.download", "covers.cover", "videos.progress",
-             "calendar_feed.calendar_feed"}
+             "calendar_feed.calendar_feed", "shares.shared_download", "shares.shared_cover",
+             "calendar.events"}
 # More than one view of a page: the search row with its Clear button, the composer with an account chosen.
 VARIANTS = {"transcripts.index": {"": "", "-search": "?q=sourdough"},
             "compose.new": {"": "", "-account": f"?open_id={ADA}"}}
@@ -167,9 +168,10 @@ def test_every_page_in_light_and_dark_at_desktop_and_phone_width(chromium, repor
     import_manifest(store_of(served.flask_app), manifest, allow_loopback=True, tokens_key=None)
     name = media_file(served, tmp_path / "media")
     post_id = next(iter(store_of(served.flask_app).every_post())).id
+    token, _ = store_of(served.flask_app).create_share(ADA, VIDEO_ID, created_by=ADA)  # /s/<token>: a shared page
     pages = {key: served.url + path for key, path in
              page_paths(served.flask_app, {"open_id": ADA, "video_id": VIDEO_ID, "post_id": post_id,
-                                           "name": name}).items()}
+                                           "name": name, "token": token}).items()}
     # The emulator's pages: its consent page (where the app's Login sends a person) and its error page.
     pages["emulator-consent"] = served.url + "/login/"
     pages["emulator-error"] = f"{emulator.url}/v2/auth/authorize/?client_key=not-this-app&response_type=code"
@@ -191,6 +193,8 @@ def test_every_page_in_light_and_dark_at_desktop_and_phone_width(chromium, repor
                         panel, line, tick = page.evaluate(CHART_JS)
                         assert contrast(line, panel) >= 3 and contrast(tick, panel) >= 3, (width, theme, panel,
                                                                                            line, tick)
+                    if key == "calendar.index":  # the widget's view (the list at phone width) with the posts in it
+                        page.wait_for_selector("#calendar[data-ready]")
                     shot = screens / f"{key}-{width}-{theme}.png"
                     colours[key, width, theme], problems = check(page, WIDTHS[width]["width"], shot)
                     too_wide += problems

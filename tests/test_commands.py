@@ -257,6 +257,6 @@ def test_the_worker_s_tasks_ask_for_the_job_context(tmp_path: Path) -> None:
     app = build_app(settings)
     tasks = {name: task for name, task in app.tasks.items() if name.startswith("tiktok:")}
     assert set(tasks) == {"tiktok:post_entry", "tiktok:dispatch", "tiktok:refresh_tokens", "tiktok:daily_report",
-                          "tiktok:deliver_alerts"}
+                          "tiktok:deliver_alerts", "tiktok:transcribe_video"}
     assert all(task.pass_context for task in tasks.values())
     assert {p.cron for p in app.periodic_registry.periodic_tasks.values()} >= {"0 6 * * *"}

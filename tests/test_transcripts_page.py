@@ -86,8 +86,8 @@ def test_a_search_with_no_match_says_so(client):
 
 def test_a_transcript_page_has_copy_downloads_and_a_link_to_the_video(client):
     html = page(client, f"/transcripts/{ADA}/7300000000000000001/")
-    assert 'id="copy"' in html and 'src="/assets/app.js"' in html  # no inline script: the CSP forbids it
-    assert "navigator.clipboard.writeText" in client.get("/assets/app.js").get_data(as_text=True)
+    assert 'id="copy"' in html and 'src="/assets/share.js"' in html  # no inline script: the CSP forbids it
+    assert "navigator.clipboard.writeText" in client.get("/assets/share.js").get_data(as_text=True)
     assert f'<pre class="transcript-text" id="transcript-text">{SOURDOUGH}</pre>' in html
     assert f'href="/transcripts/{ADA}/7300000000000000001.txt"' in html
     assert f'href="/transcripts/{ADA}/7300000000000000001.srt"' in html

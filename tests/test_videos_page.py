@@ -1,7 +1,7 @@
 """The Videos page and the cover proxy over real HTTP, the app against the emulator (issue 26, item 2): every video of
-the catalogue across pages, newest first; covers through /covers/ (the emulator's bytes, a placeholder once a URL
-expired, 404 for an id no list gave); Transcribe selected makes the transcripts in the background, and a failed one
-can be retried."""
+the catalogue across pages, newest first; covers through /covers/ (the emulator's bytes, an expired URL refreshed by
+one video/query, a placeholder when it cannot be, 404 for an id no list gave); Transcribe selected makes the
+transcripts in the background, and a failed one can be retried."""
 
 from __future__ import annotations
 
@@ -92,10 +92,22 @@ def test_covers_come_through_the_proxy_with_the_emulators_bytes(app, emulator):
     assert again.status_code == 304
 
 
-def test_an_expired_cover_gives_the_placeholder_and_a_fresh_listing_fixes_it(app, emulator, remote):
+def test_an_expired_cover_url_is_refreshed_with_one_video_query(app, emulator, remote):
     video_id = catalogue(emulator.url, ADA.open_id)[1]["id"]
     app.web.get(f"/videos/{ADA.open_id}/")
     remote.advance_clock(7 * 3600)  # past the cover URL's 6-hour TTL
+    before = remote.requests()[-1]["n"]
+    fresh = app.web.get(f"/covers/{video_id}")
+    assert fresh.status_code == 200 and fresh.headers["Content-Type"] == "image/jpeg"
+    answered = [r["path"] for r in remote.requests(after=before) if r["status"] == 200]  # a 401 then a refreshed
+    assert answered.count("/v2/video/query/") == 1 and "/v2/video/list/" not in answered  # token may come first
+
+
+def test_a_cover_that_cannot_be_refreshed_gives_the_placeholder(app, emulator, remote):
+    video_id = catalogue(emulator.url, ADA.open_id)[1]["id"]
+    app.web.get(f"/videos/{ADA.open_id}/")
+    remote.advance_clock(7 * 3600)
+    remote.inject_fault("/v2/video/query/", status=500, error="internal_error", times=10)
     expired = app.web.get(f"/covers/{video_id}")
     assert expired.status_code == 200 and expired.headers["Content-Type"].startswith("image/svg+xml")
     assert expired.headers["Cache-Control"] == "no-store" and b"No cover" in expired.content

@@ -18,6 +18,7 @@ BASIC_USER_FIELDS = ("open_id", "union_id", "avatar_url", "display_name")
 PROFILE_USER_FIELDS = ("username", "bio_description", "is_verified", "profile_deep_link")
 STATS_USER_FIELDS = ("follower_count", "following_count", "likes_count", "video_count")
 USER_INFO_PATH = "/v2/user/info/"
+QUERY_PATH = "/v2/video/query/"  # reference 6.3: the named videos of the token's user, fields as in video.list
 
 
 def user_fields_for(scopes: Iterable[str]) -> tuple[str, ...]:
@@ -86,3 +87,8 @@ class ApiClient:
         """One page of ``/v2/video/list/``: ``fields`` in the query, ``cursor``/``max_count`` in ``body``
         (:func:`tiktok.pages.video_pages` makes the bodies)."""
         return self.call("POST", LIST_PATH, access_token, params={"fields": ",".join(fields)}, json=body)
+
+    def video_query(self, access_token: str, fields: Iterable[str], video_ids: Iterable[str]) -> dict[str, Any]:
+        """``/v2/video/query/``: the named videos of the token's user (at most 20 ids), ``fields`` in the query."""
+        return self.call("POST", QUERY_PATH, access_token, params={"fields": ",".join(fields)},
+                         json={"filters": {"video_ids": list(video_ids)}})

@@ -32,6 +32,7 @@ _QUERY_SECRET = re.compile(r"(?<=[?&;])(" + "|".join(SECRET_QUERY_PARAMS) + r"""
 _BEARER = re.compile(r"(?i)\b(bearer\s+)[^\s,;\"']+")
 _URL_PASSWORD = re.compile(r"(?i)\b(postgres(?:ql)?://[^:/@\s]+:)[^@\s]+(?=@)")  # DATABASE_URL's password
 _FEED_TOKEN = re.compile(r"(/calendar/feed/)[^/.\s\"']+")  # the calendar feed's address is its secret
+_SHARE_TOKEN = re.compile(r"((?:^|[\s\"'(]|//[^/\s\"']+)/s/)[^/.?#\s\"']+")  # a share link's (tiktok.web.shares)
 
 
 # C0 controls but tab and newline, DEL, C1 controls, the bidi marks, embeddings, overrides and isolates (the
@@ -61,7 +62,7 @@ def echo(text: str, *, file: TextIO | None = None, newlines: bool = False) -> No
 
 def redact(message: str) -> str:
     """``message`` with secret query values and Bearer credentials replaced by ``***``."""
-    message = _FEED_TOKEN.sub(r"\1***", message)
+    message = _SHARE_TOKEN.sub(r"\1***", _FEED_TOKEN.sub(r"\1***", message))
     return _URL_PASSWORD.sub(r"\1***", _BEARER.sub(r"\1***", _QUERY_SECRET.sub(r"\1=***", message)))
 
 

@@ -11,21 +11,8 @@ from sqlalchemy import select
 
 from tiktok.store import schema
 from tiktok.store.people import MEMBER, OWNER, PENDING, session_digest
-from tests.support.stores import FixedClock, make_store
 
 ADA, BO, CY = "ada-open-id", "bo-open-id", "cy-open-id"
-
-
-@pytest.fixture
-def clock():
-    return FixedClock()
-
-
-@pytest.fixture
-def store(store_kind, tmp_path, request, clock):
-    made = make_store(store_kind, tmp_path, request, clock=clock)
-    yield made.store
-    made.store.close()
 
 
 def test_the_first_person_owns_and_the_next_waits_until_allowed(store, clock):

@@ -1,14 +1,7 @@
-// The app's only script (the Content-Security-Policy allows no inline script): confirmations and copy buttons.
+// The app's script on every page (the Content-Security-Policy allows no inline script): confirmations. The copy
+// buttons are share.js's (with a fallback where the Clipboard API is missing).
 document.addEventListener("submit", function (event) {
   var question = event.target.getAttribute("data-confirm");
   if (question && !window.confirm(question)) { event.preventDefault(); }
 });
 
-document.addEventListener("DOMContentLoaded", function () {
-  var copy = document.getElementById("copy"), source = document.getElementById("transcript-text");
-  if (!copy || !source) { return; }
-  copy.addEventListener("click", function () {
-    navigator.clipboard.writeText(source.textContent).then(function () { copy.textContent = "Copied"; },
-                                                           function () { copy.textContent = "Copy failed: select the text"; });
-  });
-});

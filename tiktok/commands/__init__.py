@@ -34,10 +34,11 @@ class Context:
     """What a command runs with besides its options: the settings (read once, on first use, with the settings its
     options stand for), the services built from them once, and the clock and sleep (tests inject them)."""
 
-    def __init__(self, *, env: Mapping[str, str] | None = None, clock: Callable[[], float] = time.time,
+    def __init__(self, *, env: Mapping[str, str] | None = None, clock: Callable[[], float] | None = None,
                  sleep: Callable[[float], None] = time.sleep) -> None:
         self.env = env  # None: .env and the process environment
-        self.clock = clock
+        self.clock = clock or time.time  # the machine's: stores, leases, expiry
+        self._world: Callable[[], float] | None = clock  # None: tiktok.clock.clock_for(settings), on first use
         self.sleep = sleep
         self.overrides: dict[str, str] = {}  # settings given as options (tiktok.options.setting)
         self.errors: TextIO | None = None  # where the line of a typed error goes; None: stderr
@@ -53,6 +54,17 @@ class Context:
             env = read_environment() if self.env is None else self.env
             self._settings = load_settings({**env, **self.overrides})
         return self._settings
+
+    @property
+    def world_clock(self) -> Callable[[], float]:
+        """The time of the world the command talks to, for the report's day and the schedule: the one injected,
+        else the emulator's in emulated mode and the machine's in real mode (:func:`tiktok.clock.clock_for`; reading
+        it reads the settings). Leases and expiry keep :attr:`clock`: a jump of the emulator must not end them."""
+        if self._world is None:
+            from tiktok.clock import clock_for
+
+            self._world = clock_for(self.settings)
+        return self._world
 
     @property
     def services(self) -> Services:

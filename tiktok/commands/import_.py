@@ -44,9 +44,10 @@ def run(opts: argparse.Namespace, ctx: Context) -> int:
     settings = ctx.settings
     from tiktok.store.base import open_token_store
     open_token_store(settings).load()  # accounts that cannot be read: that error (exit 2, or 4 for an outage) first
-    checks = open_checks(settings, ctx.clock())
+    checks = open_checks(settings, ctx.world_clock())  # emulated: the emulator's now (tiktok.clock)
     try:
-        plan = check_file(str(path), raw, Lookup(checks), folder=path.absolute().parent, now=ctx.clock())
+        plan = check_file(str(path), raw, Lookup(checks), folder=path.absolute().parent,
+                          now=ctx.world_clock())
     finally:
         checks.close()
     for row in plan.rows:

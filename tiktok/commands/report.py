@@ -66,4 +66,4 @@ def run(opts: argparse.Namespace, ctx: Context) -> int:
 
     accounts = tuple(resolve_from(opts.account, ctx.services.store))
     request = ReportRequest(accounts=accounts, day=opts.date, jobs=opts.jobs)
-    return write_report(ctx.services, request, clock=ctx.clock, sleep=ctx.sleep)
+    return write_report(ctx.services, request, clock=ctx.world_clock, sleep=ctx.sleep)  # the emulator's day too

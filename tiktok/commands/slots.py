@@ -109,7 +109,8 @@ def _next(opts, ctx, store, open_id: str, name: str) -> None:
     from tiktok.text import local_zone, moment
 
     try:
-        found = account_free_slots(store, open_id, now=ctx.clock(), default_zone=local_zone(), count=opts.count)
+        found = account_free_slots(store, open_id, now=ctx.world_clock(), default_zone=local_zone(),
+                                   count=opts.count)
     except ValueError as exc:
         raise ConfigError(f"{name} {exc}") from None
     zone = (store.account_slots(open_id) or {}).get("zone")

@@ -10,6 +10,12 @@
   worker takes this post too (it looks again before it lets go), and the dispatcher's next round is the safety net.
   The post's claim, its record and the shared limiter in the database do the rest: never two inits, never over
   TikTok's per-token limits.
+- ``transcribe_video(video_key, video)``: transcribe one video for "Transcribe selected" on the Videos page (the app
+  defers it, :mod:`tiktok.transcription.workers`, under a queueing lock and a lock per video), with the same
+  :func:`~tiktok.transcription.run.transcribe_job` as ``transcribe.py``, into the worker's TRANSCRIPTS_DIR (the app
+  reads the outcome there: the folder must be the app's, shared when they run on different machines). A video that
+  ends failed fails its job (the reason is also in the folder, where the page shows it); a video transcribed clears
+  its earlier failed jobs.
 - ``dispatch``, periodic (every few seconds): defers the jobs the queue needs (:mod:`.dispatch`) and retries jobs
   whose worker stopped sending heartbeats (killed, or its machine died); a stalled posting job whose post already
   has a new job waiting is handed to that successor (deleted, as a finished job is: never left "failed").
@@ -47,7 +53,7 @@ import threading
 
 from tiktok.config import Settings
 from tiktok.db.handoff import POST_TASK  # the posting task's name, shared with the app's hand-over
-from tiktok.errors import ConfigError, JobFailed
+from tiktok.errors import ConfigError, JobFailed, TikTokError
 from tiktok.exitcodes import BAD_INPUT, DONE, FAILED, RELINK, SKIPPED, ExitStatus, outcome_label
 
 log = logging.getLogger(__name__)
@@ -156,6 +162,7 @@ def build_app(app_settings: Settings):
     schedule = app_settings.worker
     bp = procrastinate.Blueprint()
     bp.task(name="post_entry", pass_context=True)(post_entry)
+    bp.task(name="transcribe_video", pass_context=True)(transcribe_video)  # locks set where it is deferred
     bp.periodic(cron=schedule.dispatch_cron)(
         bp.task(name="dispatch", queueing_lock="dispatch", pass_context=True)(dispatch))
     bp.periodic(cron=schedule.refresh_cron)(
@@ -251,6 +258,43 @@ def post_result(context, store, post, outcome, said: str) -> str:
     failure, where = failure_of(record), where_met(record, pid=True)
     raise JobFailed(f"post {post.id} failed{' ' + where if where else ''}: {failure.reason}"
                     + (f" (details: {failure.details})" if failure.details else ""))
+
+
+def transcribe_video(context, video_key: str, video: dict) -> str:
+    """Transcribe one video (``video``: what the Videos page listed, tiktok.transcription.workers.job_args) into the
+    worker's TRANSCRIPTS_DIR; its job fails when the video does (JobFailed, the reason as the folder records it)."""
+    from contextlib import ExitStack
+
+    from tiktok.transcription.jobs import assemblyai_target, format_outcome, trusted_hosts
+    from tiktok.transcription.limits import DEFAULT_TIMEOUT_S
+    from tiktok.transcription.run import JobSettings, transcribe_job
+    from tiktok.transcription.store import TranscriptStore
+    from tiktok.transcription.workers import TRANSCRIBE_TASK, job_of
+
+    app_settings = settings_of(context)
+    job = job_of(video)
+    store = TranscriptStore(app_settings.transcription.transcripts_dir)
+    try:
+        with ExitStack() as stack:  # the AssemblyAI stand-in (emulator mode, no key) lives for this job
+            target = assemblyai_target(app_settings, stack)
+            outcome = transcribe_job(job, store, target, JobSettings(timeout_s=DEFAULT_TIMEOUT_S),
+                                     trusted=trusted_hosts(app_settings))
+    except TikTokError as exc:  # no AssemblyAI key, an unusable folder: said on the video's card too
+        try:
+            store.record_failure(job.record, str(exc), BAD_INPUT if isinstance(exc, ConfigError) else FAILED)
+        except TikTokError:
+            pass
+        raise JobFailed(f"{job.label} was not transcribed: {exc}") from None
+    line = format_outcome(outcome)
+    log.info("%s", line)
+    url = app_settings.store.database_url
+    if outcome.status not in (DONE, SKIPPED):
+        if url:
+            forget_failed_jobs(url, TRANSCRIBE_TASK, keys=[video_key], before=context.job.id, arg="video_key")
+        raise JobFailed(line)
+    if url:
+        forget_failed_jobs(url, TRANSCRIBE_TASK, keys=[video_key], arg="video_key")
+    return line
 
 
 async def dispatch(context, timestamp: int) -> str:
@@ -349,16 +393,16 @@ def daily_report(context, timestamp: int) -> str:
 # -- failed jobs that no longer say anything true ----------------------------------------------------------------
 
 def forget_failed_jobs(url: str, task: str, *, keys: list[str] | None = None, before: int | None = None,
-                       ids: list[int] | None = None) -> int:
-    """Delete ``task``'s failed jobs (those of ``keys`` only, older than job ``before`` only, or just ``ids``);
-    how many went. Procrastinate deletes a job's events with it (``ON DELETE CASCADE``)."""
+                       ids: list[int] | None = None, arg: str = "key") -> int:
+    """Delete ``task``'s failed jobs (those whose argument ``arg`` is one of ``keys`` only, older than job ``before``
+    only, or just ``ids``); how many went. Procrastinate deletes a job's events with it (``ON DELETE CASCADE``)."""
     from tiktok.db.connection import transaction
 
     query = "DELETE FROM procrastinate_jobs WHERE task_name = %s AND status = 'failed'"
     values: list[object] = [task]
     if keys is not None:
-        query += " AND args->>'key' = ANY(%s)"
-        values.append(list(keys))
+        query += " AND args->>%s = ANY(%s)"
+        values += [arg, list(keys)]
     if before is not None:
         query += " AND id < %s"
         values.append(before)

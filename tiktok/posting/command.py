@@ -9,6 +9,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from tiktok.clock import schedule_clock
 from tiktok.config import Settings
 from tiktok.errors import ConfigError, ResultsFileError, StoreError
 from tiktok.exitcodes import ExitStatus
@@ -98,7 +99,7 @@ def _run_once(store, manifest: Path | None, settings, options: RunOptions, hooks
             once(text)
     try:
         report = run_queue(store, settings, options, manifest=manifest, hooks=replace(hooks, say=once),
-                           clock=store.clock)
+                           clock=schedule_clock(settings, store.clock))  # emulated: the emulator's (tiktok.clock)
     except (ConfigError, ManifestError, ResultsFileError, StoreError, MediaStoreError) as exc:
         closing(f"error: {exc}")
         status = ExitStatus.TRY_LATER if getattr(exc, "transient", False) else ExitStatus.BAD_INPUT
@@ -128,7 +129,7 @@ def _watch(store, manifest: Path | None, settings, options: RunOptions, hooks: H
     if told is not None:
         run_once = _then(run_once, told)
     try:
-        watch(run_once, clock=store.clock, sleep=stop.wait, changed=changed, stopped=stop.is_set, after=after)
+        watch(run_once, clock=schedule_clock(settings, store.clock), sleep=stop.wait, changed=changed, stopped=stop.is_set, after=after)
     except KeyboardInterrupt:
         pass
     say("stopped watching")

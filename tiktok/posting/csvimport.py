@@ -15,6 +15,13 @@ privacy offered, the longest video; interactions the creator turned off are a wa
 (:mod:`tiktok.posting.media`, for a local file; a URL is not downloaded). Each error names its row and column. A
 ``post_at`` already past is an error here (a run would call the post missed): an import plans what is to come.
 
+**Slots and the daily cap** (issue 27, items 2, 3 and 5): ``post_at`` = ``next`` (or a column ``slot`` = yes) takes
+the account's next free posting slot (:func:`tiktok.posting.slots.account_free_slots`); the rows of one account fill
+its slots in file order, after the posts already scheduled and the file's other rows with a time. A row saved by an
+earlier import keeps the time it was given. A row whose local day (the account's slots' zone, else TZ) would hold
+more than TikTok's DAILY_DIRECT_POSTS of the account's posts, counting those already scheduled that day and the
+file's, gets a warning, not an error: the runner holds what is over the cap until TikTok has room.
+
 Saving keeps the good rows and leaves the bad ones out, as a manifest run does (the issue's 988 of 1,000 saved):
 a person fixes the rows named and imports the file again, and the rows already saved are not added twice. Each row
 is keyed by its content (:func:`tiktok.posting.importer.keyed`, the manifest's own keys), and one import is one
@@ -43,7 +50,7 @@ from tiktok.posting.importer import keyed
 from tiktok.posting.manifest import ManifestError, PostRequest, parse_manifest, validate_manifest
 from tiktok.store.base import ImportEntry, ImportResult, PostStore
 
-COLUMNS = ("account", "caption", "tags", "media", "post_at", "privacy", "draft", "title", *TOGGLE_FIELDS)
+COLUMNS = ("account", "caption", "tags", "media", "post_at", "privacy", "draft", "title", "slot", *TOGGLE_FIELDS)
 REQUIRED = ("account", "media")
 BOOLEAN_COLUMNS = ("draft", *TOGGLE_FIELDS)
 _YES, _NO = {"yes", "y", "true", "1"}, {"no", "n", "false", "0"}
@@ -53,6 +60,7 @@ _COLUMN_OF = {"user_id": "account", "description": "caption", "video_path": "med
 PAST_GRACE_S = 60.0  # a post_at this far in the past is a mistake, not "now" (the runner would call it missed)
 CREATOR_THREADS = 8  # creator_info calls at once, one per account (TikTok counts them per account: limits.py)
 NEW, THERE, REPEAT, BAD = "new", "already there", "repeat", "bad"
+NEXT_SLOT = "next"  # post_at's word for "the account's next free slot"
 
 
 @dataclass
@@ -69,6 +77,7 @@ class Row:
     key: str | None = None
     stored: dict[str, Any] | None = None  # the entry as saved
     status: str = BAD
+    slot: bool = False  # post_at "next" or slot "yes": the time is the account's next free slot
 
     @property
     def account(self) -> str:
@@ -175,6 +184,14 @@ def entry_of(row: Row, open_id: str) -> dict[str, Any]:
     for name in ("post_at", "privacy", "title"):
         if values.get(name):
             entry[name] = values[name]
+    slot = values.get("slot", "").lower()
+    if slot in _YES:
+        if entry.get("post_at") and entry["post_at"].lower() != NEXT_SLOT:
+            row.errors.append(_where(row, "slot", f"yes, but post_at gives a time ({values['post_at']}): give one "
+                                                  "or the other"))
+        entry["post_at"] = NEXT_SLOT
+    elif slot and slot not in _NO:
+        row.errors.append(_where(row, "slot", f"expected yes or no (or true/false, 1/0), got {values['slot']!r}"))
     for name in BOOLEAN_COLUMNS:
         text = values.get(name, "").lower()
         if text in _YES or text in _NO:
@@ -252,7 +269,101 @@ def check_file(name: str, raw: bytes, lookup: Lookup, *, folder: Path | None, no
     for row in rows:
         if row.status == NEW and row.key in known:
             row.status = THERE
+    _into_slots(rows, posts, when)
+    _warn_full_days(rows, posts)
     return plan
+
+
+def _into_slots(rows: list[Row], posts: PostStore | None, now: float) -> None:
+    """Each ``next`` row at its account's next free slot, the rows of an account in file order (see the module
+    docstring); a row already saved keeps its time; no slots, or none free, is an error of the row's column."""
+    from tiktok.posting.slots import NO_FREE_SLOT, account_free_slots
+    from tiktok.text import local_zone
+
+    waiting: dict[str, list[Row]] = {}
+    for row in rows:
+        if not row.slot or row.request is None:
+            continue
+        if row.status == THERE and posts is not None and row.key is not None:
+            kept = posts.find(row.key)
+            if kept is not None and kept.due_at is not None:
+                _at_time(row, kept.due_at, kept.source_post_at)
+        elif row.status == NEW:
+            waiting.setdefault(row.request.user_id, []).append(row)
+    for open_id, group in waiting.items():
+        timed = [r.request.due_at for r in rows if r.status == NEW and not r.slot and r.request is not None
+                 and r.request.user_id == open_id and r.request.due_at is not None]
+        try:
+            if posts is None:
+                raise ValueError("has no posting slots: set them first, like 'Mon-Fri 18:00, Sat 11:00'")
+            found = account_free_slots(posts, open_id, now=now, default_zone=local_zone(), count=len(group),
+                                       also=timed)
+        except ValueError as exc:
+            found, why = [], f"{exc} (python -m tiktok slots set, or the Slots page)"
+        else:
+            why = NO_FREE_SLOT
+        for row, at in zip(group, found):
+            _at_time(row, at)
+        for row in group[len(found):]:
+            row.errors.append(_where(row, _slot_column(row), f"{NEXT_SLOT}: this account {why}"))
+            row.status = BAD
+
+
+def _slot_column(row: Row) -> str:
+    return "slot" if row.kind == "row" and str(row.values.get("post_at", "")).lower() != NEXT_SLOT else "post_at"
+
+
+def _at_time(row: Row, at: float, written: str | None = None) -> None:
+    """The row's post at ``at`` (``written``: the time as the store keeps it, for a row saved before)."""
+    from dataclasses import replace
+    from datetime import datetime, timezone
+
+    assert row.request is not None  # only checked rows get a time
+    post_at = written or datetime.fromtimestamp(at, timezone.utc).isoformat(timespec="seconds")
+    row.request = replace(row.request, post_at=post_at)
+    row.stored = {**(row.stored or {}), "post_at": post_at}
+
+
+def _warn_full_days(rows: list[Row], posts: PostStore | None) -> None:
+    """A warning on each row that puts its account's local day over TikTok's daily cap of Direct Posts, counting
+    the posts the store already has that day and the file's new rows (drafts are not Direct Posts); one read of
+    the store per account, over the file's days."""
+    from collections import defaultdict
+
+    from tiktok.posting.budget import DAILY_DIRECT_POSTS
+    from tiktok.posting.slots import account_zone, day_bounds
+    from tiktok.text import local_zone
+
+    new: dict[str, list[tuple[float, int, Row]]] = defaultdict(list)
+    for row in rows:
+        request = row.request
+        if row.status == NEW and request is not None and request.due_at is not None and not request.draft:
+            new[request.user_id].append((request.due_at, row.index, row))
+    for open_id, group in new.items():
+        zone = account_zone(posts, open_id, local_zone())
+        days: dict[tuple[float, float], list[Row]] = defaultdict(list)
+        for at, _, row in sorted(group, key=lambda item: item[:2]):
+            days[day_bounds(at, zone)].append(row)
+        first, last = min(days)[0], max(days)[1]
+        saved = posts.post_times(open_id, first, last) if posts is not None else []  # type: ignore[attr-defined]
+        for (start, end), on_day in days.items():
+            before = sum(start <= t < end for t in saved)
+            total = before + len(on_day)
+            if total <= DAILY_DIRECT_POSTS:
+                continue
+            day = _day_name(start, zone)
+            for row in on_day[max(0, DAILY_DIRECT_POSTS - before):]:
+                row.warnings.append(_where(row, "post_at", f"{day} would have {total} posts of this account "
+                                                           f"({before} already scheduled, {len(on_day)} in this "
+                                                           f"file), over TikTok's cap of {DAILY_DIRECT_POSTS} "
+                                                           "Direct Posts a day: the runner holds the ones over it "
+                                                           "until TikTok has room"))
+
+
+def _day_name(at: float, zone) -> str:
+    from datetime import datetime
+
+    return datetime.fromtimestamp(at, zone).date().isoformat()
 
 
 def _ask_creators(lookup: Lookup, rows: list[Row]) -> None:
@@ -314,6 +425,9 @@ def _as_request(row: Row, open_id: str, settings, now: float) -> PostRequest | N
     """The row checked by the manifest's own rules, its errors in the row's words; None when it has any."""
     csv_row = row.kind == "row"
     entry = entry_of(row, open_id) if csv_row else {**row.values, "user_id": open_id}
+    if str(entry.get("post_at", "")).strip().lower() == NEXT_SLOT:  # placed once every row is checked
+        entry = {name: value for name, value in entry.items() if name != "post_at"}
+        row.slot = True
     checked = validate_manifest([entry], source=str(row.number), base_dir=None, now=now,
                                 allow_loopback=settings.tiktok.emulated, verified=settings.media.verified_prefixes)
     for problem in checked.problems:

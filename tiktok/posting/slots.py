@@ -28,9 +28,9 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from dateutil.rrule import FR, MO, SA, SU, TH, TU, WE, WEEKLY, rrule, rruleset
 
-# TikTok's Direct Post cap per creator per day (reference §7). A local constant until tiktok/posting/budget.py
-# (issue 27 item 5, another change) owns the account's budget; then this reads it from there.
-DAILY_CAP = 15
+from tiktok.posting.budget import DAILY_DIRECT_POSTS
+
+DAILY_CAP = DAILY_DIRECT_POSTS  # TikTok's Direct Post cap per creator per day: the budget's (reference section 7)
 WINDOW_DAYS = 31        # the account's scheduled times are read this many days at a time
 HORIZON_DAYS = 2 * 366  # no free slot within this: say so rather than search for ever
 SAME_MINUTE_S = 60      # a post due within this of a slot time takes the slot
@@ -196,14 +196,68 @@ def _midnight(at: float, zone) -> float:
     return local.replace(hour=0, minute=0, second=0, microsecond=0, tzinfo=None).replace(tzinfo=zone).timestamp()
 
 
-def account_free_slots(store, user_id: str, *, now: float, default_zone, count: int = 1,
-                       cap: int = DAILY_CAP) -> list[float]:
-    """The account's ``count`` next free slots after ``now`` from ``store`` (its slots row, then its post times
-    window by window); ``default_zone`` (TZ) when the account names no zone of its own. ValueError when the
-    account has no slots (or its row no longer parses)."""
+def account_slots(store, user_id: str, default_zone) -> tuple[Slots, object]:
+    """The account's slots and zone from ``store`` (``default_zone``, TZ, when it names none); ValueError when it
+    has none (or its row no longer parses)."""
     kept = store.account_slots(user_id)
     if not kept:
         raise ValueError("has no posting slots: set them first, like 'Mon-Fri 18:00, Sat 11:00'")
-    zone = zone_named(kept["zone"]) if kept.get("zone") else default_zone
-    return free_slots(parse(kept["slots"]), zone, after=now, count=count, cap=cap,
-                      taken=lambda start, end: store.post_times(user_id, start, end))
+    return parse(kept["slots"]), zone_named(kept["zone"]) if kept.get("zone") else default_zone
+
+
+def account_free_slots(store, user_id: str, *, now: float, default_zone, count: int = 1,
+                       cap: int = DAILY_CAP, also: Sequence[float] = ()) -> list[float]:
+    """The account's ``count`` next free slots after ``now`` from ``store`` (its slots row, then its post times
+    window by window, with ``also``: times not saved yet, such as an import's other rows); ``default_zone`` (TZ)
+    when the account names no zone of its own. ValueError when the account has no slots (or its row no longer
+    parses)."""
+    slots, zone = account_slots(store, user_id, default_zone)
+
+    def taken(start: float, end: float) -> list[float]:
+        return sorted([*store.post_times(user_id, start, end), *(t for t in also if start <= t < end)])
+
+    return free_slots(slots, zone, after=now, count=count, cap=cap, taken=taken)
+
+
+def account_zone(store, user_id: str, default_zone):
+    """The zone the account's days are counted in: its slots' own, else ``default_zone`` (TZ)."""
+    kept = store.account_slots(user_id) if store is not None else None
+    return zone_named(kept["zone"]) if kept and kept.get("zone") else default_zone
+
+
+def day_bounds(at: float, zone) -> tuple[float, float]:
+    """The local day holding ``at``: its first instant and the next day's (a 23 or 25 hour day as it is)."""
+    start = _midnight(at, zone)
+    return start, _midnight(start + 86400 + 7200, zone)
+
+
+def full_day_warning(store, user_id: str, at: float, default_zone, name: str = "") -> str | None:
+    """The composer's warning once a post is scheduled at ``at``: its local day holds more of the account's posts
+    than TikTok's daily cap (:data:`DAILY_CAP`); None when it does not."""
+    zone = account_zone(store, user_id, default_zone)
+    count = len(store.post_times(user_id, *day_bounds(at, zone)))
+    if count <= DAILY_CAP:
+        return None
+    return (f"{name or user_id} now has {count} posts scheduled on {_day(at, zone)}, more than TikTok's cap of "
+            f"{DAILY_CAP} Direct Posts a day: the runner holds the ones over it until TikTok has room (move some "
+            "to another day on the Posts page)")
+
+
+NO_FREE_SLOT = "has no free slot in the next two years: every slot is taken or its day is full"
+
+
+def add_in_next_slot(store, user_id: str, make, *, now: float, default_zone, media_name: str | None = None,
+                     origin: str = "app"):
+    """Add the post ``make(at)`` gives (``(entry, key)``) at the account's next free slot after ``now``, the pick
+    and the add one write transaction of the store (:meth:`~tiktok.store.planner.PlannerQueries.add_in_slot`): two
+    adds at the same moment, in any processes, take two slots. The new post; ValueError when the account has no
+    slots or no free one."""
+    slots, zone = account_slots(store, user_id, default_zone)
+
+    def pick(taken) -> float:
+        found = free_slots(slots, zone, after=now, taken=taken)
+        if not found:
+            raise ValueError(NO_FREE_SLOT)
+        return found[0]
+
+    return store.add_in_slot(user_id, pick, make, media_name=media_name, origin=origin)

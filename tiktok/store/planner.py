@@ -9,6 +9,10 @@ SQLite and PostgreSQL: :class:`PlannerQueries`, which :class:`~tiktok.store.sql.
   ``board, due_at`` index, never a scan of every post.
 - **The schedule** for the calendar feed (:meth:`PlannerQueries.scheduled_posts`): every post not started that has a
   time (the Posts page's Upcoming group and the missed ones), in time order: one range of the same index.
+- **The calendar's posts in a range** (:meth:`PlannerQueries.calendar_posts`, the ``/calendar/`` page): every post
+  shown on a board (scheduled, in flight, posted, failed) whose time falls in ``[start, end)``, one account's or
+  all: its ``due_at``, or for a post that had none (posted at once) its last change. Ranges of the ``board, due_at``
+  and ``board, updated_at`` indexes, only the columns an event needs: never every post, never whole records.
 - **The calendar feed's token** is kept as its SHA-256 only (``calendar_feed``: ``{"sha256": hex, "at": epoch}``),
   so reading the store does not give the feed away; removing the row revokes it.
 """
@@ -16,9 +20,10 @@ SQLite and PostgreSQL: :class:`PlannerQueries`, which :class:`~tiktok.store.sql.
 from __future__ import annotations
 
 import json
-from typing import Any, Callable, ContextManager
+from typing import Any, Callable, ContextManager, NamedTuple
 
-from sqlalchemy import delete, select
+from sqlalchemy import Select, Text, and_, cast, delete, func, or_, select
+from sqlalchemy.dialects.postgresql import JSONB
 
 from tiktok.store import schema
 from tiktok.store.model import Post
@@ -29,6 +34,21 @@ META = schema.meta
 SLOTS_PREFIX = "slots:"
 FEED = "calendar_feed"
 TAKING = ("upcoming", "in_progress", "done")  # boards whose posts take a slot and count towards a day's cap
+SHOWN = ("upcoming", "in_progress", "done", "failed")  # boards the calendar shows (not hidden: cancelled, withdrawn)
+UNTIMED = ("done", "failed")  # boards where a post without a time shows at its last change (posted or failed then)
+
+
+class CalendarPost(NamedTuple):
+    """One post as the calendar shows it: its time (``due_at``, or its last change when it had none)."""
+
+    id: int
+    user_id: str
+    state: str
+    board: str
+    at: float
+    revision: int
+    caption: str
+    has_entry: bool
 
 
 class PlannerQueries:
@@ -41,6 +61,7 @@ class PlannerQueries:
     _set_meta: Callable[[Any, str, dict[str, Any]], None]
     _lock_counter: Callable[[Any], None]
     _post: Callable[[Any], Post]
+    _add_in: Callable[..., Post]
 
     # -- slots -----------------------------------------------------------------------------------------------------
 
@@ -61,9 +82,31 @@ class PlannerQueries:
     def post_times(self, user_id: str, start: float, end: float) -> list[float]:
         """The times of the account's posts that take a slot, in ``[start, end)``, in order."""
         with self._read() as conn:
-            return [float(at) for at in conn.execute(
-                select(P.c.due_at).where(P.c.board.in_(TAKING), P.c.due_at >= start, P.c.due_at < end,
-                                         P.c.user_id == user_id).order_by(P.c.due_at)).scalars()]
+            return _times(conn, user_id, start, end)
+
+    def add_in_slot(self, user_id: str, pick: Callable[[Callable[[float, float], list[float]]], float],
+                    make: Callable[[float], tuple[dict[str, Any], str]], *, media_name: str | None = None,
+                    origin: str = "app") -> Post:
+        """Pick the account's slot and add the post at it in ONE write transaction, so two adds at the same moment
+        never pick the same slot: ``pick(taken)`` chooses the time from the account's post times (``taken(start,
+        end)``, read inside the transaction; it raises ValueError when there is none) and ``make(at)`` gives the
+        entry and key to add at it. The write lock is taken first (SQLite: ``BEGIN IMMEDIATE``; PostgreSQL: the
+        change counter's row, ``FOR UPDATE``), so the second add reads the first one's post once it is committed."""
+        with self._write() as conn:
+            self._lock_counter(conn)
+            at = pick(lambda start, end: _times(conn, user_id, start, end))
+            entry, key = make(at)
+            return self._add_in(conn, entry, key=key, due_at=at, media_name=media_name, origin=origin,
+                                now=self.clock())
+
+    # -- the calendar --------------------------------------------------------------------------------------------
+
+    def calendar_posts(self, start: float, end: float, *, user_id: str | None = None) -> list[CalendarPost]:
+        """The posts shown on a board whose time is in ``[start, end)`` (``user_id``'s or all), in time order."""
+        with self._read() as conn:
+            rows = conn.execute(calendar_query(start, end, user_id=user_id, dialect=conn.dialect.name)).all()
+        return [CalendarPost(post_id, user, state, board, float(at), revision, caption or "(no caption)", bool(entry))
+                for post_id, user, state, board, at, revision, caption, entry in rows]
 
     # -- the calendar feed -----------------------------------------------------------------------------------------
 
@@ -93,3 +136,30 @@ class PlannerQueries:
             held = conn.execute(select(META.c.value).where(META.c.name == name)).scalar()
         return None if held is None else json.loads(held)
 
+
+def calendar_query(start: float, end: float, *, user_id: str | None = None, dialect: str = "sqlite") -> Select:
+    """:meth:`PlannerQueries.calendar_posts`' statement: two index ranges (``board, due_at`` for posts with a time,
+    ``board, updated_at`` for posted or failed ones without), the account a filter on what they give; the caption
+    read from the entry by the database (a month of every account is some 12,600 rows)."""
+    timed = and_(P.c.board.in_(SHOWN), P.c.due_at >= start, P.c.due_at < end)
+    untimed = and_(P.c.board.in_(UNTIMED), P.c.due_at.is_(None), P.c.updated_at >= start, P.c.updated_at < end)
+    caption = func.coalesce(_entry_text("title", dialect), _entry_text("description", dialect),
+                            func.nullif(P.c.media_name, ""))
+    query = select(P.c.id, P.c.user_id, P.c.state, P.c.board, func.coalesce(P.c.due_at, P.c.updated_at),
+                   P.c.revision, caption, P.c.entry.is_not(None)).where(or_(timed, untimed))
+    query = query if user_id is None else query.where(P.c.user_id == user_id)
+    return query.order_by(func.coalesce(P.c.due_at, P.c.updated_at), P.c.id)
+
+
+def _entry_text(field: str, dialect: str):
+    """A text field of the stored entry (JSON text), read by the database; NULL when missing or empty."""
+    if dialect == "postgresql":
+        return func.nullif(cast(P.c.entry, JSONB)[field].astext, "")
+    return func.nullif(cast(func.json_extract(P.c.entry, f"$.{field}"), Text), "")
+
+
+def _times(conn, user_id: str, start: float, end: float) -> list[float]:
+    """The times of the account's posts that take a slot, in ``[start, end)``, in order (``board, due_at``)."""
+    return [float(at) for at in conn.execute(
+        select(P.c.due_at).where(P.c.board.in_(TAKING), P.c.due_at >= start, P.c.due_at < end,
+                                 P.c.user_id == user_id).order_by(P.c.due_at)).scalars()]

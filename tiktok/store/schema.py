@@ -29,6 +29,12 @@ Tables (every name starts with ``tiktok_store_``, so the store can share a Postg
   and when they were allowed (:mod:`tiktok.store.people`).
 - ``person_sessions`` (migration 5): a person's sign-ins, by a hash of the random id their cookie holds, until
   when; Sign out deletes the row, so a copy of the cookie stops working.
+- ``likes``, ``comments``, ``bookmarks`` (migration 6): what people do with a transcript (:mod:`tiktok.store.interactions`),
+  each naming the transcript by its account's open_id and its video id (the transcripts folder's and its pages' key).
+  A like and a bookmark are one row per person and transcript; a comment has a parent (one level of replies) and is
+  marked deleted rather than removed, so a thread keeps its shape.
+- ``share_links`` (migration 7): read-only links to one transcript each, by a hash of the link's token: which
+  transcript (account folder and video id), who made it, when, and when it was revoked (:mod:`tiktok.store.shares`).
 - ``counters``: the change number, increased by every write transaction.
 - ``meta``: small named values (what a manifest held at its last import, which results files were migrated).
 - ``version``: the migrations applied.
@@ -43,7 +49,7 @@ from dataclasses import dataclass
 from typing import Callable
 
 from sqlalchemy import (
-    BigInteger, Boolean, Column, Float, Index, Integer, MetaData, String, Table, Text, select,
+    BigInteger, Boolean, Column, Float, Index, Integer, MetaData, String, Table, Text, UniqueConstraint, select,
 )
 
 from tiktok.store.model import media_names
@@ -194,6 +200,52 @@ person_sessions = Table(  # a person's sign-ins: the cookie holds a random id, t
 )
 Index("tiktok_store_person_sessions_person", person_sessions.c.open_id)
 
+share_links = Table(  # tiktok.store.shares: read-only links to one transcript each (migration 7)
+    "tiktok_store_share_links", metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("digest", String(64), nullable=False, unique=True),  # sha256 hex of the link's token (never the token)
+    Column("open_id", Text, nullable=False),                  # the transcript: its account folder ...
+    Column("video_id", Text, nullable=False),                 # ... and its video id (tiktok.transcription.store)
+    Column("created_by", Text, nullable=False),               # the person's open_id
+    Column("created_at", Float, nullable=False),
+    Column("revoked_at", Float),                              # None while the link opens
+)
+Index("tiktok_store_share_links_transcript", share_links.c.open_id, share_links.c.video_id)
+
+likes = Table(  # tiktok.store.interactions: one row per person and transcript
+    "tiktok_store_likes", metadata,
+    Column("person", Text, primary_key=True),                 # the person's open_id (tiktok_store_people)
+    Column("open_id", Text, primary_key=True),                # the transcript: its account's open_id ...
+    Column("video_id", Text, primary_key=True),               # ... and its video id
+    Column("at", Float, nullable=False),
+)
+Index("tiktok_store_likes_transcript", likes.c.open_id, likes.c.video_id)
+
+comments = Table(  # a comment, or a reply to a top-level one (parent_id)
+    "tiktok_store_comments", metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("open_id", Text, nullable=False),
+    Column("video_id", Text, nullable=False),
+    Column("person", Text, nullable=False),
+    Column("parent_id", Id),                                  # None: top level; else a top-level comment's id
+    Column("text", Text, nullable=False),                     # plain text, cleaned (emptied once deleted)
+    Column("at", Float, nullable=False),
+    Column("deleted_at", Float),
+)
+Index("tiktok_store_comments_transcript", comments.c.open_id, comments.c.video_id, comments.c.id)
+
+bookmarks = Table(  # one row per person and transcript; the id orders "bookmarked by me", newest first
+    "tiktok_store_bookmarks", metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("person", Text, nullable=False),
+    Column("open_id", Text, nullable=False),
+    Column("video_id", Text, nullable=False),
+    Column("at", Float, nullable=False),
+    UniqueConstraint("person", "open_id", "video_id", name="tiktok_store_bookmarks_one"),
+)
+Index("tiktok_store_bookmarks_person", bookmarks.c.person, bookmarks.c.id)
+Index("tiktok_store_bookmarks_transcript", bookmarks.c.open_id, bookmarks.c.video_id)
+
 version = Table(
     "tiktok_store_version", metadata,
     Column("version", Integer, primary_key=True),
@@ -240,6 +292,15 @@ def _create_v5(conn) -> None:
     person_sessions.create(conn)
 
 
+def _create_v6(conn) -> None:
+    for table in (likes, comments, bookmarks):
+        table.create(conn)
+
+
+def _create_v7(conn) -> None:
+    share_links.create(conn)
+
+
 def link_every_post(conn, batch: int = 500) -> None:
     """Write ``post_media`` for every post that has an entry (migration 3, and posts moved in from elsewhere)."""
     last = 0
@@ -265,6 +326,10 @@ MIGRATIONS = (
     Migration(4, "events and their deliveries to alert channels", _create_v4, compatible_from=3),
     # additive: older tools go on working; they neither read nor write people
     Migration(5, "people and their sign-ins", _create_v5, compatible_from=4),
+    # additive: older tools go on working; they neither read nor write likes, comments or bookmarks
+    Migration(6, "likes, comments and bookmarks on transcripts", _create_v6, compatible_from=5),
+    # additive: older tools go on working; they neither make nor open share links
+    Migration(7, "share links to one transcript each", _create_v7, compatible_from=6),
 )
 LATEST = MIGRATIONS[-1].version
 

@@ -27,7 +27,9 @@ from tiktok.store.people import PeopleQueries
 from tiktok.store.model import EDITABLE, ENDED, HIDDEN, ClaimResult, ImportEntry, ImportResult, Post, dumps, lifecycle
 from tiktok.store.model import BOARD_GROUPS, Started
 from tiktok.store.records import PostRecord, State
+from tiktok.store.interactions import InteractionQueries
 from tiktok.store.planner import PlannerQueries
+from tiktok.store.shares import ShareQueries
 from tiktok.store.status import StatusQueries
 
 P = schema.posts
@@ -36,7 +38,8 @@ CHANGE = "change"
 STARTABLE = (State.QUEUED, State.FAILED, State.PENDING_INIT)
 
 
-class SqlStore(MediaQueries, EventQueries, StatusQueries, PeopleQueries, PlannerQueries):
+class SqlStore(MediaQueries, EventQueries, StatusQueries, PeopleQueries, PlannerQueries, ShareQueries,
+               InteractionQueries):
     """The shared queries, the media library's, the events' and the status's included (:mod:`.media`,
     :mod:`.events`, :mod:`.status`); subclasses set ``where`` and implement the claim methods and :meth:`_translate`."""
 
@@ -143,25 +146,30 @@ class SqlStore(MediaQueries, EventQueries, StatusQueries, PeopleQueries, Planner
         store already holds this post."""
         now = self.clock()
         with self._write() as conn:
-            row = conn.execute(select(P).where(P.c.key == key)).first()
-            change = self._bump(conn)
-            if row is not None:
-                if row.state not in ENDED or row.record is not None:
-                    raise ChangeRefused(f"{self.where} already holds this post as post {row.id} ({row.state}): the "
-                                        "same account, media, caption and settings; nothing was added")
-                self._use_media(conn, entry, now)
-                conn.execute(update(P).where(P.c.id == row.id).values(
-                    entry=dumps(entry), due_at=due_at, media_name=media_name, origin=origin,
-                    revision=row.revision + 1, change=change, updated_at=now, **self._record_values(None)))
-                self._link_media(conn, row.id, entry)
-                return self._one(conn, row.id)
+            return self._add_in(conn, entry, key=key, due_at=due_at, media_name=media_name, origin=origin, now=now)
+
+    def _add_in(self, conn, entry: dict[str, Any], *, key: str, due_at: float | None, media_name: str | None,
+                origin: str, now: float) -> Post:
+        """:meth:`add` inside the caller's write transaction (the planner's pick-and-add in one)."""
+        row = conn.execute(select(P).where(P.c.key == key)).first()
+        change = self._bump(conn)
+        if row is not None:
+            if row.state not in ENDED or row.record is not None:
+                raise ChangeRefused(f"{self.where} already holds this post as post {row.id} ({row.state}): the "
+                                    "same account, media, caption and settings; nothing was added")
             self._use_media(conn, entry, now)
-            post_id = conn.execute(P.insert().values(
-                key=key, user_id=entry["user_id"], entry=dumps(entry), origin=origin, media_name=media_name,
-                due_at=due_at, check_caption=False, revision=1, change=change, created_at=now, updated_at=now,
-                **self._record_values(None)).returning(P.c.id)).scalar_one()
-            self._link_media(conn, post_id, entry, fresh=True)
-            return self._one(conn, post_id)
+            conn.execute(update(P).where(P.c.id == row.id).values(
+                entry=dumps(entry), due_at=due_at, media_name=media_name, origin=origin,
+                revision=row.revision + 1, change=change, updated_at=now, **self._record_values(None)))
+            self._link_media(conn, row.id, entry)
+            return self._one(conn, row.id)
+        self._use_media(conn, entry, now)
+        post_id = conn.execute(P.insert().values(
+            key=key, user_id=entry["user_id"], entry=dumps(entry), origin=origin, media_name=media_name,
+            due_at=due_at, check_caption=False, revision=1, change=change, created_at=now, updated_at=now,
+            **self._record_values(None)).returning(P.c.id)).scalar_one()
+        self._link_media(conn, post_id, entry, fresh=True)
+        return self._one(conn, post_id)
 
     def get(self, post_id: int) -> Post | None:
         with self._read() as conn:

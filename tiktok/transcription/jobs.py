@@ -18,6 +18,7 @@ from tiktok.transcription.download import classify_url
 from tiktok.errors import ConfigError, RelinkNeeded, ScopeError, TikTokError
 from tiktok.exitcodes import BAD_INPUT, FAILED, RELINK, TRY_LATER, outcome_line
 from tiktok.services import Services
+from tiktok.transcription.covermap import CoverMap
 from tiktok.transcription.options import TranscribeRequest, poll_interval_for, video_key_terms
 from tiktok.transcription.store import TranscriptRecord, safe_name
 from tiktok.retry import DISPLAY_RETRY, Runtime
@@ -176,6 +177,7 @@ def account_jobs(open_id: str, request: TranscribeRequest, settings: Settings, s
     except TikTokError as exc:
         status = TRY_LATER if exc.transient else FAILED
         return [], Outcome(status, account.label, f"could not list the videos: {said(exc)}")
+    CoverMap(settings.transcription.transcripts_dir).remember(open_id, [(v.id, v.cover_url) for v in videos])
     return [video_job(open_id, account.username, v) for v in videos], None
 
 

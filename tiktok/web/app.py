@@ -21,11 +21,15 @@ PACKAGE = Path(__file__).resolve().parents[1]  # tiktok/: templates/ and assets/
 
 def create_app(test_config: Mapping[str, Any] | None = None, *, settings: Settings | None = None) -> Flask:
     """Build the app. ``test_config`` uses the environment variables' names (``TOKENS_FILE``,
-    ``TIKTOK_API_BASE``, ...) and replaces the environment entirely; ``CLOCK`` injects time."""
+    ``TIKTOK_API_BASE``, ...) and replaces the environment entirely; ``CLOCK`` injects time (both clocks). Without it
+    ``CLOCK`` (stores, leases, sign-in windows) is the machine's and ``WORLD_CLOCK`` (the runner's schedule, the
+    composer's, slots' and import's now) is the emulator's in emulated mode (:mod:`tiktok.clock`)."""
     test_config = dict(test_config or {})
-    clock = test_config.pop("CLOCK", time.time)
+    injected = test_config.pop("CLOCK", None)
     if settings is None:
         settings = load_settings({k: str(v) for k, v in test_config.items()} if test_config else None)
+    from tiktok.clock import clock_for
+    clock, world = injected or time.time, injected or clock_for(settings)
     app = Flask(__name__, template_folder=str(PACKAGE / "templates"), static_folder=str(PACKAGE / "assets"),
                 static_url_path="/assets")
     app.config.update(
@@ -34,6 +38,7 @@ def create_app(test_config: Mapping[str, Any] | None = None, *, settings: Settin
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
         CLOCK=clock,
+        WORLD_CLOCK=world,
     )
     app.extensions["tiktok_services"] = build_services(settings, store=token_store(settings, clock=clock))
     app.extensions["tiktok_login_flows"] = LoginFlows(clock=clock)
@@ -49,6 +54,8 @@ def create_app(test_config: Mapping[str, Any] | None = None, *, settings: Settin
     register_stats(app, settings)
     from tiktok.web.transcripts import register as register_transcripts
     register_transcripts(app, settings)
+    from tiktok.web import interactions
+    interactions.register(app)  # likes, comments and bookmarks on transcripts, rate-limited (Flask-Limiter)
     from tiktok.web import covers, videos
     covers.register(app, settings)  # /covers/<video_id>: covers through a caching proxy, never hot-linked
     videos.register(app, settings)  # /videos/: an account's videos and "Transcribe selected"
@@ -74,6 +81,10 @@ def create_app(test_config: Mapping[str, Any] | None = None, *, settings: Settin
     from tiktok.web import calendar_feed, slots
     calendar_feed.register(app)  # /calendar/feed/<token>.ics (open: the token guards it)
     slots.register(app)  # /slots/: posting slots per account, the feed's address
+    from tiktok.web import shares
+    shares.register(app)  # /s/<token>: one transcript, read-only (open: the token guards it)
+    from tiktok.web import calendar
+    calendar.register(app)  # /calendar/: every post on a month or week calendar; drag to reschedule
     from tiktok.web.imports import register as register_imports
     register_imports(app)  # /import/: a CSV or manifest checked row by row, then its good rows saved
 

@@ -77,7 +77,10 @@ def new():
     creator, refusal = creator_for(open_id) if accounts else (None, None)
     from tiktok.web.media import prefill
     media_id, original = prefill(request.args.get("media", ""))  # the media library's "Use in a new post"
-    return render_form(accounts, open_id, creator, refusal, form={"media_name": original} if original else {},
+    form = {"media_name": original} if original else {}
+    if request.args.get("post_at_local"):  # the calendar's "compose for this day" (tiktok.web.calendar)
+        form["post_at_local"] = request.args["post_at_local"][:19]
+    return render_form(accounts, open_id, creator, refusal, form=form,
                        media=uploaded(media_id) if media_id else None, errors=[])
 
 
@@ -99,7 +102,7 @@ def create():
     media = uploaded(request.form.get("media_id", "")) if source == "upload" else None
     from tiktok.web import photos as pictures
     photos = pictures.kept_photos(pictures.photo_ids(request.form), media_folder()) if source == "photos" else []
-    now = datetime.fromtimestamp(current_app.config["CLOCK"](), timezone.utc)
+    now = datetime.fromtimestamp(current_app.config["WORLD_CLOCK"](), timezone.utc)  # emulated: the emulator's
     settings = services().settings
     form = with_open_id(request.form, open_id)
     if form.get("action") == "slot":  # "Add to next free slot": scheduled at it (tiktok.web.slots)
@@ -122,7 +125,11 @@ def create():
     try:
         result = into_media_store(result, shown, [photo for photo in photos if photo])
         checked = validate_manifest([result], source="form", allow_loopback=settings.emulated).entries[0]
-        post = post_store().add(result, key=entry_key(result), due_at=checked.due_at, media_name=shown)
+        if form.get("action") == "slot":  # the slot is picked again and taken in one transaction: never twice
+            post = into_slot(result, open_id, shown)
+            result = post.entry or result
+        else:
+            post = post_store().add(result, key=entry_key(result), due_at=checked.due_at, media_name=shown)
     except (ChangeRefused, StoreError, MediaStoreError) as exc:
         errors = [FieldError("store", f"{exc}".rstrip(".") + ".")]
         return render_form(accounts, open_id, creator, None, form=request.form, media=media, errors=errors,
@@ -130,7 +137,45 @@ def create():
     started = queue_runner.start_post(current_app, post.key) if request.form.get("action") in ("now", "inbox") \
         else None
     flash(added_message(result, creator, started, post.id, post.media_name), "ok")
+    over = full_day(post, f"@{creator.username}" if creator.username else "")
+    if over:
+        flash(over, "warning")
     return redirect(url_for("posts.index"))
+
+
+def full_day(post, name: str) -> str | None:
+    """The warning when the post's local day now holds more of its account's posts than TikTok's daily cap
+    (issue 27: :func:`tiktok.posting.slots.full_day_warning`); None otherwise, or when the store cannot say."""
+    if post.due_at is None:
+        return None
+    from tiktok.posting.slots import full_day_warning
+    from tiktok.text import local_zone
+    from tiktok.web.post_store import post_store
+
+    try:
+        return full_day_warning(post_store(), post.user_id, post.due_at, local_zone(), name)
+    except StoreError as exc:
+        log.warning("could not count the day's posts: %s", exc)
+        return None
+
+
+def into_slot(entry: dict[str, Any], open_id: str, shown: str | None):
+    """The post added at the account's next free slot, picked and taken in one store transaction
+    (:func:`tiktok.posting.slots.add_in_next_slot`: two adds at once take two slots); ChangeRefused when none is
+    free (taken since the form was checked)."""
+    from tiktok.posting.slots import add_in_next_slot
+    from tiktok.text import local_zone
+    from tiktok.web.post_store import post_store
+
+    def at_slot(at: float) -> tuple[dict[str, Any], str]:
+        moved = {**entry, "post_at": datetime.fromtimestamp(at, timezone.utc).isoformat(timespec="seconds")}
+        return moved, entry_key(moved)
+
+    try:
+        return add_in_next_slot(post_store(), open_id, at_slot, now=current_app.config["WORLD_CLOCK"](),
+                                default_zone=local_zone(), media_name=shown)
+    except ValueError as exc:
+        raise ChangeRefused(f"this account {exc} (see the Slots page); nothing was added") from None
 
 
 def into_media_store(entry: dict[str, Any], shown: str | None, photos=()) -> dict[str, Any]:

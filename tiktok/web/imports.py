@@ -55,7 +55,7 @@ def confirm():
 
 def _checked(name: str, raw: bytes, *, saved: bool | None):
     settings = services().settings
-    now = current_app.config["CLOCK"]()
+    now = current_app.config["WORLD_CLOCK"]()  # emulated: the emulator's now (tiktok.clock)
     checks = open_checks(settings, now)
     try:
         plan = check_file(name, raw, Lookup(checks), folder=None, now=now)

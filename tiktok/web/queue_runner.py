@@ -136,6 +136,7 @@ def install(app: Flask, settings: Settings, test_config: Mapping[str, Any] | Non
     """Attach the runner (and start the tick when ``QUEUE_TICK_S`` asks for one)."""
     app.config["MANIFEST_PATH"] = settings.posting.manifest_path
     clock = app.config["CLOCK"]
+    world = app.config.get("WORLD_CLOCK", clock)  # the schedule's now: emulated, the emulator's (tiktok.clock)
     one_round = _hand_over_round if settings.store.database_url else _posting_round
     if not settings.store.database_url:  # the runner and the composer's creator_info share one limiter
         from functools import partial
@@ -163,13 +164,13 @@ def install(app: Flask, settings: Settings, test_config: Mapping[str, Any] | Non
         sweep_published(app, settings, clock)  # publications a killed run left, after a day; never raises
         manifest = Path(app.config["MANIFEST_PATH"])
         try:
-            line = one_round(store_of(app), settings, manifest if manifest.exists() else None, clock, said=said)
+            line = one_round(store_of(app), settings, manifest if manifest.exists() else None, world, said=said)
         except (ManifestError, ResultsFileError) as exc:
             problem = f"{exc}. Nothing in it was imported; the posts already in the store are posted as usual."
             if problem != runner.import_problem:  # said once, not every round while the file stays broken
                 log.warning("%s; going on with what the store holds without importing it", exc)
             runner.import_problem = problem
-            line = one_round(store_of(app), settings, None, clock, said=said)
+            line = one_round(store_of(app), settings, None, world, said=said)
         else:
             runner.import_problem = ""
         return line if said.closing(line) else None

@@ -39,7 +39,8 @@ from tiktok.errors import ConfigError
 SESSION_HOURS = 12
 # published_file: TikTok pulls media; status.metrics asks for the password itself (basic auth, for Prometheus)
 PUBLIC_ENDPOINTS = {"static", "security.app_login", "published.published_file", "status.metrics",
-                    "calendar_feed.calendar_feed"}  # a calendar app cannot sign in: the secret address guards it
+                    "calendar_feed.calendar_feed",  # a calendar app cannot sign in: the secret address guards it
+                    "shares.shared", "shares.shared_download", "shares.shared_cover"}  # a share link: its token too
 MIN_PASSWORD_CHARS = 12
 ADDRESS_FAILURES = 5  # wrong passwords one address may send per window; then it waits
 OVERALL_FAILURES = 50  # wrong passwords from all addresses per window; then only addresses with none may try
@@ -246,7 +247,7 @@ def install(app: Flask, settings: Settings, clock) -> None:
         response.headers["Content-Security-Policy"] = policy
         response.headers["X-Frame-Options"] = "DENY"
         response.headers["X-Content-Type-Options"] = "nosniff"
-        response.headers["Referrer-Policy"] = "same-origin"
+        response.headers.setdefault("Referrer-Policy", "same-origin")  # a secret address sets no-referrer
         return response
 
     @app.context_processor

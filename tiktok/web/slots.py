@@ -28,7 +28,7 @@ def register(app: Flask) -> None:
 
 
 def _now() -> float:
-    return current_app.config["CLOCK"]()
+    return current_app.config["WORLD_CLOCK"]()  # emulated: the emulator's now (tiktok.clock)
 
 
 def next_free(open_id: str) -> float:

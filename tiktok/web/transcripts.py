@@ -23,6 +23,8 @@ from tiktok.config import Settings
 from tiktok.text import moment
 from tiktok.transcription.store import QueryError, Snippet, TranscriptRecord, TranscriptsFolderError, \
     TranscriptStore
+from tiktok.web.interactions import bookmarked_feed
+from tiktok.web.post_store import post_store
 from tiktok.web.views import check_csrf
 
 bp = Blueprint("transcripts", __name__, url_prefix="/transcripts")
@@ -109,6 +111,7 @@ def index():
     account = request.args.get("account", "").strip() or None
     page = request.args.get("page", "1")
     page = int(page) if page.isdigit() and 0 < int(page) < 1_000_000 else 1
+    bookmarked = request.args.get("bookmarked") == "1" and not query
     results, feed, problem = None, None, ""
     try:
         if query:
@@ -116,14 +119,16 @@ def index():
                 results = store().search(query, page=page, account=account)
             except QueryError as exc:
                 problem = str(exc)
-        if results is None:  # a search page lists only its hits
+        if results is None and bookmarked:  # "Bookmarked by me": the store's keyset over bookmarks
+            feed = bookmarked_feed(before=_cursor("before"), after=_cursor("after"))
+        elif results is None:  # a search page lists only its hits
             feed = store().feed(before=_cursor("before"), after=_cursor("after"), account=account)
     except QueryError as exc:  # the index is being built by another process
         return _page_error(f"{exc}.", 503)
     except TranscriptsFolderError as exc:
         return _page_error(f"{exc}. Set TRANSCRIPTS_DIR to the folder transcribe.py writes to.", 500)
     return render_template("transcripts.html", feed=feed, results=results, query=query, problem=problem,
-                           account=account or "", accounts=(results or feed).accounts,
+                           account=account or "", accounts=(results or feed).accounts, bookmarked=bookmarked,
                            folder=current_app.config["TRANSCRIPTS_DIR"])
 
 
@@ -174,6 +179,7 @@ def delete(open_id: str, video_id: str):
     except TranscriptsFolderError as exc:
         flash(f"The transcript was not deleted: {exc}.", "warning")
         return redirect(url_for("transcripts.transcript", open_id=open_id, video_id=video_id))
+    post_store().revoke_shares_of(open_id, video_id)  # its share links end with it (tiktok.web.shares)
     flash(f"Deleted the transcript of “{record.title or record.video_id}” (its .txt, .srt, .vtt and record).", "ok")
     return redirect(url_for("transcripts.index"))
 

@@ -2,11 +2,15 @@
 cover (through :mod:`tiktok.web.covers`), and "Transcribe selected" run in the background (issue 26, item 2).
 
 The list comes from :func:`tiktok.transcription.videolist.list_videos` (the transcriber's own lister) and is kept
-``LIST_FOR_S`` so paging does not list again. Transcription runs in the app's process, one video at a time, in a
-:class:`~tiktok.web.queue_runner.QueueRunner` of its own, through the same :func:`transcribe_job` as
-``transcribe.py`` (captions first, else download and AssemblyAI; the stand-in in emulator mode). With DATABASE_URL
-it runs there too: the workers have no transcription task. The page polls ``progress.json`` for each video's state;
-a failed one is recorded in the transcripts folder and can be retried (failed videos are redone without --force).
+``LIST_FOR_S`` so paging does not list again; every listing also keeps each video's cover URL for /covers/. With the
+embedded SQLite store, transcription runs in the app's process, one video at a time, in a
+:class:`~tiktok.web.queue_runner.QueueRunner` of its own (:class:`Transcriber`), through the same
+:func:`transcribe_job` as ``transcribe.py`` (captions first, else download and AssemblyAI; the stand-in in emulator
+mode). With DATABASE_URL it runs on the workers (:class:`WorkerTranscriber`): one Procrastinate job per video,
+queued once however often it is clicked (:mod:`tiktok.transcription.workers`), never in the app's process. The page
+polls ``progress.json`` for each video's state: queued and running from this process (SQLite) or the job table
+(PostgreSQL), done and failed from the transcripts folder; a failed one can be retried (failed videos are redone
+without --force).
 """
 
 from __future__ import annotations
@@ -22,7 +26,7 @@ from flask import Blueprint, Flask, abort, current_app, jsonify, redirect, rende
 from tiktok.auth.access import call_with_token
 from tiktok.auth.tokens import Account
 from tiktok.config import Settings
-from tiktok.errors import RelinkNeeded, ScopeError, TikTokError
+from tiktok.errors import DatabaseError, RelinkNeeded, ScopeError, TikTokError
 from tiktok.exitcodes import DONE, SKIPPED
 from tiktok.text import moment
 from tiktok.transcription.jobs import Job, assemblyai_target, trusted_hosts, video_job
@@ -30,6 +34,7 @@ from tiktok.transcription.limits import DEFAULT_TIMEOUT_S
 from tiktok.transcription.run import JobSettings, transcribe_job
 from tiktok.transcription.store import TranscriptStore
 from tiktok.transcription.videolist import Video, list_videos
+from tiktok.transcription.workers import defer_transcriptions, job_key, job_states
 from tiktok.web.covers import covers
 from tiktok.web.queue_runner import QueueRunner
 from tiktok.web.views import check_csrf, services
@@ -89,6 +94,9 @@ class Transcriber:
             return Progress("")
         return Progress("done") if record.ok else Progress("failed", record.error or "")
 
+    def states(self, open_id: str, video_ids: list[str]) -> dict[str, Progress]:
+        return {video_id: self.progress(open_id, video_id) for video_id in video_ids}
+
     def _next(self) -> Job | None:
         with self._lock:
             if not self._queue:
@@ -124,6 +132,37 @@ class Transcriber:
         return f"transcribed {done} video(s) from the Videos page" if done else None
 
 
+class WorkerTranscriber:
+    """With DATABASE_URL: each video a job for the workers (tiktok.jobs.tasks.transcribe_video); its progress read
+    from the job table while it waits or runs, then from the transcripts folder the workers write."""
+
+    def __init__(self, url: str, store: TranscriptStore) -> None:
+        self.url = url
+        self.store = store
+
+    def add(self, jobs: list[Job]) -> int:
+        """Defer a job per video not already waiting or running; how many were deferred (DatabaseError when it
+        cannot). A video's queueing lock keeps a second job from waiting; one running is skipped here."""
+        keys = [job_key(j.record.open_id, j.record.video_id) for j in jobs]
+        running = {key for key, state in job_states(self.url, keys).items() if state == "running"}
+        return len(defer_transcriptions(self.url, [j for j, key in zip(jobs, keys) if key not in running]))
+
+    def states(self, open_id: str, video_ids: list[str]) -> dict[str, Progress]:
+        """One query for the jobs of every named video, then the folder for those with none waiting or running."""
+        jobs = job_states(self.url, [job_key(open_id, v) for v in video_ids])
+        answer = {}
+        for video_id in video_ids:
+            job = jobs.get(job_key(open_id, video_id), "")
+            record = None if job in ("queued", "running") else self.store.get(open_id, video_id)
+            if record is not None:
+                answer[video_id] = Progress("done") if record.ok else Progress("failed", record.error or "")
+            elif job == "failed":
+                answer[video_id] = Progress("failed", "the worker hit an error it did not expect; see its log")
+            else:
+                answer[video_id] = Progress(job)
+        return answer
+
+
 class Listings:
     """Each account's video list, kept ``LIST_FOR_S`` seconds by the app's clock."""
 
@@ -139,9 +178,7 @@ class Listings:
         svc = services()
         videos = list_videos(svc.api, lambda fn: call_with_token(svc.store, svc.oauth, account.open_id, fn))
         videos = sorted(videos, key=lambda v: (v.create_time or 0, v.id), reverse=True)  # newest first
-        cache = covers()
-        for video in videos:
-            cache.remember(video.id, video.cover_url)
+        covers().remember_all(account.open_id, [(video.id, video.cover_url) for video in videos])
         with self._lock:
             self._lists[account.open_id] = (now, videos)
         return videos
@@ -149,13 +186,14 @@ class Listings:
 
 def register(app: Flask, settings: Settings) -> None:
     """Attach ``/videos/`` and its background transcriber (it writes to TRANSCRIPTS_DIR, as transcribe.py)."""
-    app.extensions[EXTENSION] = {"listings": Listings(),
-                                 "transcriber": Transcriber(settings, TranscriptStore(
-                                     settings.transcription.transcripts_dir))}
+    transcripts = TranscriptStore(settings.transcription.transcripts_dir)
+    url = settings.store.database_url
+    app.extensions[EXTENSION] = {"listings": Listings(), "transcriber": WorkerTranscriber(url, transcripts) if url
+                                 else Transcriber(settings, transcripts)}
     app.register_blueprint(bp)
 
 
-def transcriber_of(app: Flask) -> Transcriber:
+def transcriber_of(app: Flask) -> Transcriber | WorkerTranscriber:
     return app.extensions[EXTENSION]["transcriber"]
 
 
@@ -205,8 +243,7 @@ def account(open_id: str):
     page = request.args.get("page", "1")
     page = min(int(page), pages) if page.isdigit() and 0 < int(page) < 1_000_000 else 1
     shown = videos[(page - 1) * PER_PAGE:page * PER_PAGE]
-    work = transcriber_of(current_app)
-    progress = {v.id: work.progress(account.open_id, v.id) for v in shown}
+    progress = _states(account.open_id, [v.id for v in shown])
     return render_template("videos.html", account=account, videos=shown, total=len(videos), page=page,
                            pages=pages, progress=progress, problem=problem, moment=moment)
 
@@ -221,7 +258,10 @@ def transcribe(open_id: str):
     by_id = {v.id: v for v in videos}
     unknown = [v for v in wanted if v not in by_id]
     jobs = [video_job(account.open_id, account.username, by_id[v]) for v in wanted if v in by_id]
-    queued = transcriber_of(current_app).add(jobs)
+    try:
+        queued = transcriber_of(current_app).add(jobs)
+    except DatabaseError as exc:  # names the database, never its password
+        queued, problem = 0, f"The videos could not be handed to the workers: {exc}"
     answer = {"queued": queued, "unknown": unknown, "problem": problem}
     if request.accept_mimetypes.best == "application/json" or request.headers.get("X-Requested-With"):
         return jsonify(answer), (200 if jobs or not wanted else 404)
@@ -233,11 +273,18 @@ def progress(open_id: str):
     """Each named video's state (``?ids=1,2,3``): "" (not transcribed), queued, running, done or failed."""
     account = _account_or_404(open_id)
     ids = [i for i in request.args.get("ids", "").split(",") if i][:MAX_SELECTED]
-    work = transcriber_of(current_app)
     answer = {}
-    for video_id in ids:
-        found = work.progress(account.open_id, video_id)
+    for video_id, found in _states(account.open_id, ids).items():
         answer[video_id] = {"state": found.state, "detail": found.detail,
                             "url": url_for("transcripts.transcript", open_id=account.open_id, video_id=video_id)
                             if found.state == "done" else ""}
     return jsonify(answer)
+
+
+def _states(open_id: str, video_ids: list[str]) -> dict[str, Progress]:
+    """Each video's progress; unknown ("") for all when the database cannot be read just now."""
+    try:
+        return transcriber_of(current_app).states(open_id, video_ids)
+    except DatabaseError as exc:
+        log.warning("transcription progress not read: %s", exc)
+        return {video_id: Progress("") for video_id in video_ids}
