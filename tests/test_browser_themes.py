@@ -42,7 +42,7 @@ VIDEO_ID = "7300000000000000001"  # the transcript tests.test_phone_width.transc
 NOT_PAGES = {"static", "media.file", "media.thumb", "compose.media", "status.metrics", "posts.board_fragment",
              "uploads.status", "published.published_file", "transcripts.download", "covers.cover", "videos.progress",
              "calendar_feed.calendar_feed", "shares.shared_download", "shares.shared_cover",
-             "calendar.events"}
+             "calendar.events", "compose.day"}
 # More than one view of a page: the search row with its Clear button, the composer with an account chosen.
 VARIANTS = {"transcripts.index": {"": "", "-search": "?q=sourdough"},
             "compose.new": {"": "", "-account": f"?open_id={ADA}"}}

@@ -514,8 +514,31 @@
     }
   };
 
+  // Before Schedule: when a time is picked, ask the app how many of the account's posts that day holds
+  // (/posts/new/day, tiktok/web/compose.py) and show its warning with the "Schedule anyway" box; a later pick's
+  // answer wins. The server refuses a full day without the box either way.
+  Composer.prototype.checkDay = function () {
+    var box = $("day-warning"), local = $("post-at").value, asked = (this.dayAsked || 0) + 1;
+    this.dayAsked = asked;
+    var quiet = function () { box.hidden = true; $("full-day-ok").checked = false; };
+    if (!box || !local) { if (box) { quiet(); } return; }
+    var query = new URLSearchParams({open_id: this.form.elements.open_id.value, post_at_local: local,
+                                     offset: offsetFor(local) || "", zone: browserZone() || ""});
+    var self = this;
+    fetch(box.getAttribute("data-url") + "?" + query, {credentials: "same-origin"})
+      .then(function (response) { return response.ok ? response.json() : {}; })
+      .then(function (answer) {
+        if (self.dayAsked !== asked) { return; }
+        if (!answer.warning) { quiet(); return; }
+        $("day-warning-text").textContent = answer.warning;
+        box.hidden = false;
+      }, function () {});  // no answer: the server still checks when the form is sent
+  };
+
   Composer.prototype.start = function () {
     var self = this, update = function () { self.update(); };
+    $("post-at").addEventListener("change", function () { self.checkDay(); });
+    if ($("post-at").value && $("day-warning").hidden) { this.checkDay(); }  // the calendar's "compose for this day"
     this.form.addEventListener("input", update);
     this.form.addEventListener("change", update);
     this.form.addEventListener("submit", function (event) { self.submitting(event); });

@@ -231,14 +231,20 @@ def day_bounds(at: float, zone) -> tuple[float, float]:
     return start, _midnight(start + 86400 + 7200, zone)
 
 
+def day_count(store, user_id: str, at: float, default_zone) -> tuple[str, int]:
+    """The local day holding ``at`` (``2026-12-09``, in the account's zone: :func:`account_zone`) and how many of
+    the account's posts it holds (the ones that take a slot); the count the daily cap is checked against."""
+    zone = account_zone(store, user_id, default_zone)
+    return _day(at, zone), len(store.post_times(user_id, *day_bounds(at, zone)))
+
+
 def full_day_warning(store, user_id: str, at: float, default_zone, name: str = "") -> str | None:
     """The composer's warning once a post is scheduled at ``at``: its local day holds more of the account's posts
     than TikTok's daily cap (:data:`DAILY_CAP`); None when it does not."""
-    zone = account_zone(store, user_id, default_zone)
-    count = len(store.post_times(user_id, *day_bounds(at, zone)))
+    day, count = day_count(store, user_id, at, default_zone)
     if count <= DAILY_CAP:
         return None
-    return (f"{name or user_id} now has {count} posts scheduled on {_day(at, zone)}, more than TikTok's cap of "
+    return (f"{name or user_id} now has {count} posts scheduled on {day}, more than TikTok's cap of "
             f"{DAILY_CAP} Direct Posts a day: the runner holds the ones over it until TikTok has room (move some "
             "to another day on the Posts page)")
 

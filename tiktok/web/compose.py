@@ -16,6 +16,13 @@ changed); the form names them in order, and only once every rule passed are they
 folder or S3) for the entry's ``photo_media``. A typed address TikTok would pull (a video URL, photo URLs) outside
 the app's verified domains and URL prefixes (:func:`tiktok.media.publishing.verified_properties`) is refused on the
 form with TikTok's reason (``url_ownership_unverified``), before anything is saved.
+
+TikTok's per-account caps are warned of before a post is added (issue 27, item 5): picking a time asks
+``/posts/new/day`` how many of the account's posts that local day holds, and the page shows the warning by the
+Schedule button; the POST holds a Schedule onto a day already at the daily cap, or a "Send to inbox" with the pending
+drafts at theirs, until the form's "anyway" box says the person saw the warning (:func:`over_cap`; without script
+the server's answer shows the warning and the box). The counting is :mod:`tiktok.posting.slots` and
+:mod:`tiktok.posting.budget`'s.
 """
 
 from __future__ import annotations
@@ -44,6 +51,7 @@ from tiktok.posting.limits import MAX_VIDEO_BYTES
 from tiktok.posting.policy import AppMode
 from tiktok.posting.media import MediaError, MediaInfo, probe
 from tiktok.posting.manifest import validate_manifest
+from tiktok.posting.schedule import form_post_at
 from tiktok.store.records import entry_key
 from tiktok.web import queue_runner
 from tiktok.web.views import check_csrf, current_app_mode, page_error, services
@@ -118,6 +126,10 @@ def create():
     if isinstance(result, list):
         return render_form(accounts, open_id, creator, None, form=request.form, media=media, errors=result,
                            status=400, photos=photos)
+    held = over_cap(result, open_id, account_name(accounts, open_id, creator), form)
+    if held is not None:  # seen nowhere yet: the form again, with the warning and its "anyway" box
+        return render_form(accounts, open_id, creator, None, form=request.form, media=media, errors=[held],
+                           status=409, photos=photos, held=held)
     from tiktok.web.post_store import post_store
     shown = original_name(request.form.get("media_name", "")) if media else None
     if "photo_media" in result:
@@ -141,6 +153,95 @@ def create():
     if over:
         flash(over, "warning")
     return redirect(url_for("posts.index"))
+
+
+@bp.get("/new/day")
+def day():
+    """How many of the account's posts the local day of ``post_at_local`` holds (read as the form reads it, with
+    ``zone`` or ``offset``), as JSON for compose.js: ``{"day", "count", "cap", "full", "warning"}``, asked when the
+    person picks a time, so the warning shows before Schedule is pressed (issue 27, item 5). 400 for a time that
+    cannot be read, 404 for an account that is not connected, 503 when the store cannot say."""
+    accounts = connected_accounts()
+    try:
+        open_id = resolve_account(request.args.get("open_id", ""), accounts, option="Account")
+    except UnknownAccountName as exc:
+        return {"error": f"{exc}"}, 404
+    if open_id not in {a.open_id for a in accounts}:
+        return {"error": f"Account: no connected account has the id {open_id!r}."}, 404
+    try:
+        post_at = form_post_at(schedule_fields(request.args))
+    except ValueError as exc:
+        return {"error": f"Schedule for: {exc}."}, 400
+    if post_at is None:
+        return {"error": "Schedule for: choose the date and time to post at."}, 400
+    try:
+        load = day_load(open_id, datetime.fromisoformat(post_at).timestamp())
+    except StoreError as exc:
+        log.warning("could not count the day's posts: %s", exc)
+        return {"error": "The post store cannot say how many posts that day holds; try again in a minute."}, 503
+    return {**load, "warning": full_day_text(load, account_name(accounts, open_id))}
+
+
+def day_load(open_id: str, at: float) -> dict[str, Any]:
+    """The local day holding ``at`` and how many of the account's posts it holds
+    (:func:`tiktok.posting.slots.day_count`: the account's zone, else TZ) against TikTok's daily cap."""
+    from tiktok.posting.slots import DAILY_CAP, day_count
+    from tiktok.text import local_zone
+    from tiktok.web.post_store import post_store
+
+    local_day, count = day_count(post_store(), open_id, at, local_zone())
+    return {"day": local_day, "count": count, "cap": DAILY_CAP, "full": count >= DAILY_CAP}
+
+
+def full_day_text(load: dict[str, Any], name: str) -> str | None:
+    """The warning before a post is scheduled onto a day that already holds TikTok's daily cap; None otherwise."""
+    if not load["full"]:
+        return None
+    return (f"That day ({load['day']}) already has {load['count']} posts for {name}: TikTok refuses more than "
+            f"{load['cap']} Direct Posts in 24 hours. Choose another day, or tick “Schedule anyway” (the runner "
+            "holds the ones over the cap until TikTok has room).")
+
+
+def drafts_text(budget, name: str) -> str | None:
+    """The warning before "Send to inbox" when the account's pending drafts are at TikTok's cap
+    (:mod:`tiktok.posting.budget`: every draft sent in 24 hours counts); None otherwise."""
+    drafts = budget.drafts
+    if drafts.room_at is None:
+        return None
+    from tiktok.text import moment
+    return (f"{name} already has {drafts.used} inbox drafts from the last 24 hours: TikTok refuses more than "
+            f"{drafts.limit} pending drafts in 24 hours. Tick “Send anyway” to add it all the same; it waits until "
+            f"{moment(drafts.room_at)}.")
+
+
+def over_cap(entry: dict[str, Any], open_id: str, name: str, form) -> FieldError | None:
+    """Why the post is not added yet: Schedule onto a day already at TikTok's daily cap, or Send to inbox with the
+    pending drafts at theirs, and the form's “anyway” box not ticked (the person has not seen the warning and chosen
+    to go on). None when it fits, when the box is ticked, or when the store cannot say (the runner still holds a
+    post TikTok would refuse)."""
+    try:
+        if "post_at" in entry and form.get("action") == "schedule" and not ticked(form, FULL_DAY_OK):
+            warning = full_day_text(day_load(open_id, datetime.fromisoformat(entry["post_at"]).timestamp()), name)
+            return FieldError("post_at_local", warning) if warning else None
+        if entry.get("draft") and form.get("action") == "inbox" and not ticked(form, DRAFTS_FULL_OK):
+            budget = account_budget(open_id, current_app_mode())
+            warning = drafts_text(budget, name) if budget is not None else None
+            return FieldError("action", warning) if warning else None
+    except StoreError as exc:
+        log.warning("could not count the account's posts: %s", exc)
+    return None
+
+
+FULL_DAY_OK = "full_day_ok"  # the "Schedule anyway" box
+DRAFTS_FULL_OK = "drafts_full_ok"  # the "Send anyway" box
+
+
+def account_name(accounts, open_id: str, creator: CreatorInfo | None = None) -> str:
+    """``@name`` of the account (TikTok's creator_info answer when there is one, else the token store's), else its
+    open_id (as :class:`tiktok.posting.runner.AccountNames` names it)."""
+    if creator is not None and creator.username:
+        return f"@{creator.username}"
+    return next((f"@{a.username}" for a in accounts if a.open_id == open_id and a.username), open_id)
 
 
 def full_day(post, name: str) -> str | None:
@@ -227,9 +328,11 @@ def original_name(text: str) -> str | None:
 
 
 def render_form(accounts, open_id: str, creator: CreatorInfo | None, refusal: Refusal | None, *, form,
-                media: MediaInfo | None, errors: list[FieldError], status: int = 200, photos=()):
+                media: MediaInfo | None, errors: list[FieldError], status: int = 200, photos=(),
+                held: FieldError | None = None):
     """The page with ``status``; a refusal replaces the form (with TikTok's reason and the refusal's status).
-    ``photos``: the kept photo files the form named (:func:`tiktok.web.photos.kept_photos`), shown again."""
+    ``photos``: the kept photo files the form named (:func:`tiktok.web.photos.kept_photos`), shown again. ``held``:
+    the cap warning :func:`over_cap` stopped the post for, shown again by the button with its “anyway” box."""
     from tiktok.web.photos import MAX_PICTURE_BYTES, shown_photos
 
     summary = None
@@ -237,6 +340,8 @@ def render_form(accounts, open_id: str, creator: CreatorInfo | None, refusal: Re
         summary = {**media_summary(media, creator.max_duration_s), "media_id": Path(media.path).name,
                    "preview_url": url_for("compose.media", name=Path(media.path).name)}
     mode = current_app_mode()
+    budget, name = account_budget(open_id, mode), account_name(accounts, open_id, creator)
+    day_warning = held.message if held is not None and held.field == "post_at_local" else None
     page = render_template(
         "compose.html", accounts=accounts, open_id=open_id, creator=creator, refusal=refusal, form=form,
         app_mode=mode, mode_note=mode_note(mode, creator),
@@ -245,13 +350,16 @@ def render_form(accounts, open_id: str, creator: CreatorInfo | None, refusal: Re
         max_bytes=MAX_VIDEO_BYTES, max_photo_bytes=MAX_PICTURE_BYTES, photos=shown_photos(list(photos)),
         server_offset=server_offset(),
         disclosure=disclosure_label(ticked(form, "your_brand"), ticked(form, "branded")),
-        disclosure_texts=DISCLOSURE_TEXTS, labeled_as=labeled_as, budget_note=budget_note(accounts, open_id, mode))
+        disclosure_texts=DISCLOSURE_TEXTS, labeled_as=labeled_as, budget_note=budget and budget.warning(name),
+        day_warning=day_warning, drafts_warning=budget and drafts_text(budget, name),
+        full_day_ok=FULL_DAY_OK, drafts_full_ok=DRAFTS_FULL_OK)
     return page, (refusal.status if refusal is not None else status)
 
 
-def budget_note(accounts, open_id: str, mode: AppMode) -> str | None:
-    """The line under the account picker when the account's budget for today is used up (issue 27:
-    :mod:`tiktok.posting.budget`); None otherwise, or when the store cannot say (the run still holds such a post)."""
+def account_budget(open_id: str, mode: AppMode):
+    """The account's budget now (issue 27: :mod:`tiktok.posting.budget`): the line under the account picker when
+    its Direct Posts are used up, the warning by "Send to inbox" when its drafts are. None when there is no account
+    or the store cannot say (the run still holds such a post)."""
     from tiktok.posting.budget import account_budgets
     from tiktok.web.post_store import post_store
 
@@ -259,12 +367,10 @@ def budget_note(accounts, open_id: str, mode: AppMode) -> str | None:
         return None
     try:
         store = post_store()
-        budget = account_budgets(store, [open_id], store.clock(), app_mode_setting=mode.mode)[open_id]
+        return account_budgets(store, [open_id], store.clock(), app_mode_setting=mode.mode)[open_id]
     except StoreError as exc:
         log.warning("could not read the posting budget: %s", exc)
         return None
-    name = next((f"@{a.username}" for a in accounts if a.open_id == open_id and a.username), open_id)
-    return budget.warning(name)
 
 
 def mode_note(mode: AppMode, creator: CreatorInfo | None) -> str | None:
