@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 import pytest
 
@@ -138,6 +138,12 @@ def postgres():
 
 
 @pytest.fixture
-def database_url(postgres) -> str:
-    """A fresh, empty database on the throwaway server."""
-    return postgres.new_database()
+def database_url(postgres) -> Iterator[str]:
+    """A fresh, empty database on the throwaway server, dropped afterwards with this process's pools for it (each
+    keeps a connection: across the suite they would use up the server's max_connections)."""
+    from tiktok.db.connection import close_pools
+
+    url = postgres.new_database()
+    yield url
+    close_pools(url)
+    postgres.drop_database(url)

@@ -46,6 +46,15 @@ class PostgresServer:
             conn.execute(f'CREATE DATABASE "{name}"')
         return self.url(name)
 
+    def drop_database(self, url: str) -> None:
+        """Drop a database :meth:`new_database` made, ending the sessions still on it (an app a test served keeps
+        its engine's connections): the server's connection slots are freed for the tests after it."""
+        import psycopg
+
+        name = url.rsplit("/", 1)[1]
+        with psycopg.connect(self.admin_url, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
 
 def server_binaries() -> Path:
     """The folder of Debian's PostgreSQL server programs; fails the test run with what to install when missing."""

@@ -170,6 +170,15 @@ def _pool(url: str, kind: str):
         return pool
 
 
+def close_pools(url: str) -> None:
+    """Close this process's pools for ``url`` (each keeps a connection open until closed): a process that is done
+    with a database, such as a test that served an app on a throwaway one."""
+    with _lock:
+        pools = [_pools.pop(key) for key in [k for k in _pools if k[0] == url]]
+    for pool in pools:
+        pool.close()
+
+
 @contextmanager
 def transaction(url: str) -> Iterator[Any]:
     """A connection of the accounts' pool inside one transaction: committed when the block ends, rolled back on an
