@@ -61,7 +61,7 @@ def test_the_first_person_owns_the_next_waits_and_the_owner_lets_them_in(app_und
     answer = ada.get(consent(started.headers["Location"], open_id=ADA.open_id).headers["Location"],
                      allow_redirects=False)
     assert answer.status_code == 302 and answer.headers["Location"] == "/"
-    assert "People: Ada Creator" in ada.get("/").text
+    assert "People: <bdi>Ada Creator</bdi>" in ada.get("/").text
     assert not app_under_test.tokens_path.exists()  # a person signed in; no account was connected
 
     assert sign_in(bo, BO).headers["Location"] == "/people/waiting"
@@ -75,7 +75,7 @@ def test_the_first_person_owns_the_next_waits_and_the_owner_lets_them_in(app_und
     assert refused.status_code == 302 and refused.headers["Location"] == "/people/waiting"
     assert post(ada, "/people/allow", {"open_id": BO.open_id}).status_code == 303
     page = bo.get("/")
-    assert page.status_code == 200 and "People: Bo Sandbox" in page.text and 'id="nav-posts"' in page.text
+    assert page.status_code == 200 and "People: <bdi>Bo Sandbox</bdi>" in page.text and 'id="nav-posts"' in page.text
     assert bo.get("/posts/").status_code == 200
 
     # Two people may use the app now: a browser on this machine no longer gets the owner without signing in.
@@ -87,7 +87,7 @@ def test_on_this_machine_the_only_person_is_signed_in_without_asking(app_under_t
     assert 'id="no-people"' in browser(app_under_test).get("/people/").text  # nobody yet: the page says so
     sign_in(browser(app_under_test), ADA)
     page = browser(app_under_test).get("/")  # a fresh browser on 127.0.0.1, no cookie
-    assert page.status_code == 200 and "People: Ada Creator" in page.text
+    assert page.status_code == 200 and "People: <bdi>Ada Creator</bdi>" in page.text
     assert 'id="person-sign-out"' not in page.text  # let in, not signed in: nothing to sign out of
 
 
@@ -186,7 +186,7 @@ def test_with_app_password_the_password_comes_first_then_the_person(serve_app):
                          allow_redirects=False, timeout=15).status_code == 302
     assert web.get("/", allow_redirects=False).headers["Location"].startswith("/people/signin")  # past the password
     assert sign_in(web, ADA).headers["Location"] == "/"  # past APP_PASSWORD, even from elsewhere, the owner
-    assert "People: Ada Creator" in web.get("/").text
+    assert "People: <bdi>Ada Creator</bdi>" in web.get("/").text
     login_page = browser(app).get("/app-login/")  # a browser without the password hears of nobody
     assert login_page.status_code == 200 and "Ada" not in login_page.text
 

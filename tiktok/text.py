@@ -20,6 +20,7 @@ from __future__ import annotations
 import functools
 import math
 import os
+import re
 from datetime import datetime, timezone, tzinfo
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -132,3 +133,14 @@ def size(n_bytes: int) -> str:
 def count(n: int, noun: str, plural: str | None = None) -> str:
     """``1 post``, ``3 posts``, ``1,200 entries`` (``plural`` when adding "s" is wrong)."""
     return f"{n:,} {noun if n == 1 else plural or noun + 's'}"
+
+
+# Controls, the bidi marks, embeddings, overrides and isolates (Unicode's Bidirectional Algorithm, UAX #9).
+_UNSEEN = re.compile(r"[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028-\u202e\u2066-\u2069]")
+
+
+def plain_line(text: object) -> str:
+    """``text`` for a place that cannot isolate it (a page's ``<title>``, an ``<option>``): controls and bidi marks,
+    embeddings, overrides and isolates removed, so a right-to-left override from a caption cannot turn round what
+    follows it. In a page's body such text goes inside ``<bdi>`` instead."""
+    return _UNSEEN.sub("", str(text))

@@ -14,6 +14,7 @@ from tiktok.logs import install_redaction
 from tiktok.services import build_services, token_store
 from tiktok.errors import DatabaseError, StoreError, TokenFileError
 from tiktok.exitcodes import outcome_label
+from tiktok.text import plain_line
 from tiktok.web.flows import LoginFlows
 
 PACKAGE = Path(__file__).resolve().parents[1]  # tiktok/: templates/ and assets/ ship inside the package
@@ -48,6 +49,7 @@ def create_app(test_config: Mapping[str, Any] | None = None, *, settings: Settin
     people.install(app)  # /people/: who uses the app; every page after the password gate asks who (issue 26)
     install_redaction("werkzeug")  # the callback's code and state appear in request lines
     app.add_template_filter(outcome_label, "outcome_label")  # the CLI's outcome words on every page
+    app.add_template_filter(plain_line, "plain_line")  # text in a <title> or <option>: no bidi override
     from tiktok.web.views import bp
     app.register_blueprint(bp)
     from tiktok.web.stats import register as register_stats
