@@ -120,5 +120,5 @@ def test_a_sixth_account_is_stopped_before_the_call_once_five_others_posted(harn
     usage = budget_usage(harness.posts, [*MORE, CY], time.time())
     assert usage.posting_users == {*MORE[:4], CY}
     assert usage.budgets[CY].direct.used == 2 and usage.budgets[MORE[4]].direct.used == 0
-    check = posting_users(usage.posting_users)
+    check = posting_users(usage.posting_users, usage.user_cap)
     assert check.verdict == "problem" and check.sentence.startswith("5 of the 5 accounts"), check

@@ -363,13 +363,12 @@ def account_privacy(account: Any, options: Any, why: str = "") -> Check:
 class Usage:
     """What the store saw in the last 24 hours: each account's budget (``tiktok.posting.budget.Budget`` by open_id:
     its Direct Posts and inbox drafts against TikTok's caps) and, for an unaudited app, the accounts that posted
-    through it (``posting_users``; None otherwise). The doctor and the Setup page read them from the store."""
+    through it (``posting_users``; None otherwise) against its cap (``user_cap``: tiktok.posting.policy's 5). The
+    doctor and the Setup page read them from the store."""
 
     budgets: dict[str, Any]
     posting_users: set[str] | None
-
-
-UNAUDITED_POSTING_USERS = 5  # reference section 7 and 8.3 (tiktok.posting.policy, which this layer cannot import)
+    user_cap: int
 
 
 def account_caps(account: Any, budget: Any) -> Check:
@@ -386,7 +385,7 @@ def account_caps(account: Any, budget: Any) -> Check:
     return Check(check, OK, f"{said}.")
 
 
-def posting_users(users: set[str], cap: int = UNAUDITED_POSTING_USERS) -> Check:
+def posting_users(users: set[str], cap: int) -> Check:
     """An unaudited app's accounts that posted in the last 24 hours against its 5 (reference section 7 and 8.3:
     over it TikTok answers ``reached_active_user_cap``)."""
     said = f"{len(users)} of the {cap} accounts an unaudited app may post from in 24 hours posted through this tool"
@@ -418,7 +417,7 @@ def gather(settings: Settings, *, accounts: dict, now: float, session, mode: Any
         if usage is not None and account.open_id in usage.budgets:
             checks.append(account_caps(account, usage.budgets[account.open_id]))
     if usage is not None and usage.posting_users is not None:
-        checks.append(posting_users(usage.posting_users))
+        checks.append(posting_users(usage.posting_users, usage.user_cap))
     if not accounts:
         checks.append(Check("accounts", NOTE, "No account is linked yet: open the app and use Login with TikTok."))
     if settings.store.database_url:

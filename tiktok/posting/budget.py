@@ -165,7 +165,7 @@ def usage(store, user_ids: Iterable[str], now: float, *, app_mode_setting: str |
 
     unaudited = app_mode(app_mode_setting, store.detected_app_mode()).unaudited
     return Usage(account_budgets(store, user_ids, now, app_mode_setting=app_mode_setting),
-                 store.posting_users_since(now - WINDOW_S) if unaudited else None)
+                 store.posting_users_since(now - WINDOW_S) if unaudited else None, UNAUDITED_POSTING_USERS)
 
 
 def account_budgets(store, user_ids: Iterable[str], now: float, *, app_mode_setting: str | None = None
